@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/**
+ * The environment contract of the runtime. The CDK task definitions set exactly these variables;
+ * `npm start` sets them for the local system. Parsed once, at process start, and passed down typed:
+ * nothing below the entry points reads `process.env`.
+ */
+export const ENV = {
+  stage: 'STAGE',
+  region: 'AWS_REGION',
+  logLevel: 'LOG_LEVEL',
+  dynamoEndpoint: 'AWS_ENDPOINT_URL_DYNAMODB',
+  sqsEndpoint: 'AWS_ENDPOINT_URL_SQS',
+  tasksTable: 'TASKS_TABLE',
+  gatewayTable: 'GATEWAY_TABLE',
+  queueUrlHigh: 'QUEUE_URL_HIGH',
+  queueUrlNormal: 'QUEUE_URL_NORMAL',
+  port: 'PORT',
+  gatewayUrl: 'GATEWAY_URL',
+  model: 'MODEL',
+  workerId: 'WORKER_ID',
+  upstreamUrl: 'UPSTREAM_URL',
+  anthropicSecretArn: 'ANTHROPIC_SECRET_ARN',
+  anthropicApiKey: 'ANTHROPIC_API_KEY',
+  apiKeysSecretArn: 'API_KEYS_SECRET_ARN',
+  apiKeys: 'INTAKE_API_KEYS',
+} as const;
+
+/** Default listening ports; the CDK container definitions use the same numbers. */
+export const PORTS = { intake: 8080, worker: 8081, gateway: 8090 } as const;
+
+const stageSchema = z.enum(['local', 'dev', 'staging', 'prod']);
+const logLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
+const urlSchema = z.url();
+
+const commonShape = {
+  [ENV.stage]: stageSchema.default('local'),
+  [ENV.region]: z.string().min(1).default('us-east-1'),
+  [ENV.logLevel]: logLevelSchema.default('info'),
+  [ENV.dynamoEndpoint]: urlSchema.optional(),
+  [ENV.sqsEndpoint]: urlSchema.optional(),
+  [ENV.tasksTable]: z.string().min(3),
+};
+
+const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const intakeSchema = z.object({
+  ...commonShape,
+  [ENV.queueUrlHigh]: urlSchema,
+  [ENV.queueUrlNormal]: urlSchema,
+  [ENV.port]: portSchema(PORTS.intake),
+  [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
+  [ENV.apiKeys]: z.string().min(2).optional(),
+});
+
+const workerSchema = z.object({
+  ...commonShape,
+  [ENV.queueUrlHigh]: urlSchema,
+  [ENV.queueUrlNormal]: urlSchema,
+  [ENV.port]: portSchema(PORTS.worker),
+  [ENV.gatewayUrl]: urlSchema,
+  [ENV.model]: z.string().min(1).default('claude-sonnet-4-5'),
+  [ENV.workerId]: z.string().min(1).optional(),
+});
+
+const gatewaySchema = z.object({
+  ...commonShape,
+  [ENV.port]: portSchema(PORTS.gateway),
+  [ENV.gatewayTable]: z.string().min(3).optional(),
+  [ENV.upstreamUrl]: urlSchema.default('https://api.anthropic.com'),
+  [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
+  [ENV.anthropicApiKey]: z.string().min(1).optional(),
+});
+
+export type Stage = z.infer<typeof stageSchema>;
+export type LogLevel = z.infer<typeof logLevelSchema>;
+
+/** What every service needs to reach AWS (or the local emulators). */
+export interface AwsConfig {
+  readonly region: string;
+  /** Set only for local emulators. */
+  readonly dynamoEndpoint?: string;
+  /** Set only for local emulators. */
+  readonly sqsEndpoint?: string;
+}
+
+export interface CommonConfig {
+  readonly stage: Stage;
+  readonly logLevel: LogLevel;
+  readonly aws: AwsConfig;
+  readonly tasksTable: string;
+}
+
+export interface QueueUrls {
+  readonly high: string;
+  readonly normal: string;
+}
+
+export interface IntakeConfig extends CommonConfig {
+  readonly port: number;
+  readonly queues: QueueUrls;
+  /** Where API keys are stored in AWS; `apiKeysJson` is the local alternative. */
+  readonly apiKeysSecretArn?: string;
+  readonly apiKeysJson?: string;
+}
+
+export interface WorkerConfig extends CommonConfig {
+  readonly port: number;
+  readonly queues: QueueUrls;
+  readonly gatewayUrl: string;
+  readonly model: string;
+  readonly workerId?: string;
+}
+
+export interface GatewayConfig extends CommonConfig {
+  readonly port: number;
+  readonly gatewayTable?: string;
+  readonly upstreamUrl: string;
+  readonly anthropicSecretArn?: string;
+  /** Local only: never logged, never part of an error. */
+  readonly anthropicApiKey?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parse with a schema and turn zod's issues into one message per key that names the variable,
+ * the value received (never for secret-bearing keys) and what to set instead.
+ */
+function parseEnv<S extends z.ZodType>(schema: S, env: Env, service: string): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const secretKeys = new Set<string>([ENV.anthropicApiKey, ENV.apiKeys]);
+  const lines = result.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '(root)');
+    const raw = env[key];
+    const shown = raw === undefined ? 'unset' : secretKeys.has(key) ? '(redacted)' : JSON.stringify(raw);
+    return `${key}=${shown}: ${issue.message}`;
+  });
+  throw new ConfigError(`Invalid ${service} configuration; set these environment variables:\n  ${lines.join('\n  ')}`, {
+    service,
+    keys: result.error.issues.map((i) => String(i.path[0] ?? '')),
+  });
+}
+
+/** `{ key: value }` when the value is set, `{}` otherwise (exactOptionalPropertyTypes-safe). */
+export function definedOnly<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function common(raw: z.infer<z.ZodObject<typeof commonShape>>): CommonConfig {
+  const aws: AwsConfig = {
+    region: raw[ENV.region],
+    ...definedOnly('dynamoEndpoint', raw[ENV.dynamoEndpoint]),
+    ...definedOnly('sqsEndpoint', raw[ENV.sqsEndpoint]),
+  };
+  return { stage: raw[ENV.stage], logLevel: raw[ENV.logLevel], aws, tasksTable: raw[ENV.tasksTable] };
+}
+
+export function loadIntakeConfig(env: Env): IntakeConfig {
+  const raw = parseEnv(intakeSchema, env, 'intake');
+  if (raw[ENV.apiKeysSecretArn] === undefined && raw[ENV.apiKeys] === undefined) {
+    throw new ConfigError(
+      `Invalid intake configuration: set ${ENV.apiKeysSecretArn} (AWS) or ${ENV.apiKeys} (local JSON) so requests can be authenticated`,
+      { service: 'intake' },
+    );
+  }
+  return {
+    ...common(raw),
+    port: raw[ENV.port],
+    queues: { high: raw[ENV.queueUrlHigh], normal: raw[ENV.queueUrlNormal] },
+    ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
+    ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
+  };
+}
+
+export function loadWorkerConfig(env: Env): WorkerConfig {
+  const raw = parseEnv(workerSchema, env, 'worker');
+  return {
+    ...common(raw),
+    port: raw[ENV.port],
+    queues: { high: raw[ENV.queueUrlHigh], normal: raw[ENV.queueUrlNormal] },
+    gatewayUrl: raw[ENV.gatewayUrl],
+    model: raw[ENV.model],
+    ...definedOnly('workerId', raw[ENV.workerId]),
+  };
+}
+
+export function loadGatewayConfig(env: Env): GatewayConfig {
+  const raw = parseEnv(gatewaySchema, env, 'gateway');
+  return {
+    ...common(raw),
+    port: raw[ENV.port],
+    upstreamUrl: raw[ENV.upstreamUrl],
+    ...definedOnly('gatewayTable', raw[ENV.gatewayTable]),
+    ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
+    ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
+  };
+}
