@@ -1,0 +1,72 @@
+/**
+ * The task record and its DynamoDB layout. One table, one partition per task:
+ *   TASK#<id> / META        the task row clients see
+ *   TASK#<id> / LOCK        the lease (owner, fence, expiresAt)
+ *   TASK#<id> / STEP#000001 one checkpoint per LLM reply or tool result
+ * Keeping them in one partition lets a step write and a lease check share a transaction.
+ */
+export const TASK_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+export const PRIORITIES = ['high', 'normal'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export interface TaskUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly llmCalls: number;
+  readonly toolCalls: number;
+}
+
+export interface TaskError {
+  readonly type: string;
+  readonly message: string;
+}
+
+export interface TaskRecord {
+  readonly taskId: string;
+  readonly status: TaskStatus;
+  readonly priority: Priority;
+  readonly prompt: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly callbackUrl?: string;
+  /** Name of the API key that submitted the task (never the key itself). */
+  readonly submittedBy?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly result?: string;
+  readonly error?: TaskError;
+  readonly usage?: TaskUsage;
+  readonly steps?: number;
+  readonly promptVersion?: string;
+  readonly cancelRequested?: boolean;
+  readonly attempts?: number;
+}
+
+export type StepKind = 'llm' | 'tool';
+
+/** A checkpoint. `payload` is what the agent loop needs to replay the step without redoing it. */
+export interface StepRecord {
+  readonly taskId: string;
+  readonly seq: number;
+  readonly kind: StepKind;
+  readonly fence: number;
+  readonly createdAt: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+/** Body of every task queue message: only the ID; the row is the source of truth. */
+export interface TaskMessage {
+  readonly taskId: string;
+  /** W3C traceparent of the intake span, so the worker continues the trace. */
+  readonly traceparent?: string;
+}
+
+export const taskPk = (taskId: string): string => `TASK#${taskId}`;
+export const META_SK = 'META';
+export const LOCK_SK = 'LOCK';
+export const STEP_PREFIX = 'STEP#';
+export const stepSk = (seq: number): string => `${STEP_PREFIX}${String(seq).padStart(6, '0')}`;

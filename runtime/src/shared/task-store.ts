@@ -1,0 +1,135 @@
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed, OpenClawError } from './errors';
+import { terminalUpdate } from './terminal-update';
+import { META_SK, taskPk, type TaskRecord, type TaskStatus } from './task-model';
+
+export class TaskNotFoundError extends OpenClawError {
+  constructor(taskId: string) {
+    super('not_found', `Task ${taskId} does not exist`, { taskId });
+  }
+}
+
+export interface TaskStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+type Item = TaskRecord & { pk: string; sk: string };
+
+function strip(item: Record<string, unknown> | undefined): TaskRecord | undefined {
+  if (item === undefined) return undefined;
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as unknown as TaskRecord;
+}
+
+/** The task rows (META items). Status transitions are conditional so racing writers cannot regress them. */
+export class TaskStore {
+  private readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  private readonly now: () => Date;
+
+  constructor(options: TaskStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Insert a new task; false if a row with that ID already exists (the caller decides what that means). */
+  async create(task: TaskRecord): Promise<boolean> {
+    const item: Item = { ...task, pk: taskPk(task.taskId), sk: META_SK };
+    try {
+      await this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(taskId: string, consistent = true): Promise<TaskRecord | undefined> {
+    const out = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: taskPk(taskId), sk: META_SK }, ConsistentRead: consistent }),
+    );
+    return strip(out.Item);
+  }
+
+  async require(taskId: string): Promise<TaskRecord> {
+    const task = await this.get(taskId);
+    if (task === undefined) throw new TaskNotFoundError(taskId);
+    return task;
+  }
+
+  /**
+   * Move a task to RUNNING unless it already finished. Returns the updated row, or undefined when
+   * the task is terminal (a duplicate delivery of finished work).
+   */
+  async markRunning(taskId: string): Promise<TaskRecord | undefined> {
+    const now = this.now().toISOString();
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          UpdateExpression:
+            'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one',
+          ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip(out.Attributes);
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Ask a running or queued task to stop; the worker honours it at its next step. */
+  async requestCancel(taskId: string): Promise<TaskRecord> {
+    const now = this.now().toISOString();
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          UpdateExpression: 'SET cancelRequested = :t, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':t': true, ':now': now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip(out.Attributes) as TaskRecord;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) throw new TaskNotFoundError(taskId);
+      throw err;
+    }
+  }
+
+  /**
+   * Record a terminal status for a task that is not terminal yet. Fenced writers (the worker)
+   * use the checkpoint log's transaction instead; this path is for failures outside a lease,
+   * such as a poison message about to go to the DLQ.
+   */
+  async finishUnfenced(taskId: string, status: Exclude<TaskStatus, 'QUEUED' | 'RUNNING'>, fields: Partial<TaskRecord>): Promise<boolean> {
+    const update = terminalUpdate(status, fields, this.now().toISOString());
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          ...update,
+          ConditionExpression: `attribute_exists(pk) AND ${update.ConditionExpression}`,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,134 @@
+import { QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { FencedError, isConditionalCheckFailed } from '../shared/errors';
+import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type StepKind, type StepRecord, type TaskRecord } from '../shared/task-model';
+import { terminalUpdate } from '../shared/terminal-update';
+import type { LeaseHandle } from './lease';
+
+export interface CheckpointLogOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Terminal fields a worker writes when it finishes a task under its lease. */
+export interface TaskOutcome {
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+  readonly fields: Partial<TaskRecord>;
+}
+
+/**
+ * The append-only step log, fenced: every append is one transaction of "this slot is empty" and
+ * "the lease is still mine, with this fence, unexpired". A worker that lost its lease cannot
+ * write a step or a result, whatever it still believes.
+ */
+export class CheckpointLog {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly now: () => number;
+
+  constructor(options: CheckpointLogOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.now = options.now ?? Date.now;
+  }
+
+  async list(taskId: string): Promise<StepRecord[]> {
+    const steps: StepRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': taskPk(taskId), ':prefix': STEP_PREFIX },
+          ConsistentRead: true,
+          ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        steps.push({
+          taskId,
+          seq: Number(item['seq']),
+          kind: item['kind'] as StepKind,
+          fence: Number(item['fence']),
+          createdAt: String(item['createdAt']),
+          payload: item['payload'] as Record<string, unknown>,
+        });
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return steps;
+  }
+
+  private leaseCheck(lease: LeaseHandle) {
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: { pk: taskPk(lease.taskId), sk: LOCK_SK },
+        ConditionExpression: '#owner = :me AND fence = :fence AND expiresAt > :now',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':now': this.now() },
+      },
+    };
+  }
+
+  async append(lease: LeaseHandle, seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> {
+    const step: StepRecord = { taskId: lease.taskId, seq, kind, fence: lease.fence, createdAt: new Date(this.now()).toISOString(), payload };
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            this.leaseCheck(lease),
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: taskPk(lease.taskId), sk: stepSk(seq), ...step },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+      return step;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) {
+        throw new FencedError(`Checkpoint ${seq} of task ${lease.taskId} rejected: lease lost or step already written`, {
+          taskId: lease.taskId,
+          seq,
+          fence: lease.fence,
+        }, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Write the terminal status under the lease; the row must not already be terminal. */
+  async finish(lease: LeaseHandle, outcome: TaskOutcome): Promise<void> {
+    const update = terminalUpdate(outcome.status, outcome.fields, new Date(this.now()).toISOString());
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            this.leaseCheck(lease),
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: taskPk(lease.taskId), sk: META_SK },
+                ...update,
+              },
+            },
+          ],
+        }),
+      );
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) {
+        throw new FencedError(`Result of task ${lease.taskId} rejected: lease lost or task already finished`, {
+          taskId: lease.taskId,
+          fence: lease.fence,
+        }, { cause: err });
+      }
+      throw err;
+    }
+  }
+}
