@@ -60,7 +60,7 @@ const workerSchema = z.object({
   [ENV.queueUrlNormal]: urlSchema,
   [ENV.port]: portSchema(PORTS.worker),
   [ENV.gatewayUrl]: urlSchema,
-  [ENV.model]: z.string().min(1).default('claude-sonnet-4-5'),
+  [ENV.model]: z.string().min(1).default('claude-sonnet-5'),
   [ENV.workerId]: z.string().min(1).optional(),
 });
 

@@ -1,0 +1,60 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError, HttpError } from '../shared/errors';
+import { PRIORITIES, type Priority } from '../shared/task-model';
+import { describeIssues } from '../shared/zod-issues';
+
+/** A client's identity. Only the SHA-256 of the key is ever stored. */
+export interface ApiKeyEntry {
+  readonly name: string;
+  readonly sha256: string;
+  /** The highest priority this key may request. */
+  readonly maxPriority: Priority;
+  /** Requests per minute allowed for this key. */
+  readonly ratePerMinute: number;
+}
+
+const entrySchema = z.object({
+  name: z.string().min(1).max(64),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (sha256 of the key)'),
+  maxPriority: z.enum(PRIORITIES).default('normal'),
+  ratePerMinute: z.number().int().positive().default(600),
+});
+
+export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new ConfigError(`${source} is not valid JSON; expected [{"name","sha256","maxPriority","ratePerMinute"}]`, { source });
+  }
+  const parsed = z.array(entrySchema).min(1).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${source} is invalid: ${describeIssues(parsed.error)}`, { source });
+  return parsed.data;
+}
+
+/** Authenticates bearer tokens by comparing hashes in constant time. */
+export class ApiKeyAuthenticator {
+  private readonly entries: readonly { entry: ApiKeyEntry; digest: Buffer }[];
+
+  constructor(entries: readonly ApiKeyEntry[]) {
+    this.entries = entries.map((entry) => ({ entry, digest: Buffer.from(entry.sha256, 'hex') }));
+  }
+
+  authenticate(authorization: string | undefined): ApiKeyEntry {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    if (match === null) {
+      throw new HttpError(401, 'authentication_error', 'Missing bearer token: send "Authorization: Bearer <api key>"', {}, { 'www-authenticate': 'Bearer' });
+    }
+    const digest = Buffer.from(hashApiKey(match[1] as string), 'hex');
+    let found: ApiKeyEntry | undefined;
+    // Compare against every entry so timing does not reveal which (or whether any) key matched early.
+    for (const { entry, digest: known } of this.entries) {
+      if (timingSafeEqual(digest, known) && found === undefined) found = entry;
+    }
+    if (found === undefined) throw new HttpError(401, 'authentication_error', 'Invalid API key', {}, { 'www-authenticate': 'Bearer' });
+    return found;
+  }
+}

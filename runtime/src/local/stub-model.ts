@@ -1,0 +1,173 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { HttpError } from '../shared/errors';
+import { listen, readBody, sendJson, type RunningServer } from '../shared/http';
+import { silentLogger, type Logger } from '../shared/logger';
+
+/** The parts of a Messages API request the stub reads. */
+export interface StubRequest {
+  readonly model: string;
+  readonly max_tokens: number;
+  readonly stream?: boolean;
+  readonly messages: { role: string; content: unknown }[];
+  readonly tools?: { name: string }[];
+}
+
+/** What a test can make the stub answer instead of a normal reply. */
+export interface StubOverride {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+  /** Delay before answering, in ms. */
+  readonly delayMs?: number;
+}
+
+export interface StubCall {
+  readonly at: number;
+  readonly path: string;
+  readonly model: string;
+  readonly stream: boolean;
+  readonly taskId?: string;
+  /** Tool results already in the conversation: the step the model is asked to take. */
+  readonly toolResults: number;
+  /** The conversation's first user message (the task prompt), to tell tasks apart. */
+  readonly prompt: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+export interface StubModelOptions {
+  /** @default 0 (a free port) */
+  readonly port?: number;
+  /** Added latency per reply. @default 0 */
+  readonly latencyMs?: number;
+  /** Return an override to inject a failure for this call; undefined answers normally. */
+  readonly intercept?: (call: StubCall, request: StubRequest) => StubOverride | undefined;
+  readonly logger?: Logger;
+}
+
+export interface StubModel {
+  readonly url: string;
+  readonly calls: StubCall[];
+  close(): Promise<void>;
+}
+
+type Block =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
+
+const estimateTokens = (value: unknown): number => Math.max(1, Math.ceil(JSON.stringify(value).length / 4));
+
+function countToolResults(messages: StubRequest['messages']): number {
+  let n = 0;
+  for (const m of messages) {
+    if (m.role !== 'user' || !Array.isArray(m.content)) continue;
+    for (const block of m.content as { type?: string }[]) if (block.type === 'tool_result') n += 1;
+  }
+  return n;
+}
+
+function firstPrompt(messages: StubRequest['messages']): string {
+  const first = messages[0];
+  if (first === undefined) return '';
+  return typeof first.content === 'string' ? first.content : JSON.stringify(first.content);
+}
+
+/**
+ * The scripted agent: a prompt may say `[tools:N]` (default 2); the stub asks for N tool calls in
+ * turn, alternating `calculator` and `record_note` when those tools are offered, then answers
+ * with text that quotes the tool results it saw. Deterministic, so tests can assert on it.
+ */
+export function scriptedReply(request: StubRequest): { content: Block[]; stopReason: 'tool_use' | 'end_turn' } {
+  const prompt = firstPrompt(request.messages);
+  const wanted = Number(/\[tools:(\d+)\]/.exec(prompt)?.[1] ?? '2');
+  const done = countToolResults(request.messages);
+  const offered = new Set((request.tools ?? []).map((t) => t.name));
+  if (done < wanted && offered.size > 0) {
+    const useCalc = done % 2 === 0 && offered.has('calculator');
+    const name = useCalc ? 'calculator' : offered.has('record_note') ? 'record_note' : [...offered][0] as string;
+    const input = name === 'calculator' ? { a: done + 2, b: 3, op: 'mul' } : { text: `note ${done + 1} for: ${prompt.slice(0, 80)}` };
+    return {
+      content: [
+        { type: 'text', text: `Step ${done + 1}: calling ${name}.` },
+        { type: 'tool_use', id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 24)}`, name, input },
+      ],
+      stopReason: 'tool_use',
+    };
+  }
+  const results: string[] = [];
+  for (const m of request.messages) {
+    if (m.role !== 'user' || !Array.isArray(m.content)) continue;
+    for (const b of m.content as { type?: string; content?: unknown }[]) if (b.type === 'tool_result') results.push(String(b.content));
+  }
+  return { content: [{ type: 'text', text: `Done after ${done} tool calls. Results: ${results.join(' | ') || 'none'}` }], stopReason: 'end_turn' };
+}
+
+function sse(res: ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+function streamReply(res: ServerResponse, message: Record<string, unknown>, content: Block[], stopReason: string, outputTokens: number): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  sse(res, 'message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { ...(message['usage'] as object), output_tokens: 1 } } });
+  content.forEach((block, index) => {
+    if (block.type === 'text') {
+      sse(res, 'content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
+      sse(res, 'content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: block.text } });
+    } else {
+      sse(res, 'content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
+      sse(res, 'content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } });
+    }
+    sse(res, 'content_block_stop', { type: 'content_block_stop', index });
+  });
+  sse(res, 'message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } });
+  sse(res, 'message_stop', { type: 'message_stop' });
+  res.end();
+}
+
+/** A stub Anthropic Messages API server for local runs and tests (used when no API key is set). */
+export async function startStubModel(options: StubModelOptions = {}): Promise<StubModel> {
+  const calls: StubCall[] = [];
+  const logger = options.logger ?? silentLogger;
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
+    if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) {
+      throw new HttpError(404, 'not_found_error', `stub model has no route ${req.method ?? '?'} ${path}`);
+    }
+    const request = JSON.parse((await readBody(req, 32 * 1024 * 1024)).toString('utf8')) as StubRequest;
+    if (path === '/v1/messages/count_tokens') return sendJson(res, 200, { input_tokens: estimateTokens(request.messages) });
+    const taskId = req.headers['x-openclaw-task-id'];
+    const call: StubCall = {
+      at: Date.now(),
+      path,
+      model: request.model,
+      stream: request.stream === true,
+      ...(typeof taskId === 'string' ? { taskId } : {}),
+      toolResults: countToolResults(request.messages),
+      prompt: firstPrompt(request.messages),
+      headers: { ...req.headers },
+    };
+    calls.push(call);
+    const override = options.intercept?.(call, request);
+    if (override?.delayMs !== undefined) await new Promise((r) => setTimeout(r, override.delayMs));
+    if (override !== undefined) return sendJson(res, override.status, override.body ?? {}, override.headers ?? {});
+    if ((options.latencyMs ?? 0) > 0) await new Promise((r) => setTimeout(r, options.latencyMs));
+
+    const { content, stopReason } = scriptedReply(request);
+    const inputTokens = estimateTokens(request.messages);
+    const outputTokens = Math.min(request.max_tokens, estimateTokens(content));
+    const message = {
+      id: `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
+      type: 'message',
+      role: 'assistant',
+      model: request.model,
+      stop_sequence: null,
+      usage: { input_tokens: inputTokens, output_tokens: outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+    };
+    logger.debug('stub.reply', { taskId: call.taskId, toolResults: call.toolResults, stopReason });
+    if (request.stream === true) return streamReply(res, message, content, stopReason, outputTokens);
+    return sendJson(res, 200, { ...message, content, stop_reason: stopReason });
+  };
+  const server: RunningServer = await listen(handler, options.port ?? 0, logger, '127.0.0.1');
+  return { url: server.url, calls, close: () => server.close() };
+}

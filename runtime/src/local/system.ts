@@ -1,0 +1,149 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { randomBytes } from 'node:crypto';
+import { listen, type RunningServer } from '../shared/http';
+import type { Logger } from '../shared/logger';
+import { ApiKeyAuthenticator, hashApiKey } from '../intake/api-keys';
+import { createIntakeHandler } from '../intake/app';
+import { staticKeyProvider } from '../gateway/api-key-provider';
+import { createGatewayHandler } from '../gateway/proxy';
+import { createWorker } from '../worker/create-worker';
+import { anthropicModelClient } from '../worker/model-client';
+import type { Consumer } from '../worker/consumer';
+import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from './emulators';
+import { provisionLocalResources, type LocalResources } from './provision';
+import { startStubModel, type StubModel } from './stub-model';
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export interface LocalSystemOptions {
+  readonly logger: Logger;
+  /** Reuse running emulators (tests share one pair); otherwise start them. */
+  readonly dynamoEndpoint?: string;
+  readonly sqsEndpoint?: string;
+  /** Name prefix for tables and queues. @default 'openclaw-local' */
+  readonly prefix?: string;
+  /** With a key, the gateway calls the real Anthropic API; without, the stub model. */
+  readonly anthropicApiKey?: string;
+  /** @default 2 */
+  readonly workers?: number;
+  /** Ports; 0 picks free ones. @default 0 each */
+  readonly intakePort?: number;
+  readonly gatewayPort?: number;
+  /** @default 'claude-sonnet-5' */
+  readonly model?: string;
+  /** Stub latency per reply. @default 0 */
+  readonly stubLatencyMs?: number;
+  /** Worker long-poll wait (short in tests so stop is quick). @default 20 */
+  readonly waitTimeSeconds?: number;
+}
+
+export interface LocalSystem {
+  readonly intakeUrl: string;
+  readonly gatewayUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly resources: LocalResources;
+  /** The bearer token for the intake, generated for this run. */
+  readonly apiKey: string;
+  readonly stub?: StubModel;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly workers: readonly Consumer[];
+  stop(): Promise<void>;
+}
+
+/** The whole system on one machine: emulators, stub model, gateway, workers and intake. */
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+  const logger = options.logger;
+  const emulators: RunningEmulator[] = [];
+  const servers: RunningServer[] = [];
+  try {
+    let dynamoEndpoint = options.dynamoEndpoint;
+    let sqsEndpoint = options.sqsEndpoint;
+    if (dynamoEndpoint === undefined || sqsEndpoint === undefined) {
+      const [ddb, sqsEmu] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
+      emulators.push(ddb, sqsEmu);
+      dynamoEndpoint ??= ddb.endpoint;
+      sqsEndpoint ??= sqsEmu.endpoint;
+    }
+    const region = 'us-east-1';
+    const rawDynamo = new DynamoDBClient({ region, endpoint: dynamoEndpoint, credentials: LOCAL_CREDENTIALS });
+    const dynamo = DynamoDBDocumentClient.from(rawDynamo, { marshallOptions: { removeUndefinedValues: true } });
+    const sqs = new SQSClient({ region, endpoint: sqsEndpoint, credentials: LOCAL_CREDENTIALS });
+    const resources = await provisionLocalResources(rawDynamo, sqs, { prefix: options.prefix ?? 'openclaw-local' });
+
+    let stub: StubModel | undefined;
+    let upstreamUrl = 'https://api.anthropic.com';
+    if (options.anthropicApiKey === undefined) {
+      stub = await startStubModel({ latencyMs: options.stubLatencyMs ?? 0, logger: logger.child({ service: 'stub-model' }) });
+      upstreamUrl = stub.url;
+    }
+    const gatewayLogger = logger.child({ service: 'gateway' });
+    const gateway = await listen(
+      createGatewayHandler({ upstreamUrl, keys: staticKeyProvider(options.anthropicApiKey ?? 'local-stub'), logger: gatewayLogger }),
+      options.gatewayPort ?? 0,
+      gatewayLogger,
+      '127.0.0.1',
+    );
+    servers.push(gateway);
+
+    const workers = Array.from({ length: options.workers ?? 2 }, (_, i) =>
+      createWorker({
+        dynamo,
+        sqs,
+        tableName: resources.tasksTable,
+        queues: resources.queues,
+        model: anthropicModelClient({ baseURL: gateway.url }),
+        modelName: options.model ?? 'claude-sonnet-5',
+        logger: logger.child({ service: 'worker' }),
+        workerId: `local-worker-${i + 1}`,
+        ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+      }),
+    );
+    for (const w of workers) w.start();
+
+    const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
+    const intakeLogger = logger.child({ service: 'intake' });
+    const intake = await listen(
+      createIntakeHandler({
+        dynamo,
+        sqs,
+        tableName: resources.tasksTable,
+        queues: resources.queues,
+        auth: new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000 }]),
+        logger: intakeLogger,
+      }),
+      options.intakePort ?? 0,
+      intakeLogger,
+      '127.0.0.1',
+    );
+    servers.push(intake);
+
+    return {
+      intakeUrl: intake.url,
+      gatewayUrl: gateway.url,
+      dynamoEndpoint,
+      sqsEndpoint,
+      resources,
+      apiKey,
+      ...(stub !== undefined ? { stub } : {}),
+      dynamo,
+      sqs,
+      workers,
+      stop: async () => {
+        await Promise.all(workers.map((w) => w.stop(5000)));
+        await Promise.all(servers.map((s) => s.close()));
+        await stub?.close();
+        await Promise.all(emulators.map((e) => e.stop()));
+        dynamo.destroy();
+        sqs.destroy();
+      },
+    };
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(emulators.map((e) => e.stop()));
+    throw err;
+  }
+}
