@@ -71,7 +71,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
       child.kill('SIGKILL');
       throw new ServiceProcessError('service_timeout', `${options.role} did not log ${event} within ${options.startTimeoutMs ?? 20_000} ms:\n${out}`, { role: options.role });
     }
-    const failed = await Promise.race([spawnError, new Promise<undefined>((r) => setTimeout(r, 50))]);
+    const failed = await Promise.race([spawnError, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
     if (failed !== undefined) throw new ServiceProcessError('spawn_failed', `Could not start ${program}: ${failed.message}`, { role: options.role }, { cause: failed });
   }
   const bound = port;
