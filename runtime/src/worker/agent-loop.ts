@@ -3,10 +3,12 @@ import { OpenClawError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepRecord, TaskRecord } from '../shared/task-model';
 import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
-import { replay, type LlmStepPayload, type ToolStepPayload } from './conversation';
+import { fitContext } from './context-window';
+import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload } from './conversation';
 import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
-import type { ToolRegistry } from './tool-registry';
+import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
+import type { ToolContext, ToolRegistry, ToolResult } from './tool-registry';
 
 export class TaskCancelledError extends OpenClawError {
   constructor(taskId: string) {
@@ -31,6 +33,10 @@ export interface AgentLoopOptions {
    * @default 65536
    */
   readonly maxToolOutputBytes?: number;
+  /** Largest LLM reply recorded as one checkpoint (see step-size.ts). @default 300000 */
+  readonly maxReplyBytes?: number;
+  /** Estimated input tokens above which the oldest turns are left out of the request (never the log). @default 150000 */
+  readonly contextTokens?: number;
   readonly system?: string;
 }
 
@@ -42,30 +48,28 @@ export interface RunContext {
   readonly isCancelled: () => Promise<boolean>;
 }
 
-/** Truncate to a byte budget on a character boundary and say what was cut. */
-export function truncateOutput(text: string, maxBytes: number): string {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes <= maxBytes) return text;
-  const marker = `\n[truncated: tool output was ${bytes} bytes, limit ${maxBytes}]`;
-  let cut = Buffer.from(text, 'utf8').subarray(0, Math.max(0, maxBytes - Buffer.byteLength(marker))).toString('utf8');
-  // A cut inside a multi-byte character decodes to U+FFFD; drop it.
-  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
-  return cut + marker;
-}
+const outcomeUnknown = (key: string): string =>
+  `outcome unknown: this call (idempotency key ${key}) was started but the worker stopped before its result was recorded, ` +
+  'and the tool cannot confirm whether it took effect. It was not re-run, to avoid doing it twice; check before retrying it.';
 
 /**
  * The agent loop: replay the checkpoints, then alternate model calls and tool runs, checkpointing
- * each result under the lease before moving on. Work that has a checkpoint is never redone.
+ * each result under the lease before moving on. Work that has a checkpoint is never redone, and a
+ * side-effecting tool announces itself (a fenced intent) before it runs.
  */
 export class AgentLoop {
   private readonly maxTokens: number;
   private readonly maxSteps: number;
   private readonly maxToolOutputBytes: number;
+  private readonly maxReplyBytes: number;
+  private readonly contextTokens: number;
 
   constructor(private readonly options: AgentLoopOptions) {
     this.maxTokens = options.maxTokens ?? 4096;
     this.maxSteps = options.maxSteps ?? 50;
-    this.maxToolOutputBytes = options.maxToolOutputBytes ?? 65_536;
+    this.maxToolOutputBytes = options.maxToolOutputBytes ?? DEFAULT_MAX_TOOL_OUTPUT_BYTES;
+    this.maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    this.contextTokens = options.contextTokens ?? 150_000;
   }
 
   async run(ctx: RunContext): Promise<TaskOutcome> {
@@ -81,44 +85,49 @@ export class AgentLoop {
       if (convo.finalText !== undefined) {
         return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length } };
       }
+      const failed = (type: string, message: string): TaskOutcome => ({ status: 'FAILED', fields: { usage, steps: steps.length, error: { type, message } } });
       if (await ctx.isCancelled()) {
         return { status: 'CANCELLED', fields: { usage, steps: steps.length, error: { type: 'cancelled', message: 'cancelled by request' } } };
       }
-      if (steps.length >= this.maxSteps) {
-        return {
-          status: 'FAILED',
-          fields: { usage, steps: steps.length, error: { type: 'max_steps', message: `stopped after ${this.maxSteps} steps without a final answer` } },
-        };
-      }
+      if (steps.length >= this.maxSteps) return failed('max_steps', `stopped after ${this.maxSteps} steps without a final answer`);
 
+      const stepLogger = logger.child({ step: convo.nextSeq });
       const next = convo.pendingTools[0];
       if (next !== undefined) {
-        const payload = await this.runTool(task.taskId, next.id, next.name, next.input, ctx, logger.child({ step: convo.nextSeq }));
+        const payload = await this.runTool(task.taskId, convo.nextSeq, next, ctx, stepLogger);
         steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
         continue;
       }
 
+      const sent = fitContext(convo.messages, this.contextTokens);
+      if (sent.droppedTurns > 0) stepLogger.info('context.trimmed', { droppedTurns: sent.droppedTurns, estimatedTokens: sent.estimatedTokens });
       const reply = await this.options.model.create(
         {
           model: this.options.modelName,
           max_tokens: this.maxTokens,
-          messages: convo.messages,
+          messages: sent.messages,
           tools: this.options.tools.specs() as Anthropic.Tool[],
           ...(this.options.system !== undefined ? { system: this.options.system } : {}),
         },
         { signal: ctx.signal, headers: { 'x-openclaw-priority': task.priority, 'x-openclaw-task-id': task.taskId } },
       );
+      let content: Anthropic.ContentBlock[];
+      try {
+        content = guardReply(task.taskId, reply.content, this.maxReplyBytes);
+      } catch (err) {
+        if (err instanceof ReplyTooLargeError) return failed(err.type, err.message);
+        throw err;
+      }
       const payload: LlmStepPayload = {
-        content: reply.content,
+        content,
         stopReason: reply.stop_reason,
         model: reply.model,
         inputTokens: reply.usage.input_tokens,
         outputTokens: reply.usage.output_tokens,
       };
-      logger.info('llm.reply', {
-        step: convo.nextSeq,
+      stepLogger.info('llm.reply', {
         stopReason: reply.stop_reason,
-        toolUses: reply.content.filter((b) => b.type === 'tool_use').map((b) => (b as Anthropic.ToolUseBlock).name),
+        toolUses: content.filter((b) => b.type === 'tool_use').map((b) => (b as Anthropic.ToolUseBlock).name),
         inputTokens: payload.inputTokens,
         outputTokens: payload.outputTokens,
       });
@@ -126,22 +135,44 @@ export class AgentLoop {
     }
   }
 
-  private async runTool(taskId: string, toolUseId: string, name: string, input: unknown, ctx: RunContext, logger: Logger): Promise<ToolStepPayload> {
-    if (!this.options.tools.has(name)) {
-      return { toolUseId, name, content: `unknown tool "${name}"`, isError: true };
+  private async runTool(taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger): Promise<ToolStepPayload> {
+    const result = (r: ToolResult): ToolStepPayload => ({
+      toolUseId: use.id,
+      name: use.name,
+      content: truncateOutput(r.content, this.maxToolOutputBytes),
+      isError: r.isError === true,
+    });
+    if (!this.options.tools.has(use.name)) return result({ content: `unknown tool "${use.name}"`, isError: true });
+    const tool = this.options.tools.get(use.name);
+    const idempotencyKey = `${taskId}/${use.id}`;
+    const toolCtx: ToolContext = { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal };
+
+    if (tool.sideEffects) {
+      const intent = await this.options.log.getIntent(taskId, seq);
+      if (intent?.toolUseId === use.id) {
+        // A previous owner announced this call and died before recording its result.
+        if (tool.reconcile === undefined) {
+          logger.warn('tool.outcome_unknown', { tool: use.name, idempotencyKey, intentFence: intent.fence });
+          return result({ content: outcomeUnknown(idempotencyKey), isError: true });
+        }
+        const found = await tool.reconcile(idempotencyKey, toolCtx);
+        logger.info('tool.reconciled', { tool: use.name, idempotencyKey, performed: found.performed });
+        if (found.performed) return result(found.result);
+        // The downstream system says it never happened: running it now cannot do it twice.
+      } else {
+        await this.options.log.recordIntent(ctx.lease(), seq, { toolUseId: use.id, name: use.name, idempotencyKey });
+      }
     }
-    const tool = this.options.tools.get(name);
-    const idempotencyKey = `${taskId}/${toolUseId}`;
+
     try {
-      const result = await tool.run(input, { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal });
-      const content = truncateOutput(result.content, this.maxToolOutputBytes);
-      logger.info('tool.result', { tool: name, idempotencyKey, sideEffects: tool.sideEffects, isError: result.isError === true, bytes: content.length });
-      return { toolUseId, name, content, isError: result.isError === true };
+      const out = result(await tool.run(use.input, toolCtx));
+      logger.info('tool.result', { tool: use.name, idempotencyKey, sideEffects: tool.sideEffects, isError: out.isError, bytes: out.content.length });
+      return out;
     } catch (err) {
       // Aborts propagate: the lease is gone or we are draining, and the step must not be recorded.
       if (ctx.signal.aborted) throw err;
-      logger.warn('tool.error', { tool: name, idempotencyKey, error: errorMessage(err) });
-      return { toolUseId, name, content: `tool failed: ${truncateOutput(errorMessage(err), 2048)}`, isError: true };
+      logger.warn('tool.error', { tool: use.name, idempotencyKey, error: errorMessage(err) });
+      return result({ content: `tool failed: ${truncateOutput(errorMessage(err), 2048)}`, isError: true });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FencedError, isConditionalCheckFailed } from '../shared/errors';
 import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type StepKind, type StepRecord, type TaskRecord } from '../shared/task-model';
 import { terminalUpdate } from '../shared/terminal-update';
@@ -9,6 +9,18 @@ export interface CheckpointLogOptions {
   readonly tableName: string;
   /** @default Date.now */
   readonly now?: () => number;
+}
+
+/** Side-effecting tool calls announce themselves here before they run: `TASK#id / INTENT#000004`. */
+export const intentSk = (seq: number): string => `INTENT#${String(seq).padStart(6, '0')}`;
+
+/** A side-effecting tool call that was about to run in step `seq`. */
+export interface ToolIntent {
+  readonly toolUseId: string;
+  readonly name: string;
+  readonly idempotencyKey: string;
+  readonly fence: number;
+  readonly createdAt: string;
 }
 
 /** Terminal fields a worker writes when it finishes a task under its lease. */
@@ -73,62 +85,60 @@ export class CheckpointLog {
     };
   }
 
-  async append(lease: LeaseHandle, seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> {
-    const step: StepRecord = { taskId: lease.taskId, seq, kind, fence: lease.fence, createdAt: new Date(this.now()).toISOString(), payload };
+  /** One transaction: the lease check plus `write`; a failed condition means we no longer own the task. */
+  private async fenced(lease: LeaseHandle, write: Record<string, unknown>, what: string, context: Record<string, unknown>): Promise<void> {
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            this.leaseCheck(lease),
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: taskPk(lease.taskId), sk: stepSk(seq), ...step },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-          ],
-        }),
-      );
-      return step;
+      await this.client.send(new TransactWriteCommand({ TransactItems: [this.leaseCheck(lease), write] }));
     } catch (err) {
       if (isConditionalCheckFailed(err)) {
-        throw new FencedError(`Checkpoint ${seq} of task ${lease.taskId} rejected: lease lost or step already written`, {
+        throw new FencedError(`${what} of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`, {
           taskId: lease.taskId,
-          seq,
           fence: lease.fence,
+          ...context,
         }, { cause: err });
       }
       throw err;
     }
   }
 
+  async append(lease: LeaseHandle, seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> {
+    const step: StepRecord = { taskId: lease.taskId, seq, kind, fence: lease.fence, createdAt: new Date(this.now()).toISOString(), payload };
+    await this.fenced(
+      lease,
+      { Put: { TableName: this.tableName, Item: { pk: taskPk(lease.taskId), sk: stepSk(seq), ...step }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      `Checkpoint ${seq}`,
+      { seq },
+    );
+    return step;
+  }
+
+  /**
+   * Record, under the lease, that a side-effecting tool call is about to run in step `seq`. An
+   * intent without a matching step means the outcome is unknown (see README: side effects).
+   */
+  async recordIntent(lease: LeaseHandle, seq: number, intent: Omit<ToolIntent, 'fence' | 'createdAt'>): Promise<ToolIntent> {
+    const record: ToolIntent = { ...intent, fence: lease.fence, createdAt: new Date(this.now()).toISOString() };
+    await this.fenced(
+      lease,
+      { Put: { TableName: this.tableName, Item: { pk: taskPk(lease.taskId), sk: intentSk(seq), ...record }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      `Intent for step ${seq}`,
+      { seq, toolUseId: intent.toolUseId },
+    );
+    return record;
+  }
+
+  async getIntent(taskId: string, seq: number): Promise<ToolIntent | undefined> {
+    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: taskPk(taskId), sk: intentSk(seq) }, ConsistentRead: true }));
+    if (out.Item === undefined) return undefined;
+    const { pk: _pk, sk: _sk, ...rest } = out.Item;
+    return rest as ToolIntent;
+  }
+
   /** Write the terminal status under the lease; the row must not already be terminal. */
   async finish(lease: LeaseHandle, outcome: TaskOutcome): Promise<void> {
     const update = terminalUpdate(outcome.status, outcome.fields, new Date(this.now()).toISOString());
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            this.leaseCheck(lease),
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: { pk: taskPk(lease.taskId), sk: META_SK },
-                ...update,
-              },
-            },
-          ],
-        }),
-      );
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) {
-        throw new FencedError(`Result of task ${lease.taskId} rejected: lease lost or task already finished`, {
-          taskId: lease.taskId,
-          fence: lease.fence,
-        }, { cause: err });
-      }
-      throw err;
-    }
+    await this.fenced(lease, { Update: { TableName: this.tableName, Key: { pk: taskPk(lease.taskId), sk: META_SK }, ...update } }, 'Result', {
+      status: outcome.status,
+    });
   }
 }

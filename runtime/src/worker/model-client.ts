@@ -1,4 +1,20 @@
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
+import { OpenClawError } from '../shared/errors';
+
+/**
+ * The gateway's circuit is open (503 with `x-should-retry: false`): the task did nothing wrong,
+ * so the worker hands the message back and stops polling instead of counting a failure.
+ */
+export class GatewayCircuitOpenError extends OpenClawError {
+  constructor(context: Record<string, unknown>, cause: unknown) {
+    super('circuit_open', 'The LLM gateway reports its circuit open (503, x-should-retry: false); pausing until it recovers', context, { cause });
+  }
+}
+
+/** True for the gateway's circuit-open answer, in whatever form the SDK surfaced it. */
+export function isCircuitOpen(err: unknown): boolean {
+  return err instanceof APIError && err.status === 503 && err.headers?.get('x-should-retry') === 'false';
+}
 
 /** The subset of a Messages API request the agent loop sends. */
 export interface ModelRequest {
@@ -40,10 +56,35 @@ export function anthropicModelClient(options: AnthropicModelClientOptions): Mode
     ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
   });
   return {
-    create: (request, callOptions) =>
-      client.messages.create(
-        { ...request, stream: false } as Anthropic.MessageCreateParamsNonStreaming,
-        { signal: callOptions.signal, ...(callOptions.headers !== undefined ? { headers: { ...callOptions.headers } } : {}) },
-      ),
+    create: async (request, callOptions) => {
+      try {
+        return await client.messages.create(
+          { ...request, stream: false } as Anthropic.MessageCreateParamsNonStreaming,
+          { signal: callOptions.signal, ...(callOptions.headers !== undefined ? { headers: { ...callOptions.headers } } : {}) },
+        );
+      } catch (err) {
+        if (isCircuitOpen(err)) throw new GatewayCircuitOpenError({ requestId: (err as APIError).requestID ?? undefined }, err);
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * A one-token request through the gateway: the cheapest call that exercises its circuit breaker
+ * (a half-open breaker admits it as the trial). True when the circuit lets calls through again.
+ */
+export function gatewayProbe(model: ModelClient, modelName: string): (signal: AbortSignal) => Promise<boolean> {
+  return async (signal) => {
+    try {
+      await model.create(
+        { model: modelName, max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] },
+        { signal, headers: { 'x-openclaw-priority': 'normal', 'x-openclaw-probe': 'true' } },
+      );
+      return true;
+    } catch (err) {
+      // Any answer other than "circuit open" means the breaker is no longer what stops us.
+      return !(err instanceof GatewayCircuitOpenError) && !signal.aborted;
+    }
   };
 }

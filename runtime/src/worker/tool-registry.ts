@@ -15,6 +15,13 @@ export interface ToolResult {
   readonly isError?: boolean;
 }
 
+/**
+ * What `reconcile` found out about a call whose outcome is unknown (an intent was recorded, the
+ * worker died before the result was). `performed: false` is a positive statement from the
+ * downstream system that the call never happened, so running it now cannot duplicate it.
+ */
+export type ReconcileOutcome = { readonly performed: true; readonly result: ToolResult } | { readonly performed: false };
+
 export interface ToolDefinition {
   readonly name: string;
   readonly description: string;
@@ -25,6 +32,12 @@ export interface ToolDefinition {
    */
   readonly sideEffects: boolean;
   run(input: unknown, ctx: ToolContext): Promise<ToolResult>;
+  /**
+   * Look up, by idempotency key, whether an interrupted call took effect. Without it, an
+   * interrupted side-effecting call is reported to the model as "outcome unknown", never re-run.
+   * @default undefined (no reconciliation)
+   */
+  reconcile?(idempotencyKey: string, ctx: ToolContext): Promise<ReconcileOutcome>;
 }
 
 export class UnknownToolError extends OpenClawError {

@@ -1,6 +1,5 @@
-import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { isConditionalCheckFailed } from '../../shared/errors';
 import { describeIssues } from '../../shared/zod-issues';
 import type { ToolDefinition } from '../tool-registry';
 
@@ -9,16 +8,22 @@ const input = z.object({ text: z.string().min(1).max(10_000) });
 export interface RecordNoteOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
 }
 
 export const notePk = (idempotencyKey: string): string => `NOTE#${idempotencyKey}`;
+/** The note and its invocation counter share one item, so "note exists" and "was invoked" never disagree. */
+export const NOTE_SK = 'INVOCATIONS';
 
 /**
- * A side-effecting tool: it writes a note. Every invocation is counted on the note item
- * (`invocations`), so tests can prove the system never ran it twice for one key; the note itself
- * is written only once per key, the way a keyed downstream service would behave.
+ * A side-effecting tool: it writes a note. One atomic UpdateItem stores the note (first write
+ * wins) and counts the invocation (`invocations`), so tests can prove the system never ran it
+ * twice for one key, and `reconcile` can tell whether an interrupted call took effect.
  */
 export function recordNoteTool(options: RecordNoteOptions): ToolDefinition {
+  const now = options.now ?? (() => new Date());
+  const key = (idempotencyKey: string) => ({ pk: notePk(idempotencyKey), sk: NOTE_SK });
   return {
     name: 'record_note',
     description: 'Persist a short note. Side effect: the note is stored once per call.',
@@ -27,28 +32,28 @@ export function recordNoteTool(options: RecordNoteOptions): ToolDefinition {
     async run(raw, ctx) {
       const parsed = input.safeParse(raw);
       if (!parsed.success) return { content: `invalid input: ${describeIssues(parsed.error)}`, isError: true };
-      const key = { pk: notePk(ctx.idempotencyKey), sk: 'NOTE' };
-      await options.client.send(
+      const out = await options.client.send(
         new UpdateCommand({
           TableName: options.tableName,
-          Key: { ...key, sk: 'INVOCATIONS' },
-          UpdateExpression: 'ADD invocations :one',
-          ExpressionAttributeValues: { ':one': 1 },
+          Key: key(ctx.idempotencyKey),
+          UpdateExpression:
+            'SET #text = if_not_exists(#text, :text), taskId = :task, fence = if_not_exists(fence, :fence), createdAt = if_not_exists(createdAt, :now) ADD invocations :one',
+          ExpressionAttributeNames: { '#text': 'text' },
+          ExpressionAttributeValues: { ':text': parsed.data.text, ':task': ctx.taskId, ':fence': ctx.fence, ':now': now().toISOString(), ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
         }),
+        { abortSignal: ctx.signal },
       );
-      try {
-        await options.client.send(
-          new PutCommand({
-            TableName: options.tableName,
-            Item: { ...key, taskId: ctx.taskId, text: parsed.data.text, fence: ctx.fence, createdAt: new Date().toISOString() },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-        return { content: `note stored (${ctx.idempotencyKey})` };
-      } catch (err) {
-        if (isConditionalCheckFailed(err)) return { content: `note already stored (${ctx.idempotencyKey})` };
-        throw err;
-      }
+      const invocations = Number(out.Attributes?.['invocations'] ?? 1);
+      return { content: invocations > 1 ? `note already stored (${ctx.idempotencyKey})` : `note stored (${ctx.idempotencyKey})` };
+    },
+    async reconcile(idempotencyKey, ctx) {
+      const out = await options.client.send(
+        new GetCommand({ TableName: options.tableName, Key: key(idempotencyKey), ConsistentRead: true }),
+        { abortSignal: ctx.signal },
+      );
+      if (out.Item === undefined) return { performed: false };
+      return { performed: true, result: { content: `note stored (${idempotencyKey})` } };
     },
   };
 }
