@@ -101,11 +101,18 @@ describe('compose emulator health checks, run against the real emulators', () =>
 
   const portOf = (endpoint: string) => Number(new URL(endpoint).port);
 
+  /** The jest globalSetup's shared emulator, or one of our own when this file runs alone. */
+  async function endpoint(envKey: string, start: () => Promise<RunningEmulator>): Promise<string> {
+    const shared = process.env[envKey];
+    if (shared !== undefined) return shared;
+    const emulator = await start();
+    started.push(emulator);
+    return emulator.endpoint;
+  }
+
   beforeAll(async () => {
-    const ddb = process.env['AWS_ENDPOINT_URL_DYNAMODB'] ?? (await startDynamoDbLocal().then((e) => (started.push(e), e.endpoint)));
-    const sqs = process.env['AWS_ENDPOINT_URL_SQS'] ?? (await startFauxqs().then((e) => (started.push(e), e.endpoint)));
-    dynamoPort = portOf(ddb);
-    fauxqsPort = portOf(sqs);
+    dynamoPort = portOf(await endpoint('AWS_ENDPOINT_URL_DYNAMODB', () => startDynamoDbLocal()));
+    fauxqsPort = portOf(await endpoint('AWS_ENDPOINT_URL_SQS', () => startFauxqs()));
   }, 60_000);
 
   afterAll(async () => {
