@@ -12,6 +12,8 @@ export interface ApiKeyEntry {
   readonly maxPriority: Priority;
   /** Requests per minute allowed for this key. */
   readonly ratePerMinute: number;
+  /** HMAC key for this client's completion webhooks; without it the client gets no webhooks. */
+  readonly webhookSecret?: string;
 }
 
 const entrySchema = z.object({
@@ -19,6 +21,7 @@ const entrySchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (sha256 of the key)'),
   maxPriority: z.enum(PRIORITIES).default('normal'),
   ratePerMinute: z.number().int().positive().default(600),
+  webhookSecret: z.string().min(32, 'must be at least 32 characters (e.g. 32 random bytes, base64url)').optional(),
 });
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
@@ -32,7 +35,10 @@ export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
   }
   const parsed = z.array(entrySchema).min(1).safeParse(raw);
   if (!parsed.success) throw new ConfigError(`${source} is invalid: ${describeIssues(parsed.error)}`, { source });
-  return parsed.data;
+  const names = parsed.data.map((e) => e.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) throw new ConfigError(`${source} lists the key name "${duplicate}" twice; names must be unique`, { source });
+  return parsed.data.map(({ webhookSecret, ...rest }) => ({ ...rest, ...(webhookSecret !== undefined ? { webhookSecret } : {}) }));
 }
 
 /** Authenticates bearer tokens by comparing hashes in constant time. */
@@ -56,5 +62,10 @@ export class ApiKeyAuthenticator {
     }
     if (found === undefined) throw new HttpError(401, 'authentication_error', 'Invalid API key', {}, { 'www-authenticate': 'Bearer' });
     return found;
+  }
+
+  /** The webhook signing secret of the named key, for the notifier. */
+  webhookSecretFor(name: string): string | undefined {
+    return this.entries.find(({ entry }) => entry.name === name)?.entry.webhookSecret;
   }
 }

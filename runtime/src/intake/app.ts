@@ -1,16 +1,22 @@
 import { SendMessageCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { QueueUrls } from '../shared/config';
+import { CallbackUrlPolicy, CallbackUrlRejectedError } from '../shared/callback-url-policy';
 import { HttpError, errorMessage } from '../shared/errors';
 import { readBody, sendJson, type Handler } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import { TaskStore } from '../shared/task-store';
 import { describeIssues } from '../shared/zod-issues';
-import type { ApiKeyAuthenticator } from './api-keys';
-import { submitTaskSchema } from './task-input';
+import type { ApiKeyAuthenticator, ApiKeyEntry } from './api-keys';
+import { IdempotencyStore, parseIdempotencyKey, sha256Hex, type Claim } from './idempotency';
+import { openApiDocument } from './openapi';
+import { KeyRateLimiter } from './rate-limiter';
+import { MAX_JSON_DEPTH, canonicalJson, exceedsDepth, renderPrompt, submitTaskSchema, type SubmitTaskInput } from './task-input';
+import { accepted, toView } from './task-view';
 
 export interface IntakeOptions {
   readonly dynamo: DynamoDBDocumentClient;
@@ -25,28 +31,153 @@ export interface IntakeOptions {
   readonly now?: () => Date;
   /** @default crypto.randomUUID */
   readonly newId?: () => string;
+  /** Decides which callback URLs are acceptable (https, public addresses). @default new CallbackUrlPolicy() */
+  readonly callbackPolicy?: CallbackUrlPolicy;
+  /** Per-key request rate. @default a KeyRateLimiter on the system clock */
+  readonly rateLimiter?: KeyRateLimiter;
+  /** Idempotency records; tests shorten the in-progress window. @default an IdempotencyStore on the tasks table */
+  readonly idempotency?: IdempotencyStore;
 }
 
 const TASK_PATH = /^\/v1\/tasks\/([A-Za-z0-9-]{1,64})$/;
+const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
 
-/** The public view of a task: everything but internal bookkeeping. */
-function view(task: TaskRecord) {
-  const { cancelRequested, submittedBy: _by, ...rest } = task;
-  return { ...rest, ...(cancelRequested === true ? { cancelRequested } : {}) };
+const methodNotAllowed = (method: string, path: string, allow: string) =>
+  new HttpError(405, 'method_not_allowed', `${method} is not supported on ${path}; use ${allow}`, {}, { allow });
+
+const notFound = (taskId: string) => new HttpError(404, 'not_found_error', `Task ${taskId} does not exist`);
+
+/** Parse, bound and validate the submission body; every failure is a 4xx naming what to fix. */
+async function readSubmission(req: IncomingMessage, maxBody: number): Promise<SubmitTaskInput> {
+  const type = String(req.headers['content-type'] ?? '');
+  if (!JSON_TYPE.test(type)) {
+    throw new HttpError(415, 'unsupported_media_type', `Content-Type must be application/json (got "${type.slice(0, 100) || 'none'}")`);
+  }
+  const raw = await readBody(req, maxBody);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch {
+    throw new HttpError(400, 'invalid_request_error', 'Body is not valid UTF-8 JSON');
+  }
+  if (exceedsDepth(json, MAX_JSON_DEPTH)) {
+    throw new HttpError(400, 'invalid_request_error', `Body nests deeper than ${MAX_JSON_DEPTH} levels; flatten the input`);
+  }
+  const parsed = submitTaskSchema.safeParse(json);
+  if (!parsed.success) throw new HttpError(400, 'invalid_request_error', `Invalid task: ${describeIssues(parsed.error)}`.slice(0, 2000));
+  return parsed.data;
 }
 
+/**
+ * The intake's HTTP API. A task is accepted (202) only after its row is written and its message is
+ * in the queue; a failure in between is answered 503 and either undone (no Idempotency-Key) or
+ * left for the client's retry with the same key, which re-enqueues the same task.
+ */
 export function createIntakeHandler(options: IntakeOptions): Handler {
   const store = new TaskStore({ client: options.dynamo, tableName: options.tableName, ...(options.now !== undefined ? { now: options.now } : {}) });
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;
   const maxBody = options.maxBodyBytes ?? 256 * 1024;
+  const policy = options.callbackPolicy ?? new CallbackUrlPolicy();
+  const limiter = options.rateLimiter ?? new KeyRateLimiter();
+  const idempotency = options.idempotency ?? new IdempotencyStore({ client: options.dynamo, tableName: options.tableName });
+  const logger = options.logger;
+
+  const authenticate = (req: IncomingMessage): ApiKeyEntry => {
+    const caller = options.auth.authenticate(req.headers.authorization);
+    const decision = limiter.take(caller.name, caller.ratePerMinute);
+    if (!decision.allowed) {
+      logger.warn('intake.rate_limited', { key: caller.name });
+      throw new HttpError(
+        429,
+        'rate_limit_error',
+        `API key "${caller.name}" is over its rate of ${caller.ratePerMinute} requests per minute; retry after ${decision.retryAfterMs} ms`,
+        {},
+        { 'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)), 'retry-after-ms': String(decision.retryAfterMs) },
+      );
+    }
+    return caller;
+  };
+
+  /** Put the task's message on its queue and mark the row; on failure undo or leave it for the retry. */
+  const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>): Promise<void> => {
+    const message: TaskMessage = { taskId: task.taskId };
+    try {
+      await options.sqs.send(
+        new SendMessageCommand({ QueueUrl: task.priority === 'high' ? options.queues.high : options.queues.normal, MessageBody: JSON.stringify(message) }),
+      );
+    } catch (err) {
+      logger.error('intake.enqueue_failed', { taskId: task.taskId, error: errorMessage(err) });
+      await undo().catch((undoErr: unknown) => logger.error('intake.undo_failed', { taskId: task.taskId, error: errorMessage(undoErr) }));
+      throw new HttpError(503, 'queue_unavailable', 'The task could not be queued; retry (with the same Idempotency-Key, if you sent one)', { taskId: task.taskId }, { 'retry-after': '1' });
+    }
+    // The message is in the queue, so the task is accepted even if this marker write fails: the
+    // marker only spares an idempotent retry a duplicate message (which the worker would skip).
+    await store.markEnqueued(task.taskId).catch((err: unknown) => logger.warn('intake.mark_enqueued_failed', { taskId: task.taskId, error: errorMessage(err) }));
+  };
+
+  const submit = async (req: IncomingMessage, caller: ApiKeyEntry): Promise<{ task: TaskRecord; replayed: boolean }> => {
+    const input = await readSubmission(req, maxBody);
+    if (input.priority === 'high' && caller.maxPriority !== 'high') {
+      throw new HttpError(403, 'permission_error', `API key "${caller.name}" may not submit priority "high"; use "normal" or ask for a key with high priority`);
+    }
+    if (input.callbackUrl !== undefined) {
+      try {
+        await policy.check(input.callbackUrl);
+      } catch (err) {
+        if (err instanceof CallbackUrlRejectedError) throw new HttpError(400, 'invalid_request_error', `Invalid task: callbackUrl: ${err.message}`);
+        throw err;
+      }
+    }
+    const key = parseIdempotencyKey(req.headers['idempotency-key']);
+    const claim: Claim | undefined = key === undefined ? undefined : await idempotency.claim(caller.name, key, sha256Hex(canonicalJson(input)), newId());
+    if (claim?.kind === 'completed') {
+      const existing = await store.get(claim.taskId);
+      if (existing === undefined) throw notFound(claim.taskId);
+      return { task: existing, replayed: true };
+    }
+    const at = now().toISOString();
+    const task: TaskRecord = {
+      taskId: claim?.taskId ?? newId(),
+      status: 'QUEUED',
+      priority: input.priority,
+      prompt: renderPrompt(input),
+      ...(input.input !== undefined ? { input: input.input } : {}),
+      ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+      ...(input.callbackUrl !== undefined ? { callbackUrl: input.callbackUrl } : {}),
+      submittedBy: caller.name,
+      createdAt: at,
+      updatedAt: at,
+    };
+    // With a key, an earlier attempt may have written the row already: reuse it and finish its enqueue.
+    const created = await store.create(task);
+    const row = created ? task : await store.get(task.taskId);
+    if (row === undefined) throw new HttpError(503, 'conflict', 'Task row vanished during submission; retry', { taskId: task.taskId }, { 'retry-after': '1' });
+    if (row.enqueuedAt === undefined) {
+      const undo =
+        claim === undefined
+          ? () => store.deleteUnenqueued(task.taskId)
+          : () => idempotency.release(caller.name, key as string, claim.claimId);
+      await enqueue(row, undo);
+    }
+    if (claim !== undefined) {
+      await idempotency.complete(caller.name, key as string, claim.claimId).catch((err: unknown) =>
+        logger.warn('intake.idempotency_complete_failed', { taskId: task.taskId, error: errorMessage(err) }),
+      );
+    }
+    return { task: row, replayed: !created };
+  };
 
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
 
-    if (method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
-    if (method === 'GET' && path === '/ready') {
+    if (path === '/health') {
+      if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+      return sendJson(res, 200, { status: 'ok' });
+    }
+    if (path === '/ready') {
+      if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
       try {
         await Promise.all([
           options.dynamo.send(new DescribeTableCommand({ TableName: options.tableName })),
@@ -54,67 +185,39 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
         ]);
         return sendJson(res, 200, { status: 'ready' });
       } catch (err) {
-        options.logger.warn('intake.not_ready', { error: errorMessage(err) });
+        logger.warn('intake.not_ready', { error: errorMessage(err) });
         return sendJson(res, 503, { status: 'not_ready' });
       }
     }
+    if (path === '/openapi.json') {
+      if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+      return sendJson(res, 200, openApiDocument());
+    }
 
-    const caller = options.auth.authenticate(req.headers.authorization);
-
-    if (method === 'POST' && path === '/v1/tasks') {
-      const type = String(req.headers['content-type'] ?? '');
-      if (!/^application\/json\b/i.test(type)) {
-        throw new HttpError(415, 'unsupported_media_type', `Content-Type must be application/json (got "${type || 'none'}")`);
-      }
-      const raw = await readBody(req, maxBody);
-      let json: unknown;
-      try {
-        json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
-      } catch {
-        throw new HttpError(400, 'invalid_request_error', 'Body is not valid UTF-8 JSON');
-      }
-      const parsed = submitTaskSchema.safeParse(json);
-      if (!parsed.success) throw new HttpError(400, 'invalid_request_error', `Invalid task: ${describeIssues(parsed.error)}`);
-      const input = parsed.data;
-      if (input.priority === 'high' && caller.maxPriority !== 'high') {
-        throw new HttpError(403, 'permission_error', `API key "${caller.name}" may not submit priority "high"; use "normal" or ask for a key with high priority`);
-      }
-      const at = now().toISOString();
-      const task: TaskRecord = {
-        taskId: newId(),
-        status: 'QUEUED',
-        priority: input.priority,
-        prompt: input.prompt,
-        ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
-        ...(input.callbackUrl !== undefined ? { callbackUrl: input.callbackUrl } : {}),
-        submittedBy: caller.name,
-        createdAt: at,
-        updatedAt: at,
-      };
-      await store.create(task);
-      const message: TaskMessage = { taskId: task.taskId };
-      await options.sqs.send(
-        new SendMessageCommand({ QueueUrl: input.priority === 'high' ? options.queues.high : options.queues.normal, MessageBody: JSON.stringify(message) }),
-      );
-      options.logger.info('task.accepted', { taskId: task.taskId, priority: task.priority, key: caller.name });
-      return sendJson(res, 202, { taskId: task.taskId, status: task.status, statusUrl: `/v1/tasks/${task.taskId}` }, { location: `/v1/tasks/${task.taskId}` });
+    if (path === '/v1/tasks') {
+      if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
+      const caller = authenticate(req);
+      const { task, replayed } = await submit(req, caller);
+      logger.info(replayed ? 'task.replayed' : 'task.accepted', { taskId: task.taskId, priority: task.priority, key: caller.name });
+      return sendJson(res, 202, accepted(task), { location: `/v1/tasks/${task.taskId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
     }
 
     const match = TASK_PATH.exec(path);
-    if (match !== null) {
-      const taskId = match[1] as string;
-      if (method === 'GET') {
-        const task = await store.get(taskId, false);
-        if (task === undefined) throw new HttpError(404, 'not_found_error', `Task ${taskId} does not exist`);
-        return sendJson(res, 200, view(task));
-      }
-      if (method === 'DELETE') {
-        const task = await store.get(taskId);
-        if (task === undefined) throw new HttpError(404, 'not_found_error', `Task ${taskId} does not exist`);
-        const updated = await store.requestCancel(taskId);
-        return sendJson(res, 202, view(updated));
-      }
+    if (match === null) throw new HttpError(404, 'not_found_error', `No route for ${method} ${path.slice(0, 200)}`);
+    if (method !== 'GET' && method !== 'DELETE') throw methodNotAllowed(method, '/v1/tasks/{taskId}', 'GET, DELETE');
+    const caller = authenticate(req);
+    const taskId = match[1] as string;
+    const task = await store.get(taskId, method === 'DELETE');
+    // Another key's task looks exactly like a missing one: task IDs are not a capability to share.
+    if (task === undefined || task.submittedBy !== caller.name) throw notFound(taskId);
+    if (method === 'GET') return sendJson(res, 200, toView(task));
+
+    const outcome = await store.cancel(taskId);
+    if (outcome === undefined) throw notFound(taskId);
+    if (outcome.outcome === 'terminal') {
+      throw new HttpError(409, 'conflict', `Task ${taskId} already finished with status ${outcome.task.status}; there is nothing to cancel`);
     }
-    throw new HttpError(404, 'not_found_error', `No route for ${method} ${path}`);
+    logger.info('task.cancel_requested', { taskId, outcome: outcome.outcome, key: caller.name });
+    return sendJson(res, 202, toView(outcome.task));
   };
 }

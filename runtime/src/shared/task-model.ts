@@ -24,6 +24,16 @@ export interface TaskError {
   readonly message: string;
 }
 
+/** Outcome of the completion webhook, recorded on the task row by the notifier. */
+export interface WebhookDelivery {
+  readonly status: 'DELIVERED' | 'FAILED';
+  readonly attempts: number;
+  /** HTTP status of the last attempt, when the receiver answered. */
+  readonly lastStatusCode?: number;
+  readonly lastError?: string;
+  readonly at: string;
+}
+
 export interface TaskRecord {
   readonly taskId: string;
   readonly status: TaskStatus;
@@ -31,6 +41,11 @@ export interface TaskRecord {
   readonly prompt: string;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly callbackUrl?: string;
+  /** Structured input as submitted; `prompt` holds its rendering for the agent. */
+  readonly input?: Readonly<Record<string, unknown>>;
+  /** Set by the intake once SendMessage succeeded; a QUEUED row without it may not be in the queue yet. */
+  readonly enqueuedAt?: string;
+  readonly webhook?: WebhookDelivery;
   /** Name of the API key that submitted the task (never the key itself). */
   readonly submittedBy?: string;
   readonly createdAt: string;

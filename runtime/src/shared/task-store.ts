@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed, OpenClawError } from './errors';
 import { terminalUpdate } from './terminal-update';
-import { META_SK, taskPk, type TaskRecord, type TaskStatus } from './task-model';
+import { META_SK, taskPk, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
 
 export class TaskNotFoundError extends OpenClawError {
   constructor(taskId: string) {
@@ -108,6 +108,103 @@ export class TaskStore {
       if (isConditionalCheckFailed(err)) throw new TaskNotFoundError(taskId);
       throw err;
     }
+  }
+
+  /** Mark the row as in the queue (after SendMessage succeeded). Idempotent: the first time wins. */
+  async markEnqueued(taskId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          UpdateExpression: 'SET enqueuedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(enqueuedAt)',
+          ExpressionAttributeValues: { ':now': this.now().toISOString() },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+    }
+  }
+
+  /**
+   * Remove a row whose enqueue failed, so a task the client was never told about cannot linger
+   * QUEUED. Only a row that is still QUEUED and never marked enqueued is removed.
+   */
+  async deleteUnenqueued(taskId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          ConditionExpression: '#s = :queued AND attribute_not_exists(enqueuedAt)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':queued': 'QUEUED' },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Cancel a task: a QUEUED one becomes CANCELLED at once (the worker skips it on receipt); a
+   * RUNNING one is flagged and the worker stops at its next step. Returns the row after the
+   * change, or the unchanged row when it was already terminal (the caller answers 409).
+   */
+  async cancel(taskId: string): Promise<{ outcome: 'cancelled' | 'flagged' | 'terminal'; task: TaskRecord } | undefined> {
+    const now = this.now().toISOString();
+    const attempt = async (update: string, expected: TaskStatus, values: Record<string, unknown>) => {
+      try {
+        const out = await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: taskPk(taskId), sk: META_SK },
+            UpdateExpression: update,
+            ConditionExpression: '#s = :expected',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':expected': expected, ':now': now, ...values },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return strip(out.Attributes);
+      } catch (err) {
+        if (isConditionalCheckFailed(err)) return undefined;
+        throw err;
+      }
+    };
+    // QUEUED -> RUNNING can happen between any two calls, so each step is conditional and the
+    // sequence is retried from the top once.
+    for (let round = 0; round < 2; round += 1) {
+      const cancelled = await attempt(
+        'SET #s = :cancelled, cancelRequested = :t, updatedAt = :now, finishedAt = :now',
+        'QUEUED',
+        { ':cancelled': 'CANCELLED', ':t': true },
+      );
+      if (cancelled !== undefined) return { outcome: 'cancelled', task: cancelled };
+      const flagged = await attempt('SET cancelRequested = :t, updatedAt = :now', 'RUNNING', { ':t': true });
+      if (flagged !== undefined) return { outcome: 'flagged', task: flagged };
+      const current = await this.get(taskId);
+      if (current === undefined) return undefined;
+      if (current.status !== 'QUEUED' && current.status !== 'RUNNING') return { outcome: 'terminal', task: current };
+    }
+    const current = await this.require(taskId);
+    return { outcome: 'terminal', task: current };
+  }
+
+  /** Record the completion webhook's outcome on a finished task. */
+  async recordWebhook(taskId: string, delivery: WebhookDelivery): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: taskPk(taskId), sk: META_SK },
+        UpdateExpression: 'SET webhook = :w',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':w': delivery },
+      }),
+    );
   }
 
   /**

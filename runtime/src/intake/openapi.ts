@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { submitTaskSchema } from './task-input';
+import { errorBodySchema, healthSchema, taskAcceptedSchema, taskViewSchema } from './task-view';
+
+/**
+ * The OpenAPI 3.1 document of the intake, generated from the same zod schemas the handler parses
+ * requests with and the tests validate responses against. `openapi.json` next to this file is the
+ * checked-in copy (`npx tsx runtime/src/intake/write-openapi.ts` rewrites it); a
+ * test fails when the two differ.
+ */
+type JsonSchema = Record<string, unknown>;
+
+const REF = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+
+function components(schemas: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const out = z.toJSONSchema(registry, { io, uri: (id) => `#/components/schemas/${id}` }).schemas;
+  return Object.fromEntries(
+    Object.entries(out).map(([id, schema]) => {
+      const { $schema: _s, $id: _i, ...rest } = schema as JsonSchema;
+      return [id, rest];
+    }),
+  );
+}
+
+const json = (id: string, description: string) => ({ description, content: { 'application/json': { schema: REF(id) } } });
+const error = (description: string) => json('Error', description);
+const AUTH_ERRORS = {
+  '401': error('Missing or invalid API key'),
+  '429': { ...error('Over the key\'s request rate'), headers: { 'retry-after': { schema: { type: 'integer' }, description: 'Seconds to wait' } } },
+};
+const TASK_ID = { name: 'taskId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' } };
+
+let cached: JsonSchema | undefined;
+
+export function buildOpenApiDocument(): JsonSchema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'OpenClaw intake API',
+      version: '1.0.0',
+      description:
+        'Submit agent tasks, follow them, cancel them. Authenticate with "Authorization: Bearer <api key>". ' +
+        'Completion webhooks are POSTed to callbackUrl with "x-openclaw-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of `${t}.${body}` with the key\'s webhook secret>".',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        ...components({ SubmitTask: submitTaskSchema }, 'input'),
+        ...components({ TaskAccepted: taskAcceptedSchema, Task: taskViewSchema, Error: errorBodySchema, Health: healthSchema }, 'output'),
+      },
+    },
+    paths: {
+      '/v1/tasks': {
+        post: {
+          operationId: 'submitTask',
+          security: [{ bearer: [] }],
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+              description: 'Same key and body within 24 h returns the same task; same key with another body is 422',
+            },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: REF('SubmitTask') } } },
+          responses: {
+            '202': json('TaskAccepted', 'Accepted: the task is stored and queued'),
+            '400': error('Malformed body, schema violation (names the field) or a refused callbackUrl'),
+            ...AUTH_ERRORS,
+            '403': error('Priority above the key\'s entitlement'),
+            '409': error('A request with the same Idempotency-Key is still in progress'),
+            '413': error('Body larger than the limit'),
+            '415': error('Content-Type is not application/json'),
+            '422': error('Idempotency-Key reused with a different body'),
+            '503': error('The queue is unavailable; retry'),
+          },
+        },
+      },
+      '/v1/tasks/{taskId}': {
+        get: {
+          operationId: 'getTask',
+          security: [{ bearer: [] }],
+          parameters: [TASK_ID],
+          responses: { '200': json('Task', 'The task: status, result or error, steps, tokens, timestamps'), ...AUTH_ERRORS, '404': error('No such task for this key') },
+        },
+        delete: {
+          operationId: 'cancelTask',
+          security: [{ bearer: [] }],
+          parameters: [TASK_ID],
+          responses: {
+            '202': json('Task', 'Cancelled (was QUEUED) or flagged (RUNNING: the worker stops at its next step)'),
+            ...AUTH_ERRORS,
+            '404': error('No such task for this key'),
+            '409': error('The task already finished'),
+          },
+        },
+      },
+      '/health': { get: { operationId: 'health', responses: { '200': json('Health', 'The process is up') } } },
+      '/ready': {
+        get: {
+          operationId: 'ready',
+          responses: { '200': json('Health', 'DynamoDB and SQS answer'), '503': json('Health', 'A dependency does not answer') },
+        },
+      },
+      '/openapi.json': { get: { operationId: 'openapi', responses: { '200': { description: 'This document', content: { 'application/json': {} } } } } },
+    },
+  };
+}
+
+/** The document, built once per process. */
+export function openApiDocument(): JsonSchema {
+  cached ??= buildOpenApiDocument();
+  return cached;
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { PRIORITIES, TASK_STATUSES, type TaskRecord } from '../shared/task-model';
+
+/**
+ * The response bodies of the intake. They document the API (openapi.ts turns them into the
+ * OpenAPI document) and the tests validate real responses against them, so the two cannot drift.
+ */
+export const errorBodySchema = z
+  .object({ error: z.object({ type: z.string(), message: z.string() }).strict() })
+  .strict();
+
+export const taskAcceptedSchema = z
+  .object({
+    taskId: z.string(),
+    status: z.enum(TASK_STATUSES),
+    statusUrl: z.string().describe('Relative URL of GET /v1/tasks/{taskId}'),
+  })
+  .strict();
+
+const isoTime = z.iso.datetime();
+
+export const taskViewSchema = z
+  .object({
+    taskId: z.string(),
+    status: z.enum(TASK_STATUSES),
+    priority: z.enum(PRIORITIES),
+    prompt: z.string(),
+    input: z.record(z.string(), z.unknown()).optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    callbackUrl: z.string().optional(),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    startedAt: isoTime.optional(),
+    finishedAt: isoTime.optional(),
+    result: z.string().optional(),
+    error: z.object({ type: z.string(), message: z.string() }).optional(),
+    usage: z
+      .object({ inputTokens: z.number(), outputTokens: z.number(), llmCalls: z.number(), toolCalls: z.number() })
+      .optional(),
+    steps: z.number().int().optional().describe('Checkpointed steps (LLM replies and tool results)'),
+    promptVersion: z.string().optional(),
+    cancelRequested: z.boolean().optional(),
+    attempts: z.number().int().optional(),
+    webhook: z
+      .object({
+        status: z.enum(['DELIVERED', 'FAILED']),
+        attempts: z.number().int(),
+        lastStatusCode: z.number().int().optional(),
+        lastError: z.string().optional(),
+        at: isoTime,
+      })
+      .optional(),
+  })
+  .strict();
+
+export const healthSchema = z.object({ status: z.string() }).strict();
+
+export type TaskView = z.infer<typeof taskViewSchema>;
+
+const PUBLIC_FIELDS = Object.keys(taskViewSchema.shape) as (keyof TaskView & keyof TaskRecord)[];
+
+/** What a client sees of a task row: the documented fields only (not who submitted it, nor queue bookkeeping). */
+export function toView(task: TaskRecord): TaskView {
+  const out: Record<string, unknown> = {};
+  for (const field of PUBLIC_FIELDS) {
+    if (task[field] !== undefined) out[field] = task[field];
+  }
+  return out as TaskView;
+}
+
+export function accepted(task: TaskRecord): z.infer<typeof taskAcceptedSchema> {
+  return { taskId: task.taskId, status: task.status, statusUrl: `/v1/tasks/${task.taskId}` };
+}
