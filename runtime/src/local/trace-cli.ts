@@ -1,0 +1,26 @@
+import { resolve } from 'node:path';
+import { readStoredSpans, spansForTask } from '../shared/span-store';
+import { renderTree } from '../shared/trace-tree';
+
+/** Where `npm start` keeps spans; the same default as in main.ts. */
+export const DEFAULT_TRACE_DIR = '.local/traces';
+
+const USAGE = 'Usage: npm run trace -- <taskId>   (reads spans that `npm start` stored under .local/traces; TRACE_DIR overrides)';
+
+function main(): number {
+  const taskId = process.argv[2];
+  if (taskId === undefined || taskId === '' || taskId.startsWith('-')) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const dir = resolve(process.env['TRACE_DIR'] ?? DEFAULT_TRACE_DIR);
+  const spans = spansForTask(readStoredSpans(dir), taskId);
+  if (spans.length === 0) {
+    process.stderr.write(`No spans for task ${taskId} in ${dir}. Run the task with \`npm start\` first (spans are written as they end).\n`);
+    return 1;
+  }
+  process.stdout.write(`${renderTree(spans, taskId)}\n`);
+  return 0;
+}
+
+process.exitCode = main();
