@@ -1,6 +1,6 @@
 /**
  * npm run promote -- --repository <name> (--tag <tag> | --digest sha256:…) --stage <dev|staging|prod>
- *                    [--region <region>] [--registry-id <account>] [--json]
+ *                    [--region <region>] [--registry-id <account>] [--wait <seconds>] [--json]
  *
  * Resolves the tag to its digest in ECR, refuses it while its scan is pending, failed or has
  * CRITICAL findings, and prints the exact `npx cdk deploy` command for the stage. It deploys
@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { PROMOTE_STAGES, PromoteError, planPromotion, type PromotePlan } from '../runtime/src/delivery/promote';
 
-const USAGE = 'usage: npm run promote -- --repository <name> (--tag <tag> | --digest sha256:<hex>) --stage <dev|staging|prod> [--region <r>] [--registry-id <account>] [--json]';
+const USAGE = 'usage: npm run promote -- --repository <name> (--tag <tag> | --digest sha256:<hex>) --stage <dev|staging|prod> [--region <r>] [--registry-id <account>] [--wait <seconds>] [--json]';
 
 const argsSchema = z.object({
   repository: z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, 'must be an ECR repository name such as openclaw/runtime'),
@@ -21,6 +21,7 @@ const argsSchema = z.object({
   stage: z.enum(PROMOTE_STAGES),
   region: z.string().min(1).optional(),
   'registry-id': z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID').optional(),
+  wait: z.coerce.number().int().min(0).max(3600).optional(),
   json: z.boolean().optional(),
 });
 
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
         stage: { type: 'string' },
         region: { type: 'string' },
         'registry-id': { type: 'string' },
+        wait: { type: 'string' },
         json: { type: 'boolean' },
       },
     });
@@ -68,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
       ...(parsed.tag === undefined ? {} : { tag: parsed.tag }),
       ...(parsed.digest === undefined ? {} : { digest: parsed.digest }),
       ...(parsed['registry-id'] === undefined ? {} : { registryId: parsed['registry-id'] }),
-    });
+    }, parsed.wait === undefined ? {} : { waitForScanMs: parsed.wait * 1000 });
     process.stdout.write(parsed.json === true ? `${JSON.stringify(plan, null, 2)}\n` : render(plan));
     return 0;
   } catch (err) {

@@ -55,7 +55,7 @@ describe('planPromotion', () => {
     const plan = await planPromotion(ecr, REQ);
     expect(plan.digest).toBe(DIGEST);
     expect(plan.scans).toEqual([{ digest: DIGEST, status: 'COMPLETE', severityCounts: { HIGH: 2, MEDIUM: 5 } }]);
-    expect(plan.command).toBe(`npx cdk deploy 'staging/*' -c stage=staging -c imageDigest=${DIGEST} --require-approval never`);
+    expect(plan.command).toBe(`npx cdk deploy 'staging/*' -c imageDigest=${DIGEST} --require-approval never`);
     expect(ecrMock.commandCalls(DescribeImagesCommand)[0]?.args[0].input).toEqual({ repositoryName: REPO, imageIds: [{ imageTag: 'v1.2.3' }] });
     expect(ecrMock.commandCalls(DescribeImageScanFindingsCommand)[0]?.args[0].input).toMatchObject({ repositoryName: REPO, imageId: { imageDigest: DIGEST } });
   });
@@ -163,6 +163,39 @@ describe('planPromotion', () => {
     expect(err.message).toContain('linux/arm64');
   });
 
+  it('GIVEN --wait and a scan that is pending, then not yet registered, then complete THEN it waits and promotes', async () => {
+    singleImage();
+    ecrMock
+      .on(DescribeImageScanFindingsCommand)
+      .rejectsOnce(new ScanNotFoundException(meta))
+      .resolvesOnce({ imageScanStatus: { status: 'IN_PROGRESS' } })
+      .resolves({ imageScanStatus: { status: 'COMPLETE' }, imageScanFindings: { findingSeverityCounts: {} } });
+    let clock = 0;
+    const slept: number[] = [];
+    const plan = await planPromotion(ecr, REQ, { waitForScanMs: 60_000, pollMs: 5000, now: () => clock, sleep: async (ms) => void (slept.push(ms), (clock += ms)) });
+    expect(plan.scans[0]?.status).toBe('COMPLETE');
+    expect(slept).toEqual([5000, 5000]);
+  });
+
+  it('GIVEN --wait that runs out while the scan is still pending THEN it refuses as scan_pending', async () => {
+    singleImage();
+    scan('IN_PROGRESS');
+    let clock = 0;
+    const err = await planPromotion(ecr, REQ, { waitForScanMs: 20_000, pollMs: 5000, now: () => clock, sleep: async (ms) => void (clock += ms) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PromoteError);
+    expect((err as PromoteError).type).toBe('scan_pending');
+    expect(clock).toBe(20_000);
+  });
+
+  it('GIVEN --wait THEN CRITICAL findings still refuse at once (only pending scans are waited for)', async () => {
+    singleImage();
+    scan('COMPLETE', { CRITICAL: 1 });
+    const sleep = jest.fn(async () => undefined);
+    const err = await planPromotion(ecr, REQ, { waitForScanMs: 60_000, sleep }).catch((e: unknown) => e);
+    expect((err as PromoteError).type).toBe('critical_findings');
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
   it.each([
     ['neither tag nor digest', { repository: REPO, stage: 'dev' }, 'exactly one of --tag'],
     ['both tag and digest', { ...REQ, digest: DIGEST }, 'exactly one of --tag'],
@@ -178,7 +211,7 @@ describe('planPromotion', () => {
 
 describe('deployCommand', () => {
   it('pins the stage and the digest, never a tag', () => {
-    expect(deployCommand('prod', DIGEST)).toBe(`npx cdk deploy 'prod/*' -c stage=prod -c imageDigest=${DIGEST} --require-approval never`);
+    expect(deployCommand('prod', DIGEST)).toBe(`npx cdk deploy 'prod/*' -c imageDigest=${DIGEST} --require-approval never`);
   });
 });
 

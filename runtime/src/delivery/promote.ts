@@ -60,7 +60,7 @@ const SCAN_WAITING = new Set(['PENDING', 'IN_PROGRESS']);
  * `repository@digest`; the stage's stacks are selected by their Stage path.
  */
 export function deployCommand(stage: PromoteStage, digest: string): string {
-  return `npx cdk deploy '${stage}/*' -c stage=${stage} -c imageDigest=${digest} --require-approval never`;
+  return `npx cdk deploy '${stage}/*' -c imageDigest=${digest} --require-approval never`;
 }
 
 function idOf(req: Pick<PromoteRequest, 'registryId'>): { registryId?: string } {
@@ -168,15 +168,44 @@ function validate(req: PromoteRequest): void {
   }
 }
 
+export interface PromoteOptions {
+  /**
+   * Keep polling while the scan is pending or not yet registered (right after a push), up to this
+   * long; then refuse as usual. @default 0 (no waiting)
+   */
+  readonly waitForScanMs?: number;
+  /** @default 10000 */
+  readonly pollMs?: number;
+  /** @default setTimeout-based sleep */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+const RETRYABLE = new Set(['scan_pending', 'scan_missing']);
+
 /** Resolves, checks and returns the plan; throws PromoteError when the digest must not ship. */
-export async function planPromotion(ecr: ECRClient, req: PromoteRequest): Promise<PromotePlan> {
+export async function planPromotion(ecr: ECRClient, req: PromoteRequest, options: PromoteOptions = {}): Promise<PromotePlan> {
   validate(req);
   const image = await resolveImage(ecr, req);
   const isIndex = image.mediaType !== undefined && INDEX_MEDIA_TYPES.includes(image.mediaType);
   const targets = isIndex ? await platformImages(ecr, req, image.digest) : [{ digest: image.digest, platform: undefined }];
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const deadline = now() + (options.waitForScanMs ?? 0);
   const scans: ScanVerdict[] = [];
   // Sequential: a handful of platforms at most, and the first refusal is the message to show.
-  for (const t of targets) scans.push(await scanVerdict(ecr, req, t.digest, t.platform));
+  for (const t of targets) {
+    for (;;) {
+      try {
+        scans.push(await scanVerdict(ecr, req, t.digest, t.platform));
+        break;
+      } catch (err) {
+        if (!(err instanceof PromoteError) || !RETRYABLE.has(err.type) || now() >= deadline) throw err;
+        await sleep(options.pollMs ?? 10_000);
+      }
+    }
+  }
   return {
     repository: req.repository,
     digest: image.digest,
