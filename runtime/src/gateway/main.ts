@@ -4,6 +4,9 @@ import { ConfigError } from '../shared/errors';
 import { listen } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { secretsManagerKeyProvider, staticKeyProvider, type ApiKeyProvider } from './api-key-provider';
+import { createAwsClients } from '../shared/aws-clients';
+import { DynamoBreakerStore } from './breaker-store';
+import { DynamoLimitStore } from './limit-store';
 import { createGatewayHandler } from './proxy';
 
 async function main(): Promise<void> {
@@ -19,8 +22,17 @@ async function main(): Promise<void> {
   } else {
     throw new ConfigError('Invalid gateway configuration: set ANTHROPIC_SECRET_ARN to the secret holding the Anthropic API key', { stage: config.stage });
   }
-  const server = await listen(createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger }), config.port, logger);
-  logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl });
+  // Limits and circuits must hold across replicas, so every deployed stage shares them in the table.
+  let stores = {};
+  if (config.gatewayTable !== undefined) {
+    const { dynamo } = createAwsClients(config.aws);
+    stores = { limitStore: new DynamoLimitStore(dynamo, config.gatewayTable), breakerStore: new DynamoBreakerStore(dynamo, config.gatewayTable) };
+  } else if (config.stage !== 'local') {
+    throw new ConfigError('Invalid gateway configuration: set GATEWAY_TABLE so replicas share rate limits and circuit state', { stage: config.stage });
+  }
+  const handler = createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger, limits: config.limits, ...stores });
+  const server = await listen(handler, config.port, logger);
+  logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl, tiers: Object.keys(config.limits.tiers), shared: config.gatewayTable !== undefined });
   const shutdown = () => void server.close().then(() => process.exit(0));
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

@@ -15,12 +15,40 @@ export interface StubRequest {
 
 /** What a test can make the stub answer instead of a normal reply. */
 export interface StubOverride {
-  readonly status: number;
+  /** Answer with this status and `body` instead of a reply; unset keeps the normal reply (with the changes below). */
+  readonly status?: number;
   readonly body?: unknown;
   readonly headers?: Record<string, string>;
   /** Delay before answering, in ms. */
   readonly delayMs?: number;
+  /**
+   * Streaming requests only: `'broken'` cuts the connection after the first content delta;
+   * an error object sends an SSE `error` event after HTTP 200 (as the provider does when overloaded mid-stream).
+   */
+  readonly streamFailure?: 'broken' | { readonly type: string; readonly message: string };
+  /** Cache-read tokens to report in usage (they are not part of input_tokens). */
+  readonly cacheReadTokens?: number;
 }
+
+const anthropicError = (type: string, message: string, details?: unknown) => ({ type: 'error', error: { type, message, ...(details !== undefined ? { details } : {}) } });
+
+/** Ready-made failures in the provider's own shapes, for `intercept`. */
+export const stubFailures = {
+  overloaded: (): StubOverride => ({ status: 529, body: anthropicError('overloaded_error', 'Overloaded') }),
+  serverError: (status = 500): StubOverride => ({ status, body: anthropicError('api_error', 'Internal server error') }),
+  rateLimited: (retryAfterSeconds = 1): StubOverride => ({
+    status: 429,
+    body: anthropicError('rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit'),
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  }),
+  spendLimit: (): StubOverride => ({
+    status: 429,
+    body: anthropicError('rate_limit_error', 'Your organization has reached its spend limit', { error_code: 'enforced_spend_limit_reached' }),
+  }),
+  slow: (delayMs: number): StubOverride => ({ delayMs }),
+  brokenStream: (): StubOverride => ({ streamFailure: 'broken' }),
+  streamError: (type = 'overloaded_error', message = 'Overloaded'): StubOverride => ({ streamFailure: { type, message } }),
+} as const;
 
 export interface StubCall {
   readonly at: number;
@@ -106,9 +134,20 @@ function sse(res: ServerResponse, event: string, data: unknown): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-function streamReply(res: ServerResponse, message: Record<string, unknown>, content: Block[], stopReason: string, outputTokens: number): void {
+function streamReply(res: ServerResponse, message: Record<string, unknown>, content: Block[], stopReason: string, outputTokens: number, failure?: StubOverride['streamFailure']): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   sse(res, 'message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { ...(message['usage'] as object), output_tokens: 1 } } });
+  if (failure === 'broken') {
+    sse(res, 'content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    // Let the bytes above reach the client before the connection drops.
+    setTimeout(() => res.destroy(), 20);
+    return;
+  }
+  if (failure !== undefined) {
+    sse(res, 'error', anthropicError(failure.type, failure.message));
+    res.end();
+    return;
+  }
   content.forEach((block, index) => {
     if (block.type === 'text') {
       sse(res, 'content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
@@ -150,7 +189,7 @@ export async function startStubModel(options: StubModelOptions = {}): Promise<St
     calls.push(call);
     const override = options.intercept?.(call, request);
     if (override?.delayMs !== undefined) await new Promise((r) => setTimeout(r, override.delayMs));
-    if (override !== undefined) return sendJson(res, override.status, override.body ?? {}, override.headers ?? {});
+    if (override?.status !== undefined) return sendJson(res, override.status, override.body ?? {}, override.headers ?? {});
     if ((options.latencyMs ?? 0) > 0) await new Promise((r) => setTimeout(r, options.latencyMs));
 
     const { content, stopReason } = scriptedReply(request);
@@ -162,11 +201,11 @@ export async function startStubModel(options: StubModelOptions = {}): Promise<St
       role: 'assistant',
       model: request.model,
       stop_sequence: null,
-      usage: { input_tokens: inputTokens, output_tokens: outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      usage: { input_tokens: inputTokens, output_tokens: outputTokens, cache_read_input_tokens: override?.cacheReadTokens ?? 0, cache_creation_input_tokens: 0 },
     };
     logger.debug('stub.reply', { taskId: call.taskId, toolResults: call.toolResults, stopReason });
-    if (request.stream === true) return streamReply(res, message, content, stopReason, outputTokens);
-    return sendJson(res, 200, { ...message, content, stop_reason: stopReason });
+    if (request.stream === true) return streamReply(res, message, content, stopReason, outputTokens, override?.streamFailure);
+    return sendJson(res, 200, { ...message, content, stop_reason: stopReason }, override?.headers ?? {});
   };
   const server: RunningServer = await listen(handler, options.port ?? 0, logger, '127.0.0.1');
   return { url: server.url, calls, close: () => server.close() };

@@ -8,6 +8,9 @@ import { ApiKeyAuthenticator, hashApiKey } from '../intake/api-keys';
 import { createIntakeHandler } from '../intake/app';
 import { staticKeyProvider } from '../gateway/api-key-provider';
 import { createGatewayHandler } from '../gateway/proxy';
+import { DynamoLimitStore } from '../gateway/limit-store';
+import { DynamoBreakerStore } from '../gateway/breaker-store';
+import type { GatewayLimits } from '../gateway/limits-config';
 import { createWorker } from '../worker/create-worker';
 import { anthropicModelClient } from '../worker/model-client';
 import type { Consumer } from '../worker/consumer';
@@ -35,6 +38,8 @@ export interface LocalSystemOptions {
   readonly model?: string;
   /** Stub latency per reply. @default 0 */
   readonly stubLatencyMs?: number;
+  /** Gateway tiers, lanes, breaker and routing. @default the GATEWAY_LIMITS defaults */
+  readonly gatewayLimits?: GatewayLimits;
   /** Worker long-poll wait (short in tests so stop is quick). @default 20 */
   readonly waitTimeSeconds?: number;
 }
@@ -82,7 +87,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }
     const gatewayLogger = logger.child({ service: 'gateway' });
     const gateway = await listen(
-      createGatewayHandler({ upstreamUrl, keys: staticKeyProvider(options.anthropicApiKey ?? 'local-stub'), logger: gatewayLogger }),
+      createGatewayHandler({
+        upstreamUrl,
+        keys: staticKeyProvider(options.anthropicApiKey ?? 'local-stub'),
+        logger: gatewayLogger,
+        // The same shared state as in AWS: the provisioned gateway table.
+        limitStore: new DynamoLimitStore(dynamo, resources.gatewayTable),
+        breakerStore: new DynamoBreakerStore(dynamo, resources.gatewayTable),
+        ...(options.gatewayLimits !== undefined ? { limits: options.gatewayLimits } : {}),
+      }),
       options.gatewayPort ?? 0,
       gatewayLogger,
       '127.0.0.1',

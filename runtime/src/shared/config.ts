@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { parseGatewayLimitsJson, type GatewayLimits } from '../gateway/limits-config';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -25,6 +26,20 @@ export const ENV = {
   anthropicApiKey: 'ANTHROPIC_API_KEY',
   apiKeysSecretArn: 'API_KEYS_SECRET_ARN',
   apiKeys: 'INTAKE_API_KEYS',
+  visibilityTimeoutSeconds: 'VISIBILITY_TIMEOUT_SECONDS',
+  leaseMs: 'LEASE_MS',
+  heartbeatMs: 'HEARTBEAT_MS',
+  maxReceiveCount: 'MAX_RECEIVE_COUNT',
+  workerConcurrency: 'WORKER_CONCURRENCY',
+  waitTimeSeconds: 'WAIT_TIME_SECONDS',
+  drainTimeoutMs: 'DRAIN_TIMEOUT_MS',
+  killSwitchParam: 'KILL_SWITCH_PARAM',
+  killSwitchIntervalMs: 'KILL_SWITCH_INTERVAL_MS',
+  ecsAgentUri: 'ECS_AGENT_URI',
+  protectionMinutes: 'PROTECTION_EXPIRES_MINUTES',
+  contextTokens: 'CONTEXT_TOKENS',
+  maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
+  gatewayLimits: 'GATEWAY_LIMITS',
 } as const;
 
 /** Default listening ports; the CDK container definitions use the same numbers. */
@@ -62,6 +77,22 @@ const workerSchema = z.object({
   [ENV.gatewayUrl]: urlSchema,
   [ENV.model]: z.string().min(1).default('claude-sonnet-5'),
   [ENV.workerId]: z.string().min(1).optional(),
+  // Must equal the queue's VisibilityTimeout (the CDK sets both from one value).
+  [ENV.visibilityTimeoutSeconds]: z.coerce.number().int().min(10).max(43_200).default(300),
+  [ENV.leaseMs]: z.coerce.number().int().min(2000).default(60_000),
+  [ENV.heartbeatMs]: z.coerce.number().int().min(200).optional(),
+  // Must equal the redrive policy's maxReceiveCount.
+  [ENV.maxReceiveCount]: z.coerce.number().int().min(1).max(1000).default(5),
+  [ENV.workerConcurrency]: z.coerce.number().int().min(1).max(64).default(1),
+  [ENV.waitTimeSeconds]: z.coerce.number().int().min(0).max(20).default(20),
+  // ECS stopTimeout is at most 120 s; the drain must end before SIGKILL.
+  [ENV.drainTimeoutMs]: z.coerce.number().int().min(1000).max(120_000).default(90_000),
+  [ENV.killSwitchParam]: z.string().min(1).optional(),
+  [ENV.killSwitchIntervalMs]: z.coerce.number().int().min(1000).default(30_000),
+  [ENV.ecsAgentUri]: urlSchema.optional(),
+  [ENV.protectionMinutes]: z.coerce.number().int().min(1).max(2880).default(60),
+  [ENV.contextTokens]: z.coerce.number().int().min(1000).default(150_000),
+  [ENV.maxToolOutputBytes]: z.coerce.number().int().min(1024).max(350_000).default(65_536),
 });
 
 const gatewaySchema = z.object({
@@ -71,6 +102,7 @@ const gatewaySchema = z.object({
   [ENV.upstreamUrl]: urlSchema.default('https://api.anthropic.com'),
   [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.anthropicApiKey]: z.string().min(1).optional(),
+  [ENV.gatewayLimits]: z.string().optional(),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -111,6 +143,27 @@ export interface WorkerConfig extends CommonConfig {
   readonly gatewayUrl: string;
   readonly model: string;
   readonly workerId?: string;
+  /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
+  readonly durability: WorkerDurabilityConfig;
+}
+
+export interface WorkerDurabilityConfig {
+  readonly visibilityTimeoutSeconds: number;
+  readonly leaseMs: number;
+  /** Unset: visibility / 3, capped at leaseMs / 4. */
+  readonly heartbeatMs?: number;
+  readonly maxReceiveCount: number;
+  readonly concurrency: number;
+  readonly waitTimeSeconds: number;
+  readonly drainTimeoutMs: number;
+  /** SSM parameter whose value "paused" or "true" pauses polling; unset: never paused. */
+  readonly killSwitchParam?: string;
+  readonly killSwitchIntervalMs: number;
+  /** Set by ECS; unset locally, where scale-in protection is a no-op. */
+  readonly ecsAgentUri?: string;
+  readonly protectionExpiresMinutes: number;
+  readonly contextTokens: number;
+  readonly maxToolOutputBytes: number;
 }
 
 export interface GatewayConfig extends CommonConfig {
@@ -120,6 +173,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly anthropicSecretArn?: string;
   /** Local only: never logged, never part of an error. */
   readonly anthropicApiKey?: string;
+  /** Tiers, lanes, queue, breaker and routing, from GATEWAY_LIMITS (JSON) or the defaults. */
+  readonly limits: GatewayLimits;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -184,6 +239,21 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     gatewayUrl: raw[ENV.gatewayUrl],
     model: raw[ENV.model],
     ...definedOnly('workerId', raw[ENV.workerId]),
+    durability: {
+      visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
+      leaseMs: raw[ENV.leaseMs],
+      ...definedOnly('heartbeatMs', raw[ENV.heartbeatMs]),
+      maxReceiveCount: raw[ENV.maxReceiveCount],
+      concurrency: raw[ENV.workerConcurrency],
+      waitTimeSeconds: raw[ENV.waitTimeSeconds],
+      drainTimeoutMs: raw[ENV.drainTimeoutMs],
+      ...definedOnly('killSwitchParam', raw[ENV.killSwitchParam]),
+      killSwitchIntervalMs: raw[ENV.killSwitchIntervalMs],
+      ...definedOnly('ecsAgentUri', raw[ENV.ecsAgentUri]),
+      protectionExpiresMinutes: raw[ENV.protectionMinutes],
+      contextTokens: raw[ENV.contextTokens],
+      maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
+    },
   };
 }
 
@@ -196,5 +266,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('gatewayTable', raw[ENV.gatewayTable]),
     ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
+    limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
   };
 }
