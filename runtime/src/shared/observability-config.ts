@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { parsePriceTable, type PriceTable } from './model-profiles';
+
+/**
+ * The observability part of the environment contract, shared by the three services and parsed
+ * once in each main. The ECS task definitions set OTEL_EXPORTER_OTLP_ENDPOINT to the ADOT
+ * sidecar (http://localhost:4318); without it spans are not exported.
+ */
+export const OBSERVABILITY_ENV = {
+  stage: 'STAGE',
+  otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  promptsDir: 'PROMPTS_DIR',
+  modelPrices: 'MODEL_PRICES',
+} as const;
+
+export interface ObservabilityConfig {
+  readonly stage: string;
+  /** OTLP/HTTP base URL of the collector; unset disables export. */
+  readonly otlpEndpoint?: string;
+  /** Directory of the prompt files (worker only). @default 'prompts' (relative to the working directory) */
+  readonly promptsDir: string;
+  /** Prices and context windows per model prefix, defaults merged with MODEL_PRICES. */
+  readonly prices: PriceTable;
+}
+
+const schema = z.object({
+  [OBSERVABILITY_ENV.stage]: z.string().min(1).default('local'),
+  [OBSERVABILITY_ENV.otlpEndpoint]: z.url().optional(),
+  [OBSERVABILITY_ENV.promptsDir]: z.string().min(1).default('prompts'),
+  [OBSERVABILITY_ENV.modelPrices]: z.string().optional(),
+});
+
+export function loadObservabilityConfig(env: Readonly<Record<string, string | undefined>>): ObservabilityConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '(root)');
+      return `${key}=${JSON.stringify(env[key] ?? 'unset')}: ${i.message}`;
+    });
+    throw new ConfigError(`Invalid observability configuration; set these environment variables:\n  ${lines.join('\n  ')}`, {
+      keys: parsed.error.issues.map((i) => String(i.path[0] ?? '')),
+    });
+  }
+  const raw = parsed.data;
+  const endpoint = raw[OBSERVABILITY_ENV.otlpEndpoint];
+  return {
+    stage: raw[OBSERVABILITY_ENV.stage],
+    ...(endpoint !== undefined ? { otlpEndpoint: endpoint } : {}),
+    promptsDir: raw[OBSERVABILITY_ENV.promptsDir],
+    prices: parsePriceTable(raw[OBSERVABILITY_ENV.modelPrices], OBSERVABILITY_ENV.modelPrices),
+  };
+}
