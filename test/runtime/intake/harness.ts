@@ -1,0 +1,101 @@
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { randomBytes } from 'node:crypto';
+import { ApiKeyAuthenticator, hashApiKey, type ApiKeyEntry } from '../../../runtime/src/intake/api-keys';
+import { createIntakeHandler, type IntakeOptions } from '../../../runtime/src/intake/app';
+import { CallbackUrlPolicy } from '../../../runtime/src/shared/callback-url-policy';
+import { listen, type RunningServer } from '../../../runtime/src/shared/http';
+import { silentLogger } from '../../../runtime/src/shared/logger';
+import { TaskStore } from '../../../runtime/src/shared/task-store';
+import { createTestAws, type TestAws } from '../../support/aws';
+
+export interface TestKey {
+  readonly token: string;
+  readonly entry: ApiKeyEntry;
+}
+
+export function makeKey(name: string, overrides: Partial<Omit<ApiKeyEntry, 'name' | 'sha256'>> = {}): TestKey {
+  const token = `ocl_${randomBytes(18).toString('base64url')}`;
+  return { token, entry: { name, sha256: hashApiKey(token), maxPriority: 'normal', ratePerMinute: 60_000, ...overrides } };
+}
+
+export interface IntakeHarness {
+  readonly aws: TestAws;
+  readonly server: RunningServer;
+  readonly url: string;
+  readonly store: TaskStore;
+  readonly keys: Record<'standard' | 'vip' | 'slow' | 'other', TestKey>;
+  /** fetch against the intake with a key's bearer token and JSON content type. */
+  call(path: string, init?: { method?: string; body?: unknown; key?: TestKey; headers?: Record<string, string> }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Every hostname resolves to one public address, so tests never depend on real DNS. */
+export const publicResolver = async (): Promise<readonly string[]> => ['93.184.216.34'];
+
+/**
+ * An intake on port 0 against the shared emulators, with fresh tables and queues. `sqs` lets a
+ * test wrap the real client (e.g. to fail SendMessage once).
+ */
+export async function startIntake(
+  overrides: Partial<Omit<IntakeOptions, 'dynamo' | 'queues' | 'auth' | 'logger'>> & { wrapSqs?: (sqs: SQSClient) => SQSClient } = {},
+): Promise<IntakeHarness> {
+  const aws = await createTestAws();
+  const keys = {
+    standard: makeKey('standard'),
+    vip: makeKey('vip', { maxPriority: 'high' }),
+    slow: makeKey('slow', { ratePerMinute: 6 }),
+    other: makeKey('other'),
+  };
+  const { wrapSqs, ...rest } = overrides;
+  const server = await listen(
+    createIntakeHandler({
+      dynamo: aws.dynamo,
+      sqs: wrapSqs !== undefined ? wrapSqs(aws.sqs) : aws.sqs,
+      tableName: aws.resources.tasksTable,
+      queues: aws.resources.queues,
+      auth: new ApiKeyAuthenticator(Object.values(keys).map((k) => k.entry)),
+      logger: silentLogger,
+      callbackPolicy: new CallbackUrlPolicy({ resolver: publicResolver }),
+      ...rest,
+    }),
+    0,
+    silentLogger,
+    '127.0.0.1',
+  );
+  const store = new TaskStore({ client: aws.dynamo, tableName: aws.resources.tasksTable });
+  return {
+    aws,
+    server,
+    url: server.url,
+    store,
+    keys,
+    call: (path, init = {}) =>
+      fetch(`${server.url}${path}`, {
+        method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+        headers: {
+          authorization: `Bearer ${(init.key ?? keys.standard).token}`,
+          ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...init.headers,
+        },
+        ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
+      }),
+    close: async () => {
+      await server.close();
+      aws.destroy();
+    },
+  };
+}
+
+/** Receive every message currently in a queue (they stay invisible afterwards) and return their task IDs. */
+export async function drainTaskIds(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+  const ids: string[] = [];
+  let emptyPolls = 0;
+  // fauxqs (like SQS) may answer empty while messages remain; two empty polls in a row end the drain.
+  while (emptyPolls < 2) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300 }));
+    const messages = out.Messages ?? [];
+    emptyPolls = messages.length === 0 ? emptyPolls + 1 : 0;
+    for (const m of messages) ids.push((JSON.parse(m.Body ?? '{}') as { taskId: string }).taskId);
+  }
+  return ids;
+}
