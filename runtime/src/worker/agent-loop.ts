@@ -1,5 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { OpenClawError, errorMessage } from '../shared/errors';
+import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepRecord, TaskRecord } from '../shared/task-model';
 import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
@@ -8,13 +8,8 @@ import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload 
 import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
 import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
+import { DrainingError } from './worker-errors';
 import type { ToolContext, ToolRegistry, ToolResult } from './tool-registry';
-
-export class TaskCancelledError extends OpenClawError {
-  constructor(taskId: string) {
-    super('cancelled', `Task ${taskId} was cancelled`, { taskId });
-  }
-}
 
 export interface AgentLoopOptions {
   readonly model: ModelClient;
@@ -46,6 +41,8 @@ export interface RunContext {
   readonly signal: AbortSignal;
   /** Read at every step boundary; true stops the task as CANCELLED. */
   readonly isCancelled: () => Promise<boolean>;
+  /** True once the worker drains: the loop stops at the next step boundary, everything so far checkpointed. */
+  readonly draining?: () => boolean;
 }
 
 const outcomeUnknown = (key: string): string =>
@@ -80,6 +77,7 @@ export class AgentLoop {
 
     for (;;) {
       ctx.signal.throwIfAborted();
+      if (ctx.draining?.() === true) throw new DrainingError(task.taskId);
       const convo = replay(task.prompt, steps);
       const usage = { ...convo.usage };
       if (convo.finalText !== undefined) {

@@ -2,17 +2,26 @@ import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { FencedError, OpenClawError, errorMessage } from '../shared/errors';
+import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
 import type { TaskMessage } from '../shared/task-model';
 import type { TaskStore } from '../shared/task-store';
 import type { AgentLoop } from './agent-loop';
 import type { CheckpointLog } from './checkpoint-log';
+import { ConsumerEmitter, type HandBackReason } from './consumer-events';
+import type { KillSwitch } from './kill-switch';
 import type { LeaseHandle, LeaseManager } from './lease';
+import { GatewayCircuitOpenError } from './model-client';
+import { PollGate, sleep } from './poll-gate';
+import type { TaskProtection } from './task-protection';
+import { ConsumerConfigError, DrainingError } from './worker-errors';
+
+export { ConsumerConfigError } from './worker-errors';
 
 export interface ConsumerOptions {
   readonly sqs: SQSClient;
@@ -33,30 +42,57 @@ export interface ConsumerOptions {
   readonly maxReceiveCount?: number;
   /** High-priority messages taken in a row before one normal message gets a turn. @default 4 */
   readonly highBurst?: number;
+  /** Tasks run at once by this worker. @default 1 */
+  readonly concurrency?: number;
+  /** Pauses polling while an SSM parameter says so. @default undefined (never paused) */
+  readonly killSwitch?: KillSwitch;
+  /** ECS scale-in protection while busy. @default undefined (none) */
+  readonly protection?: TaskProtection;
+  /** Checks whether the gateway's circuit lets calls through again; true resumes polling. @default undefined (resume after the backoff) */
+  readonly probe?: (signal: AbortSignal) => Promise<boolean>;
+  /** First wait before probing an open circuit; doubles up to 30 s. @default 1000 */
+  readonly probeBackoffMs?: number;
+  /** Before a hard stop, time kept back to release the lease and hand the message back. @default 3000 */
+  readonly releaseMarginMs?: number;
 }
-
-export class ConsumerConfigError extends OpenClawError {}
 
 interface Received {
   readonly message: Message;
   readonly queueUrl: string;
+  readonly receiveCount: number;
+  readonly receivedAt: number;
 }
 
+/** SQS cannot keep a message invisible for more than 12 h after its receive. */
+const MAX_VISIBILITY_FROM_RECEIVE_S = 12 * 3600;
+
 /**
- * One task at a time: receive (high queue first, without starving normal), lease, run the agent
- * loop with heartbeats, write the outcome under the lease, delete the message. `stop()` aborts the
- * long poll and the running task's next step, releases the lease and makes the message visible.
+ * The worker's SQS consumer: `concurrency` slots, each taking one task at a time (high queue first,
+ * without starving normal), leasing it, running the agent loop under heartbeats, writing the outcome
+ * under the lease and deleting the message. `stop()` stops receiving at once, lets running tasks
+ * reach their next checkpoint (hard-aborting them just before the timeout), releases their leases
+ * and makes their messages visible again.
  */
 export class Consumer {
+  readonly events = new ConsumerEmitter();
+  readonly gate: PollGate;
   private readonly visibility: number;
   private readonly heartbeatMs: number;
   private readonly wait: number;
   private readonly maxReceiveCount: number;
   private readonly highBurst: number;
+  private readonly concurrency: number;
+  private readonly probeBackoffMs: number;
+  private readonly releaseMarginMs: number;
   private stopController = new AbortController();
+  /** Fires just before a stop's deadline: running steps are cut short. */
+  private hardStop = new AbortController();
   private running: Promise<void> | undefined;
+  private probing: Promise<void> | undefined;
   private highStreak = 0;
-  /** Last time the poll loop made progress; the health check reads it. */
+  private inFlight = 0;
+  private processed = 0;
+  /** Last time a poll loop made progress (or was knowingly paused); the health check reads it. */
   lastTick = Date.now();
 
   constructor(private readonly o: ConsumerOptions) {
@@ -65,40 +101,73 @@ export class Consumer {
     this.wait = o.waitTimeSeconds ?? 20;
     this.maxReceiveCount = o.maxReceiveCount ?? 5;
     this.highBurst = o.highBurst ?? 4;
+    this.concurrency = o.concurrency ?? 1;
+    this.probeBackoffMs = o.probeBackoffMs ?? 1000;
+    this.releaseMarginMs = o.releaseMarginMs ?? 3000;
     if (this.heartbeatMs * 2 > this.visibility * 1000) {
       throw new ConsumerConfigError(
-        'config_error',
         `heartbeatMs=${this.heartbeatMs} must be at most half the visibility timeout (${this.visibility}s) so a message never becomes visible while its task runs; lower heartbeatMs or raise the queue's visibility timeout`,
+        { heartbeatMs: this.heartbeatMs, visibilityTimeoutSeconds: this.visibility },
       );
     }
     if (this.heartbeatMs * 2 > o.leases.leaseMs) {
-      throw new ConsumerConfigError(
-        'config_error',
-        `heartbeatMs=${this.heartbeatMs} must be at most half the lease (${o.leases.leaseMs}ms); lower heartbeatMs or raise leaseMs`,
-      );
+      throw new ConsumerConfigError(`heartbeatMs=${this.heartbeatMs} must be at most half the lease (${o.leases.leaseMs}ms); lower heartbeatMs or raise leaseMs`, {
+        heartbeatMs: this.heartbeatMs,
+        leaseMs: o.leases.leaseMs,
+      });
     }
-  }
-
-  start(): void {
-    if (this.running !== undefined) return;
-    this.stopController = new AbortController();
-    this.running = this.pollLoop().finally(() => {
-      this.running = undefined;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1 || this.concurrency > 64) {
+      throw new ConsumerConfigError(`concurrency=${this.concurrency} must be an integer from 1 to 64`, { concurrency: this.concurrency });
+    }
+    if (!Number.isInteger(this.wait) || this.wait < 0 || this.wait > 20) {
+      throw new ConsumerConfigError(`waitTimeSeconds=${this.wait} must be an integer from 0 to 20 (the SQS long-poll maximum)`, { waitTimeSeconds: this.wait });
+    }
+    this.gate = new PollGate((paused, reason) => {
+      this.o.logger.info(paused ? 'consumer.paused' : 'consumer.resumed', { reason });
+      this.events.emit(paused ? 'paused' : 'resumed', { reason });
     });
   }
 
-  /** Stop receiving, abort the current task's next step, and wait for it to hand back, within `timeoutMs`. */
-  async stop(timeoutMs = 30_000): Promise<void> {
+  /** Start polling; resolves once the kill switch has been read, so a paused fleet never receives. */
+  async start(): Promise<void> {
+    if (this.running !== undefined) return;
+    this.stopController = new AbortController();
+    this.hardStop = new AbortController();
+    await this.o.killSwitch?.start(this.gate);
+    const slots = Array.from({ length: this.concurrency }, () => this.pollLoop());
+    this.running = Promise.all(slots).then(() => undefined);
+  }
+
+  /**
+   * Stop receiving at once; running tasks stop at their next step boundary (or are aborted
+   * `releaseMarginMs` before `timeoutMs`), release their leases and hand their messages back.
+   * Resolves true when everything drained within `timeoutMs`.
+   */
+  async stop(timeoutMs = 30_000): Promise<boolean> {
     this.stopController.abort(new Error('consumer stopping'));
+    const hard = setTimeout(() => this.hardStop.abort(new Error('drain deadline reached')), Math.max(0, timeoutMs - this.releaseMarginMs));
     const running = this.running;
-    if (running === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([running, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    if (timer !== undefined) clearTimeout(timer);
+    let drained = true;
+    if (running !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      drained = await Promise.race([running.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    clearTimeout(hard);
+    await this.o.killSwitch?.stop();
+    await this.probing;
+    this.running = undefined;
+    this.events.emit('stopped', { drained });
+    return drained;
   }
 
   get isRunning(): boolean {
-    return this.running !== undefined;
+    return this.running !== undefined && !this.stopController.signal.aborted;
+  }
+
+  /** For the health endpoint and the soak: what the consumer is doing. */
+  stats(): { inFlight: number; processed: number; pausedBy: string[]; lastTick: number } {
+    return { inFlight: this.inFlight, processed: this.processed, pausedBy: this.gate.pausedBy, lastTick: this.lastTick };
   }
 
   private async pollLoop(): Promise<void> {
@@ -106,12 +175,24 @@ export class Consumer {
     while (!signal.aborted) {
       this.lastTick = Date.now();
       try {
+        if (this.gate.paused) {
+          // Paused is healthy: keep the tick fresh while waiting.
+          await Promise.race([this.gate.waitOpen(signal), sleep(10_000, signal)]);
+          continue;
+        }
         const received = await this.receive(signal);
         if (received === undefined) continue;
-        await this.handle(received, signal);
+        this.inFlight += 1;
+        try {
+          await this.handle(received);
+        } finally {
+          this.inFlight -= 1;
+          this.processed += 1;
+        }
       } catch (err) {
         if (signal.aborted) break;
         this.o.logger.error('consumer.error', { error: errorMessage(err) });
+        this.events.emit('consumer_error', { error: asError(err) });
         await sleep(1000, signal);
       }
     }
@@ -127,121 +208,224 @@ export class Consumer {
         MessageSystemAttributeNames: ['ApproximateReceiveCount'],
         MessageAttributeNames: ['All'],
       }),
+      // Aborting the long poll is what lets stop() return without waiting up to 20 s.
       { abortSignal: signal },
     );
     const message = out.Messages?.[0];
-    return message === undefined ? undefined : { message, queueUrl };
+    if (message === undefined) return undefined;
+    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
+    this.highStreak = queueUrl === this.o.queues.high ? this.highStreak + 1 : 0;
+    this.events.emit('message_received', { messageId: message.MessageId ?? '', queueUrl, receiveCount });
+    return { message, queueUrl, receiveCount, receivedAt: Date.now() };
   }
 
   private async receive(signal: AbortSignal): Promise<Received | undefined> {
     const { high, normal } = this.o.queues;
     // High first, but after a burst give normal one turn so it is never starved.
     const order = this.highStreak >= this.highBurst ? [normal, high] : [high, normal];
-    const first = await this.receiveFrom(order[0] as string, 0, signal);
-    if (first !== undefined) return this.track(first);
-    const second = await this.receiveFrom(order[1] as string, 0, signal);
-    if (second !== undefined) return this.track(second);
+    for (const url of order) {
+      const got = await this.receiveFrom(url, 0, signal);
+      if (got !== undefined) return got;
+    }
     // Both empty: long-poll the high queue briefly, then normal, so an idle worker costs few calls.
-    const waited = await this.receiveFrom(high, Math.min(this.wait, 1), signal);
-    if (waited !== undefined) return this.track(waited);
-    const waitedNormal = await this.receiveFrom(normal, this.wait, signal);
-    return waitedNormal === undefined ? undefined : this.track(waitedNormal);
+    return (await this.receiveFrom(high, Math.min(this.wait, 1), signal)) ?? (await this.receiveFrom(normal, this.wait, signal));
   }
 
-  private track(r: Received): Received {
-    this.highStreak = r.queueUrl === this.o.queues.high ? this.highStreak + 1 : 0;
-    return r;
-  }
-
-  private async handle({ message, queueUrl }: Received, stopSignal: AbortSignal): Promise<void> {
-    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
+  private async handle(received: Received): Promise<void> {
+    const { message, receiveCount } = received;
     let body: TaskMessage;
     try {
       body = JSON.parse(message.Body ?? '') as TaskMessage;
       if (typeof body.taskId !== 'string' || body.taskId.length === 0) throw new Error('missing taskId');
     } catch (err) {
-      // A malformed message can never succeed: leave it for the DLQ by not deleting it.
+      // A malformed message can never succeed: let it reach the DLQ quickly by not deleting it.
       this.o.logger.error('message.malformed', { messageId: message.MessageId, error: errorMessage(err) });
+      this.events.emit('consumer_error', { error: asError(err), ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
+      await this.setVisibility(received, 1).catch(() => undefined);
       return;
     }
-    const logger = this.o.logger.child({ taskId: body.taskId, receiveCount });
-    const task = await this.o.store.markRunning(body.taskId);
+    const taskId = body.taskId;
+    const logger = this.o.logger.child({ taskId, receiveCount });
+    const task = await this.o.store.markRunning(taskId);
     if (task === undefined) {
+      // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
       logger.info('task.duplicate_or_missing');
-      await this.delete(queueUrl, message);
+      this.events.emit('task_duplicate', { taskId });
+      await this.delete(received);
       return;
     }
-    const acquired = await this.o.leases.acquire(task.taskId, this.o.workerId);
+    const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
     if (acquired === undefined) {
-      // Another worker holds a live lease (a duplicate delivery): let it finish; this copy goes back.
-      logger.info('task.leased_elsewhere');
-      await this.setVisibility(queueUrl, message, Math.min(60, this.visibility));
+      // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
+      const lock = await this.o.leases.inspect(taskId);
+      const wait = Math.ceil(Math.max(0, (lock?.expiresAt ?? 0) - Date.now()) / 1000) + 1;
+      logger.info('task.leased_elsewhere', { retryInSeconds: wait });
+      await this.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
       return;
     }
-    let lease: LeaseHandle = acquired;
+    await this.runLeased(received, body, task, acquired, logger);
+  }
+
+  private async runLeased(
+    received: Received,
+    body: TaskMessage,
+    task: NonNullable<Awaited<ReturnType<TaskStore['markRunning']>>>,
+    acquired: LeaseHandle,
+    logger: Logger,
+  ): Promise<void> {
+    const { taskId } = body;
+    const started = Date.now();
+    let lease = acquired;
     logger.info('task.started', { fence: lease.fence });
+    this.events.emit('task_started', { taskId, fence: lease.fence, receiveCount: received.receiveCount, resumedFromStep: (task.attempts ?? 1) > 1 });
+    await this.o.protection?.busy();
 
     const taskController = new AbortController();
-    const onStop = () => taskController.abort(stopSignal.reason);
-    stopSignal.addEventListener('abort', onStop, { once: true });
-    const heartbeat = setInterval(() => {
-      void (async () => {
-        try {
-          lease = await this.o.leases.renew(lease);
-          await this.setVisibility(queueUrl, message, this.visibility);
-        } catch (err) {
-          logger.warn('heartbeat.failed', { error: errorMessage(err) });
-          // A heartbeat that fails must stop the work, not just report it.
+    const onHardStop = () => taskController.abort(this.hardStop.signal.reason);
+    this.hardStop.signal.addEventListener('abort', onHardStop, { once: true });
+    let beating = true;
+    let lostLease: unknown;
+    let beat: NodeJS.Timeout | undefined;
+    const heartbeat = async () => {
+      try {
+        lease = await this.o.leases.renew(lease);
+        const left = MAX_VISIBILITY_FROM_RECEIVE_S - Math.floor((Date.now() - received.receivedAt) / 1000);
+        await this.setVisibility(received, Math.max(0, Math.min(this.visibility, left)));
+      } catch (err) {
+        // A lost lease, or one about to lapse before the next beat, must stop the work, not just be reported.
+        if (err instanceof FencedError || lease.expiresAt - Date.now() < this.heartbeatMs) {
+          logger.warn('heartbeat.failed', { error: errorMessage(err), fence: lease.fence });
+          this.events.emit('heartbeat_failed', { taskId, error: asError(err) });
+          lostLease = err instanceof FencedError ? err : new FencedError(`Lease on task ${taskId} could not be renewed before it lapses`, { taskId, fence: lease.fence }, { cause: err });
           taskController.abort(err);
+          return;
         }
-      })();
-    }, this.heartbeatMs);
+        logger.warn('heartbeat.retry', { error: errorMessage(err) });
+      }
+      if (beating) beat = setTimeout(() => void heartbeat(), this.heartbeatMs);
+    };
+    beat = setTimeout(() => void heartbeat(), this.heartbeatMs);
+    const stopBeating = () => {
+      beating = false;
+      clearTimeout(beat);
+    };
 
     try {
       const outcome = await this.o.loop.run({
         task,
         lease: () => lease,
         signal: taskController.signal,
-        isCancelled: async () => (await this.o.store.get(task.taskId))?.cancelRequested === true,
+        isCancelled: async () => (await this.o.store.get(taskId))?.cancelRequested === true,
+        draining: () => this.stopController.signal.aborted,
       });
-      clearInterval(heartbeat);
+      stopBeating();
       await this.o.log.finish(lease, outcome);
       logger.info('task.finished', { status: outcome.status });
-      await this.delete(queueUrl, message);
+      this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
+      await this.delete(received);
       await this.o.leases.release(lease);
     } catch (err) {
-      clearInterval(heartbeat);
-      if (err instanceof FencedError) {
-        logger.warn('task.fenced', { error: err.message });
-        return;
-      }
-      if (stopSignal.aborted) {
-        // Draining: hand the task back at once; the next worker resumes from the checkpoints.
-        await this.o.leases.release(lease).catch(() => false);
-        await this.setVisibility(queueUrl, message, 0).catch(() => undefined);
-        logger.info('task.handed_back');
-        return;
-      }
-      const reason = errorMessage(err);
-      logger.error('task.error', { error: reason });
-      await this.o.leases.release(lease).catch(() => false);
-      if (receiveCount >= this.maxReceiveCount) {
-        // Last chance before the DLQ: record why, so the status is not stuck at RUNNING.
-        await this.o.store.finishUnfenced(task.taskId, 'FAILED', { error: { type: 'poison', message: `failed ${receiveCount} times; last error: ${reason}` } });
-      }
-      await this.setVisibility(queueUrl, message, backoffSeconds(receiveCount)).catch(() => undefined);
+      stopBeating();
+      await this.onTaskError(lostLease ?? err, received, taskId, lease, logger);
     } finally {
-      stopSignal.removeEventListener('abort', onStop);
+      this.hardStop.signal.removeEventListener('abort', onHardStop);
+      await this.o.protection?.idle();
     }
   }
 
-  private async delete(queueUrl: string, message: Message): Promise<void> {
-    await this.o.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+  private async onTaskError(err: unknown, received: Received, taskId: string, lease: LeaseHandle, logger: Logger): Promise<void> {
+    if (err instanceof FencedError) {
+      // Someone else owns the task now; its message and its lease are theirs to settle.
+      logger.warn('task.fenced', { error: errorMessage(err), fence: lease.fence });
+      this.events.emit('task_fenced', { taskId, fence: lease.fence, message: errorMessage(err) });
+      return;
+    }
+    if (err instanceof DrainingError || this.stopController.signal.aborted) {
+      // Draining: everything done so far is checkpointed; the next worker resumes from there.
+      await this.o.leases.release(lease).catch(() => false);
+      await this.handBack(received, taskId, 'draining', 0);
+      return;
+    }
+    if (err instanceof GatewayCircuitOpenError) {
+      // Not the task's fault: pause everyone's polling and give the message back uncounted.
+      await this.o.leases.release(lease).catch(() => false);
+      this.pauseForCircuit();
+      await this.handBack(received, taskId, 'circuit_open', 0);
+      return;
+    }
+    const error = asError(err);
+    const final = received.receiveCount >= this.maxReceiveCount;
+    logger.error('task.error', { error: error.message, final });
+    this.events.emit('task_failed', { taskId, receiveCount: received.receiveCount, error, final });
+    if (final) {
+      // Last receive before the DLQ: record why under our lease, so the status does not stay RUNNING.
+      await this.o.log
+        .finish(lease, {
+          status: 'FAILED',
+          fields: { error: { type: 'poison', message: `failed ${received.receiveCount} times; last error: ${error.message.slice(0, 1000)}` } },
+        })
+        .catch((e: unknown) => logger.warn('task.fail_record_failed', { error: errorMessage(e) }));
+    }
+    await this.o.leases.release(lease).catch(() => false);
+    await this.setVisibility(received, final ? 0 : backoffSeconds(received.receiveCount)).catch(() => undefined);
   }
 
-  private async setVisibility(queueUrl: string, message: Message, seconds: number): Promise<void> {
+  /** Open circuit: stop polling, then probe with backoff until the gateway lets calls through. */
+  private pauseForCircuit(): void {
+    this.gate.pause('circuit_open');
+    if (this.probing !== undefined) return;
+    const signal = this.stopController.signal;
+    this.probing = (async () => {
+      let delay = this.probeBackoffMs;
+      while (!signal.aborted) {
+        await sleep(delay, signal);
+        if (signal.aborted) break;
+        const ok = this.o.probe === undefined ? true : await this.o.probe(signal).catch(() => false);
+        if (ok) break;
+        delay = Math.min(30_000, delay * 2);
+      }
+      this.gate.resume('circuit_open');
+    })().finally(() => {
+      this.probing = undefined;
+    });
+  }
+
+  /**
+   * Give a message back without it counting toward the DLQ. Normally visibility 0 (or `delay`);
+   * when this receive was the last one the redrive policy allows, a fresh copy is sent (receive
+   * count 0) and this one deleted, so a deploy or an outage never pushes good work into the DLQ.
+   */
+  private async handBack(received: Received, taskId: string, reason: HandBackReason, delaySeconds: number): Promise<void> {
+    const requeue = received.receiveCount >= this.maxReceiveCount;
+    try {
+      if (requeue) {
+        await this.o.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: received.queueUrl,
+            MessageBody: received.message.Body ?? '',
+            DelaySeconds: Math.min(900, delaySeconds),
+            ...(received.message.MessageAttributes !== undefined ? { MessageAttributes: received.message.MessageAttributes } : {}),
+          }),
+        );
+        await this.delete(received);
+      } else {
+        await this.setVisibility(received, delaySeconds);
+      }
+    } catch (err) {
+      // The message reappears after its visibility timeout anyway; nothing is lost.
+      this.o.logger.warn('task.hand_back_failed', { taskId, error: errorMessage(err) });
+    }
+    this.o.logger.info('task.handed_back', { taskId, reason, requeued: requeue });
+    this.events.emit('task_handed_back', { taskId, reason, requeued: requeue });
+  }
+
+  private async delete(received: Received): Promise<void> {
+    await this.o.sqs.send(new DeleteMessageCommand({ QueueUrl: received.queueUrl, ReceiptHandle: received.message.ReceiptHandle }));
+  }
+
+  private async setVisibility(received: Received, seconds: number): Promise<void> {
     await this.o.sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }),
+      new ChangeMessageVisibilityCommand({ QueueUrl: received.queueUrl, ReceiptHandle: received.message.ReceiptHandle, VisibilityTimeout: seconds }),
     );
   }
 }
@@ -252,12 +436,6 @@ export function backoffSeconds(receiveCount: number, random: () => number = Math
   return Math.max(1, Math.round(random() * ceiling));
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(errorMessage(err));
 }

@@ -1,4 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hostname } from 'node:os';
 import type { QueueUrls } from '../shared/config';
@@ -7,9 +8,11 @@ import { TaskStore } from '../shared/task-store';
 import { AgentLoop } from './agent-loop';
 import { CheckpointLog } from './checkpoint-log';
 import { Consumer } from './consumer';
+import { KillSwitch } from './kill-switch';
 import { LeaseManager } from './lease';
-import type { ModelClient } from './model-client';
-import { ToolRegistry } from './tool-registry';
+import { gatewayProbe, type ModelClient } from './model-client';
+import { TaskProtection } from './task-protection';
+import { ToolRegistry, type ToolDefinition } from './tool-registry';
 import { calculatorTool } from './tools/calculator';
 import { recordNoteTool } from './tools/record-note';
 
@@ -29,20 +32,65 @@ export interface WorkerDeps {
   readonly visibilityTimeoutSeconds?: number;
   /** @default 20 */
   readonly waitTimeSeconds?: number;
+  /** @default visibility / 3, capped at leaseMs / 4 */
   readonly heartbeatMs?: number;
   /** @default 5 */
   readonly maxReceiveCount?: number;
+  /** @default 1 */
+  readonly concurrency?: number;
+  /** Pause polling while this SSM parameter says "paused"/"true". @default undefined (never paused) */
+  readonly killSwitch?: { readonly ssm: Pick<SSMClient, 'send'>; readonly parameterName: string; readonly intervalMs?: number };
+  /** `$ECS_AGENT_URI` for scale-in protection. @default undefined (no-op) */
+  readonly ecsAgentUri?: string;
+  /** @default 60 */
+  readonly protectionExpiresMinutes?: number;
+  /** Used for the ECS agent calls. @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** @default 150_000 */
+  readonly contextTokens?: number;
+  /** @default 65_536 */
+  readonly maxToolOutputBytes?: number;
+  /** @default 4096 */
+  readonly maxTokens?: number;
+  /** @default 50 */
+  readonly maxSteps?: number;
+  /** @default calculator and record_note */
+  readonly tools?: readonly ToolDefinition[];
+  /** First wait before probing an open gateway circuit. @default 1000 */
+  readonly probeBackoffMs?: number;
 }
+
+const opt = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
 
 /** Wire a worker from its ports; the same code runs against AWS, the emulators and test fakes. */
 export function createWorker(deps: WorkerDeps): Consumer {
   const workerId = deps.workerId ?? `${hostname()}-${process.pid}`;
   const logger = deps.logger.child({ workerId });
   const store = new TaskStore({ client: deps.dynamo, tableName: deps.tableName });
-  const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}) });
+  const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, ...opt('leaseMs', deps.leaseMs) });
   const log = new CheckpointLog({ client: deps.dynamo, tableName: deps.tableName });
-  const tools = new ToolRegistry([calculatorTool, recordNoteTool({ client: deps.dynamo, tableName: deps.tableName })]);
-  const loop = new AgentLoop({ model: deps.model, tools, log, logger, modelName: deps.modelName });
+  const tools = new ToolRegistry(deps.tools ?? [calculatorTool, recordNoteTool({ client: deps.dynamo, tableName: deps.tableName })]);
+  const loop = new AgentLoop({
+    model: deps.model,
+    tools,
+    log,
+    logger,
+    modelName: deps.modelName,
+    ...opt('contextTokens', deps.contextTokens),
+    ...opt('maxToolOutputBytes', deps.maxToolOutputBytes),
+    ...opt('maxTokens', deps.maxTokens),
+    ...opt('maxSteps', deps.maxSteps),
+  });
+  const killSwitch =
+    deps.killSwitch === undefined
+      ? undefined
+      : new KillSwitch({ ssm: deps.killSwitch.ssm, parameterName: deps.killSwitch.parameterName, logger, ...opt('intervalMs', deps.killSwitch.intervalMs) });
+  const protection = new TaskProtection({
+    logger,
+    ...opt('agentUri', deps.ecsAgentUri),
+    ...opt('expiresInMinutes', deps.protectionExpiresMinutes),
+    ...opt('fetch', deps.fetch),
+  });
   return new Consumer({
     sqs: deps.sqs,
     queues: deps.queues,
@@ -52,9 +100,14 @@ export function createWorker(deps: WorkerDeps): Consumer {
     loop,
     logger,
     workerId,
-    ...(deps.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: deps.visibilityTimeoutSeconds } : {}),
-    ...(deps.waitTimeSeconds !== undefined ? { waitTimeSeconds: deps.waitTimeSeconds } : {}),
-    ...(deps.heartbeatMs !== undefined ? { heartbeatMs: deps.heartbeatMs } : {}),
-    ...(deps.maxReceiveCount !== undefined ? { maxReceiveCount: deps.maxReceiveCount } : {}),
+    protection,
+    probe: gatewayProbe(deps.model, deps.modelName),
+    ...opt('killSwitch', killSwitch),
+    ...opt('visibilityTimeoutSeconds', deps.visibilityTimeoutSeconds),
+    ...opt('waitTimeSeconds', deps.waitTimeSeconds),
+    ...opt('heartbeatMs', deps.heartbeatMs),
+    ...opt('maxReceiveCount', deps.maxReceiveCount),
+    ...opt('concurrency', deps.concurrency),
+    ...opt('probeBackoffMs', deps.probeBackoffMs),
   });
 }

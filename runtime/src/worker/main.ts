@@ -1,3 +1,4 @@
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { createAwsClients } from '../shared/aws-clients';
 import { loadWorkerConfig } from '../shared/config';
 import { listen, sendJson } from '../shared/http';
@@ -5,11 +6,12 @@ import { createLogger } from '../shared/logger';
 import { createWorker } from './create-worker';
 import { anthropicModelClient } from './model-client';
 
-/** ECS gives 120 s at most between SIGTERM and SIGKILL; leave room to release and exit. */
-const DRAIN_MS = 90_000;
+/** The health check fails when no poll loop made progress for this long (a paused worker still ticks). */
+const STALL_MS = 120_000;
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
+  const d = config.durability;
   const logger = createLogger({ service: 'worker', stage: config.stage }, { level: config.logLevel });
   const { dynamo, sqs } = createAwsClients(config.aws);
   const consumer = createWorker({
@@ -21,20 +23,40 @@ async function main(): Promise<void> {
     modelName: config.model,
     logger,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
+    leaseMs: d.leaseMs,
+    visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,
+    waitTimeSeconds: d.waitTimeSeconds,
+    maxReceiveCount: d.maxReceiveCount,
+    concurrency: d.concurrency,
+    contextTokens: d.contextTokens,
+    maxToolOutputBytes: d.maxToolOutputBytes,
+    protectionExpiresMinutes: d.protectionExpiresMinutes,
+    ...(d.heartbeatMs !== undefined ? { heartbeatMs: d.heartbeatMs } : {}),
+    ...(d.ecsAgentUri !== undefined ? { ecsAgentUri: d.ecsAgentUri } : {}),
+    ...(d.killSwitchParam !== undefined
+      ? { killSwitch: { ssm: new SSMClient({ region: config.aws.region }), parameterName: d.killSwitchParam, intervalMs: d.killSwitchIntervalMs } }
+      : {}),
   });
   const health = await listen(async (req, res) => {
-    const stale = Date.now() - consumer.lastTick > 120_000;
-    if (req.url === '/health' && consumer.isRunning && !stale) return sendJson(res, 200, { status: 'ok' });
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/stats') {
+      // The soak measures the heap after a forced GC (node --expose-gc).
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if ((req.url ?? '').includes('gc=1') && gc !== undefined) gc();
+      return sendJson(res, 200, { ...consumer.stats(), memory: process.memoryUsage() });
+    }
+    const stale = Date.now() - consumer.lastTick > STALL_MS;
+    if (path === '/health' && consumer.isRunning && !stale) return sendJson(res, 200, { status: 'ok' });
     sendJson(res, 503, { status: consumer.isRunning ? 'stalled' : 'stopped' });
   }, config.port, logger);
-  consumer.start();
-  logger.info('worker.started', { port: health.port });
+  await consumer.start();
+  logger.info('worker.started', { port: health.port, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   const shutdown = (signal: string) => {
-    logger.info('worker.draining', { signal });
-    void consumer.stop(DRAIN_MS).then(async () => {
+    logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
+    void consumer.stop(d.drainTimeoutMs).then(async (drained) => {
       await health.close();
-      logger.info('worker.stopped');
+      logger.info('worker.stopped', { drained });
       process.exit(0);
     });
   };
