@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import { parseGatewayLimitsJson, type GatewayLimits } from '../gateway/limits-config';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -39,20 +38,6 @@ export const ENV = {
   protectionMinutes: 'PROTECTION_EXPIRES_MINUTES',
   contextTokens: 'CONTEXT_TOKENS',
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
-  visibilityTimeoutSeconds: 'VISIBILITY_TIMEOUT_SECONDS',
-  leaseMs: 'LEASE_MS',
-  heartbeatMs: 'HEARTBEAT_MS',
-  maxReceiveCount: 'MAX_RECEIVE_COUNT',
-  workerConcurrency: 'WORKER_CONCURRENCY',
-  waitTimeSeconds: 'WAIT_TIME_SECONDS',
-  drainTimeoutMs: 'DRAIN_TIMEOUT_MS',
-  killSwitchParam: 'KILL_SWITCH_PARAM',
-  killSwitchIntervalMs: 'KILL_SWITCH_INTERVAL_MS',
-  ecsAgentUri: 'ECS_AGENT_URI',
-  protectionMinutes: 'PROTECTION_EXPIRES_MINUTES',
-  contextTokens: 'CONTEXT_TOKENS',
-  maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
-  gatewayLimits: 'GATEWAY_LIMITS',
 } as const;
 
 /** Default listening ports; the CDK container definitions use the same numbers. */
@@ -115,7 +100,6 @@ const gatewaySchema = z.object({
   [ENV.upstreamUrl]: urlSchema.default('https://api.anthropic.com'),
   [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.anthropicApiKey]: z.string().min(1).optional(),
-  [ENV.gatewayLimits]: z.string().optional(),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -186,8 +170,6 @@ export interface GatewayConfig extends CommonConfig {
   readonly anthropicSecretArn?: string;
   /** Local only: never logged, never part of an error. */
   readonly anthropicApiKey?: string;
-  /** Tiers, lanes, queue, breaker and routing, from GATEWAY_LIMITS (JSON) or the defaults. */
-  readonly limits: GatewayLimits;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -267,21 +249,6 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       contextTokens: raw[ENV.contextTokens],
       maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
     },
-    durability: {
-      visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
-      leaseMs: raw[ENV.leaseMs],
-      ...definedOnly('heartbeatMs', raw[ENV.heartbeatMs]),
-      maxReceiveCount: raw[ENV.maxReceiveCount],
-      concurrency: raw[ENV.workerConcurrency],
-      waitTimeSeconds: raw[ENV.waitTimeSeconds],
-      drainTimeoutMs: raw[ENV.drainTimeoutMs],
-      ...definedOnly('killSwitchParam', raw[ENV.killSwitchParam]),
-      killSwitchIntervalMs: raw[ENV.killSwitchIntervalMs],
-      ...definedOnly('ecsAgentUri', raw[ENV.ecsAgentUri]),
-      protectionExpiresMinutes: raw[ENV.protectionMinutes],
-      contextTokens: raw[ENV.contextTokens],
-      maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
-    },
   };
 }
 
@@ -294,6 +261,5 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('gatewayTable', raw[ENV.gatewayTable]),
     ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
-    limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
   };
 }
