@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { parseGatewayLimitsJson, type GatewayLimits } from '../gateway/limits-config';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -38,6 +39,7 @@ export const ENV = {
   protectionMinutes: 'PROTECTION_EXPIRES_MINUTES',
   contextTokens: 'CONTEXT_TOKENS',
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
+  gatewayLimits: 'GATEWAY_LIMITS',
 } as const;
 
 /** Default listening ports; the CDK container definitions use the same numbers. */
@@ -100,6 +102,7 @@ const gatewaySchema = z.object({
   [ENV.upstreamUrl]: urlSchema.default('https://api.anthropic.com'),
   [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.anthropicApiKey]: z.string().min(1).optional(),
+  [ENV.gatewayLimits]: z.string().optional(),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -170,6 +173,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly anthropicSecretArn?: string;
   /** Local only: never logged, never part of an error. */
   readonly anthropicApiKey?: string;
+  /** Tiers, lanes, queue, breaker and routing, from GATEWAY_LIMITS (JSON) or the defaults. */
+  readonly limits: GatewayLimits;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -261,5 +266,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('gatewayTable', raw[ENV.gatewayTable]),
     ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
+    limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
   };
 }
