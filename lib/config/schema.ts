@@ -1,0 +1,189 @@
+import { z } from 'zod';
+
+/**
+ * The shape of one deployment stage. Everything a stack or construct needs is here and typed;
+ * nothing below `bin/` reads context or environment variables.
+ */
+
+const deployStage = z.enum(['dev', 'staging', 'prod']);
+
+/** Fargate's valid CPU units; memory is validated against them in `fargateSizing`. */
+const fargateCpu = z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]);
+
+/** CloudWatch Logs only accepts these retention periods (days). */
+const logRetentionDays = z.union([
+  z.literal(1),
+  z.literal(3),
+  z.literal(5),
+  z.literal(7),
+  z.literal(14),
+  z.literal(30),
+  z.literal(60),
+  z.literal(90),
+  z.literal(180),
+  z.literal(365),
+  z.literal(731),
+  z.literal(1827),
+  z.literal(3653),
+]);
+
+const serviceSizing = z.strictObject({
+  /** Fargate CPU units for the whole task (app container plus sidecars). */
+  cpu: fargateCpu,
+  /** Fargate task memory in MiB; must be valid for `cpu`. */
+  memoryMiB: z.number().int().positive(),
+  minTasks: z.number().int().min(0),
+  maxTasks: z.number().int().min(1).max(1000),
+});
+
+const intake = serviceSizing.extend({
+  minTasks: z.number().int().min(1),
+  /** ALB requests per target per minute that the intake scales to hold. */
+  requestsPerTarget: z.number().int().min(10).max(100000),
+  /** Percentage of traffic the canary receives before the bake. */
+  canaryPercent: z.number().min(0.1).max(100),
+  /** How long the canary bakes before the remaining traffic shifts (minutes). */
+  canaryBakeMinutes: z.number().int().min(0).max(1440),
+});
+
+const gateway = serviceSizing.extend({
+  minTasks: z.number().int().min(1),
+  /** Average CPU the gateway scales to hold (percent). */
+  cpuTargetPercent: z.number().int().min(10).max(90),
+});
+
+const worker = serviceSizing.extend({
+  /** Run on Fargate Spot where interruption is acceptable (the worker checkpoints every step). */
+  useSpot: z.boolean(),
+  /** Longest a task should wait in the queue before a worker picks it up (seconds). */
+  acceptableLatencySeconds: z.number().int().min(10).max(86400),
+  /** Average end-to-end task time, measured from the TaskDurationMs metric (seconds). */
+  averageTaskSeconds: z.number().int().min(1).max(43200),
+});
+
+export const stageConfigSchema = z
+  .strictObject({
+    stage: deployStage,
+    /** AWS account and region the stage deploys into. */
+    env: z.strictObject({
+      account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID'),
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1'),
+    }),
+    network: z.strictObject({
+      cidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/(1[6-8])$/, 'must be an IPv4 CIDR from /16 to /18 (three AZs of /20 task subnets)'),
+      /** Explicit AZs keep synth offline (no context lookup). */
+      availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/)).min(2).max(3),
+      /** One NAT gateway per AZ in prod; one shared NAT elsewhere to save cost. */
+      natGateways: z.number().int().min(1).max(3),
+      /**
+       * AWS-managed prefix lists of the S3 and DynamoDB gateway endpoints in this region
+       * (`aws ec2 describe-managed-prefix-lists`). Task security groups allow HTTPS to these
+       * instead of 0.0.0.0/0, so only the gateway can reach the internet.
+       */
+      prefixLists: z.strictObject({
+        s3: z.string().regex(/^pl-[0-9a-f]{8,17}$/),
+        dynamodb: z.string().regex(/^pl-[0-9a-f]{8,17}$/),
+      }),
+    }),
+    ingress: z.strictObject({
+      /** ACM certificate for the public HTTPS listener; required in staging and prod. */
+      certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/).optional(),
+      /** Who may reach the load balancer. */
+      allowedCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/),
+    }),
+    github: z.strictObject({
+      owner: z.string().regex(/^[A-Za-z0-9-]{1,39}$/),
+      repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+      /** GitHub environment whose jobs may assume the deploy role (`sub` claim). */
+      environment: z.string().min(1).max(255),
+      /** Reuse an account's existing GitHub OIDC provider instead of creating one. */
+      existingOidcProviderArn: z.string().startsWith('arn:aws').optional(),
+    }),
+    data: z.strictObject({
+      /** Keep tables, queues and keys when the stack is deleted. */
+      retain: z.boolean(),
+      deletionProtection: z.boolean(),
+      /** SQS visibility timeout; the worker heartbeats well inside it (seconds). */
+      visibilityTimeoutSeconds: z.number().int().min(30).max(43200),
+      /** Receives before a message moves to the DLQ. */
+      maxReceiveCount: z.number().int().min(1).max(1000),
+      /** How long the DLQ keeps messages for inspection and redrive (days). */
+      dlqRetentionDays: z.number().int().min(1).max(14),
+    }),
+    logs: z.strictObject({ retentionDays: logRetentionDays, level: z.enum(['debug', 'info', 'warn', 'error']) }),
+    model: z.string().min(1),
+    services: z.strictObject({ intake, gateway, worker }),
+    alarms: z.strictObject({
+      /** Where page-severity alarms go: `page` wakes someone, `ticket` files it, `none` only records. */
+      pageRoute: z.enum(['page', 'ticket', 'none']),
+      ticketRoute: z.enum(['ticket', 'none']),
+      /** E-mail subscriptions per topic (chat or incident tools subscribe outside this app). */
+      pageEmails: z.array(z.email()),
+      ticketEmails: z.array(z.email()),
+      /** Gateway 429 share of requests that raises a ticket (0..1). */
+      gateway429Ratio: z.number().gt(0).lt(1),
+    }),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.stage !== 'dev' && cfg.ingress.certificateArn === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ingress', 'certificateArn'],
+        message: `stage ${cfg.stage} serves the public API and needs HTTPS: set an ACM certificate ARN in the same region`,
+      });
+    }
+    for (const name of ['intake', 'gateway', 'worker'] as const) {
+      const svc = cfg.services[name];
+      if (svc.minTasks > svc.maxTasks) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', name, 'minTasks'],
+          message: `minTasks ${svc.minTasks} exceeds maxTasks ${svc.maxTasks}; raise maxTasks or lower minTasks`,
+        });
+      }
+      const allowed = fargateMemoryChoices(svc.cpu);
+      if (!allowed.includes(svc.memoryMiB)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', name, 'memoryMiB'],
+          message: `${svc.memoryMiB} MiB is not a valid Fargate size for ${svc.cpu} CPU units; use one of ${allowed.join(', ')}`,
+        });
+      }
+    }
+    const w = cfg.services.worker;
+    if (w.acceptableLatencySeconds < w.averageTaskSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['services', 'worker', 'acceptableLatencySeconds'],
+        message: `acceptable latency ${w.acceptableLatencySeconds}s is below the average task time ${w.averageTaskSeconds}s, so no backlog is acceptable; raise it to at least the task time`,
+      });
+    }
+  });
+
+/** Valid Fargate memory sizes (MiB) for a CPU size, from the Fargate task size table. */
+export function fargateMemoryChoices(cpu: z.infer<typeof fargateCpu>): number[] {
+  const range = (from: number, to: number, step: number): number[] =>
+    Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
+  switch (cpu) {
+    case 256:
+      return [512, 1024, 2048];
+    case 512:
+      return range(1024, 4096, 1024);
+    case 1024:
+      return range(2048, 8192, 1024);
+    case 2048:
+      return range(4096, 16384, 1024);
+    case 4096:
+      return range(8192, 30720, 1024);
+  }
+}
+
+export type StageConfig = z.infer<typeof stageConfigSchema>;
+export type StageConfigInput = z.input<typeof stageConfigSchema>;
+export type DeployStage = z.infer<typeof deployStage>;
+export type ServiceSizing = z.infer<typeof serviceSizing>;
+export type WorkerSizing = z.infer<typeof worker>;
+export type IntakeSizing = z.infer<typeof intake>;
+export type GatewaySizing = z.infer<typeof gateway>;
+export type AlarmRouting = StageConfig['alarms'];
+export const DEPLOY_STAGES = deployStage.options;

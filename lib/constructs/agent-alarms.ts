@@ -1,0 +1,184 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS, SERVICES } from '../../runtime/src/shared/metrics-contract';
+import { requireProp } from '../errors';
+import { appMetric, ratio, taskCompletionRate } from './agent-metrics';
+import type { AlarmTopics, Severity } from './alarm-topics';
+
+export interface AgentAlarmsProps {
+  /** Stage name, the `Stage` dimension of the runtime metrics. */
+  readonly stage: string;
+  readonly topics: AlarmTopics;
+  readonly queues: { readonly high: sqs.IQueue; readonly normal: sqs.IQueue; readonly deadLetter: sqs.IQueue };
+  /** Oldest-message age that means the workers are not keeping up (from the capacity plan). */
+  readonly queueAgeThreshold: Duration;
+  /** p99 task duration that raises a ticket (from the capacity plan). */
+  readonly p99TaskDurationThreshold: Duration;
+  /**
+   * Share of gateway requests answered 429 that raises a ticket.
+   * @default 0.05
+   */
+  readonly gateway429Ratio?: number;
+  /**
+   * Completion rate (percent) below which, for five consecutive minutes, someone is paged.
+   * @default 90
+   */
+  readonly completionRateFloor?: number;
+}
+
+/**
+ * The operational alarms of a stage, each routed by severity to the page or ticket topic.
+ * Thresholds derive from the capacity plan and the metric names from the runtime's contract.
+ * Missing data (no traffic) is healthy for every alarm.
+ */
+export class AgentAlarms extends Construct {
+  /** Every alarm by name, for the dashboard's status widget. */
+  readonly alarms: Record<string, cloudwatch.IAlarm> = {};
+  private readonly topics: AlarmTopics;
+
+  constructor(scope: Construct, id: string, props: AgentAlarmsProps) {
+    super(scope, id);
+    this.topics = props.topics;
+    const gateway429Ratio = props.gateway429Ratio ?? 0.05;
+    const completionRateFloor = props.completionRateFloor ?? 90;
+    requireProp(gateway429Ratio > 0 && gateway429Ratio < 1, 'AgentAlarms', 'gateway429Ratio', gateway429Ratio, 'use a fraction between 0 and 1, e.g. 0.05');
+    requireProp(completionRateFloor > 0 && completionRateFloor <= 100, 'AgentAlarms', 'completionRateFloor', completionRateFloor, 'use a percentage from 1 to 100');
+    requireProp(props.queueAgeThreshold.toSeconds() >= 60, 'AgentAlarms', 'queueAgeThreshold', `${props.queueAgeThreshold.toSeconds()}s`, 'SQS reports age per minute: use at least 60 s');
+    const minute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
+    const { stage } = props;
+
+    this.add('CompletionRate', 'page', {
+      metric: taskCompletionRate(stage, minute),
+      threshold: completionRateFloor,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      description: `Task completion rate below ${completionRateFloor}% for 5 consecutive minutes`,
+    });
+
+    const age = (q: sqs.IQueue): cloudwatch.Metric => q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: minute });
+    this.add('QueueAge', 'page', {
+      metric: new cloudwatch.MathExpression({
+        expression: 'MAX([FILL(high, 0), FILL(normal, 0)])',
+        usingMetrics: { high: age(props.queues.high), normal: age(props.queues.normal) },
+        period: minute,
+        label: 'Oldest task age (s)',
+      }),
+      threshold: props.queueAgeThreshold.toSeconds(),
+      evaluationPeriods: 3,
+      description: `Oldest queued task older than ${props.queueAgeThreshold.toSeconds()} s (latency goal + one task + scale-out time) for 3 minutes`,
+    });
+
+    this.add('DeadLetters', 'ticket', {
+      metric: props.queues.deadLetter.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: minute }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      description: 'A task reached the dead-letter queue: inspect it and redrive or discard',
+    });
+
+    this.add('CircuitOpen', 'page', {
+      metric: appMetric(stage, SERVICES.gateway, METRICS.circuitOpen, 'Maximum', minute),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      description: 'The gateway circuit to the model API stayed open for 3 minutes: workers are paused',
+    });
+
+    const admitted = appMetric(stage, SERVICES.gateway, METRICS.gatewayAdmitted, 'Sum', minute);
+    const rejected = appMetric(stage, SERVICES.gateway, METRICS.gatewayRejected, 'Sum', minute);
+    const requests = new cloudwatch.MathExpression({ expression: 'FILL(a, 0) + FILL(r, 0)', usingMetrics: { a: admitted, r: rejected }, period: minute });
+    this.add('Gateway429Ratio', 'ticket', {
+      metric: ratio(rejected, requests, { label: 'Gateway 429 ratio', period: minute }),
+      threshold: gateway429Ratio,
+      evaluationPeriods: 5,
+      description: `More than ${gateway429Ratio * 100}% of gateway requests answered 429 for 5 minutes: raise the model tier limits or lower worker max`,
+    });
+
+    this.add('TaskDurationP99', 'ticket', {
+      metric: appMetric(stage, SERVICES.worker, METRICS.taskDurationMs, 'p99', fiveMinutes),
+      threshold: props.p99TaskDurationThreshold.toMilliseconds(),
+      evaluationPeriods: 3,
+      description: `p99 task duration above ${props.p99TaskDurationThreshold.toSeconds()} s for 15 minutes`,
+    });
+
+    const cost = new cloudwatch.AnomalyDetectionAlarm(this, 'CostPerTaskAnomaly', {
+      metric: appMetric(stage, SERVICES.worker, METRICS.costPerTaskUsd, 'Average', fiveMinutes),
+      stdDevs: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: 'Cost per task above its anomaly band for 15 minutes (prompt, model or tool-loop change?)',
+    });
+    this.register('CostPerTaskAnomaly', cost, 'ticket');
+
+    this.addToolCallSpike(stage, 'ticket');
+  }
+
+  private add(
+    name: string,
+    severity: Severity,
+    opts: {
+      readonly metric: cloudwatch.IMetric;
+      readonly threshold: number;
+      readonly evaluationPeriods: number;
+      readonly description: string;
+      readonly comparisonOperator?: cloudwatch.ComparisonOperator;
+    },
+  ): void {
+    const alarm = new cloudwatch.Alarm(this, name, {
+      metric: opts.metric,
+      threshold: opts.threshold,
+      comparisonOperator: opts.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: opts.evaluationPeriods,
+      datapointsToAlarm: opts.evaluationPeriods,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `[${severity}] ${opts.description}`,
+    });
+    this.register(name, alarm, severity);
+  }
+
+  private register(name: string, alarm: cloudwatch.AlarmBase, severity: Severity): void {
+    this.topics.route(alarm, severity);
+    this.alarms[name] = alarm;
+  }
+
+  /**
+   * Tool calls per task above twice their own 1-hour average. The two periods differ, which the
+   * L2 MathExpression would flatten to one period, so this alarm is written at the L1 level.
+   */
+  private addToolCallSpike(stage: string, severity: Severity): void {
+    const stat = (id: string, period: Duration): cloudwatch.CfnAlarm.MetricDataQueryProperty => {
+      const m = appMetric(stage, SERVICES.worker, METRICS.toolCallsPerTask, 'Average', period).toMetricConfig().metricStat;
+      if (m === undefined) throw new Error('ToolCallsPerTask is a plain metric');
+      return {
+        id,
+        returnData: false,
+        metricStat: {
+          metric: { namespace: m.namespace, metricName: m.metricName, dimensions: (m.dimensions ?? []).map((d) => ({ name: d.name, value: String(d.value) })) },
+          period: period.toSeconds(),
+          stat: m.statistic,
+        },
+      };
+    };
+    const alarm = new cloudwatch.CfnAlarm(this, 'ToolCallsSpike', {
+      alarmDescription: `[${severity}] Tool calls per task above 2x their 1-hour average for 10 minutes (runaway tool loop?)`,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      threshold: 2,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      metrics: [
+        stat('recent', Duration.minutes(5)),
+        stat('hourly', Duration.hours(1)),
+        { id: 'spike', expression: 'IF(FILL(hourly, 0) > 0, recent / hourly, 0)', label: 'Tool calls vs 1-hour average', period: 300, returnData: true },
+      ],
+      alarmActions: this.topics.actionArns(severity),
+      okActions: this.topics.actionArns(severity),
+    });
+    this.alarms.ToolCallsSpike = cloudwatch.Alarm.fromAlarmArn(this, 'ToolCallsSpikeRef', alarm.attrArn);
+  }
+}

@@ -1,0 +1,80 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS, SERVICES, type MetricName, type ServiceName } from '../../runtime/src/shared/metrics-contract';
+import { appMetric, taskCompletionRate } from './agent-metrics';
+
+export interface AgentDashboardProps {
+  readonly stage: string;
+  readonly queues: { readonly high: sqs.IQueue; readonly normal: sqs.IQueue; readonly deadLetter: sqs.IQueue };
+  /** Services by role, for running-task and CPU/memory graphs. */
+  readonly services: Readonly<Record<ServiceName, ecs.FargateService>>;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** Backlog per worker, the worker scaling signal. */
+  readonly backlogPerTask: cloudwatch.IMetric;
+  /** Alarms to show in the status widget. */
+  readonly alarms: readonly cloudwatch.IAlarm[];
+}
+
+/**
+ * One dashboard per stage, read top to bottom: alarm status, outcomes (completion, duration,
+ * cost), queues and scaling, gateway, then the fleet.
+ */
+export class AgentDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: AgentDashboardProps) {
+    super(scope, id);
+    const { stage } = props;
+    const minute = Duration.minutes(1);
+    const worker = (name: MetricName, stat: string): cloudwatch.Metric => appMetric(stage, SERVICES.worker, name, stat, Duration.minutes(5));
+    const gateway = (name: MetricName): cloudwatch.Metric => appMetric(stage, SERVICES.gateway, name, 'Sum', minute);
+    const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []): cloudwatch.GraphWidget =>
+      new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6 });
+    const lanes = [props.queues.high, props.queues.normal];
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...props.alarms], width: 24, height: 4 })],
+        [
+          graph('Task completion rate (%)', [taskCompletionRate(stage, minute)]),
+          graph('Task duration (ms)', [worker(METRICS.taskDurationMs, 'p50'), worker(METRICS.taskDurationMs, 'p99')]),
+          graph('Cost and tool calls per task', [worker(METRICS.costPerTaskUsd, 'Average')], [worker(METRICS.toolCallsPerTask, 'Average')]),
+        ],
+        [
+          graph('Visible tasks', lanes.map((q) => q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }))),
+          graph('Oldest task age (s)', lanes.map((q) => q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum' }))),
+          graph('Backlog per worker, dead letters', [props.backlogPerTask], [props.queues.deadLetter.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' })]),
+        ],
+        [
+          graph('Gateway admissions', [gateway(METRICS.gatewayAdmitted), gateway(METRICS.gatewayQueued), gateway(METRICS.gatewayRejected)]),
+          graph('Gateway upstream errors, circuit', [gateway(METRICS.gatewayUpstreamErrors)], [appMetric(stage, SERVICES.gateway, METRICS.circuitOpen, 'Maximum', minute)]),
+          graph('Intake', [
+            props.loadBalancer.metrics.requestCount({ period: minute }),
+            appMetric(stage, SERVICES.intake, METRICS.intakeRejected, 'Sum', minute),
+          ], [props.loadBalancer.metrics.targetResponseTime({ period: minute, statistic: 'p99' })]),
+        ],
+        [
+          graph('Running tasks', (Object.keys(props.services) as ServiceName[]).map((role) => runningTasks(props.services[role], role))),
+          graph('CPU (%)', (Object.keys(props.services) as ServiceName[]).map((role) => props.services[role].metricCpuUtilization({ period: minute, label: role }))),
+          graph('Memory (%)', (Object.keys(props.services) as ServiceName[]).map((role) => props.services[role].metricMemoryUtilization({ period: minute, label: role }))),
+        ],
+      ],
+    });
+  }
+}
+
+function runningTasks(service: ecs.FargateService, label: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'ECS/ContainerInsights',
+    metricName: 'RunningTaskCount',
+    dimensionsMap: { ClusterName: service.cluster.clusterName, ServiceName: service.serviceName },
+    statistic: 'Average',
+    period: Duration.minutes(1),
+    label,
+  });
+}

@@ -1,0 +1,41 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { DIMENSIONS, METRIC_NAMESPACE, type MetricName, type ServiceName } from '../../runtime/src/shared/metrics-contract';
+import { METRICS, SERVICES } from '../../runtime/src/shared/metrics-contract';
+
+/**
+ * The runtime's EMF metrics as CloudWatch metric objects. Names come from the shared contract; the
+ * dimension set is [Stage, Service], which the runtime emits alongside its finer-grained sets.
+ */
+export function appMetric(stage: string, service: ServiceName, metricName: MetricName, statistic: string, period = Duration.minutes(1)): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName,
+    dimensionsMap: { [DIMENSIONS.stage]: stage, [DIMENSIONS.service]: service },
+    statistic,
+    period,
+  });
+}
+
+/** `numerator ÷ denominator`, or `whenEmpty` for periods with no denominator (no traffic). */
+export function ratio(
+  numerator: cloudwatch.IMetric,
+  denominator: cloudwatch.IMetric,
+  options: { readonly label: string; readonly period: Duration; readonly scale?: number; readonly whenEmpty?: number },
+): cloudwatch.MathExpression {
+  const scale = options.scale ?? 1;
+  return new cloudwatch.MathExpression({
+    expression: `IF(FILL(d, 0) > 0, ${scale} * FILL(n, 0) / d, ${options.whenEmpty ?? 0})`,
+    usingMetrics: { n: numerator, d: denominator },
+    period: options.period,
+    label: options.label,
+  });
+}
+
+/** Succeeded ÷ (succeeded + failed) in percent for the stage's workers; no finished task reads 100. */
+export function taskCompletionRate(stage: string, period: Duration): cloudwatch.MathExpression {
+  const ok = appMetric(stage, SERVICES.worker, METRICS.tasksSucceeded, 'Sum', period);
+  const failed = appMetric(stage, SERVICES.worker, METRICS.tasksFailed, 'Sum', period);
+  const finished = new cloudwatch.MathExpression({ expression: 'FILL(ok, 0) + FILL(failed, 0)', usingMetrics: { ok, failed }, period });
+  return ratio(ok, finished, { label: 'Task completion rate (%)', period, scale: 100, whenEmpty: 100 });
+}

@@ -1,0 +1,236 @@
+import { Duration } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { ENV, PORTS } from '../../runtime/src/shared/config';
+import { SERVICES } from '../../runtime/src/shared/metrics-contract';
+import { requireProp } from '../errors';
+import type { AgentNetwork } from './agent-network';
+import { taskCompletionRate } from './agent-metrics';
+import { AgentTaskDefinition, type ServiceRuntimeProps } from './agent-task-definition';
+import { grantConsumeTasks, grantReadParameter, grantTableReadWrite } from './grants';
+import type { LlmGatewayService } from './llm-gateway-service';
+import { GATEWAY_URL } from './llm-gateway-service';
+import { ROLLBACK_PERIOD, RollbackAlarm, safeDeploymentProps } from './rollback-alarm';
+
+export interface AgentWorkerServiceProps {
+  /** Cluster with Container Insights (RunningTaskCount) and Fargate capacity providers. */
+  readonly cluster: ecs.ICluster;
+  readonly network: AgentNetwork;
+  readonly runtime: ServiceRuntimeProps;
+  /** Lanes to consume, high first. */
+  readonly queues: { readonly high: sqs.IQueue; readonly normal: sqs.IQueue };
+  readonly tasksTable: dynamodb.ITable;
+  /** Key of the queues and table. */
+  readonly dataKey: kms.IKey;
+  /** The gateway the agent loop calls for every LLM request. */
+  readonly gateway: LlmGatewayService;
+  /** Stage name, used for the metric dimension and the kill-switch parameter path. */
+  readonly stage: string;
+  /** Model the agent loop asks the gateway for. */
+  readonly model: string;
+  /**
+   * Workers when idle; 0 lets the fleet scale to zero (the step policy brings it back).
+   * @default 0
+   */
+  readonly minTasks?: number;
+  /**
+   * @default 10
+   */
+  readonly maxTasks?: number;
+  /** Target visible messages per running worker (see deriveCapacityPlan). */
+  readonly backlogPerTaskTarget: number;
+  /**
+   * Place workers on Fargate Spot (3:1 with on-demand); they checkpoint every step and protect
+   * themselves while busy, so a reclaim costs at most one step.
+   * @default false
+   */
+  readonly useSpot?: boolean;
+  /** Prefix for the fixed rollback alarm names, e.g. `openclaw-prod`. */
+  readonly alarmNamePrefix: string;
+}
+
+/** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
+export const WORKER_STOP_TIMEOUT = Duration.seconds(120);
+/** Environment variable naming the kill-switch parameter (read by the worker every poll cycle). */
+export const KILL_SWITCH_ENV = 'KILL_SWITCH_PARAM';
+
+/**
+ * The agent workers: one task at a time each, consuming both lanes. Scales on backlog per task
+ * (target tracking on visible messages of both lanes ÷ running tasks) and from zero with a step
+ * policy; ECS honours task scale-in protection, which each worker sets on itself while it holds
+ * a task. A kill-switch parameter pauses consumption without a deploy.
+ */
+export class AgentWorkerService extends Construct {
+  readonly service: ecs.FargateService;
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly killSwitch: ssm.StringParameter;
+  readonly rollbackAlarm: RollbackAlarm;
+  readonly scalingTarget: appscaling.ScalableTarget;
+  /** Visible messages of both lanes divided by running workers. */
+  readonly backlogPerTask: cloudwatch.MathExpression;
+
+  constructor(scope: Construct, id: string, props: AgentWorkerServiceProps) {
+    super(scope, id);
+    const minTasks = props.minTasks ?? 0;
+    const maxTasks = props.maxTasks ?? 10;
+    requireProp(minTasks >= 0 && minTasks <= maxTasks, 'AgentWorkerService', 'minTasks', minTasks, `use 0 to maxTasks (${maxTasks})`);
+    requireProp(maxTasks >= 1 && maxTasks <= 1000, 'AgentWorkerService', 'maxTasks', maxTasks, 'use 1 to 1000');
+    requireProp(
+      Number.isFinite(props.backlogPerTaskTarget) && props.backlogPerTaskTarget >= 1,
+      'AgentWorkerService',
+      'backlogPerTaskTarget',
+      props.backlogPerTaskTarget,
+      'use at least 1 (acceptable latency ÷ average task time)',
+    );
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSg', { vpc: props.network.vpc, description: 'Agent workers: AWS APIs and the LLM gateway only', allowAllOutbound: false });
+    props.network.allowAwsApis(this.securityGroup);
+    props.gateway.allowFrom(this.securityGroup);
+
+    this.killSwitch = new ssm.StringParameter(this, 'KillSwitch', {
+      parameterName: `/openclaw/${props.stage}/worker/kill-switch`,
+      stringValue: 'off',
+      description: 'Set to "on" to stop workers taking new tasks (aws ssm put-parameter --overwrite); in-flight tasks finish',
+      allowedPattern: '^(on|off)$',
+    });
+
+    const task = new AgentTaskDefinition(this, 'Task', {
+      ...props.runtime,
+      role: SERVICES.worker,
+      port: PORTS.worker,
+      stopTimeout: WORKER_STOP_TIMEOUT,
+      environment: {
+        [ENV.queueUrlHigh]: props.queues.high.queueUrl,
+        [ENV.queueUrlNormal]: props.queues.normal.queueUrl,
+        [ENV.gatewayUrl]: GATEWAY_URL,
+        [ENV.model]: props.model,
+        [KILL_SWITCH_ENV]: this.killSwitch.parameterName,
+      },
+    });
+    const taskRole = task.taskDefinition.taskRole;
+    grantConsumeTasks(taskRole, [props.queues.high, props.queues.normal], props.dataKey);
+    grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey);
+    grantReadParameter(taskRole, this.killSwitch);
+    // Scale-in protection goes through the task's own agent endpoint ($ECS_AGENT_URI), which
+    // needs no IAM permission; service auto scaling and deployments then skip protected tasks.
+
+    const completionRate = taskCompletionRate(props.stage, ROLLBACK_PERIOD);
+    const alarmName = `${props.alarmNamePrefix}-worker-completion`;
+    this.rollbackAlarm = new RollbackAlarm(this, 'RollbackCompletion', {
+      alarmName,
+      description: 'worker task completion rate below 90%',
+      metric: completionRate,
+      threshold: 90,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    });
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: props.cluster,
+      taskDefinition: task.taskDefinition,
+      desiredCount: minTasks,
+      vpcSubnets: props.network.taskSubnets,
+      securityGroups: [this.securityGroup],
+      ...safeDeploymentProps([alarmName]),
+      capacityProviderStrategies:
+        props.useSpot === true
+          ? [
+              { capacityProvider: 'FARGATE_SPOT', weight: 3 },
+              { capacityProvider: 'FARGATE', weight: 1 },
+            ]
+          : [{ capacityProvider: 'FARGATE', weight: 1 }],
+      // Client-only Service Connect: resolves `gateway` without advertising anything.
+      serviceConnectConfiguration: {},
+    });
+    this.service.node.addDependency(this.rollbackAlarm);
+
+    this.scalingTarget = new appscaling.ScalableTarget(this, 'Scaling', {
+      serviceNamespace: appscaling.ServiceNamespace.ECS,
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId: `service/${props.cluster.clusterName}/${this.service.serviceName}`,
+      minCapacity: minTasks,
+      maxCapacity: maxTasks,
+    });
+
+    const visible = (queue: sqs.IQueue): cloudwatch.Metric => queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Sum', period: Duration.minutes(1) });
+    const running = new cloudwatch.Metric({
+      namespace: 'ECS/ContainerInsights',
+      metricName: 'RunningTaskCount',
+      dimensionsMap: { ClusterName: props.cluster.clusterName, ServiceName: this.service.serviceName },
+      statistic: 'Average',
+      period: Duration.minutes(1),
+    });
+    this.backlogPerTask = new cloudwatch.MathExpression({
+      expression: '(high + normal) / tasks',
+      usingMetrics: { high: visible(props.queues.high), normal: visible(props.queues.normal), tasks: running },
+      label: 'Backlog per worker',
+      period: Duration.minutes(1),
+    });
+
+    // Target tracking cannot divide by zero running tasks, so it only works once one runs.
+    new appscaling.CfnScalingPolicy(this, 'BacklogPerTask', {
+      policyName: `${this.node.path.replace(/\//g, '-')}-backlog`,
+      policyType: 'TargetTrackingScaling',
+      scalingTargetId: this.scalingTarget.scalableTargetId,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: props.backlogPerTaskTarget,
+        scaleOutCooldown: 60,
+        scaleInCooldown: 300,
+        customizedMetricSpecification: {
+          metrics: [
+            metricQuery('high', visible(props.queues.high)),
+            metricQuery('normal', visible(props.queues.normal)),
+            metricQuery('tasks', running),
+            { id: 'backlog', expression: '(high + normal) / tasks', label: 'Backlog per worker', returnData: true },
+          ],
+        },
+      },
+    });
+
+    // From zero: any visible task while no worker runs adds one worker; target tracking takes over.
+    const fromZero = new appscaling.StepScalingAction(this, 'ScaleFromZero', {
+      scalingTarget: this.scalingTarget,
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      cooldown: Duration.minutes(1),
+      metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
+    });
+    fromZero.addAdjustment({ lowerBound: 0, adjustment: 1 });
+    const idleWithBacklog = new cloudwatch.Alarm(this, 'BacklogWithNoWorkers', {
+      alarmDescription: 'Tasks are waiting and no worker runs: start one',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF((FILL(high, 0) + FILL(normal, 0)) > 0 AND FILL(tasks, 0) == 0, 1, 0)',
+        usingMetrics: { high: visible(props.queues.high), normal: visible(props.queues.normal), tasks: running },
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    idleWithBacklog.addAlarmAction(new cwActions.ApplicationScalingAction(fromZero));
+  }
+}
+
+function metricQuery(id: string, metric: cloudwatch.Metric): appscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty {
+  const stat = metric.toMetricConfig().metricStat;
+  if (stat === undefined) throw new Error(`metric ${id} is not a plain metric`);
+  return {
+    id,
+    returnData: false,
+    metricStat: {
+      stat: stat.statistic,
+      metric: {
+        namespace: stat.namespace,
+        metricName: stat.metricName,
+        dimensions: (stat.dimensions ?? []).map((d) => ({ name: d.name, value: String(d.value) })),
+      },
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
+
+/**
+ * Least-privilege grants with exact action names. The CDK `grant*` helpers add `kms:ReEncrypt*`
+ * and `kms:GenerateDataKey*`; these name only what the runtime calls, and scope key use to the
+ * service that encrypts on the caller's behalf (kms:ViaService).
+ */
+
+function keyUse(key: kms.IKey, service: 'sqs' | 'dynamodb', actions: readonly string[]): iam.PolicyStatement {
+  const region = Stack.of(key).region;
+  return new iam.PolicyStatement({
+    actions: [...actions],
+    resources: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `${service}.${region}.amazonaws.com` } },
+  });
+}
+
+/** Intake: put tasks on the lanes. */
+export function grantSendTasks(grantee: iam.IGrantable, queues: readonly sqs.IQueue[], key: kms.IKey): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      resources: queues.map((q) => q.queueArn),
+    }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']));
+}
+
+/** Worker: receive, extend visibility (heartbeat), delete. */
+export function grantConsumeTasks(grantee: iam.IGrantable, queues: readonly sqs.IQueue[], key: kms.IKey): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      resources: queues.map((q) => q.queueArn),
+    }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:Decrypt']));
+}
+
+/**
+ * Item-level reads and conditional writes; TransactWriteItems is authorised per item as
+ * PutItem/UpdateItem/DeleteItem/ConditionCheckItem, so it needs no action of its own.
+ */
+export function grantTableReadWrite(grantee: iam.IGrantable, tables: readonly dynamodb.ITable[], key: kms.IKey): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:ConditionCheckItem',
+      ],
+      resources: tables.map((t) => t.tableArn),
+    }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'dynamodb', ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey']));
+}
+
+/** Read one secret's value (the runtime fetches it by ARN at start, never from the environment). */
+export function grantReadSecret(grantee: iam.IGrantable, secret: secretsmanager.ISecret): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [secret.secretArn] }),
+  );
+}
+
+/** Read one parameter (the worker's kill switch). */
+export function grantReadParameter(grantee: iam.IGrantable, parameter: ssm.IParameter): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameter.parameterArn] }));
+}

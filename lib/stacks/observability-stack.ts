@@ -1,0 +1,61 @@
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { deriveCapacityPlan, type StageConfig } from '../config';
+import { AgentAlarms } from '../constructs/agent-alarms';
+import { AgentDashboard } from '../constructs/agent-dashboard';
+import { AlarmTopics } from '../constructs/alarm-topics';
+import { TaskOomMonitor } from '../constructs/task-oom-monitor';
+import type { DataStack } from './data-stack';
+import type { ServicesStack } from './services-stack';
+import { removalPolicyFor } from './stage-policies';
+
+export interface ObservabilityStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly data: DataStack;
+  readonly services: ServicesStack;
+}
+
+/** Alarm topics and routing, the operational alarms, OOM detection and the stage dashboard. */
+export class ObservabilityStack extends Stack {
+  readonly topics: AlarmTopics;
+  readonly alarms: AgentAlarms;
+
+  constructor(scope: Construct, id: string, props: ObservabilityStackProps) {
+    super(scope, id, props);
+    const { config, data, services } = props;
+    const plan = deriveCapacityPlan(config.services.worker);
+    this.topics = new AlarmTopics(this, 'Topics', {
+      aliasPrefix: `openclaw/${config.stage}`,
+      pageRoute: config.alarms.pageRoute,
+      ticketRoute: config.alarms.ticketRoute,
+      pageEmails: config.alarms.pageEmails,
+      ticketEmails: config.alarms.ticketEmails,
+      removalPolicy: removalPolicyFor(config),
+    });
+    const queues = { high: data.queues.high, normal: data.queues.normal, deadLetter: data.queues.deadLetter };
+    this.alarms = new AgentAlarms(this, 'Alarms', {
+      stage: config.stage,
+      topics: this.topics,
+      queues,
+      queueAgeThreshold: Duration.seconds(plan.queueAgeAlarmSeconds),
+      p99TaskDurationThreshold: Duration.seconds(plan.p99TaskSecondsAlarm),
+      gateway429Ratio: config.alarms.gateway429Ratio,
+    });
+    const ticketTopic = this.topics.topicFor('ticket');
+    const oom = new TaskOomMonitor(this, 'Oom', { cluster: services.cluster, ...(ticketTopic === undefined ? {} : { topic: ticketTopic }) });
+    new AgentDashboard(this, 'Dashboard', {
+      stage: config.stage,
+      queues,
+      services: { intake: services.intake.service, worker: services.worker.service, gateway: services.gateway.service },
+      loadBalancer: services.intake.loadBalancer,
+      backlogPerTask: services.worker.backlogPerTask,
+      alarms: [
+        ...Object.values(this.alarms.alarms),
+        oom.alarm,
+        services.intake.rollbackAlarm.alarm,
+        services.gateway.rollbackAlarm.alarm,
+        services.worker.rollbackAlarm.alarm,
+      ],
+    });
+  }
+}

@@ -1,0 +1,32 @@
+import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import type { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+import { ContainerRegistry } from '../constructs/container-registry';
+import { GithubDeployRole } from '../constructs/github-deploy-role';
+
+export interface RegistryStackProps extends StackProps {
+  readonly config: StageConfig;
+}
+
+/** The stage account's image repository and the GitHub OIDC role that promotes into it and deploys. */
+export class RegistryStack extends Stack {
+  readonly repository: ecr.IRepository;
+
+  constructor(scope: Construct, id: string, props: RegistryStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const registry = new ContainerRegistry(this, 'Registry', {
+      repositoryName: `openclaw-${config.stage}`,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.repository = registry.repository;
+    new GithubDeployRole(this, 'GithubDeploy', {
+      owner: config.github.owner,
+      repo: config.github.repo,
+      environments: [config.github.environment],
+      repository: registry.repository,
+      ...(config.github.existingOidcProviderArn === undefined ? {} : { existingOidcProviderArn: config.github.existingOidcProviderArn }),
+    });
+  }
+}
