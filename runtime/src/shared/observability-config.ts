@@ -26,7 +26,7 @@ export interface ObservabilityConfig {
 
 const schema = z.object({
   [OBSERVABILITY_ENV.stage]: z.string().min(1).default('local'),
-  [OBSERVABILITY_ENV.otlpEndpoint]: z.url().optional(),
+  [OBSERVABILITY_ENV.otlpEndpoint]: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:4318' }).optional(),
   [OBSERVABILITY_ENV.promptsDir]: z.string().min(1).default('prompts'),
   [OBSERVABILITY_ENV.modelPrices]: z.string().optional(),
 });

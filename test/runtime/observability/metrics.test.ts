@@ -1,0 +1,73 @@
+import { EmfMetrics, InMemoryMetrics } from '../../../runtime/src/shared/metrics';
+import { METRICS } from '../../../runtime/src/shared/metrics-contract';
+
+interface EmfLine {
+  _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+  [key: string]: unknown;
+}
+
+function capture(): { lines: EmfLine[]; write: (line: string) => void } {
+  const lines: EmfLine[] = [];
+  return { lines, write: (line) => lines.push(...line.trim().split('\n').map((l) => JSON.parse(l) as EmfLine)) };
+}
+
+describe('EmfMetrics', () => {
+  it('GIVEN bound Stage/Service WHEN emitting with PromptVersion and Model THEN one EMF line has the full set, the rollup, the values and the properties', async () => {
+    const out = capture();
+    const metrics = new EmfMetrics({ dimensions: { Stage: 'dev', Service: 'worker' }, write: out.write }).with({ PromptVersion: 'p-abc' });
+    metrics.emit(
+      [
+        { name: METRICS.inputTokensPerTask, value: 120 },
+        { name: METRICS.taskDurationMs, value: 35, unit: 'Milliseconds' },
+      ],
+      { Model: 'claude-sonnet-5' },
+      { taskId: 't-1' },
+    );
+    await metrics.flush();
+
+    expect(out.lines).toHaveLength(1);
+    const line = out.lines[0] as EmfLine;
+    const directive = line._aws.CloudWatchMetrics[0];
+    expect(directive?.Namespace).toBe('OpenClaw');
+    expect(directive?.Dimensions).toEqual([
+      ['Stage', 'Service', 'PromptVersion', 'Model'],
+      ['Stage', 'Service'],
+    ]);
+    expect(directive?.Metrics).toEqual([
+      { Name: 'InputTokensPerTask', Unit: 'Count' },
+      { Name: 'TaskDurationMs', Unit: 'Milliseconds' },
+    ]);
+    expect(line).toMatchObject({ Stage: 'dev', Service: 'worker', PromptVersion: 'p-abc', Model: 'claude-sonnet-5', InputTokensPerTask: 120, TaskDurationMs: 35, taskId: 't-1' });
+    // No ServiceName/ServiceType/LogGroup defaults from the library's environment detection.
+    expect(line).not.toHaveProperty('ServiceType');
+    expect(line).not.toHaveProperty('LogGroup');
+  });
+
+  it('GIVEN only Stage and Service WHEN emitting THEN the rollup is not repeated', async () => {
+    const out = capture();
+    const metrics = new EmfMetrics({ dimensions: { Stage: 'prod', Service: 'intake' }, write: out.write });
+    metrics.emit([{ name: METRICS.intakeAccepted, value: 1 }]);
+    await metrics.flush();
+    expect(out.lines[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Stage', 'Service']]);
+  });
+
+  it('GIVEN no data WHEN emitting THEN nothing is written', async () => {
+    const out = capture();
+    const metrics = new EmfMetrics({ dimensions: { Stage: 'prod' }, write: out.write });
+    metrics.emit([]);
+    await metrics.flush();
+    expect(out.lines).toEqual([]);
+  });
+});
+
+describe('InMemoryMetrics', () => {
+  it('GIVEN children with more dimensions WHEN emitting THEN all records land in one list and can be filtered and summed', () => {
+    const root = new InMemoryMetrics().with({ Stage: 'local', Service: 'worker' });
+    root.with({ Model: 'a' }).emit([{ name: METRICS.toolCallsPerTask, value: 2 }]);
+    root.with({ Model: 'b' }).emit([{ name: METRICS.toolCallsPerTask, value: 3 }], { FinishReason: 'end_turn' });
+    expect(root.sum(METRICS.toolCallsPerTask)).toBe(5);
+    expect(root.sum(METRICS.toolCallsPerTask, { Model: 'b' })).toBe(3);
+    expect(root.find(METRICS.toolCallsPerTask, { Model: 'b' })[0]?.dimensions).toEqual({ Stage: 'local', Service: 'worker', Model: 'b', FinishReason: 'end_turn' });
+    expect(root.find(METRICS.tasksFailed)).toEqual([]);
+  });
+});
