@@ -1,6 +1,8 @@
 import type { CircuitState } from './circuit-breaker';
 import type { RejectReason } from './gateway-errors';
 import type { Lane } from './limits-config';
+import type { Metrics } from '../shared/metrics';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 
 /**
  * What the gateway reports, by the names in shared/metrics-contract.ts (GatewayAdmitted,
@@ -24,3 +26,17 @@ export const noopGatewayMetrics: GatewayMetrics = {
   upstreamError: () => undefined,
   circuit: () => undefined,
 };
+
+/** The gateway's events on the shared metrics port (EMF in AWS, in memory in tests). */
+export function gatewayMetricsFrom(metrics: Metrics): GatewayMetrics {
+  const lane = (value: Lane) => ({ [DIMENSIONS.lane]: value });
+  return {
+    admitted: (e) => metrics.emit([{ name: METRICS.gatewayAdmitted, value: 1 }], { ...lane(e.lane), [DIMENSIONS.model]: e.model }, { tier: e.tier, queuedMs: e.queuedMs, routed: e.routed }),
+    queued: (e) => metrics.emit([{ name: METRICS.gatewayQueued, value: 1 }], lane(e.lane), { tier: e.tier }),
+    rejected: (e) => metrics.emit([{ name: METRICS.gatewayRejected, value: 1 }], lane(e.lane), { tier: e.tier, reason: e.reason }),
+    upstreamError: (e) =>
+      metrics.emit([{ name: METRICS.gatewayUpstreamErrors, value: 1 }], { [DIMENSIONS.model]: e.model }, { kind: e.kind, ...(e.status !== undefined ? { status: e.status } : {}) }),
+    // Half-open still refuses all but one probe, so it counts as open for the alarm.
+    circuit: (e) => metrics.emit([{ name: METRICS.circuitOpen, value: e.state === 'closed' ? 0 : 1 }], { [DIMENSIONS.model]: e.model }, { state: e.state }),
+  };
+}

@@ -5,7 +5,10 @@ import { listen } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { secretsManagerKeyProvider, staticKeyProvider, type ApiKeyProvider } from './api-key-provider';
 import { createAwsClients } from '../shared/aws-clients';
+import { EmfMetrics } from '../shared/metrics';
+import { DIMENSIONS, SERVICES } from '../shared/metrics-contract';
 import { DynamoBreakerStore } from './breaker-store';
+import { gatewayMetricsFrom } from './gateway-metrics';
 import { DynamoLimitStore } from './limit-store';
 import { createGatewayHandler } from './proxy';
 
@@ -30,7 +33,8 @@ async function main(): Promise<void> {
   } else if (config.stage !== 'local') {
     throw new ConfigError('Invalid gateway configuration: set GATEWAY_TABLE so replicas share rate limits and circuit state', { stage: config.stage });
   }
-  const handler = createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger, limits: config.limits, ...stores });
+  const metrics = gatewayMetricsFrom(new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: config.stage, [DIMENSIONS.service]: SERVICES.gateway } }));
+  const handler = createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger, limits: config.limits, metrics, ...stores });
   const server = await listen(handler, config.port, logger);
   logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl, tiers: Object.keys(config.limits.tiers), shared: config.gatewayTable !== undefined });
   const shutdown = () => void server.close().then(() => process.exit(0));

@@ -1,0 +1,104 @@
+import { listen, type RunningServer } from '../../../runtime/src/shared/http';
+import { silentLogger } from '../../../runtime/src/shared/logger';
+import { staticKeyProvider, type ApiKeyProvider } from '../../../runtime/src/gateway/api-key-provider';
+import { DynamoBreakerStore } from '../../../runtime/src/gateway/breaker-store';
+import type { GatewayMetrics } from '../../../runtime/src/gateway/gateway-metrics';
+import { DynamoLimitStore } from '../../../runtime/src/gateway/limit-store';
+import { parseGatewayLimits, type GatewayLimits } from '../../../runtime/src/gateway/limits-config';
+import { createGateway, type Gateway } from '../../../runtime/src/gateway/proxy';
+import type { TestAws } from '../../support/aws';
+
+export interface Replica {
+  readonly url: string;
+  readonly gateway: Gateway;
+  close(): Promise<void>;
+}
+
+export interface ReplicaOptions {
+  readonly aws: TestAws;
+  readonly upstreamUrl: string;
+  readonly limits: GatewayLimits;
+  readonly metrics?: GatewayMetrics;
+  readonly keys?: ApiKeyProvider;
+}
+
+/** One gateway replica on a free port, sharing buckets and breakers through the test's gateway table. */
+export async function startReplica(options: ReplicaOptions): Promise<Replica> {
+  const gateway = createGateway({
+    upstreamUrl: options.upstreamUrl,
+    keys: options.keys ?? staticKeyProvider('sk-test-upstream'),
+    logger: silentLogger,
+    limits: options.limits,
+    limitStore: new DynamoLimitStore(options.aws.dynamo, options.aws.resources.gatewayTable),
+    breakerStore: new DynamoBreakerStore(options.aws.dynamo, options.aws.resources.gatewayTable),
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+  });
+  const server: RunningServer = await listen(gateway.handler, 0, silentLogger, '127.0.0.1');
+  return { url: server.url, gateway, close: () => server.close() };
+}
+
+/** Limits for tests: one small tier per model, everything else at its default unless overridden. */
+export function testLimits(overrides: Record<string, unknown> = {}): GatewayLimits {
+  return parseGatewayLimits({
+    tiers: {
+      sonnet: { models: ['claude-sonnet-5'], rpm: 100_000, itpm: 100_000_000, otpm: 100_000_000 },
+      haiku: { models: ['claude-haiku-5-5'], rpm: 100_000, itpm: 100_000_000, otpm: 100_000_000 },
+    },
+    ...overrides,
+  });
+}
+
+/** A Messages API call with plain fetch (no SDK retries), for load and header assertions. */
+export function postMessage(
+  url: string,
+  options: { model?: string; maxTokens?: number; priority?: string; intent?: string; stream?: boolean; prompt?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const body = {
+    model: options.model ?? 'claude-sonnet-5',
+    max_tokens: options.maxTokens ?? 100,
+    stream: options.stream ?? false,
+    messages: [{ role: 'user', content: options.prompt ?? 'Say hello [tools:0]' }],
+  };
+  return fetch(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      ...(options.priority !== undefined ? { 'x-openclaw-priority': options.priority } : {}),
+      ...(options.intent !== undefined ? { 'x-openclaw-intent': options.intent } : {}),
+      ...options.headers,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Counts the gateway's metric events, per kind and lane. */
+export class CountingMetrics implements GatewayMetrics {
+  readonly counts = new Map<string, number>();
+  readonly circuitStates: string[] = [];
+
+  private bump(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  admitted(e: { lane: string }): void {
+    this.bump(`admitted:${e.lane}`);
+  }
+  queued(e: { lane: string }): void {
+    this.bump(`queued:${e.lane}`);
+  }
+  rejected(e: { lane: string; reason: string }): void {
+    this.bump(`rejected:${e.lane}`);
+    this.bump(`rejected:${e.reason}`);
+  }
+  upstreamError(e: { kind: string }): void {
+    this.bump(`upstream:${e.kind}`);
+  }
+  circuit(e: { state: string }): void {
+    this.circuitStates.push(e.state);
+  }
+}
