@@ -1,0 +1,79 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { listen, type RunningServer } from '../../../runtime/src/shared/http';
+import { tracedHandler, routeOf } from '../../../runtime/src/shared/http-tracing';
+import { silentLogger } from '../../../runtime/src/shared/logger';
+import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
+import { METRICS } from '../../../runtime/src/shared/metrics-contract';
+import { TRACER, currentTraceparent } from '../../../runtime/src/shared/spans';
+import { startTestTracing, type TestTracing } from './tracing-harness';
+
+describe('tracedHandler', () => {
+  let tracing: TestTracing;
+  let server: RunningServer;
+  const metrics = new InMemoryMetrics();
+  const seenInside: (string | undefined)[] = [];
+
+  beforeAll(async () => {
+    tracing = startTestTracing();
+    const handler = tracedHandler(
+      async (req, res) => {
+        seenInside.push(currentTraceparent());
+        if (req.url === '/boom') throw new Error('handler failed');
+        // A streamed body: the span must last until the last chunk.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('a');
+        await new Promise((r) => setTimeout(r, 60));
+        res.end('b');
+      },
+      { tracer: trace.getTracer(TRACER.gateway), metrics },
+    );
+    server = await listen(handler, 0, silentLogger, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await server.close();
+    await tracing.handle.shutdown();
+  });
+  beforeEach(() => tracing.exporter.reset());
+
+  it('GIVEN a caller traceparent WHEN a request is served THEN the SERVER span continues it, is active in the handler and lasts until the stream ends', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await fetch(`${server.url}/v1/messages`, {
+      method: 'POST',
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-openclaw-task-id': 'task-7', 'x-openclaw-priority': 'high', 'x-stainless-retry-count': '2' },
+      body: '{}',
+    });
+    expect(await res.text()).toBe('ab');
+    await new Promise((r) => setTimeout(r, 20));
+    const span = tracing.one('POST /v1/messages');
+    expect(span.kind).toBe(SpanKind.SERVER);
+    expect(span.spanContext().traceId).toBe(traceId);
+    expect(span.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    expect(span.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/v1/messages',
+      'http.response.status_code': 200,
+      'http.request.resend_count': 2,
+      'openclaw.task.id': 'task-7',
+      'openclaw.lane': 'high',
+    });
+    expect(span.duration[0] * 1000 + span.duration[1] / 1e6).toBeGreaterThanOrEqual(50);
+    expect(seenInside[seenInside.length - 1]).toBe(`00-${traceId}-${span.spanContext().spanId}-01`);
+    expect(metrics.find(METRICS.llmRetries, { Lane: 'high' })).toHaveLength(1);
+  });
+
+  it('GIVEN a handler that throws WHEN the server answers 500 THEN the span has error status; health checks are not traced', async () => {
+    expect((await fetch(`${server.url}/boom`)).status).toBe(500);
+    await fetch(`${server.url}/health`);
+    await new Promise((r) => setTimeout(r, 20));
+    const span = tracing.one('GET /boom');
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span.attributes['http.response.status_code']).toBe(500);
+    expect(tracing.byName('GET /health')).toEqual([]);
+  });
+
+  it('routeOf replaces IDs so span names stay few', () => {
+    expect(routeOf('/v1/tasks/7f1c2a9e-1b2c-4d5e-8f90-123456789abc')).toBe('/v1/tasks/{id}');
+    expect(routeOf('/v1/messages/count_tokens')).toBe('/v1/messages/count_tokens');
+  });
+});
+
