@@ -1,10 +1,17 @@
 import type { LogLevel } from './config';
+import { activeTraceIds } from './spans';
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /** Keys whose values are replaced before a line is written: redaction by construction, not by care. */
 const SECRET_KEY = /(authorization|api[-_]?key|secret|password|token(?!s)|x-api-key|signature)/i;
-const SECRET_VALUE = /(sk-ant-[A-Za-z0-9_-]+|Bearer\s+[A-Za-z0-9._~+/=-]+|AKIA[0-9A-Z]{16})/g;
+/**
+ * Secret-shaped values anywhere in a string: Anthropic keys, bearer tokens, intake keys (`ocl_`),
+ * AWS access key IDs, and `key=value` / `key: value` pairs whose key names a secret (as in an
+ * error message that quotes a header or a connection string).
+ */
+const SECRET_VALUE =
+  /(sk-ant-[A-Za-z0-9_-]+|Bearer\s+[A-Za-z0-9._~+/=-]+|ocl_[A-Za-z0-9_-]{8,}|(?:AKIA|ASIA)[0-9A-Z]{16}|(?<![A-Za-z0-9])(?:x-api-key|api[-_]?key|secret(?:[-_]?access[-_]?key)?|password|authorization)["']?\s*[:=]\s*["']?(?:(?:Bearer|Basic)\s+)?[^\s"',;&]+)/gi;
 
 export type LogFields = Readonly<Record<string, unknown>>;
 
@@ -49,7 +56,8 @@ export function createLogger(base: LogFields = {}, options: LoggerOptions = {}):
   const now = options.now ?? Date.now;
   const emit = (level: LogLevel, event: string, fields: LogFields | undefined) => {
     if (LEVELS[level] < threshold) return;
-    const record = redact({ ts: new Date(now()).toISOString(), level, event, ...base, ...fields });
+    // Trace and span IDs tie a line to its span: from a task's trace to its logs and back.
+    const record = redact({ ts: new Date(now()).toISOString(), level, event, ...base, ...activeTraceIds(), ...fields });
     write(`${JSON.stringify(record)}\n`);
   };
   return {
