@@ -150,7 +150,14 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       updatedAt: at,
     };
     // With a key, an earlier attempt may have written the row already: reuse it and finish its enqueue.
-    const created = await store.create(task);
+    let created: boolean;
+    try {
+      created = await store.create(task);
+    } catch (err) {
+      logger.error('intake.store_failed', { taskId: task.taskId, error: errorMessage(err) });
+      if (claim !== undefined) await idempotency.release(caller.name, key as string, claim.claimId).catch(() => false);
+      throw new HttpError(503, 'store_unavailable', 'The task could not be stored; retry (with the same Idempotency-Key, if you sent one)', {}, { 'retry-after': '1' });
+    }
     const row = created ? task : await store.get(task.taskId);
     if (row === undefined) throw new HttpError(503, 'conflict', 'Task row vanished during submission; retry', { taskId: task.taskId }, { 'retry-after': '1' });
     if (row.enqueuedAt === undefined) {

@@ -1,23 +1,6 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { taskAcceptedSchema, taskViewSchema } from '../../../runtime/src/intake/task-view';
-import { drainTaskIds, startIntake, type IntakeHarness } from './harness';
-
-/** Fails SendMessage `failures.remaining` times, otherwise passes every call to the real client. */
-function failingSendMessage(sqs: SQSClient, failures: { remaining: number }): SQSClient {
-  return new Proxy(sqs, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
-      return (command: unknown, ...rest: unknown[]) => {
-        if (command instanceof SendMessageCommand && failures.remaining > 0) {
-          failures.remaining -= 1;
-          return Promise.reject(Object.assign(new Error('injected: SQS is unavailable'), { name: 'ServiceUnavailable' }));
-        }
-        return (target.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
-      };
-    },
-  });
-}
+import { drainTaskIds, failingSendMessage, startIntake, type IntakeHarness } from './harness';
 
 const errorOf = async (res: Response) => ((await res.json()) as { error: { type: string; message: string } }).error;
 
@@ -265,6 +248,20 @@ describe('intake API against DynamoDB Local and fauxqs', () => {
       expect(res.status).toBe(409);
       expect((await errorOf(res)).message).toMatch(/already finished with status SUCCEEDED/);
       await drainTaskIds(h.aws.sqs, h.aws.resources.queues.normal);
+    });
+  });
+
+  describe('storage failures', () => {
+    it('GIVEN the table does not answer WHEN submitting THEN 503 with retry-after, not 500', async () => {
+      const broken = await startIntake({ tableName: 'no-such-table' });
+      try {
+        const res = await broken.call('/v1/tasks', { body: { prompt: 'x' } });
+        expect(res.status).toBe(503);
+        expect(res.headers.get('retry-after')).toBe('1');
+        expect((await errorOf(res)).type).toBe('store_unavailable');
+      } finally {
+        await broken.close();
+      }
     });
   });
 

@@ -1,4 +1,4 @@
-import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import { ApiKeyAuthenticator, hashApiKey, type ApiKeyEntry } from '../../../runtime/src/intake/api-keys';
 import { createIntakeHandler, type IntakeOptions } from '../../../runtime/src/intake/app';
@@ -98,4 +98,20 @@ export async function drainTaskIds(sqs: SQSClient, queueUrl: string): Promise<st
     for (const m of messages) ids.push((JSON.parse(m.Body ?? '{}') as { taskId: string }).taskId);
   }
   return ids;
+}
+
+/** Fails SendMessage `failures.remaining` times, otherwise passes every call to the real client. */
+export function failingSendMessage(sqs: SQSClient, failures: { remaining: number }): SQSClient {
+  return new Proxy(sqs, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
+      return (command: unknown, ...rest: unknown[]) => {
+        if (command instanceof SendMessageCommand && failures.remaining > 0) {
+          failures.remaining -= 1;
+          return Promise.reject(Object.assign(new Error('injected: SQS is unavailable'), { name: 'ServiceUnavailable' }));
+        }
+        return (target.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+      };
+    },
+  });
 }
