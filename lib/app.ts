@@ -1,4 +1,4 @@
-import { Validations, type App } from 'aws-cdk-lib';
+import { Annotations, Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IMAGE_DIGEST_CONTEXT_KEY, allStageNames, loadStageConfig, resolveImageDigest, type DeployStage } from './config';
 import { OpenClawStage } from './openclaw-stage';
@@ -17,11 +17,36 @@ export interface BuildOptions {
  */
 export function buildApp(app: App, options: BuildOptions = {}): Record<string, OpenClawStage> {
   const digestContext: unknown = app.node.tryGetContext(IMAGE_DIGEST_CONTEXT_KEY);
+  // Cross-stack references keep today's producer-protecting behaviour, stated so CDK stops guessing.
+  setContextDefault(app, CROSS_STACK_REFERENCES_FLAG, 'strong');
+  const configs = (options.stages ?? allStageNames()).map((name) => loadStageConfig(name));
+  for (const config of configs) {
+    // The VPC checks its AZs against the account's; answering from config keeps synth offline.
+    setContextDefault(app, `availability-zones:account=${config.env.account}:region=${config.env.region}`, config.network.availabilityZones);
+  }
   const stages: Record<string, OpenClawStage> = {};
-  for (const name of options.stages ?? allStageNames()) {
-    const config = loadStageConfig(name);
-    stages[name] = new OpenClawStage(app, name, { config, imageDigest: resolveImageDigest(name, digestContext) });
+  for (const config of configs) {
+    const name = config.stage;
+    const image = resolveImageDigest(name, digestContext);
+    const stage = new OpenClawStage(app, name, { config, imageDigest: image.digest });
+    if (image.placeholder) {
+      // Only the services stack runs the image, so Registry and Network deploy without a digest
+      // (first-time setup). An error annotation fails any synth or deploy that selects it.
+      const services = Annotations.of(stage.services);
+      if (image.problem === undefined) {
+        services.addWarningV2('openclaw:placeholder-image', `Stage ${name} runs the placeholder image ${image.digest}; pass -c imageDigest=sha256:... to deploy a real build`);
+      } else {
+        services.addError(image.problem);
+      }
+    }
+    stages[name] = stage;
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stages;
+}
+
+const CROSS_STACK_REFERENCES_FLAG = '@aws-cdk/core:defaultCrossStackReferences';
+
+function setContextDefault(app: App, key: string, value: unknown): void {
+  if (app.node.tryGetContext(key) === undefined) app.node.setContext(key, value);
 }

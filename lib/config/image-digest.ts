@@ -5,25 +5,36 @@ import type { DeployStage } from './schema';
 export const IMAGE_DIGEST_CONTEXT_KEY = 'imageDigest';
 
 /**
- * Dev synthesizes without context so `npx cdk synth` works on a fresh checkout. All zeros cannot
- * be a real image, so a dev stack deployed with it fails to pull instead of running something stale.
+ * Dev synthesizes without context so `npx cdk synth 'dev/*'` works on a fresh checkout. All zeros
+ * cannot be a real image, so a dev stack deployed with it fails to pull instead of running
+ * something stale.
  */
 export const DEV_PLACEHOLDER_IMAGE_DIGEST = `sha256:${'0'.repeat(64)}`;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
+/** The digest a stage runs, or why it has none. */
+export type ImageDigestResolution =
+  | { readonly digest: string; readonly placeholder: false }
+  /** Synth continues with the placeholder; `problem` must fail any synth or deploy of the stage. */
+  | { readonly digest: string; readonly placeholder: true; readonly problem?: string };
+
 /**
- * The image digest for a stage. Staging and prod only ever run an image by its immutable digest,
- * so a missing or malformed digest stops the synth with what to pass.
+ * Staging and prod only ever run an image by its immutable digest. A malformed value is always a
+ * mistake and throws. A missing one is reported as a `problem` rather than thrown, so that
+ * `cdk deploy 'dev/*'` works without it while any synth or deploy that selects staging or prod
+ * stops with what to pass.
  */
-export function resolveImageDigest(stage: DeployStage, contextValue: unknown): string {
+export function resolveImageDigest(stage: DeployStage, contextValue: unknown): ImageDigestResolution {
   if (contextValue === undefined || contextValue === null || contextValue === '') {
-    if (stage === 'dev') return DEV_PLACEHOLDER_IMAGE_DIGEST;
-    throw new InfraConfigError(
-      `Stage ${stage} needs the image digest CI pushed: pass -c ${IMAGE_DIGEST_CONTEXT_KEY}=sha256:<64 hex chars> ` +
+    if (stage === 'dev') return { digest: DEV_PLACEHOLDER_IMAGE_DIGEST, placeholder: true };
+    return {
+      digest: DEV_PLACEHOLDER_IMAGE_DIGEST,
+      placeholder: true,
+      problem:
+        `Stage ${stage} needs the image digest CI pushed: pass -c ${IMAGE_DIGEST_CONTEXT_KEY}=sha256:<64 hex chars> ` +
         `(the "digest" output of the build job), e.g. npx cdk deploy '${stage}/*' -c ${IMAGE_DIGEST_CONTEXT_KEY}=sha256:...`,
-      { stage },
-    );
+    };
   }
   if (typeof contextValue !== 'string' || !DIGEST.test(contextValue)) {
     throw new InfraConfigError(
@@ -31,5 +42,5 @@ export function resolveImageDigest(stage: DeployStage, contextValue: unknown): s
       { stage },
     );
   }
-  return contextValue;
+  return { digest: contextValue, placeholder: false };
 }

@@ -5,7 +5,7 @@ import { STAGE_CONFIGS } from './stages';
 
 export * from './schema';
 export { STAGE_CONFIGS } from './stages';
-export { resolveImageDigest, DEV_PLACEHOLDER_IMAGE_DIGEST, IMAGE_DIGEST_CONTEXT_KEY } from './image-digest';
+export { resolveImageDigest, DEV_PLACEHOLDER_IMAGE_DIGEST, IMAGE_DIGEST_CONTEXT_KEY, type ImageDigestResolution } from './image-digest';
 export { deriveCapacityPlan, type CapacityPlan } from './capacity-plan';
 
 /**
