@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parsePriceTable, type PriceTable } from './model-profiles';
@@ -18,8 +19,8 @@ export interface ObservabilityConfig {
   readonly stage: string;
   /** OTLP/HTTP base URL of the collector; unset disables export. */
   readonly otlpEndpoint?: string;
-  /** Directory of the prompt files (worker only). @default 'prompts' (relative to the working directory) */
-  readonly promptsDir: string;
+  /** Directory of the prompt files (worker only); unset: look in ./prompts, then next to the bundle. */
+  readonly promptsDir?: string;
   /** Prices and context windows per model prefix, defaults merged with MODEL_PRICES. */
   readonly prices: PriceTable;
 }
@@ -27,9 +28,14 @@ export interface ObservabilityConfig {
 const schema = z.object({
   [OBSERVABILITY_ENV.stage]: z.string().min(1).default('local'),
   [OBSERVABILITY_ENV.otlpEndpoint]: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:4318' }).optional(),
-  [OBSERVABILITY_ENV.promptsDir]: z.string().min(1).default('prompts'),
+  [OBSERVABILITY_ENV.promptsDir]: z.string().min(1).optional(),
   [OBSERVABILITY_ENV.modelPrices]: z.string().optional(),
 });
+
+/** Where the worker looks for prompts: PROMPTS_DIR alone when set, else the checkout's and the bundle's. */
+export function promptDirectories(config: ObservabilityConfig, cwd: string, bundleDir: string): string[] {
+  return config.promptsDir !== undefined ? [config.promptsDir] : [join(cwd, 'prompts'), join(bundleDir, 'prompts')];
+}
 
 export function loadObservabilityConfig(env: Readonly<Record<string, string | undefined>>): ObservabilityConfig {
   const parsed = schema.safeParse(env);
@@ -44,10 +50,11 @@ export function loadObservabilityConfig(env: Readonly<Record<string, string | un
   }
   const raw = parsed.data;
   const endpoint = raw[OBSERVABILITY_ENV.otlpEndpoint];
+  const promptsDir = raw[OBSERVABILITY_ENV.promptsDir];
   return {
     stage: raw[OBSERVABILITY_ENV.stage],
     ...(endpoint !== undefined ? { otlpEndpoint: endpoint } : {}),
-    promptsDir: raw[OBSERVABILITY_ENV.promptsDir],
+    ...(promptsDir !== undefined ? { promptsDir } : {}),
     prices: parsePriceTable(raw[OBSERVABILITY_ENV.modelPrices], OBSERVABILITY_ENV.modelPrices),
   };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, OpenClawError } from './errors';
 
@@ -47,6 +47,18 @@ export class PromptRegistry {
       throw new ConfigError(`Prompt directory ${dir} holds no <name>.md files; add system.md or set ${variable}`, { dir, variable });
     }
     return new PromptRegistry(files);
+  }
+
+  /**
+   * The first of `dirs` that exists: PROMPTS_DIR when set, else `./prompts` (a checkout) and then
+   * `prompts/` next to the running bundle (the image ships them as dist/prompts).
+   */
+  static fromFirstDirectory(dirs: readonly string[], variable = 'PROMPTS_DIR'): PromptRegistry {
+    const found = dirs.find((dir) => existsSync(dir));
+    if (found === undefined) {
+      throw new ConfigError(`No prompt directory found (looked in ${dirs.join(', ')}); set ${variable} to the directory holding system.md`, { dirs, variable });
+    }
+    return PromptRegistry.fromDirectory(found, variable);
   }
 
   get names(): string[] {

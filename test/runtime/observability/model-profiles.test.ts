@@ -1,6 +1,6 @@
 import { ConfigError } from '../../../runtime/src/shared/errors';
 import { DEFAULT_PRICE_TABLE, estimateCostUsd, parsePriceTable, profileFor } from '../../../runtime/src/shared/model-profiles';
-import { loadObservabilityConfig } from '../../../runtime/src/shared/observability-config';
+import { loadObservabilityConfig, promptDirectories } from '../../../runtime/src/shared/observability-config';
 
 describe('price table', () => {
   it('GIVEN model names WHEN looked up THEN the longest matching prefix wins', () => {
@@ -27,8 +27,11 @@ describe('price table', () => {
 });
 
 describe('observability config', () => {
-  it('GIVEN an empty environment THEN defaults: no OTLP export, prompts/ and the default prices', () => {
-    expect(loadObservabilityConfig({})).toEqual({ stage: 'local', promptsDir: 'prompts', prices: DEFAULT_PRICE_TABLE });
+  it('GIVEN an empty environment THEN defaults: no OTLP export, prompts from the checkout or the bundle, the default prices', () => {
+    const config = loadObservabilityConfig({});
+    expect(config).toEqual({ stage: 'local', prices: DEFAULT_PRICE_TABLE });
+    expect(promptDirectories(config, '/app', '/app/dist')).toEqual(['/app/prompts', '/app/dist/prompts']);
+    expect(promptDirectories(loadObservabilityConfig({ PROMPTS_DIR: '/etc/p' }), '/app', '/app/dist')).toEqual(['/etc/p']);
   });
 
   it('GIVEN the collector endpoint THEN it is kept; a non-URL names the variable', () => {

@@ -39,6 +39,12 @@ describe('prompt registry', () => {
     expect(() => PromptRegistry.fromDirectory(dirWith({ 'README.md': 'x' }))).toThrow(/no <name>\.md files/);
   });
 
+  it('GIVEN candidate directories THEN the first that exists is used; none existing names them all', () => {
+    const dir = dirWith({ 'system.md': 'from second' });
+    expect(PromptRegistry.fromFirstDirectory(['/nonexistent/a', dir]).get('system')).toBe('from second');
+    expect(() => PromptRegistry.fromFirstDirectory(['/nonexistent/a', '/nonexistent/b'])).toThrow('No prompt directory found (looked in /nonexistent/a, /nonexistent/b); set PROMPTS_DIR');
+  });
+
   it('GIVEN an unknown prompt name THEN the error lists what exists and the version', () => {
     const registry = new PromptRegistry({ system: 's' });
     expect(() => registry.get('planner')).toThrow(UnknownPromptError);
