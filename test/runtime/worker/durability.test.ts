@@ -22,9 +22,7 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
         intercept: (call) =>
           call.prompt.includes('[poison]')
             ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'scripted poison' } } }
-            : call.prompt.includes('[slow]')
-              ? { status: 200, delayMs: 0, body: undefined }
-              : undefined,
+            : undefined,
       },
     });
   });
