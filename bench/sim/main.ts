@@ -1,0 +1,6 @@
+import { join } from 'node:path';
+import { runFleetSimulation } from './spike-report';
+
+// `npx tsx bench/sim/main.ts`: only the fleet simulation (npm run bench runs it with everything else).
+const { table, files } = runFleetSimulation({ outDir: join(__dirname, '..', 'results') });
+process.stdout.write(`${table}\n\nwritten: ${files.join(', ')}\n`);
