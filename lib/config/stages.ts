@@ -27,7 +27,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     github: { ...GITHUB, environment: 'dev' },
     data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 4 },
     logs: { retentionDays: 7, level: 'debug' },
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 2, requestsPerTarget: 500, canaryPercent: 50, canaryBakeMinutes: 1 },
       gateway: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 },
@@ -51,7 +51,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     github: { ...GITHUB, environment: 'staging' },
     data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 7 },
     logs: { retentionDays: 30, level: 'info' },
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 4, requestsPerTarget: 500, canaryPercent: 10, canaryBakeMinutes: 5 },
       gateway: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 3, cpuTargetPercent: 60 },
@@ -75,7 +75,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     github: { ...GITHUB, environment: 'prod' },
     data: { retain: true, deletionProtection: true, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 14 },
     logs: { retentionDays: 365, level: 'info' },
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10, requestsPerTarget: 1000, canaryPercent: 10, canaryBakeMinutes: 10 },
       gateway: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 6, cpuTargetPercent: 50 },

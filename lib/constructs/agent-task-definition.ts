@@ -53,13 +53,18 @@ export interface AgentTaskDefinitionProps extends ServiceRuntimeProps {
   readonly stopTimeout?: Duration;
   /**
    * Size of the writable /tmp (MiB); it counts against task memory.
-   * @default - an eighth of task memory, at most 256
+   * @default 64
    */
   readonly tmpSizeMiB?: number;
 }
 
-/** Share of task memory given to the V8 heap; the rest is buffers, native memory and the runtime. */
+/** Share of task memory given to the V8 heap; the rest is buffers, native memory, /tmp and the runtime. */
 const HEAP_SHARE = 0.75;
+
+/** The `--max-old-space-size` a task of this size runs with (compose.prod-like.yml uses the same). */
+export function heapLimitMiB(memoryMiB: number): number {
+  return Math.floor(memoryMiB * HEAP_SHARE);
+}
 const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /**
@@ -85,7 +90,7 @@ export class AgentTaskDefinition extends Construct {
       `${stopTimeout.toSeconds()}s`,
       'Fargate accepts 2 to 120 seconds',
     );
-    const tmpSizeMiB = props.tmpSizeMiB ?? Math.min(256, Math.floor(props.memoryMiB / 8));
+    const tmpSizeMiB = props.tmpSizeMiB ?? 64;
     requireProp(
       tmpSizeMiB >= 16 && tmpSizeMiB <= props.memoryMiB / 4,
       'AgentTaskDefinition',
@@ -110,7 +115,7 @@ export class AgentTaskDefinition extends Construct {
       size: tmpSizeMiB,
       mountOptions: [ecs.TmpfsMountOption.RW, ecs.TmpfsMountOption.NOEXEC, ecs.TmpfsMountOption.NOSUID, ecs.TmpfsMountOption.NODEV],
     });
-    const heapMiB = Math.floor((props.memoryMiB - tmpSizeMiB) * HEAP_SHARE);
+    const heapMiB = heapLimitMiB(props.memoryMiB);
     this.container = this.taskDefinition.addContainer(props.role, {
       image: ecs.ContainerImage.fromEcrRepository(props.repository, props.imageDigest),
       command: ['node', `dist/${props.role}.js`],

@@ -45,6 +45,10 @@ export interface AgentWorkerServiceProps {
    * @default 10
    */
   readonly maxTasks?: number;
+  /** The lanes' visibility timeout; the worker's heartbeat is derived from the same value. */
+  readonly visibilityTimeout: Duration;
+  /** The lanes' redrive maxReceiveCount; the worker hands messages back without burning it. */
+  readonly maxReceiveCount: number;
   /** Target visible messages per running worker (see deriveCapacityPlan). */
   readonly backlogPerTaskTarget: number;
   /**
@@ -59,8 +63,6 @@ export interface AgentWorkerServiceProps {
 
 /** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
 export const WORKER_STOP_TIMEOUT = Duration.seconds(120);
-/** Environment variable naming the kill-switch parameter (read by the worker every poll cycle). */
-export const KILL_SWITCH_ENV = 'KILL_SWITCH_PARAM';
 
 /**
  * The agent workers: one task at a time each, consuming both lanes. Scales on backlog per task
@@ -112,7 +114,11 @@ export class AgentWorkerService extends Construct {
         [ENV.queueUrlNormal]: props.queues.normal.queueUrl,
         [ENV.gatewayUrl]: GATEWAY_URL,
         [ENV.model]: props.model,
-        [KILL_SWITCH_ENV]: this.killSwitch.parameterName,
+        [ENV.killSwitchParam]: this.killSwitch.parameterName,
+        [ENV.visibilityTimeoutSeconds]: String(props.visibilityTimeout.toSeconds()),
+        [ENV.maxReceiveCount]: String(props.maxReceiveCount),
+        // Finish or abort the step and hand the message back well before SIGKILL.
+        [ENV.drainTimeoutMs]: String(WORKER_STOP_TIMEOUT.toMilliseconds() - 30_000),
       },
     });
     const taskRole = task.taskDefinition.taskRole;

@@ -108,6 +108,8 @@ export class ServicesStack extends Stack {
       maxTasks: worker.maxTasks,
       useSpot: worker.useSpot,
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
+      visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
+      maxReceiveCount: config.data.maxReceiveCount,
       alarmNamePrefix: prefix,
     });
     // Workers resolve `gateway` through the namespace only once the gateway advertises it.
