@@ -48,7 +48,15 @@ export function inputHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(stable(value)) ?? 'undefined').digest('hex').slice(0, 16);
 }
 
-export class AgentTelemetry {
+/** What the consumer needs to wrap a task run: the trace span and the task metrics around it. */
+export interface TaskRunObserver {
+  runTask(task: TaskRecord, traceparent: string | undefined, run: () => Promise<TaskOutcome>): Promise<TaskOutcome>;
+}
+
+/** Runs the task as is: the consumer's default when nothing observes it. */
+export const unobservedTaskRuns: TaskRunObserver = { runTask: (_task, _traceparent, run) => run() };
+
+export class AgentTelemetry implements TaskRunObserver {
   private readonly tracer: Tracer;
   private readonly prices: PriceTable;
   private readonly agentName: string;
