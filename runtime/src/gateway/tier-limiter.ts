@@ -182,6 +182,8 @@ export class TierLimiter {
         this.wake = undefined;
         resolve();
       }, ms);
+      // The server keeps the process alive; a waiting limiter alone should not.
+      timer.unref();
       this.wake = () => {
         clearTimeout(timer);
         this.wake = undefined;

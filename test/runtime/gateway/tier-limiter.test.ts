@@ -1,0 +1,90 @@
+import { MemoryLimitStore, type LimitStore } from '../../../runtime/src/gateway/limit-store';
+import { TierLimiter } from '../../../runtime/src/gateway/tier-limiter';
+import { RateLimitedError } from '../../../runtime/src/gateway/gateway-errors';
+import type { Lane } from '../../../runtime/src/gateway/limits-config';
+
+const ceilings: Record<Lane, number> = { high: 1, normal: 0.8, batch: 0.6 };
+
+function limiter(store: LimitStore, rpm = 600, extra: Partial<ConstructorParameters<typeof TierLimiter>[0]> = {}) {
+  return new TierLimiter({ tier: 'sonnet', limits: { rpm, itpm: 1_000_000, otpm: 1_000_000 }, ceilings, store, maxDepth: 100, jitter: 0.5, pollMs: 20, flushDelayMs: 1, ...extra });
+}
+
+describe('TierLimiter (admission with lanes, queue and shared state)', () => {
+  it('GIVEN two limiters on one store WHEN both admit as fast as they can THEN together they never exceed the burst', async () => {
+    const store = new MemoryLimitStore();
+    const [a, b] = [limiter(store, 60), limiter(store, 60)];
+    const deadline = Date.now() + 50;
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).acquire({ lane: 'high', cost: [1, 0, 0], deadline })),
+    );
+    // One minute of capacity (60) plus what refills in the 50 ms wait (< 1).
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(60);
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected[0]?.reason).toBeInstanceOf(RateLimitedError);
+  });
+
+  it('GIVEN batch filling its ceiling WHEN high arrives THEN high is admitted from its reserved share and batch is not', async () => {
+    const store = new MemoryLimitStore();
+    const l = limiter(store, 100);
+    const batch = await Promise.allSettled(Array.from({ length: 100 }, () => l.acquire({ lane: 'batch', cost: [1, 0, 0], deadline: Date.now() })));
+    const admittedBatch = batch.filter((r) => r.status === 'fulfilled').length;
+    expect(admittedBatch).toBe(60);
+    const high = await Promise.allSettled(Array.from({ length: 40 }, () => l.acquire({ lane: 'high', cost: [1, 0, 0], deadline: Date.now() })));
+    expect(high.filter((r) => r.status === 'fulfilled')).toHaveLength(40);
+  });
+
+  it('GIVEN a full bucket WHEN a request may wait THEN it is admitted once the bucket refills, and a lane that cannot make its deadline is refused at once', async () => {
+    const l = limiter(new MemoryLimitStore(), 600, { maxDepth: 1000 }); // one request per 100 ms
+    await Promise.all(Array.from({ length: 600 }, () => l.acquire({ lane: 'high', cost: [1, 0, 0], deadline: Date.now() + 1000 })));
+    // Batch may not dip into the last 40% of the bucket: about 24 s away, far past its deadline.
+    const batch = await l.acquire({ lane: 'batch', cost: [1, 0, 0], deadline: Date.now() + 1500 }).catch((e: unknown) => e as RateLimitedError);
+    expect(batch).toBeInstanceOf(RateLimitedError);
+    expect((batch as RateLimitedError).retryAfterMs).toBeGreaterThan(20_000);
+    const admission = await l.acquire({ lane: 'high', cost: [1, 0, 0], deadline: Date.now() + 2000 });
+    expect(admission.queuedMs).toBeGreaterThanOrEqual(50);
+  });
+
+  it('GIVEN waiters in several lanes WHEN capacity frees THEN high goes first, then normal, then batch', async () => {
+    const l = limiter(new MemoryLimitStore(), 600, { maxDepth: 1000, ceilings: { high: 1, normal: 1, batch: 1 } });
+    await Promise.all(Array.from({ length: 600 }, () => l.acquire({ lane: 'high', cost: [1, 0, 0], deadline: Date.now() + 1000 })));
+    const order: string[] = [];
+    const wait = (lane: Lane) => l.acquire({ lane, cost: [1, 0, 0], deadline: Date.now() + 3000 }).then(() => order.push(lane));
+    await Promise.all([wait('batch'), wait('normal'), wait('high')]);
+    expect(order).toEqual(['high', 'normal', 'batch']);
+  });
+
+  it('GIVEN no capacity within the deadline WHEN rejected THEN retry-after-ms reflects the bucket, jittered per caller', async () => {
+    const store = new MemoryLimitStore();
+    const draws = [0, 1];
+    const l = limiter(store, 60, { random: () => draws.shift() ?? 0 });
+    await Promise.all(Array.from({ length: 60 }, () => l.acquire({ lane: 'high', cost: [1, 0, 0], deadline: Date.now() })));
+    const errors = await Promise.all(
+      [1, 2].map(() =>
+        l.acquire({ lane: 'high', cost: [1, 0, 0], deadline: Date.now() }).then(
+          () => undefined,
+          (e: unknown) => e as RateLimitedError,
+        ),
+      ),
+    );
+    const [first, second] = errors.map((e) => e?.retryAfterMs);
+    expect(first).toBeGreaterThan(900);
+    expect(first).toBeLessThanOrEqual(2000);
+    expect(second).toBeGreaterThan(first ?? 0);
+    expect(errors[0]?.headers['retry-after']).toBe(String(Math.ceil((first ?? 0) / 1000)));
+  });
+
+  it('GIVEN reserved output WHEN the correction refunds it THEN the capacity is usable again', async () => {
+    const store = new MemoryLimitStore();
+    const l = new TierLimiter({ tier: 'haiku', limits: { rpm: 1000, itpm: 1_000_000, otpm: 1000 }, ceilings, store, maxDepth: 10, jitter: 0, flushDelayMs: 1 });
+    await l.acquire({ lane: 'high', cost: [1, 10, 1000], deadline: Date.now() });
+    await expect(l.acquire({ lane: 'high', cost: [1, 10, 500], deadline: Date.now() })).rejects.toBeInstanceOf(RateLimitedError);
+    l.correct([0, 0, -900]);
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(l.acquire({ lane: 'high', cost: [1, 10, 500], deadline: Date.now() })).resolves.toBeDefined();
+  });
+
+  it('GIVEN max_tokens above what the lane may hold WHEN asked THEN 400 says what to lower', async () => {
+    const l = limiter(new MemoryLimitStore());
+    await expect(l.acquire({ lane: 'batch', cost: [1, 0, 2_000_000], deadline: Date.now() })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('lower max_tokens') });
+  });
+});
