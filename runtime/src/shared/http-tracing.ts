@@ -13,6 +13,24 @@ export interface TracedHandlerOptions {
    * retried request carries `x-stainless-retry-count`. @default noopMetrics
    */
   readonly metrics?: Metrics;
+  /** Called once per traced request when its response ends (e.g. intakeResponseMetrics). @default none */
+  readonly onResponse?: (response: ResponseInfo) => void;
+}
+
+export interface ResponseInfo {
+  readonly method: string;
+  readonly route: string;
+  readonly status: number;
+  readonly durationMs: number;
+}
+
+/** The intake's accepted/rejected counts: every answer to POST /v1/tasks is one or the other. */
+export function intakeResponseMetrics(metrics: Metrics): (response: ResponseInfo) => void {
+  return ({ method, route, status }) => {
+    if (method !== 'POST' || route !== '/v1/tasks') return;
+    const accepted = status >= 200 && status < 300;
+    metrics.emit([{ name: accepted ? METRICS.intakeAccepted : METRICS.intakeRejected, value: 1 }], {}, { status });
+  };
 }
 
 /** A low-cardinality span name: IDs in the path become `{id}` (`GET /v1/tasks/{id}`). */
@@ -53,6 +71,7 @@ export function tracedHandler(handler: Handler, options: TracedHandlerOptions): 
       ...(retryCount > 0 ? { 'http.request.resend_count': retryCount } : {}),
     };
     const span = options.tracer.startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+    const started = performance.now();
     if (retryCount > 0) {
       metrics.emit([{ name: METRICS.llmRetries, value: 1 }], lane !== undefined ? { [DIMENSIONS.lane]: lane } : {}, { retryCount, ...(taskId !== undefined ? { taskId } : {}) });
     }
@@ -64,6 +83,7 @@ export function tracedHandler(handler: Handler, options: TracedHandlerOptions): 
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${res.statusCode}` });
       if (!res.writableFinished) span.setAttribute('error.type', 'response_aborted');
       span.end();
+      options.onResponse?.({ method, route, status: res.statusCode, durationMs: performance.now() - started });
     };
     res.once('finish', end);
     res.once('close', end);

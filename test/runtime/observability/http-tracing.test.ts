@@ -1,6 +1,6 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { listen, type RunningServer } from '../../../runtime/src/shared/http';
-import { tracedHandler, routeOf } from '../../../runtime/src/shared/http-tracing';
+import { intakeResponseMetrics, tracedHandler, routeOf, type ResponseInfo } from '../../../runtime/src/shared/http-tracing';
 import { silentLogger } from '../../../runtime/src/shared/logger';
 import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';
@@ -12,6 +12,7 @@ describe('tracedHandler', () => {
   let server: RunningServer;
   const metrics = new InMemoryMetrics();
   const seenInside: (string | undefined)[] = [];
+  const responses: ResponseInfo[] = [];
 
   beforeAll(async () => {
     tracing = startTestTracing();
@@ -25,7 +26,7 @@ describe('tracedHandler', () => {
         await new Promise((r) => setTimeout(r, 60));
         res.end('b');
       },
-      { tracer: trace.getTracer(TRACER.gateway), metrics },
+      { tracer: trace.getTracer(TRACER.gateway), metrics, onResponse: (r) => responses.push(r) },
     );
     server = await listen(handler, 0, silentLogger, '127.0.0.1');
   });
@@ -59,6 +60,7 @@ describe('tracedHandler', () => {
     expect(span.duration[0] * 1000 + span.duration[1] / 1e6).toBeGreaterThanOrEqual(50);
     expect(seenInside[seenInside.length - 1]).toBe(`00-${traceId}-${span.spanContext().spanId}-01`);
     expect(metrics.find(METRICS.llmRetries, { Lane: 'high' })).toHaveLength(1);
+    expect(responses[responses.length - 1]).toEqual({ method: 'POST', route: '/v1/messages', status: 200, durationMs: expect.any(Number) });
   });
 
   it('GIVEN a handler that throws WHEN the server answers 500 THEN the span has error status; health checks are not traced', async () => {
@@ -69,6 +71,18 @@ describe('tracedHandler', () => {
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
     expect(span.attributes['http.response.status_code']).toBe(500);
     expect(tracing.byName('GET /health')).toEqual([]);
+  });
+
+  it('intakeResponseMetrics counts POST /v1/tasks answers as accepted or rejected, and nothing else', () => {
+    const counted = new InMemoryMetrics();
+    const onResponse = intakeResponseMetrics(counted);
+    onResponse({ method: 'POST', route: '/v1/tasks', status: 202, durationMs: 3 });
+    onResponse({ method: 'POST', route: '/v1/tasks', status: 400, durationMs: 1 });
+    onResponse({ method: 'POST', route: '/v1/tasks', status: 429, durationMs: 1 });
+    onResponse({ method: 'GET', route: '/v1/tasks/{id}', status: 404, durationMs: 1 });
+    expect(counted.sum(METRICS.intakeAccepted)).toBe(1);
+    expect(counted.sum(METRICS.intakeRejected)).toBe(2);
+    expect(counted.find(METRICS.intakeRejected).map((r) => r.properties['status'])).toEqual([400, 429]);
   });
 
   it('routeOf replaces IDs so span names stay few', () => {
