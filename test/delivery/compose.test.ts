@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadStageConfig } from '../../lib/config';
+import { heapLimitMiB } from '../../lib/constructs/agent-task-definition';
 import { freePort, node22Binary, startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../runtime/src/local/emulators';
 import { ROLES, devFindings, loadCompose, prodLikeFindings, type ComposeFile, type ProdSizing } from './compose-policy';
 
@@ -50,6 +51,12 @@ describe('compose.prod-like.yml', () => {
     const findings = prodLikeFindings(variant(prodLike, change), SIZING);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toContain(expected);
+  });
+
+  it('caps the heap exactly as the ECS task definition does', () => {
+    for (const role of ROLES) {
+      expect(prodLike.services[role]?.environment?.['NODE_OPTIONS']).toContain(`--max-old-space-size=${heapLimitMiB(SIZING[role].memoryMiB)}`);
+    }
   });
 
   it('names the same tables and queues as compose.dev.yml', () => {
