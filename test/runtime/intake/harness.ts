@@ -37,7 +37,7 @@ export const publicResolver = async (): Promise<readonly string[]> => ['93.184.2
  * test wrap the real client (e.g. to fail SendMessage once).
  */
 export async function startIntake(
-  overrides: Partial<Omit<IntakeOptions, 'dynamo' | 'queues' | 'auth' | 'logger'>> & { wrapSqs?: (sqs: SQSClient) => SQSClient } = {},
+  overrides: Partial<Omit<IntakeOptions, 'dynamo' | 'queues' | 'auth'>> & { wrapSqs?: (sqs: SQSClient) => SQSClient } = {},
 ): Promise<IntakeHarness> {
   const aws = await createTestAws();
   const keys = {
