@@ -17,6 +17,13 @@ import type { Consumer } from '../worker/consumer';
 import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from './emulators';
 import { provisionLocalResources, type LocalResources } from './provision';
 import { startStubModel, type StubModel } from './stub-model';
+import { trace } from '@opentelemetry/api';
+import { gatewayMetricsFrom } from '../gateway/gateway-metrics';
+import { intakeResponseMetrics, tracedHandler } from '../shared/http-tracing';
+import { noopMetrics, type Metrics } from '../shared/metrics';
+import { DIMENSIONS, SERVICES } from '../shared/metrics-contract';
+import type { PromptRegistry } from '../shared/prompt-registry';
+import { TRACER } from '../shared/spans';
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -42,6 +49,10 @@ export interface LocalSystemOptions {
   readonly gatewayLimits?: GatewayLimits;
   /** Worker long-poll wait (short in tests so stop is quick). @default 20 */
   readonly waitTimeSeconds?: number;
+  /** Metrics for all services (each binds its Service dimension). @default noopMetrics */
+  readonly metrics?: Metrics;
+  /** The workers' prompts; their hash is the PromptVersion. @default none (no system prompt) */
+  readonly prompts?: PromptRegistry;
 }
 
 export interface LocalSystem {
@@ -85,9 +96,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       stub = await startStubModel({ latencyMs: options.stubLatencyMs ?? 0, logger: logger.child({ service: 'stub-model' }) });
       upstreamUrl = stub.url;
     }
+    const metrics = options.metrics ?? noopMetrics;
+    const serviceMetrics = (service: string) => metrics.with({ [DIMENSIONS.service]: service });
     const gatewayLogger = logger.child({ service: 'gateway' });
     const gateway = await listen(
-      createGatewayHandler({
+      tracedHandler(createGatewayHandler({
         upstreamUrl,
         keys: staticKeyProvider(options.anthropicApiKey ?? 'local-stub'),
         logger: gatewayLogger,
@@ -95,7 +108,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         limitStore: new DynamoLimitStore(dynamo, resources.gatewayTable),
         breakerStore: new DynamoBreakerStore(dynamo, resources.gatewayTable),
         ...(options.gatewayLimits !== undefined ? { limits: options.gatewayLimits } : {}),
-      }),
+        metrics: gatewayMetricsFrom(serviceMetrics(SERVICES.gateway)),
+      }), { tracer: trace.getTracer(TRACER.gateway), metrics: serviceMetrics(SERVICES.gateway) }),
       options.gatewayPort ?? 0,
       gatewayLogger,
       '127.0.0.1',
@@ -119,15 +133,16 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
     const intakeLogger = logger.child({ service: 'intake' });
+    const intakeMetrics = serviceMetrics(SERVICES.intake);
     const intake = await listen(
-      createIntakeHandler({
+      tracedHandler(createIntakeHandler({
         dynamo,
         sqs,
         tableName: resources.tasksTable,
         queues: resources.queues,
         auth: new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000 }]),
         logger: intakeLogger,
-      }),
+      }), { tracer: trace.getTracer(TRACER.intake), metrics: intakeMetrics, onResponse: intakeResponseMetrics(intakeMetrics) }),
       options.intakePort ?? 0,
       intakeLogger,
       '127.0.0.1',
