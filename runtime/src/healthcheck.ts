@@ -7,7 +7,8 @@
  * `node dist/<role>.js`), so the one Dockerfile HEALTHCHECK fits whichever role the command chose.
  */
 import { readFileSync } from 'node:fs';
-import { PORTS, definedOnly } from './shared/config';
+// Not './shared/config': that pulls zod into a script every task runs every 15 s.
+import { PORTS } from './shared/ports';
 
 export type Role = keyof typeof PORTS;
 
@@ -95,11 +96,9 @@ function readPid1Cmdline(): string | undefined {
 
 async function main(): Promise<number> {
   try {
-    const role = resolveRole({
-      ...definedOnly('arg', process.argv[2]),
-      env: process.env,
-      ...definedOnly('pid1Cmdline', readPid1Cmdline()),
-    });
+    const arg = process.argv[2];
+    const pid1Cmdline = readPid1Cmdline();
+    const role = resolveRole({ env: process.env, ...(arg === undefined ? {} : { arg }), ...(pid1Cmdline === undefined ? {} : { pid1Cmdline }) });
     const result = await checkHealth({ port: resolvePort(role, process.env) });
     (result.healthy ? process.stdout : process.stderr).write(`${role}: ${result.detail}\n`);
     return result.healthy ? 0 : 1;

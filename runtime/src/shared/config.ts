@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { PORTS } from './ports';
 import { parseGatewayLimitsJson, type GatewayLimits } from '../gateway/limits-config';
 
 /**
@@ -42,8 +43,7 @@ export const ENV = {
   gatewayLimits: 'GATEWAY_LIMITS',
 } as const;
 
-/** Default listening ports; the CDK container definitions use the same numbers. */
-export const PORTS = { intake: 8080, worker: 8081, gateway: 8090 } as const;
+export { PORTS };
 
 const stageSchema = z.enum(['local', 'dev', 'staging', 'prod']);
 const logLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
