@@ -3,6 +3,13 @@ import { PORTS } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { describeIssues } from '../shared/zod-issues';
 import { startLocalSystem } from './system';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { EmfMetrics } from '../shared/metrics';
+import { DIMENSIONS } from '../shared/metrics-contract';
+import { PromptRegistry } from '../shared/prompt-registry';
+import { DEFAULT_TRACE_DIR, FileSpanExporter } from '../shared/span-store';
+import { startTracing } from '../shared/tracing';
 
 /** `npm start`: the local system's own knobs, validated here at its edge. */
 const localEnv = z.object({
@@ -12,13 +19,23 @@ const localEnv = z.object({
   WORKERS: z.coerce.number().int().min(1).max(16).default(2),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MODEL: z.string().min(1).default('claude-sonnet-5'),
+  PROMPTS_DIR: z.string().min(1).default('prompts'),
 });
+
+/** Local EMF lines go to a file, not the console, so the startup banner and logs stay readable. */
+const METRICS_DIR = '.local/metrics';
 
 async function main(): Promise<void> {
   const parsed = localEnv.safeParse(process.env);
   if (!parsed.success) throw new Error(`Invalid environment for npm start: ${describeIssues(parsed.error)}`);
   const env = parsed.data;
   const logger = createLogger({}, { level: env.LOG_LEVEL });
+  // Spans go to the local store that `npm run trace -- <taskId>` reads.
+  const tracing = startTracing({ serviceName: 'openclaw-local', stage: 'local', exporters: [new FileSpanExporter(DEFAULT_TRACE_DIR)] });
+  mkdirSync(METRICS_DIR, { recursive: true });
+  const metricsFile = join(METRICS_DIR, 'emf.jsonl');
+  const metrics = new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: 'local' }, write: (line) => appendFileSync(metricsFile, line) });
+  const prompts = PromptRegistry.fromDirectory(env.PROMPTS_DIR);
   process.stdout.write('Starting DynamoDB Local, fauxqs, the model, gateway, workers and intake...\n');
   const system = await startLocalSystem({
     logger,
@@ -27,6 +44,8 @@ async function main(): Promise<void> {
     gatewayPort: env.GATEWAY_PORT,
     workers: env.WORKERS,
     model: env.MODEL,
+    metrics,
+    prompts,
   });
   const model = system.stub !== undefined ? `stub model at ${system.stub.url} (set ANTHROPIC_API_KEY to use the real API)` : 'Anthropic API';
   process.stdout.write(
@@ -38,11 +57,15 @@ async function main(): Promise<void> {
       `  workers  ${system.workers.length}`,
       `  DynamoDB ${system.dynamoEndpoint} (table ${system.resources.tasksTable})`,
       `  SQS      ${system.sqsEndpoint}`,
+      `  prompts  ${env.PROMPTS_DIR} (version ${prompts.version})`,
+      `  traces   ${DEFAULT_TRACE_DIR}, metrics ${metricsFile} (EMF)`,
       '',
       'Submit a task:',
       `  curl -s -X POST ${system.intakeUrl}/v1/tasks -H 'authorization: Bearer ${system.apiKey}' -H 'content-type: application/json' -d '{"prompt":"Multiply two numbers and note the result"}'`,
       'Then follow it:',
       `  curl -s ${system.intakeUrl}/v1/tasks/<taskId> -H 'authorization: Bearer ${system.apiKey}'`,
+      'See why it behaved as it did (span tree, tokens, tool calls):',
+      '  npm run trace -- <taskId>',
       '',
       'Ctrl-C stops everything.',
       '',
@@ -50,7 +73,10 @@ async function main(): Promise<void> {
   );
   const shutdown = () => {
     process.stdout.write('Stopping...\n');
-    void system.stop().then(() => process.exit(0));
+    void system
+      .stop()
+      .then(() => Promise.all([metrics.flush(), tracing.shutdown()]))
+      .then(() => process.exit(0));
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

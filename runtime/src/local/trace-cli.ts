@@ -1,9 +1,6 @@
 import { resolve } from 'node:path';
-import { readStoredSpans, spansForTask } from '../shared/span-store';
+import { DEFAULT_TRACE_DIR, readStoredSpans, spansForTask } from '../shared/span-store';
 import { renderTree } from '../shared/trace-tree';
-
-/** Where `npm start` keeps spans; the same default as in main.ts. */
-export const DEFAULT_TRACE_DIR = '.local/traces';
 
 const USAGE = 'Usage: npm run trace -- <taskId>   (reads spans that `npm start` stored under .local/traces; TRACE_DIR overrides)';
 

@@ -48,6 +48,9 @@ export function toStoredSpan(span: ReadableSpan): StoredSpan {
   };
 }
 
+/** Where `npm start` keeps spans and `npm run trace` reads them (relative to the repository). */
+export const DEFAULT_TRACE_DIR = '.local/traces';
+
 /** One file per day keeps any single file small enough to scan for a task. */
 const fileFor = (dir: string, ms: number): string => join(dir, `spans-${new Date(ms).toISOString().slice(0, 10)}.jsonl`);
 
