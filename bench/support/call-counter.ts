@@ -1,0 +1,55 @@
+/** Round-trips per SDK command, counted by a middleware on the client itself. */
+export class CallCounter {
+  private readonly counts = new Map<string, number>();
+  private busyMs = 0;
+
+  /**
+   * Count every command `client` sends from now on. Registered at the initialize step, so a call
+   * counts once however many times the SDK retries it (retries are the transport's business, the
+   * design's round-trips are what this measures).
+   */
+  attach(client: { middlewareStack: { add: (...args: never[]) => void } }, prefix: string): void {
+    const add = client.middlewareStack.add as unknown as (
+      mw: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+      options: { step: 'initialize'; name: string },
+    ) => void;
+    add.call(
+      client.middlewareStack,
+      (next, context) => async (args) => {
+        const key = `${prefix}:${context.commandName ?? 'unknown'}`;
+        this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+        const started = performance.now();
+        try {
+          return await next(args);
+        } finally {
+          this.busyMs += performance.now() - started;
+        }
+      },
+      { step: 'initialize', name: `benchCallCounter-${prefix}` },
+    );
+  }
+
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  /** Summed wall time of all counted calls (ms); concurrent calls add up. */
+  totalMs(): number {
+    return this.busyMs;
+  }
+
+  total(): number {
+    let sum = 0;
+    for (const v of this.counts.values()) sum += v;
+    return sum;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.counts.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  reset(): void {
+    this.counts.clear();
+    this.busyMs = 0;
+  }
+}
