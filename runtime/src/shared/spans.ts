@@ -98,6 +98,15 @@ export function traceparentField(): { traceparent?: string } {
   return tp === undefined ? {} : { traceparent: tp };
 }
 
+/**
+ * For a task's queue message: name the task on the active span (so the task's trace can be found
+ * by its ID) and return `{ traceparent }` for the worker to continue it; `{}` when not tracing.
+ */
+export function taskTraceContext(taskId: string): { traceparent?: string } {
+  trace.getActiveSpan()?.setAttribute(OPENCLAW.taskId, taskId);
+  return traceparentField();
+}
+
 /** The context a remote `traceparent` (message body or header) continues; the active one when absent. */
 export function contextFromTraceparent(traceparent: string | undefined, tracestate?: string): Context {
   if (traceparent === undefined) return context.active();

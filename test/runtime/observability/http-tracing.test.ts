@@ -4,7 +4,7 @@ import { intakeResponseMetrics, tracedHandler, routeOf, type ResponseInfo } from
 import { silentLogger } from '../../../runtime/src/shared/logger';
 import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';
-import { TRACER, currentTraceparent } from '../../../runtime/src/shared/spans';
+import { TRACER, currentTraceparent, inSpan, taskTraceContext } from '../../../runtime/src/shared/spans';
 import { startTestTracing, type TestTracing } from './tracing-harness';
 
 describe('tracedHandler', () => {
@@ -91,3 +91,27 @@ describe('tracedHandler', () => {
   });
 });
 
+
+describe('taskTraceContext', () => {
+  let tracing: TestTracing;
+  beforeAll(() => {
+    tracing = startTestTracing();
+  });
+  afterAll(async () => {
+    await tracing.handle.shutdown();
+  });
+
+  it('GIVEN an active request span THEN the span is tagged with the task and the message gets its traceparent', async () => {
+    let field: { traceparent?: string } = {};
+    await inSpan(trace.getTracer(TRACER.intake), 'POST /v1/tasks', {}, async () => {
+      field = taskTraceContext('task-42');
+    });
+    const span = tracing.one('POST /v1/tasks');
+    expect(span.attributes['openclaw.task.id']).toBe('task-42');
+    expect(field).toEqual({ traceparent: `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01` });
+  });
+
+  it('GIVEN no active span THEN the message gets no traceparent', () => {
+    expect(taskTraceContext('task-43')).toEqual({});
+  });
+});
