@@ -141,7 +141,6 @@ export class AgentWorkerService extends Construct {
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: task.taskDefinition,
-      desiredCount: minTasks,
       vpcSubnets: props.network.taskSubnets,
       securityGroups: [this.securityGroup],
       ...safeDeploymentProps([alarmName]),

@@ -211,7 +211,6 @@ export class IntakeService extends Construct {
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: task.taskDefinition,
-      desiredCount: minTasks,
       vpcSubnets: props.network.taskSubnets,
       securityGroups: [this.securityGroup],
       healthCheckGracePeriod: Duration.seconds(60),

@@ -104,7 +104,6 @@ export class LlmGatewayService extends Construct {
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: task.taskDefinition,
-      desiredCount: minTasks,
       vpcSubnets: props.network.taskSubnets,
       securityGroups: [this.securityGroup],
       ...safeDeploymentProps([alarmName]),

@@ -53,7 +53,8 @@ export class RollbackAlarm extends Construct {
 /**
  * Deployment safety shared by every service: the circuit breaker rolls back tasks that fail to
  * start or stay healthy, the alarms roll back a release that starts but misbehaves, and the
- * scheduler keeps full capacity while it replaces tasks.
+ * scheduler keeps full capacity while it replaces tasks. Services set no desired count: auto
+ * scaling owns it, so a deploy during a spike does not reset the fleet to its minimum.
  */
 export function safeDeploymentProps(alarmNames: readonly string[]): Pick<
   ecs.FargateServiceProps,

@@ -1,0 +1,262 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENV, PORTS } from '../../runtime/src/shared/config';
+import { resourcesOf, synthStage } from './support/synth-stage';
+
+const prod = synthStage('prod');
+const services = prod.templates.services;
+const servicesJson = prod.json.services;
+const ROLES = ['intake', 'worker', 'gateway'] as const;
+
+type Container = Record<string, any>;
+function container(role: (typeof ROLES)[number]): Container {
+  const found = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition')
+    .map(([, p]) => p['ContainerDefinitions'][0] as Container)
+    .find((c) => c['Name'] === role);
+  if (found === undefined) throw new Error(`no ${role} container`);
+  return found;
+}
+function env(role: (typeof ROLES)[number]): Record<string, unknown> {
+  return Object.fromEntries((container(role)['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+}
+function ecsService(logicalPrefix: string): Record<string, any> {
+  const found = resourcesOf(servicesJson, 'AWS::ECS::Service').find(([id]) => id.startsWith(logicalPrefix));
+  if (found === undefined) throw new Error(`no service ${logicalPrefix}`);
+  return found[1];
+}
+
+describe('task definitions (prod)', () => {
+  test.each(ROLES)('GIVEN the %s task WHEN synthesized THEN it runs its entry point as uid 1000 on a read-only root with a tmpfs /tmp', (role) => {
+    expect(container(role)).toMatchObject({
+      Command: ['node', `dist/${role}.js`],
+      User: '1000',
+      ReadonlyRootFilesystem: true,
+      Essential: true,
+      LinuxParameters: {
+        InitProcessEnabled: true,
+        Tmpfs: [{ ContainerPath: '/tmp', Size: 64, MountOptions: ['rw', 'noexec', 'nosuid', 'nodev'] }],
+      },
+      HealthCheck: { Command: ['CMD', 'node', 'dist/healthcheck.js', role], Interval: 15, Timeout: 5, Retries: 3, StartPeriod: 30 },
+    });
+  });
+
+  test('GIVEN the worker WHEN stopped THEN it gets the Fargate maximum of 120 s to drain, and its drain ends 30 s earlier', () => {
+    expect(container('worker')['StopTimeout']).toBe(120);
+    expect(env('worker')[ENV.drainTimeoutMs]).toBe('90000');
+  });
+
+  test.each(ROLES)('GIVEN the %s task WHEN synthesized THEN the heap is capped at 75%% of task memory', (role) => {
+    const td = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role);
+    const memory = Number(td?.[1]['Memory']);
+    expect(env(role)['NODE_OPTIONS']).toBe(`--max-old-space-size=${Math.floor(memory * 0.75)}`);
+  });
+
+  test('GIVEN the environments WHEN read THEN secrets appear only as ARNs, never as values', () => {
+    const all = ROLES.flatMap((r) => Object.keys(env(r)));
+    expect(all).not.toContain(ENV.anthropicApiKey);
+    expect(all).not.toContain(ENV.apiKeys);
+    expect(env('gateway')[ENV.anthropicSecretArn]).toEqual({ 'Fn::ImportValue': expect.stringMatching(/AnthropicApiKey/) });
+    expect(env('intake')[ENV.apiKeysSecretArn]).toEqual({ 'Fn::ImportValue': expect.stringMatching(/IntakeApiKeys/) });
+    for (const role of ROLES) expect(container(role)['Secrets']).toBeUndefined();
+  });
+
+  test('GIVEN the worker WHEN configured THEN it matches the queues it consumes and knows its gateway and kill switch', () => {
+    const e = env('worker');
+    expect(e).toMatchObject({
+      [ENV.stage]: 'prod',
+      [ENV.port]: String(PORTS.worker),
+      [ENV.gatewayUrl]: `http://gateway:${PORTS.gateway}`,
+      [ENV.killSwitchParam]: { Ref: expect.stringMatching(/^WorkerKillSwitch/) },
+      [ENV.visibilityTimeoutSeconds]: '300',
+      [ENV.maxReceiveCount]: '5',
+      [ENV.model]: 'claude-sonnet-5',
+    });
+    expect(e[ENV.queueUrlHigh]).toEqual({ 'Fn::ImportValue': expect.stringMatching(/QueuesHigh/) });
+    expect(e[ENV.queueUrlNormal]).toEqual({ 'Fn::ImportValue': expect.stringMatching(/QueuesNormal/) });
+  });
+
+  test('GIVEN the kill switch WHEN created THEN it is an SSM parameter that only accepts on/off, starting off', () => {
+    services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/openclaw/prod/worker/kill-switch', Value: 'off', AllowedPattern: '^(on|off)$' });
+    services.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^WorkerTaskTaskDefinitionTaskRole') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'ssm:GetParameter', Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }) })]) },
+    });
+  });
+});
+
+describe('rollouts (prod)', () => {
+  test.each(['Intake', 'Gateway', 'Worker'])('GIVEN the %s service WHEN deployed THEN the circuit breaker and its rollback alarm roll back', (name) => {
+    expect(ecsService(`${name}Service`)['DeploymentConfiguration']).toMatchObject({
+      DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      Alarms: { AlarmNames: [expect.stringMatching(new RegExp(`^openclaw-prod-${name.toLowerCase()}-`))], Enable: true, Rollback: true },
+      MinimumHealthyPercent: 100,
+      MaximumPercent: 200,
+    });
+  });
+
+  test('GIVEN the rollback alarms WHEN synthesized THEN each exists under the name the service watches', () => {
+    for (const name of ['openclaw-prod-intake-5xx', 'openclaw-prod-gateway-5xx', 'openclaw-prod-worker-completion']) {
+      services.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: name, TreatMissingData: 'notBreaching' });
+    }
+    services.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'openclaw-prod-worker-completion', ComparisonOperator: 'LessThanThreshold', Threshold: 90 });
+  });
+
+  test('GIVEN the intake WHEN deployed THEN it is a canary with bake time that shifts weights on the production rule', () => {
+    const intake = ecsService('IntakeService');
+    expect(intake['DeploymentConfiguration']).toMatchObject({ Strategy: 'CANARY', CanaryConfiguration: { CanaryPercent: 10, CanaryBakeTimeInMinutes: 10 }, BakeTimeInMinutes: 10 });
+    expect(intake['LoadBalancers'][0]).toMatchObject({
+      ContainerName: 'intake',
+      ContainerPort: PORTS.intake,
+      AdvancedConfiguration: { AlternateTargetGroupArn: { Ref: expect.stringMatching(/^IntakeGreen/) }, ProductionListenerRule: { Ref: expect.stringMatching(/^IntakeProductionRule/) } },
+    });
+    services.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      Actions: [
+        {
+          Type: 'forward',
+          ForwardConfig: {
+            TargetGroups: [
+              { TargetGroupArn: { Ref: Match.stringLikeRegexp('^IntakeBlue') }, Weight: 100 },
+              { TargetGroupArn: { Ref: Match.stringLikeRegexp('^IntakeGreen') }, Weight: 0 },
+            ],
+          },
+        },
+      ],
+    });
+  });
+
+  test('GIVEN a scaled service WHEN deployed THEN the template sets no desired count that would reset it', () => {
+    for (const [, props] of resourcesOf(servicesJson, 'AWS::ECS::Service')) expect(props['DesiredCount']).toBeUndefined();
+  });
+});
+
+describe('networking and load balancing (prod)', () => {
+  test('GIVEN every service WHEN placed THEN it runs in private subnets without a public IP', () => {
+    for (const [, props] of resourcesOf(servicesJson, 'AWS::ECS::Service')) {
+      const vpc = props['NetworkConfiguration']['AwsvpcConfiguration'];
+      expect(vpc['AssignPublicIp']).toBe('DISABLED');
+      expect(JSON.stringify(vpc['Subnets'])).toMatch(/tasksSubnet/);
+    }
+  });
+
+  test('GIVEN the security groups WHEN read THEN only the gateway may reach the internet', () => {
+    const openEgress = resourcesOf(servicesJson, 'AWS::EC2::SecurityGroup')
+      .filter(([, p]) => (p['SecurityGroupEgress'] ?? []).some((r: Record<string, unknown>) => r['CidrIp'] === '0.0.0.0/0'))
+      .map(([id]) => id);
+    expect(openEgress).toEqual([expect.stringMatching(/^GatewayTaskSg/)]);
+    services.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('^LLM gateway'),
+      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }],
+    });
+    const egress = resourcesOf(servicesJson, 'AWS::EC2::SecurityGroupEgress').map(([, p]) => p);
+    expect(egress.filter((r) => r['CidrIp'] !== undefined)).toEqual([]);
+    expect(egress.filter((r) => r['DestinationPrefixListId'] !== undefined).map((r) => r['DestinationPrefixListId']).sort()).toEqual(
+      ['pl-02cd2c6b', 'pl-02cd2c6b', 'pl-63a5400a', 'pl-63a5400a'],
+    );
+  });
+
+  test('GIVEN the worker WHEN it calls the model THEN it reaches the gateway on 8090 through Service Connect', () => {
+    expect(ecsService('GatewayService')['ServiceConnectConfiguration']).toMatchObject({
+      Enabled: true,
+      Services: [{ PortName: 'gateway', DiscoveryName: 'gateway', ClientAliases: [{ DnsName: 'gateway', Port: PORTS.gateway }] }],
+    });
+    expect(ecsService('WorkerService')['ServiceConnectConfiguration']).toMatchObject({ Enabled: true });
+    expect(ecsService('WorkerService')['ServiceConnectConfiguration']['Services']).toBeUndefined();
+    services.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: PORTS.gateway,
+      ToPort: PORTS.gateway,
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^GatewayTaskSg'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkerTaskSg'), 'GroupId'] },
+    });
+  });
+
+  test('GIVEN the public ALB WHEN synthesized THEN it terminates TLS with the configured certificate and logs access', () => {
+    services.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 443,
+      Protocol: 'HTTPS',
+      SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+      Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-4000-8000-000000000003' }],
+    });
+    services.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing',
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' }]),
+    });
+    services.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.enabled', Value: 'true' }]),
+    });
+    services.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 1);
+  });
+});
+
+describe('scaling', () => {
+  test('GIVEN prod workers WHEN scaling on backlog THEN target tracking holds (high + normal) / running tasks at latency ÷ task time', () => {
+    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: 5,
+        CustomizedMetricSpecification: {
+          Metrics: [
+            Match.objectLike({ Id: 'high', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesVisible' }) }) }),
+            Match.objectLike({ Id: 'normal', ReturnData: false }),
+            Match.objectLike({ Id: 'tasks', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount' }) }) }),
+            { Id: 'backlog', Expression: '(high + normal) / tasks', Label: 'Backlog per worker', ReturnData: true },
+          ],
+        },
+      },
+    });
+    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 50, ScalableDimension: 'ecs:service:DesiredCount' });
+  });
+
+  test('GIVEN no running worker and a backlog WHEN evaluated THEN a step policy adds one worker', () => {
+    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling',
+      StepScalingPolicyConfiguration: { AdjustmentType: 'ChangeInCapacity', StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }] },
+    });
+    services.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF((FILL(high, 0) + FILL(normal, 0)) > 0 AND FILL(tasks, 0) == 0, 1, 0)' })]),
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^WorkerScaleFromZero') }],
+    });
+  });
+
+  test('GIVEN the gateway and intake WHEN scaling THEN they track CPU and requests per target', () => {
+    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' }, TargetValue: 50 }),
+    });
+    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ PredefinedMetricSpecification: Match.objectLike({ PredefinedMetricType: 'ALBRequestCountPerTarget' }), TargetValue: 1000 }),
+    });
+  });
+
+  test('GIVEN prod workers WHEN placed THEN they run on-demand; staging workers run mostly on Spot', () => {
+    expect(ecsService('WorkerService')['CapacityProviderStrategy']).toEqual([{ CapacityProvider: 'FARGATE', Weight: 1 }]);
+    const staging = resourcesOf(synthStage('staging').json.services, 'AWS::ECS::Service').find(([id]) => id.startsWith('WorkerService'));
+    expect(staging?.[1]['CapacityProviderStrategy']).toEqual([
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 3 },
+      { CapacityProvider: 'FARGATE', Weight: 1 },
+    ]);
+  });
+
+  test('GIVEN the cluster WHEN created THEN Container Insights (RunningTaskCount) and Fargate Spot are available', () => {
+    services.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+    services.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', { CapacityProviders: ['FARGATE', 'FARGATE_SPOT'] });
+  });
+});
+
+describe('least privilege (prod)', () => {
+  test('GIVEN the gateway task role WHEN read THEN it may read only the Anthropic secret and the gateway table', () => {
+    const policy = resourcesOf(servicesJson, 'AWS::IAM::Policy').find(([id]) => id.startsWith('GatewayTaskTaskDefinitionTaskRole'));
+    const statements = policy?.[1]['PolicyDocument']['Statement'] as Array<Record<string, any>>;
+    const resources = statements.map((st) => JSON.stringify(st['Resource']));
+    expect(resources).toHaveLength(3);
+    expect(resources[0]).toMatch(/StoreGateway/); // table items
+    expect(resources[1]).toMatch(/DataKey/); // its key, via DynamoDB only
+    expect(resources[2]).toMatch(/AnthropicApiKey/);
+    expect(statements[2]?.['Action']).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+  });
+
+  test('GIVEN the data key WHEN used by tasks THEN only through SQS or DynamoDB', () => {
+    const kmsStatements = resourcesOf(servicesJson, 'AWS::IAM::Policy').flatMap(([, p]) =>
+      (p['PolicyDocument']['Statement'] as Array<Record<string, any>>).filter((s) => JSON.stringify(s['Action']).includes('kms:')),
+    );
+    expect(kmsStatements.length).toBeGreaterThan(0);
+    for (const s of kmsStatements) expect(Object.keys(s['Condition']['StringEquals'])).toEqual(['kms:ViaService']);
+  });
+});
