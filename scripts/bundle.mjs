@@ -5,7 +5,7 @@
 //   node scripts/bundle.mjs healthcheck      only the named entries
 //   OUTDIR=/tmp/x node scripts/bundle.mjs    another output directory (tests use this)
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +18,20 @@ export const ENTRIES = {
   gateway: 'runtime/src/gateway/main.ts',
   healthcheck: 'runtime/src/healthcheck.ts',
 };
+
+/** Runtime assets next to the bundles: the worker reads dist/prompts when there is no ./prompts. */
+const PROMPTS_DIR = 'prompts';
+
+function copyPrompts(outdir) {
+  const from = join(root, PROMPTS_DIR);
+  if (!existsSync(from)) return [];
+  const to = join(outdir, PROMPTS_DIR);
+  mkdirSync(to, { recursive: true });
+  // README.md documents the directory; it is not a prompt.
+  const files = readdirSync(from).filter((f) => f.endsWith('.md') && f.toLowerCase() !== 'readme.md');
+  for (const f of files) copyFileSync(join(from, f), join(to, f));
+  return files.map((f) => join(PROMPTS_DIR, f));
+}
 
 function selectEntries(names) {
   const unknown = names.filter((n) => !(n in ENTRIES));
@@ -58,6 +72,8 @@ async function main() {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
     if (file.endsWith('.js')) console.log(`${relative(root, resolve(root, file))}  ${(meta.bytes / 1024).toFixed(0)} KiB`);
   }
+  const assets = copyPrompts(outdir);
+  if (assets.length > 0) console.log(`${relative(root, outdir) || '.'}/${PROMPTS_DIR}/  ${assets.length} prompt file(s)`);
 }
 
 main().catch((err) => {

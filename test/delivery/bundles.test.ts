@@ -80,9 +80,12 @@ afterAll(async () => {
 });
 
 describe('bundles', () => {
-  it('are built for every entry with linked source maps', () => {
+  it('are built for every entry with linked source maps, with the prompts next to them', () => {
     const files = readdirSync(outDir).sort();
-    expect(files).toEqual(['gateway.js', 'gateway.js.map', 'healthcheck.js', 'healthcheck.js.map', 'intake.js', 'intake.js.map', 'worker.js', 'worker.js.map']);
+    expect(files).toEqual(['gateway.js', 'gateway.js.map', 'healthcheck.js', 'healthcheck.js.map', 'intake.js', 'intake.js.map', 'prompts', 'worker.js', 'worker.js.map']);
+    const prompts = readdirSync(join(outDir, 'prompts')).sort();
+    expect(prompts).toEqual(readdirSync(join(ROOT, 'prompts')).filter((f) => f.endsWith('.md') && f !== 'README.md').sort());
+    expect(prompts).toContain('system.md');
     const worker = readFileSync(join(outDir, 'worker.js'), 'utf8');
     expect(worker.startsWith('"use strict";')).toBe(true);
     expect(worker.trimEnd().endsWith('//# sourceMappingURL=worker.js.map')).toBe(true);
@@ -96,7 +99,9 @@ describe('bundles', () => {
   });
 
   it('contain no secret-looking strings (bundles and source maps)', () => {
-    const hits = readdirSync(outDir).flatMap((f) => findSecrets(f, readFileSync(join(outDir, f), 'utf8')));
+    const hits = readdirSync(outDir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.(js|map|md)$/.test(f))
+      .flatMap((f) => findSecrets(f, readFileSync(join(outDir, f), 'utf8')));
     expect(hits).toEqual([]);
   });
 
