@@ -13,7 +13,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hashApiKey } from '../runtime/src/intake/api-keys';
 import { runTaskFlow } from '../runtime/src/delivery/task-flow';
@@ -61,9 +61,9 @@ function stageApp(): string {
     if (existsSync(dir)) throw new ProdlikeError(`${dir} exists and would let Node resolve packages the bundles should contain; remove it`);
   }
   const base = mkdtempSync('/var/tmp/openclaw-prodlike-');
-  const dist = join(base, 'app', 'dist');
-  mkdirSync(dist, { recursive: true });
-  for (const f of readdirSync(join(ROOT, 'dist'))) copyFileSync(join(ROOT, 'dist', f), join(dist, f));
+  mkdirSync(join(base, 'app'));
+  // Everything the image's COPY takes: bundles, maps and dist/prompts.
+  cpSync(join(ROOT, 'dist'), join(base, 'app', 'dist'), { recursive: true });
   return base;
 }
 
