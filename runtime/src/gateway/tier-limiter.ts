@@ -206,24 +206,27 @@ export class TierLimiter {
       const admitted: Waiter[] = [];
       let nextWake = this.pollMs;
       let blocked = false;
+      // Where the buckets would stand once everyone ahead has gone: a waiter that cannot make its
+      // deadline even then is told so now, not when the deadline passes.
+      let ahead = tat;
       for (const w of [...this.waiters]) {
         if (w.done) continue;
         const ceiling = this.options.ceilings[w.lane];
-        const wait = blocked ? Number.POSITIVE_INFINITY : waitFor(tat, w.cost, this.rates, now, ceiling);
-        if (wait === 0) {
+        const wait = waitFor(blocked ? ahead : tat, w.cost, this.rates, now, ceiling);
+        if (!blocked && wait === 0) {
           tat = spend(tat, w.cost, this.rates, now);
+          ahead = tat;
           admitted.push(w);
           continue;
         }
-        if (!blocked) {
-          // Strict order: nothing behind the first waiter that does not fit may overtake it.
-          blocked = true;
-          if (now + wait > w.deadline) this.settle(w, undefined, this.rejection(w.lane, wait, 'deadline'));
-          else nextWake = Math.min(nextWake, wait);
+        // Strict order: nothing behind the first waiter that does not fit may overtake it.
+        blocked = true;
+        if (now + wait > w.deadline) {
+          this.settle(w, undefined, this.rejection(w.lane, wait, 'deadline'));
           continue;
         }
-        if (now >= w.deadline) this.settle(w, undefined, this.rejection(w.lane, this.estimateWait(w, w.rank), 'deadline'));
-        else nextWake = Math.min(nextWake, w.deadline - now);
+        ahead = spend(ahead, w.cost, this.rates, now);
+        nextWake = Math.min(nextWake, Math.max(wait, 1));
       }
 
       if (admitted.length > 0 || !isZero(pendingSnap) || drainSnap) {

@@ -1,0 +1,131 @@
+import { DynamoLimitStore } from '../../../runtime/src/gateway/limit-store';
+import { WINDOW_MS } from '../../../runtime/src/gateway/gcra';
+import type { GatewayLimits } from '../../../runtime/src/gateway/limits-config';
+import { startStubModel, type StubModel } from '../../../runtime/src/local/stub-model';
+import { createTestAws, type TestAws } from '../../support/aws';
+import { postMessage, startReplica, testLimits, type Replica } from './harness';
+
+/**
+ * A minute-long overload at ten times the limits, through two replicas that share their buckets in
+ * DynamoDB Local. Small absolute limits keep it cheap: sonnet is bound by requests per minute,
+ * haiku by output tokens per minute (with max_tokens reserved up front and the rest refunded).
+ */
+const SONNET_RPM = 150;
+const HAIKU_OTPM = 1700;
+const MAX_TOKENS = 100;
+const RUN_MS = 61_000;
+/** Steady state: after the first reservations settle, until the end of the first minute. */
+const STEADY_FROM_MS = 10_000;
+
+interface Sent {
+  readonly model: string;
+  readonly lane: string;
+  readonly status: number;
+  readonly retryAfterMs?: number;
+}
+
+function flood(replicas: readonly Replica[], model: string, perSecond: number, durationMs: number): Promise<Sent[]> {
+  const sent: Promise<Sent>[] = [];
+  let i = 0;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      // Catch up on ticks the timer missed, so the offered rate holds on a busy machine.
+      const due = Math.floor(((Date.now() - started) / 1000) * perSecond);
+      while (i < due) {
+        const lane = i % 20 === 0 ? 'high' : i % 2 === 1 ? 'batch' : 'normal';
+        const replica = replicas[i % replicas.length] as Replica;
+        i += 1;
+        sent.push(
+          postMessage(replica.url, { model, maxTokens: MAX_TOKENS, priority: lane, headers: { 'x-stainless-timeout': '4' } }).then(async (res) => {
+            await res.arrayBuffer();
+            const retry = res.headers.get('retry-after-ms');
+            return { model, lane, status: res.status, ...(retry !== null ? { retryAfterMs: Number(retry) } : {}) };
+          }),
+        );
+      }
+      if (Date.now() - started >= durationMs) {
+        clearInterval(timer);
+        void Promise.all(sent).then(resolve);
+      }
+    }, 10);
+  });
+}
+
+describe('rate limits under a minute of 10x overload across two replicas', () => {
+  let aws: TestAws;
+  let stub: StubModel;
+  let replicas: Replica[];
+  let limits: GatewayLimits;
+
+  beforeAll(async () => {
+    aws = await createTestAws();
+    stub = await startStubModel();
+    limits = testLimits({
+      tiers: {
+        sonnet: { models: ['claude-sonnet-5'], rpm: SONNET_RPM, itpm: 100_000_000, otpm: 100_000_000 },
+        haiku: { models: ['claude-haiku-5-5'], rpm: 100_000, itpm: 100_000_000, otpm: HAIKU_OTPM },
+      },
+      queue: { maxWaitMs: 2000 },
+    });
+    replicas = await Promise.all([startReplica({ aws, upstreamUrl: stub.url, limits }), startReplica({ aws, upstreamUrl: stub.url, limits })]);
+  });
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.close()));
+    await stub.close();
+    aws.destroy();
+  });
+
+  it('GIVEN saturated buckets WHEN offered 10x the limits for a minute THEN the fleet admits within 2% of the limits, no more and no less', async () => {
+    // One output-token reply from the stub, to turn calls into tokens.
+    const probe = (await (await postMessage(replicas[0]?.url ?? '', { model: 'claude-haiku-5-5', prompt: 'Say hello [tools:0]' })).json()) as { usage: { output_tokens: number } };
+    const perReply = probe.usage.output_tokens;
+
+    // Start with the buckets filled to the normal lane's ceiling (what a long overload leaves), so
+    // the minute measures the refill rate and not a stored burst.
+    const store = new DynamoLimitStore(aws.dynamo, aws.resources.gatewayTable);
+    const t0 = Date.now();
+    const full = t0 + limits.lanes.normal * WINDOW_MS;
+    for (const tier of ['sonnet', 'haiku']) {
+      const state = await store.read(tier);
+      expect(await store.write(tier, [full, full, full], state.version)).toBe(true);
+    }
+    const callsBefore = stub.calls.length;
+
+    const sonnetOffered = (10 * SONNET_RPM) / 60;
+    const haikuOffered = (10 * HAIKU_OTPM) / perReply / 60;
+    const [sonnet, haiku] = await Promise.all([flood(replicas, 'claude-sonnet-5', sonnetOffered, RUN_MS), flood(replicas, 'claude-haiku-5-5', haikuOffered, RUN_MS)]);
+
+    const calls = stub.calls.slice(callsBefore);
+    const inWindow = (model: string, from: number, to: number) => calls.filter((c) => c.model === model && c.at >= t0 + from && c.at < t0 + to).length;
+    const steadyMs = WINDOW_MS - STEADY_FROM_MS;
+    const figures = {
+      sonnetMinute: inWindow('claude-sonnet-5', 0, WINDOW_MS),
+      sonnetSteady: inWindow('claude-sonnet-5', STEADY_FROM_MS, WINDOW_MS),
+      sonnetSteadyExpected: (SONNET_RPM * steadyMs) / WINDOW_MS,
+      haikuOutputMinute: inWindow('claude-haiku-5-5', 0, WINDOW_MS) * perReply,
+      haikuOutputSteady: inWindow('claude-haiku-5-5', STEADY_FROM_MS, WINDOW_MS) * perReply,
+      haikuOutputSteadyExpected: (HAIKU_OTPM * steadyMs) / WINDOW_MS,
+      offered: sonnet.length + haiku.length,
+      rejected: [...sonnet, ...haiku].filter((s) => s.status === 429).length,
+    };
+    process.stdout.write(`gateway overload figures: ${JSON.stringify(figures)}\n`);
+
+    // Never above the limit over the minute...
+    expect(figures.sonnetMinute).toBeLessThanOrEqual(SONNET_RPM * 1.02);
+    expect(figures.sonnetMinute).toBeGreaterThanOrEqual(SONNET_RPM * 0.98);
+    expect(figures.haikuOutputMinute).toBeLessThanOrEqual(HAIKU_OTPM * 1.02);
+    // ...and, once the pipeline is full, using all of it.
+    expect(Math.abs(figures.sonnetSteady / figures.sonnetSteadyExpected - 1)).toBeLessThanOrEqual(0.02);
+    expect(Math.abs(figures.haikuOutputSteady / figures.haikuOutputSteadyExpected - 1)).toBeLessThanOrEqual(0.02);
+
+    // The overflow was told to come back later, with spread-out retry-after values.
+    const rejected = [...sonnet, ...haiku].filter((s) => s.status === 429);
+    expect(rejected.length).toBeGreaterThan(figures.offered * 0.8);
+    expect(rejected.every((s) => (s.retryAfterMs ?? 0) > 0)).toBe(true);
+    expect(new Set(rejected.map((s) => s.retryAfterMs)).size).toBeGreaterThan(rejected.length / 4);
+    // The high lane (5% of the offer, well under the limit) was never refused.
+    const high = [...sonnet, ...haiku].filter((s) => s.lane === 'high');
+    expect(high.filter((s) => s.status !== 200)).toEqual([]);
+  }, 150_000);
+});
