@@ -99,8 +99,12 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     return caller;
   };
 
-  /** Put the task's message on its queue and mark the row; on failure undo or leave it for the retry. */
-  const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>): Promise<void> => {
+  /**
+   * Put the task's message on its queue and mark the row; on failure undo or leave it for the retry.
+   * Without an Idempotency-Key nothing can retry into this row, so the marker is written after the
+   * response (one round-trip less on the accept path).
+   */
+  const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>, awaitMarker: boolean): Promise<void> => {
     const message: TaskMessage = { taskId: task.taskId };
     try {
       await options.sqs.send(
@@ -113,7 +117,8 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     }
     // The message is in the queue, so the task is accepted even if this marker write fails: the
     // marker only spares an idempotent retry a duplicate message (which the worker would skip).
-    await store.markEnqueued(task.taskId).catch((err: unknown) => logger.warn('intake.mark_enqueued_failed', { taskId: task.taskId, error: errorMessage(err) }));
+    const marked = store.markEnqueued(task.taskId).catch((err: unknown) => logger.warn('intake.mark_enqueued_failed', { taskId: task.taskId, error: errorMessage(err) }));
+    if (awaitMarker) await marked;
   };
 
   const submit = async (req: IncomingMessage, caller: ApiKeyEntry): Promise<{ task: TaskRecord; replayed: boolean }> => {
@@ -165,7 +170,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
         claim === undefined
           ? () => store.deleteUnenqueued(task.taskId)
           : () => idempotency.release(caller.name, key as string, claim.claimId);
-      await enqueue(row, undo);
+      await enqueue(row, undo, claim !== undefined);
     }
     if (claim !== undefined) {
       await idempotency.complete(caller.name, key as string, claim.claimId).catch((err: unknown) =>

@@ -1,0 +1,260 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { ApiKeyAuthenticator, hashApiKey } from '../../runtime/src/intake/api-keys';
+import { createIntakeHandler } from '../../runtime/src/intake/app';
+import { listen } from '../../runtime/src/shared/http';
+import { silentLogger } from '../../runtime/src/shared/logger';
+import { provisionLocalResources } from '../../runtime/src/local/provision';
+import { benchEmulators } from '../support/emulators';
+
+export interface IntakeBenchOptions {
+  /** Submissions through the intake (and bare SendMessage calls to compare with). @default 2000 */
+  readonly total?: number;
+  /** Requests in flight at once. @default 200 */
+  readonly concurrency?: number;
+  /** Reuse running emulators; otherwise DynamoDB Local and fauxqs are started and stopped. */
+  readonly dynamoEndpoint?: string;
+  readonly sqsEndpoint?: string;
+}
+
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export interface IntakeBenchResult {
+  readonly total: number;
+  readonly concurrency: number;
+  /** HTTP status -> count for the intake submissions. */
+  readonly statuses: Readonly<Record<string, number>>;
+  readonly accepted: number;
+  /** 202 latency, ms, measured at the client on loopback. */
+  readonly acceptMs: LatencySummary;
+  readonly acceptPerSecond: number;
+  /** The same number of bare SendMessage calls at the same concurrency, in the same run. */
+  readonly sendMessageMs: LatencySummary;
+  /** acceptMs / sendMessageMs: what the intake costs over the one SQS call it cannot avoid. */
+  readonly ratio: { readonly p50: number; readonly p99: number };
+  readonly exactlyOnce: {
+    readonly rowsInTable: number;
+    readonly messagesInQueue: number;
+    readonly acceptedMissingFromTable: number;
+    readonly acceptedMissingFromQueue: number;
+    readonly duplicateMessages: number;
+    readonly unexpectedMessages: number;
+    readonly ok: boolean;
+  };
+}
+
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export function summarize(samples: readonly number[]): LatencySummary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    p50: round(at(0.5)),
+    p90: round(at(0.9)),
+    p99: round(at(0.99)),
+    max: round(sorted[sorted.length - 1] ?? 0),
+    mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+  };
+}
+
+/** Run `total` jobs with at most `concurrency` in flight. */
+async function pool(total: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, total) }, async () => {
+      while (next < total) await job(next++);
+    }),
+  );
+}
+
+function post(agent: Agent, port: number, token: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/v1/tasks', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Every message in the queue, received (and deleted) until it answers empty twice in a row. */
+async function drain(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+  const ids: string[] = [];
+  let empty = 0;
+  while (empty < 2) {
+    const batches = await Promise.all(
+      Array.from({ length: 4 }, () => sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 600 }))),
+    );
+    const messages = batches.flatMap((b) => b.Messages ?? []);
+    empty = messages.length === 0 ? empty + 1 : 0;
+    for (const m of messages) ids.push((JSON.parse(m.Body ?? '{}') as { taskId: string }).taskId);
+    for (let i = 0; i < messages.length; i += 10) {
+      const entries = messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle }));
+      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    }
+  }
+  return ids;
+}
+
+async function taskRowIds(dynamo: DynamoDBDocumentClient, tableName: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await dynamo.send(
+      new ScanCommand({ TableName: tableName, FilterExpression: 'sk = :meta', ExpressionAttributeValues: { ':meta': 'META' }, ...(start !== undefined ? { ExclusiveStartKey: start } : {}) }),
+    );
+    for (const item of out.Items ?? []) ids.add(String(item['taskId']));
+    start = out.LastEvaluatedKey;
+  } while (start !== undefined);
+  return ids;
+}
+
+/**
+ * The intake under a burst on loopback against DynamoDB Local and fauxqs: `total` submissions at
+ * `concurrency`, then the same number of bare SendMessage calls, alternating in two halves so load
+ * drift on a shared machine hits both sides alike. Then every accepted ID is checked: one row in
+ * the table, exactly one message in the queue.
+ */
+export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<IntakeBenchResult> {
+  const total = options.total ?? 2000;
+  const concurrency = options.concurrency ?? 200;
+  const emulators = await benchEmulators({
+    ...(options.dynamoEndpoint !== undefined ? { dynamoEndpoint: options.dynamoEndpoint } : {}),
+    ...(options.sqsEndpoint !== undefined ? { sqsEndpoint: options.sqsEndpoint } : {}),
+  });
+  // The SDK's own socket pool (50 by default) would queue requests client-side and hide the intake's latency.
+  const sdkAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const requestHandler = { httpAgent: sdkAgent, requestTimeout: 30_000 };
+  const rawDynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: emulators.dynamoEndpoint, credentials: CREDENTIALS, requestHandler });
+  const dynamo = DynamoDBDocumentClient.from(rawDynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const sqs = new SQSClient({ region: 'us-east-1', endpoint: emulators.sqsEndpoint, credentials: CREDENTIALS, requestHandler });
+  const clientAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  try {
+    const prefix = `bench${randomBytes(4).toString('hex')}`;
+    const resources = await provisionLocalResources(rawDynamo, sqs, { prefix });
+    const bareQueue = (await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-bare` }))).QueueUrl as string;
+    const token = `ocl_${randomBytes(18).toString('base64url')}`;
+    const server = await listen(
+      createIntakeHandler({
+        dynamo,
+        sqs,
+        tableName: resources.tasksTable,
+        queues: resources.queues,
+        auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
+        logger: silentLogger,
+      }),
+      0,
+      silentLogger,
+      '127.0.0.1',
+    );
+    const statuses: Record<string, number> = {};
+    const acceptMs: number[] = [];
+    const sendMs: number[] = [];
+    const accepted: string[] = [];
+    const submitPhase = async (n: number) =>
+      pool(n, concurrency, async (i) => {
+        const started = performance.now();
+        const res = await post(clientAgent, server.port, token, JSON.stringify({ prompt: `bench task ${i}`, metadata: { i: String(i) } }));
+        const ms = performance.now() - started;
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status === 202) {
+          acceptMs.push(ms);
+          accepted.push((JSON.parse(res.text) as { taskId: string }).taskId);
+        }
+      });
+    const barePhase = async (n: number) =>
+      pool(n, concurrency, async (i) => {
+        const started = performance.now();
+        await sqs.send(new SendMessageCommand({ QueueUrl: bareQueue, MessageBody: JSON.stringify({ taskId: `bare-${i}` }) }));
+        sendMs.push(performance.now() - started);
+      });
+
+    // Warm both paths (connections, JIT) outside the measurement.
+    await Promise.all([submitPhase(Math.min(50, total)), barePhase(Math.min(50, total))]);
+    acceptMs.length = 0;
+    sendMs.length = 0;
+    const warm = new Set(accepted.splice(0));
+    for (const k of Object.keys(statuses)) delete statuses[k];
+
+    let elapsedMs = 0;
+    const half = Math.floor(total / 2);
+    for (const n of [half, total - half]) {
+      const t0 = performance.now();
+      await submitPhase(n);
+      elapsedMs += performance.now() - t0;
+      await barePhase(n);
+    }
+    await server.close();
+
+    const rows = await taskRowIds(dynamo, resources.tasksTable);
+    const messages = (await Promise.all([drain(sqs, resources.queues.normal), drain(sqs, resources.queues.high)])).flat().filter((id) => !warm.has(id));
+    const counts = new Map<string, number>();
+    for (const id of messages) counts.set(id, (counts.get(id) ?? 0) + 1);
+    const acceptedSet = new Set(accepted);
+    const exactlyOnce = {
+      rowsInTable: [...rows].filter((id) => !warm.has(id)).length,
+      messagesInQueue: messages.length,
+      acceptedMissingFromTable: accepted.filter((id) => !rows.has(id)).length,
+      acceptedMissingFromQueue: accepted.filter((id) => !counts.has(id)).length,
+      duplicateMessages: [...counts.values()].filter((c) => c > 1).length,
+      unexpectedMessages: messages.filter((id) => !acceptedSet.has(id)).length,
+    };
+    const accept = summarize(acceptMs);
+    const bare = summarize(sendMs);
+    const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.001)) * 100) / 100;
+    return {
+      total,
+      concurrency,
+      statuses,
+      accepted: accepted.length,
+      acceptMs: accept,
+      acceptPerSecond: Math.round((accepted.length / elapsedMs) * 1000),
+      sendMessageMs: bare,
+      ratio: { p50: ratio(accept.p50, bare.p50), p99: ratio(accept.p99, bare.p99) },
+      exactlyOnce: {
+        ...exactlyOnce,
+        ok:
+          accepted.length === total &&
+          exactlyOnce.acceptedMissingFromTable === 0 &&
+          exactlyOnce.acceptedMissingFromQueue === 0 &&
+          exactlyOnce.duplicateMessages === 0 &&
+          exactlyOnce.unexpectedMessages === 0,
+      },
+    };
+  } finally {
+    clientAgent.destroy();
+    dynamo.destroy();
+    sqs.destroy();
+    sdkAgent.destroy();
+    await emulators.stop();
+  }
+}
+
+/** A human-readable report of a run. */
+export function formatIntakeBench(r: IntakeBenchResult): string {
+  const f = (s: LatencySummary) => `p50 ${s.p50} ms, p90 ${s.p90} ms, p99 ${s.p99} ms, max ${s.max} ms`;
+  return [
+    `intake burst: ${r.total} submissions at ${r.concurrency} concurrent connections (loopback, DynamoDB Local + fauxqs)`,
+    `  statuses           ${JSON.stringify(r.statuses)}`,
+    `  accept latency     ${f(r.acceptMs)}  (${r.acceptPerSecond} accepted/s)`,
+    `  bare SendMessage   ${f(r.sendMessageMs)}`,
+    `  ratio intake/bare  p50 ${r.ratio.p50}x, p99 ${r.ratio.p99}x`,
+    `  exactly once       ${r.exactlyOnce.ok ? 'OK' : 'FAILED'} ${JSON.stringify(r.exactlyOnce)}`,
+  ].join('\n');
+}
