@@ -40,6 +40,9 @@ interface Check {
 
 const checks: Check[] = [];
 const t0 = Date.now();
+function progress(what: string): void {
+  process.stdout.write(`      [${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}\n`);
+}
 function record(name: string, ok: boolean, detail: string): void {
   checks.push({ name, ok, detail });
   process.stdout.write(`${ok ? 'PASS' : 'FAIL'}  [${((Date.now() - t0) / 1000).toFixed(1)}s] ${name}: ${detail}\n`);
@@ -188,6 +191,7 @@ async function main(): Promise<number> {
   try {
     await checkSandbox(appDir);
 
+    progress('starting DynamoDB Local, fauxqs and the stub model');
     const [ddb, sqsEmu] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
     emulators.push(ddb, sqsEmu);
     stub = await startStubModel();
@@ -199,6 +203,7 @@ async function main(): Promise<number> {
     dynamo.destroy();
     sqs.destroy();
 
+    progress('emulators ready and provisioned');
     const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
     const ports = { gateway: await freePort(), worker: await freePort(), intake: await freePort() };
     const envs: Record<Role, Record<string, string>> = {
@@ -209,6 +214,7 @@ async function main(): Promise<number> {
 
     for (const role of ROLES) {
       const box = sandbox(appDir, role, ['node', `dist/${role}.js`]);
+      progress(`starting ${role}`);
       const svc = await startServiceProcess({ role, command: box.command, env: { ...PATH_ENV, ...envs[role] }, startTimeoutMs: 30_000, stopTarget: tiniPid });
       services.push({ role, svc, box });
       // The HEALTHCHECK runs inside the container, in its cgroup, with its environment.
