@@ -48,6 +48,11 @@ export { PORTS };
 const stageSchema = z.enum(['local', 'dev', 'staging', 'prod']);
 const logLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
 const urlSchema = z.url();
+/**
+ * Queue URLs as the WHATWG parser reads them: fauxqs (local) names its queues
+ * `http://sqs.<region>.127.0.0.1:<port>/...`, which z.url()'s stricter hostname check rejects.
+ */
+const queueUrlSchema = z.string().refine((v) => URL.canParse(v) && /^https?:/.test(v), 'must be an http(s) URL');
 
 const commonShape = {
   [ENV.stage]: stageSchema.default('local'),
@@ -71,8 +76,8 @@ const intakeSchema = z.object({
 
 const workerSchema = z.object({
   ...commonShape,
-  [ENV.queueUrlHigh]: urlSchema,
-  [ENV.queueUrlNormal]: urlSchema,
+  [ENV.queueUrlHigh]: queueUrlSchema,
+  [ENV.queueUrlNormal]: queueUrlSchema,
   [ENV.port]: portSchema(PORTS.worker),
   [ENV.gatewayUrl]: urlSchema,
   [ENV.model]: z.string().min(1).default('claude-sonnet-5'),
