@@ -1,0 +1,60 @@
+import { build } from 'esbuild';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { node22Binary } from '../../runtime/src/local/emulators';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** Bundle runtime/src/worker/main.ts the way the image does (esbuild, Node 22), once per test file. */
+export async function bundleWorker(): Promise<string> {
+  const outdir = mkdtempSync(join(tmpdir(), 'openclaw-worker-'));
+  await build({
+    entryPoints: { worker: join(ROOT, 'runtime/src/worker/main.ts') },
+    outdir,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    logLevel: 'error',
+  });
+  return join(outdir, 'worker.js');
+}
+
+export interface WorkerProcess {
+  readonly id: string;
+  readonly child: ChildProcess;
+  /** Log events seen on stdout (JSON lines), by event name. */
+  readonly events: Map<string, number>;
+  readonly lines: string[];
+  exited: Promise<number | null>;
+}
+
+/** Start a real worker process (the bundled main.ts) with the worker's env contract. */
+export function spawnWorker(bundle: string, id: string, env: Record<string, string>, nodeArgs: string[] = []): WorkerProcess {
+  const child = spawn(node22Binary(), [...nodeArgs, bundle], {
+    env: { PATH: process.env['PATH'] ?? '', WORKER_ID: id, PORT: '0', LOG_LEVEL: 'info', STAGE: 'local', AWS_REGION: 'us-east-1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events = new Map<string, number>();
+  const lines: string[] = [];
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const line of parts) {
+      try {
+        const event = String((JSON.parse(line) as { event?: string }).event);
+        events.set(event, (events.get(event) ?? 0) + 1);
+        if (!event.startsWith('llm.') && !event.startsWith('tool.result')) lines.push(line);
+      } catch {
+        lines.push(line);
+      }
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => lines.push(`stderr: ${chunk.toString('utf8')}`));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { id, child, events, lines, exited };
+}
