@@ -86,7 +86,10 @@ type Block =
 const estimateTokens = (value: unknown): number => Math.max(1, Math.ceil(JSON.stringify(value).length / 4));
 
 function countToolResults(messages: StubRequest['messages']): number {
-  let n = 0;
+  // A worker that trimmed its context says how many tool results it left out (worker/context-window.ts).
+  const first = messages[0];
+  const trimmed = typeof first?.content === 'string' ? /with (\d+) tool result\(s\) were left out/.exec(first.content) : null;
+  let n = Number(trimmed?.[1] ?? 0);
   for (const m of messages) {
     if (m.role !== 'user' || !Array.isArray(m.content)) continue;
     for (const block of m.content as { type?: string }[]) if (block.type === 'tool_result') n += 1;

@@ -7,6 +7,8 @@ export interface FittedContext {
   readonly messages: Anthropic.MessageParam[];
   /** Assistant/user turn pairs left out. */
   readonly droppedTurns: number;
+  /** Tool results inside the dropped turns. */
+  readonly droppedToolResults: number;
   readonly estimatedTokens: number;
 }
 
@@ -21,10 +23,11 @@ export function fitContext(messages: readonly Anthropic.MessageParam[], budgetTo
   const sizes = messages.map(estimateTokens);
   let total = sizes.reduce((a, b) => a + b, 0);
   const first = messages[0];
-  if (total <= budgetTokens || first === undefined) return { messages: [...messages], droppedTurns: 0, estimatedTokens: total };
-  const marker = (n: number) => `\n\n[context note: ${n} earlier step(s) were left out to fit the context window; their results are not shown]`;
-  // Room for the marker, whose length barely changes with n.
-  total += estimateTokens(marker(messages.length));
+  if (total <= budgetTokens || first === undefined) return { messages: [...messages], droppedTurns: 0, droppedToolResults: 0, estimatedTokens: total };
+  const marker = (turns: number, results: number) =>
+    `\n\n[context note: ${turns} earlier turn(s) with ${results} tool result(s) were left out to fit the context window]`;
+  // Room for the marker, whose length barely changes with the counts.
+  total += estimateTokens(marker(messages.length, messages.length));
   let cut = 1;
   // Keep the final assistant/user pair: the model needs its latest tool results.
   while (total > budgetTokens && cut + 2 <= messages.length - 2) {
@@ -32,11 +35,15 @@ export function fitContext(messages: readonly Anthropic.MessageParam[], budgetTo
     cut += 2;
   }
   const droppedTurns = (cut - 1) / 2;
-  if (droppedTurns === 0) return { messages: [...messages], droppedTurns: 0, estimatedTokens: total };
+  if (droppedTurns === 0) return { messages: [...messages], droppedTurns: 0, droppedToolResults: 0, estimatedTokens: total };
+  const droppedToolResults = messages
+    .slice(1, cut)
+    .reduce((n, m) => n + (Array.isArray(m.content) ? m.content.filter((b) => b.type === 'tool_result').length : 0), 0);
   const prompt = typeof first.content === 'string' ? first.content : JSON.stringify(first.content);
   return {
-    messages: [{ role: 'user', content: prompt + marker(droppedTurns) }, ...messages.slice(cut)],
+    messages: [{ role: 'user', content: prompt + marker(droppedTurns, droppedToolResults) }, ...messages.slice(cut)],
     droppedTurns,
+    droppedToolResults,
     estimatedTokens: total,
   };
 }
