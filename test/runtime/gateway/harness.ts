@@ -102,3 +102,51 @@ export class CountingMetrics implements GatewayMetrics {
     this.circuitStates.push(e.state);
   }
 }
+
+export interface Sent {
+  readonly lane: string;
+  readonly status: number;
+  readonly retryAfterMs?: number;
+  readonly queuedMs?: number;
+}
+
+export interface FloodOptions {
+  readonly model?: string;
+  readonly perSecond: number;
+  readonly durationMs: number;
+  /** The lane of the i-th request. */
+  readonly lane: (i: number) => string;
+  /** @default 100 */
+  readonly maxTokens?: number;
+}
+
+/** Offer requests at a fixed rate whatever the answers, alternating replicas; resolves with every outcome. */
+export function flood(replicas: readonly Replica[], options: FloodOptions): Promise<Sent[]> {
+  const sent: Promise<Sent>[] = [];
+  let i = 0;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      // Catch up on ticks the timer missed, so the offered rate holds on a busy machine.
+      const elapsed = Math.min(Date.now() - started, options.durationMs);
+      const due = Math.floor((elapsed / 1000) * options.perSecond);
+      while (i < due) {
+        const lane = options.lane(i);
+        const replica = replicas[i % replicas.length] as Replica;
+        i += 1;
+        sent.push(
+          postMessage(replica.url, { model: options.model ?? 'claude-sonnet-5', maxTokens: options.maxTokens ?? 100, priority: lane, headers: { 'x-stainless-timeout': '4' } }).then(async (res) => {
+            await res.arrayBuffer();
+            const retry = res.headers.get('retry-after-ms');
+            const queued = res.headers.get('x-openclaw-queued-ms');
+            return { lane, status: res.status, ...(retry !== null ? { retryAfterMs: Number(retry) } : {}), ...(queued !== null ? { queuedMs: Number(queued) } : {}) };
+          }),
+        );
+      }
+      if (Date.now() - started >= options.durationMs) {
+        clearInterval(timer);
+        void Promise.all(sent).then(resolve);
+      }
+    }, 10);
+  });
+}

@@ -3,7 +3,10 @@ import { WINDOW_MS } from '../../../runtime/src/gateway/gcra';
 import type { GatewayLimits } from '../../../runtime/src/gateway/limits-config';
 import { startStubModel, type StubModel } from '../../../runtime/src/local/stub-model';
 import { createTestAws, type TestAws } from '../../support/aws';
-import { postMessage, startReplica, testLimits, type Replica } from './harness';
+import { flood, postMessage, startReplica, testLimits, type Replica } from './harness';
+
+/** 5% high (half of what the limit allows), the rest split between normal and batch. */
+const mixedLane = (i: number) => (i % 20 === 0 ? 'high' : i % 2 === 1 ? 'batch' : 'normal');
 
 /**
  * A minute-long overload at ten times the limits, through two replicas that share their buckets in
@@ -12,45 +15,9 @@ import { postMessage, startReplica, testLimits, type Replica } from './harness';
  */
 const SONNET_RPM = 150;
 const HAIKU_OTPM = 1700;
-const MAX_TOKENS = 100;
 const RUN_MS = 61_000;
 /** Steady state: after the first reservations settle, until the end of the first minute. */
 const STEADY_FROM_MS = 10_000;
-
-interface Sent {
-  readonly model: string;
-  readonly lane: string;
-  readonly status: number;
-  readonly retryAfterMs?: number;
-}
-
-function flood(replicas: readonly Replica[], model: string, perSecond: number, durationMs: number): Promise<Sent[]> {
-  const sent: Promise<Sent>[] = [];
-  let i = 0;
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      // Catch up on ticks the timer missed, so the offered rate holds on a busy machine.
-      const due = Math.floor(((Date.now() - started) / 1000) * perSecond);
-      while (i < due) {
-        const lane = i % 20 === 0 ? 'high' : i % 2 === 1 ? 'batch' : 'normal';
-        const replica = replicas[i % replicas.length] as Replica;
-        i += 1;
-        sent.push(
-          postMessage(replica.url, { model, maxTokens: MAX_TOKENS, priority: lane, headers: { 'x-stainless-timeout': '4' } }).then(async (res) => {
-            await res.arrayBuffer();
-            const retry = res.headers.get('retry-after-ms');
-            return { model, lane, status: res.status, ...(retry !== null ? { retryAfterMs: Number(retry) } : {}) };
-          }),
-        );
-      }
-      if (Date.now() - started >= durationMs) {
-        clearInterval(timer);
-        void Promise.all(sent).then(resolve);
-      }
-    }, 10);
-  });
-}
 
 describe('rate limits under a minute of 10x overload across two replicas', () => {
   let aws: TestAws;
@@ -94,7 +61,7 @@ describe('rate limits under a minute of 10x overload across two replicas', () =>
 
     const sonnetOffered = (10 * SONNET_RPM) / 60;
     const haikuOffered = (10 * HAIKU_OTPM) / perReply / 60;
-    const [sonnet, haiku] = await Promise.all([flood(replicas, 'claude-sonnet-5', sonnetOffered, RUN_MS), flood(replicas, 'claude-haiku-5-5', haikuOffered, RUN_MS)]);
+    const [sonnet, haiku] = await Promise.all([flood(replicas, { model: 'claude-sonnet-5', perSecond: sonnetOffered, durationMs: RUN_MS, lane: mixedLane }), flood(replicas, { model: 'claude-haiku-5-5', perSecond: haikuOffered, durationMs: RUN_MS, lane: mixedLane })]);
 
     const calls = stub.calls.slice(callsBefore);
     const inWindow = (model: string, from: number, to: number) => calls.filter((c) => c.model === model && c.at >= t0 + from && c.at < t0 + to).length;
