@@ -1,0 +1,130 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { runWorkerFleetBench, type WorkerFleetResult } from './fleet/worker-fleet';
+import { runRateLimitBench, type RateLimitResult } from './ratelimit/rate-limit';
+import { fmt, renderTable, rowsFromForeign, type BenchRow } from './report/table';
+import { runFleetSimulation } from './sim/spike-report';
+import { benchEmulators } from './support/emulators';
+
+/**
+ * `npm run bench`: every benchmark once, side by side in one run, then one table. Results go to
+ * bench/results/ (the latest run, committed when small).
+ */
+const RESULTS = join(__dirname, 'results');
+
+type ForeignBench = (options: Record<string, unknown>) => Promise<unknown>;
+
+/** Another helper's bench entry (`runGatewayBench`, `runIntakeBench`), wherever in its folder it lives. */
+async function findBench(folder: string, exportName: string): Promise<ForeignBench | undefined> {
+  const dir = join(__dirname, folder);
+  if (!existsSync(dir)) return undefined;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()) {
+    const mod = (await import(join(dir, file))) as Record<string, unknown>;
+    const fn = mod[exportName];
+    if (typeof fn === 'function') return fn as ForeignBench;
+  }
+  return undefined;
+}
+
+function fleetRows(r: WorkerFleetResult): BenchRow[] {
+  return [
+    {
+      bench: `worker fleet: ${r.workers} workers, ${r.tasks} tasks × ${r.llmCallsPerTask} LLM calls of ${r.modelLatencyMs} ms`,
+      measured: `${fmt(r.tasksPerSecond)} tasks/s`,
+      baseline: `ideal ${fmt(r.idealTasksPerSecond)} tasks/s`,
+      ratio: `${fmt(r.efficiency * 100, 0)}% efficiency`,
+      note: `storage ${fmt(r.storageMsPerTask, 0)} ms/task, ${fmt(r.meanStorageCallMs, 1)} ms/call`,
+    },
+    {
+      bench: `storage round-trips per step (${r.stepsPerTask} steps/task)`,
+      measured: `${fmt(r.storageCallsPerStep)} calls/step`,
+      baseline: `minimum ${fmt(r.minimumCallsPerStep)} calls/step`,
+      ratio: `${fmt(r.storageCallsPerStep / r.minimumCallsPerStep)}×`,
+      note: Object.entries(r.callsByCommand)
+        .map(([k, v]) => `${k.replace(/Command$/, '')} ${fmt(v / r.tasks, 1)}`)
+        .join(', '),
+    },
+  ];
+}
+
+function rateLimitRows(r: RateLimitResult): BenchRow[] {
+  const label = `provider limit ${r.rpm} RPM, ${r.overload}× offered (${r.callers} callers, SDK retries)`;
+  return [
+    {
+      bench: `rate-limit utilisation: ${label}`,
+      measured: `gateway ${fmt(r.gateway.utilisation * 100, 0)}%`,
+      baseline: `direct ${fmt(r.direct.utilisation * 100, 0)}%`,
+      ratio: `${fmt(r.gateway.utilisation / r.direct.utilisation)}×`,
+      note: `caller failures after retries: gateway ${r.gateway.callerFailures}, direct ${r.direct.callerFailures}`,
+    },
+    {
+      bench: `upstream 429s in ${r.windowMs / 1000} s: ${label}`,
+      measured: `gateway ${r.gateway.upstream429s} of ${r.gateway.upstreamRequests}`,
+      baseline: `direct ${r.direct.upstream429s} of ${r.direct.upstreamRequests}`,
+      ratio: `${fmt(r.gateway.upstream429s / Math.max(1, r.gateway.upstreamRequests), 3)} vs ${fmt(r.direct.upstream429s / Math.max(1, r.direct.upstreamRequests), 3)} per request`,
+    },
+  ];
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, load average at start ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`;
+  process.stdout.write(`openclaw-deploy benchmarks on ${machine}\n`);
+  const rows: BenchRow[] = [];
+  const missing: string[] = [];
+  const emulators = await benchEmulators({
+    ...(process.env['AWS_ENDPOINT_URL_DYNAMODB'] !== undefined ? { dynamoEndpoint: process.env['AWS_ENDPOINT_URL_DYNAMODB'] } : {}),
+    ...(process.env['AWS_ENDPOINT_URL_SQS'] !== undefined ? { sqsEndpoint: process.env['AWS_ENDPOINT_URL_SQS'] } : {}),
+  });
+  try {
+    const shared = { dynamoEndpoint: emulators.dynamoEndpoint, sqsEndpoint: emulators.sqsEndpoint };
+    for (const [folder, exportName, label] of [
+      ['gateway', 'runGatewayBench', 'gateway'],
+      ['intake', 'runIntakeBench', 'intake'],
+    ] as const) {
+      const bench = await findBench(folder, exportName);
+      if (bench === undefined) {
+        missing.push(`${label} (bench/${folder}: no ${exportName})`);
+        rows.push({ bench: label, measured: 'not available', baseline: '', ratio: '', note: `bench/${folder} exports no ${exportName}` });
+        continue;
+      }
+      process.stdout.write(`running ${label} bench...\n`);
+      rows.push(...rowsFromForeign(label, await bench(shared)));
+    }
+    process.stdout.write('running worker fleet bench...\n');
+    rows.push(...fleetRows(await runWorkerFleetBench({ ...shared, workers: 8, tasks: 32, modelLatencyMs: 500 })));
+    process.stdout.write('running rate-limit bench...\n');
+    rows.push(...rateLimitRows(await runRateLimitBench()));
+  } finally {
+    await emulators.stop();
+  }
+  process.stdout.write('running fleet simulation...\n');
+  const sim = runFleetSimulation({ outDir: RESULTS });
+  const table = renderTable(rows);
+  const report = [
+    `# Benchmark run ${new Date().toISOString()}`,
+    '',
+    `Machine: ${machine}; load average at end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; took ${Math.round((Date.now() - started) / 1000)} s.`,
+    '',
+    table,
+    '',
+    '## Fleet under an 8× spike (simulated; plot: fleet-sim.svg)',
+    '',
+    sim.table,
+    '',
+    ...(missing.length > 0 ? [`Not available in this run: ${missing.join('; ')}.`, ''] : []),
+  ].join('\n');
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'latest.md'), report);
+  process.stdout.write(`\n${report}\nwritten: ${[join(RESULTS, 'latest.md'), ...sim.files].join(', ')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
