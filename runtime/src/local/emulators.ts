@@ -102,7 +102,8 @@ export async function startDynamoDbLocal(options: { port?: number; java?: string
     },
     'DynamoDB Local (needs Java 17+: apt-get install openjdk-17-jre-headless)',
     child,
-    30_000,
+    // A loaded 2-core CI machine has taken over 30 s to start the JVM.
+    90_000,
     output,
   );
   return { endpoint, port, process: child, stop: stopper(child) };
