@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { cpus, loadavg } from 'node:os';
 import { ApiKeyAuthenticator, hashApiKey } from '../../runtime/src/intake/api-keys';
 import { createIntakeHandler } from '../../runtime/src/intake/app';
 import { listen } from '../../runtime/src/shared/http';
@@ -31,6 +32,8 @@ export interface LatencySummary {
 export interface IntakeBenchResult {
   readonly total: number;
   readonly concurrency: number;
+  /** 1-minute load average and core count at the end of the run: absolute figures mean little on a busy machine. */
+  readonly machine: { readonly loadAverage1m: number; readonly cores: number };
   /** HTTP status -> count for the intake submissions. */
   readonly statuses: Readonly<Record<string, number>>;
   readonly accepted: number;
@@ -39,8 +42,13 @@ export interface IntakeBenchResult {
   readonly acceptPerSecond: number;
   /** The same number of bare SendMessage calls at the same concurrency, in the same run. */
   readonly sendMessageMs: LatencySummary;
-  /** acceptMs / sendMessageMs: what the intake costs over the one SQS call it cannot avoid. */
-  readonly ratio: { readonly p50: number; readonly p99: number };
+  /** The same number of bare conditional PutItem calls (the task row write), for context. */
+  readonly putItemMs: LatencySummary;
+  /**
+   * acceptMs / sendMessageMs: what the intake costs over the one SQS call it cannot avoid;
+   * `p50VsPutPlusSend` divides by PutItem p50 + SendMessage p50, the two calls on the accept path.
+   */
+  readonly ratio: { readonly p50: number; readonly p99: number; readonly p50VsPutPlusSend: number };
   readonly exactlyOnce: {
     readonly rowsInTable: number;
     readonly messagesInQueue: number;
@@ -128,7 +136,7 @@ async function taskRowIds(dynamo: DynamoDBDocumentClient, tableName: string): Pr
 /**
  * The intake under a burst on loopback against DynamoDB Local and fauxqs: `total` submissions at
  * `concurrency`, then the same number of bare SendMessage calls, alternating in two halves so load
- * drift on a shared machine hits both sides alike. Then every accepted ID is checked: one row in
+ * drift on a shared machine hits every side alike (bare PutItem calls too, for context). Then every accepted ID is checked: one row in
  * the table, exactly one message in the queue.
  */
 export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<IntakeBenchResult> {
@@ -166,6 +174,7 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     const statuses: Record<string, number> = {};
     const acceptMs: number[] = [];
     const sendMs: number[] = [];
+    const putMs: number[] = [];
     const accepted: string[] = [];
     const submitPhase = async (n: number) =>
       pool(n, concurrency, async (i) => {
@@ -184,11 +193,25 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
         await sqs.send(new SendMessageCommand({ QueueUrl: bareQueue, MessageBody: JSON.stringify({ taskId: `bare-${i}` }) }));
         sendMs.push(performance.now() - started);
       });
+    let putSeq = 0;
+    const putPhase = async (n: number) =>
+      pool(n, concurrency, async () => {
+        const started = performance.now();
+        await dynamo.send(
+          new PutCommand({
+            TableName: resources.gatewayTable,
+            Item: { pk: `BARE#${(putSeq += 1)}`, sk: 'META', prompt: 'bare put' },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        putMs.push(performance.now() - started);
+      });
 
     // Warm both paths (connections, JIT) outside the measurement.
-    await Promise.all([submitPhase(Math.min(50, total)), barePhase(Math.min(50, total))]);
+    await Promise.all([submitPhase(Math.min(50, total)), barePhase(Math.min(50, total)), putPhase(Math.min(50, total))]);
     acceptMs.length = 0;
     sendMs.length = 0;
+    putMs.length = 0;
     const warm = new Set(accepted.splice(0));
     for (const k of Object.keys(statuses)) delete statuses[k];
 
@@ -199,6 +222,7 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
       await submitPhase(n);
       elapsedMs += performance.now() - t0;
       await barePhase(n);
+      await putPhase(n);
     }
     await server.close();
 
@@ -217,16 +241,19 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     };
     const accept = summarize(acceptMs);
     const bare = summarize(sendMs);
+    const put = summarize(putMs);
     const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.001)) * 100) / 100;
     return {
       total,
       concurrency,
+      machine: { loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100, cores: cpus().length },
       statuses,
       accepted: accepted.length,
       acceptMs: accept,
       acceptPerSecond: Math.round((accepted.length / elapsedMs) * 1000),
       sendMessageMs: bare,
-      ratio: { p50: ratio(accept.p50, bare.p50), p99: ratio(accept.p99, bare.p99) },
+      putItemMs: put,
+      ratio: { p50: ratio(accept.p50, bare.p50), p99: ratio(accept.p99, bare.p99), p50VsPutPlusSend: ratio(accept.p50, put.p50 + bare.p50) },
       exactlyOnce: {
         ...exactlyOnce,
         ok:
@@ -250,11 +277,12 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
 export function formatIntakeBench(r: IntakeBenchResult): string {
   const f = (s: LatencySummary) => `p50 ${s.p50} ms, p90 ${s.p90} ms, p99 ${s.p99} ms, max ${s.max} ms`;
   return [
-    `intake burst: ${r.total} submissions at ${r.concurrency} concurrent connections (loopback, DynamoDB Local + fauxqs)`,
+    `intake burst: ${r.total} submissions at ${r.concurrency} concurrent connections (loopback, DynamoDB Local + fauxqs; load ${r.machine.loadAverage1m} on ${r.machine.cores} cores)`,
     `  statuses           ${JSON.stringify(r.statuses)}`,
     `  accept latency     ${f(r.acceptMs)}  (${r.acceptPerSecond} accepted/s)`,
     `  bare SendMessage   ${f(r.sendMessageMs)}`,
-    `  ratio intake/bare  p50 ${r.ratio.p50}x, p99 ${r.ratio.p99}x`,
+    `  bare PutItem       ${f(r.putItemMs)}`,
+    `  ratio intake/bare  p50 ${r.ratio.p50}x, p99 ${r.ratio.p99}x (vs SendMessage); p50 ${r.ratio.p50VsPutPlusSend}x vs PutItem + SendMessage`,
     `  exactly once       ${r.exactlyOnce.ok ? 'OK' : 'FAILED'} ${JSON.stringify(r.exactlyOnce)}`,
   ].join('\n');
 }
