@@ -54,6 +54,11 @@ export interface ConsumerOptions {
   readonly probeBackoffMs?: number;
   /** Before a hard stop, time kept back to release the lease and hand the message back. @default 3000 */
   readonly releaseMarginMs?: number;
+  /**
+   * Sends a terminal task's completion webhook (runtime/src/shared/webhooks.ts), awaited before the
+   * message is deleted so a crash delays the webhook instead of losing it. @default undefined (none)
+   */
+  readonly notifier?: { notify(taskId: string, signal?: AbortSignal): Promise<unknown> };
 }
 
 interface Received {
@@ -251,6 +256,8 @@ export class Consumer {
       // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
       logger.info('task.duplicate_or_missing');
       this.events.emit('task_duplicate', { taskId });
+      // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
+      await this.notify(taskId, logger);
       await this.delete(received);
       return;
     }
@@ -322,6 +329,7 @@ export class Consumer {
       await this.o.log.finish(lease, outcome);
       logger.info('task.finished', { status: outcome.status });
       this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
+      await this.notify(taskId, logger);
       await this.delete(received);
       await this.o.leases.release(lease);
     } catch (err) {
@@ -365,6 +373,7 @@ export class Consumer {
           fields: { error: { type: 'poison', message: `failed ${received.receiveCount} times; last error: ${error.message.slice(0, 1000)}` } },
         })
         .catch((e: unknown) => logger.warn('task.fail_record_failed', { error: errorMessage(e) }));
+      await this.notify(taskId, logger);
     }
     await this.o.leases.release(lease).catch(() => false);
     await this.setVisibility(received, final ? 0 : backoffSeconds(received.receiveCount)).catch(() => undefined);
@@ -417,6 +426,15 @@ export class Consumer {
     }
     this.o.logger.info('task.handed_back', { taskId, reason, requeued: requeue });
     this.events.emit('task_handed_back', { taskId, reason, requeued: requeue });
+  }
+
+  /** A webhook failure is recorded on the task by the notifier; it never fails the task. */
+  private async notify(taskId: string, logger: Logger): Promise<void> {
+    try {
+      await this.o.notifier?.notify(taskId, this.hardStop.signal);
+    } catch (err) {
+      logger.warn('webhook.error', { error: errorMessage(err) });
+    }
   }
 
   private async delete(received: Received): Promise<void> {

@@ -7,7 +7,7 @@ import type { Logger } from '../shared/logger';
 import { TaskStore } from '../shared/task-store';
 import { AgentLoop } from './agent-loop';
 import { CheckpointLog } from './checkpoint-log';
-import { Consumer } from './consumer';
+import { Consumer, type ConsumerOptions } from './consumer';
 import { KillSwitch } from './kill-switch';
 import { LeaseManager } from './lease';
 import { gatewayProbe, type ModelClient } from './model-client';
@@ -58,6 +58,8 @@ export interface WorkerDeps {
   readonly tools?: readonly ToolDefinition[];
   /** First wait before probing an open gateway circuit. @default 1000 */
   readonly probeBackoffMs?: number;
+  /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
+  readonly notifier?: ConsumerOptions['notifier'];
 }
 
 const opt = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
@@ -109,5 +111,6 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...opt('maxReceiveCount', deps.maxReceiveCount),
     ...opt('concurrency', deps.concurrency),
     ...opt('probeBackoffMs', deps.probeBackoffMs),
+    ...opt('notifier', deps.notifier),
   });
 }
