@@ -2,34 +2,23 @@ import { Duration } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
 import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
-import type { AgentNetwork } from './agent-network';
 import { taskCompletionRate } from './agent-metrics';
-import { AgentTaskDefinition, type ServiceRuntimeProps } from './agent-task-definition';
+import { agentServiceProps, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
+import { AgentTaskDefinition } from './agent-task-definition';
 import { grantConsumeTasks, grantReadParameter, grantTableReadWrite } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
-import { ROLLBACK_PERIOD, RollbackAlarm, safeDeploymentProps } from './rollback-alarm';
+import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
 
-export interface AgentWorkerServiceProps {
-  /** Cluster with Container Insights (RunningTaskCount) and Fargate capacity providers. */
-  readonly cluster: ecs.ICluster;
-  readonly network: AgentNetwork;
-  readonly runtime: ServiceRuntimeProps;
-  /** Lanes to consume, high first. */
-  readonly queues: { readonly high: sqs.IQueue; readonly normal: sqs.IQueue };
-  readonly tasksTable: dynamodb.ITable;
-  /** Key of the queues and table. */
-  readonly dataKey: kms.IKey;
+export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskDataProps {
   /** The gateway the agent loop calls for every LLM request. */
   readonly gateway: LlmGatewayService;
   /** Stage name, used for the metric dimension and the kill-switch parameter path. */
@@ -57,8 +46,6 @@ export interface AgentWorkerServiceProps {
    * @default false
    */
   readonly useSpot?: boolean;
-  /** Prefix for the fixed rollback alarm names, e.g. `openclaw-prod`. */
-  readonly alarmNamePrefix: string;
 }
 
 /** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
@@ -139,11 +126,7 @@ export class AgentWorkerService extends Construct {
     });
 
     this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
-      taskDefinition: task.taskDefinition,
-      vpcSubnets: props.network.taskSubnets,
-      securityGroups: [this.securityGroup],
-      ...safeDeploymentProps([alarmName]),
+      ...agentServiceProps(props, task.taskDefinition, this.securityGroup, [alarmName]),
       capacityProviderStrategies:
         props.useSpot === true
           ? [

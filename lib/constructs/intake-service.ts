@@ -1,32 +1,21 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
 import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
 import { ratio } from './agent-metrics';
 import { bucketRef } from './as-interface';
-import type { AgentNetwork } from './agent-network';
-import { AgentTaskDefinition, type ServiceRuntimeProps } from './agent-task-definition';
+import { agentServiceProps, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
+import { AgentTaskDefinition } from './agent-task-definition';
 import { grantReadSecret, grantSendTasks, grantTableReadWrite } from './grants';
-import { ROLLBACK_PERIOD, RollbackAlarm, safeDeploymentProps } from './rollback-alarm';
+import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
 
-export interface IntakeServiceProps {
-  readonly cluster: ecs.ICluster;
-  readonly network: AgentNetwork;
-  readonly runtime: ServiceRuntimeProps;
-  /** Lanes the intake sends tasks to, high first. */
-  readonly queues: { readonly high: sqs.IQueue; readonly normal: sqs.IQueue };
-  readonly tasksTable: dynamodb.ITable;
-  /** Key of the queues and table. */
-  readonly dataKey: kms.IKey;
+export interface IntakeServiceProps extends AgentServiceBaseProps, TaskDataProps {
   /** Secret with the API keys clients authenticate with. */
   readonly apiKeysSecret: secretsmanager.ISecret;
   /**
@@ -59,8 +48,6 @@ export interface IntakeServiceProps {
    * @default Duration.minutes(10)
    */
   readonly canaryBake?: Duration;
-  /** Prefix for the fixed rollback alarm names, e.g. `openclaw-prod`. */
-  readonly alarmNamePrefix: string;
   /**
    * Target 5xx share of requests that rolls a deployment back.
    * @default 0.05
@@ -209,12 +196,8 @@ export class IntakeService extends Construct {
     grantReadSecret(task.taskDefinition.taskRole, props.apiKeysSecret);
 
     this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
-      taskDefinition: task.taskDefinition,
-      vpcSubnets: props.network.taskSubnets,
-      securityGroups: [this.securityGroup],
+      ...agentServiceProps(props, task.taskDefinition, this.securityGroup, [this.rollbackAlarm.alarmName]),
       healthCheckGracePeriod: Duration.seconds(60),
-      ...safeDeploymentProps([this.rollbackAlarm.alarmName]),
       deploymentStrategy: ecs.DeploymentStrategy.CANARY,
       canaryConfiguration: { stepPercent: canaryPercent, stepBakeTime: canaryBake },
       bakeTime: canaryBake,

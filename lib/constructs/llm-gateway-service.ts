@@ -10,16 +10,12 @@ import { ENV, PORTS } from '../../runtime/src/shared/config';
 import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
 import { ratio } from './agent-metrics';
-import type { AgentNetwork } from './agent-network';
-import { AgentTaskDefinition, type ServiceRuntimeProps } from './agent-task-definition';
+import { agentServiceProps, type AgentServiceBaseProps } from './agent-service-props';
+import { AgentTaskDefinition } from './agent-task-definition';
 import { grantReadSecret, grantTableReadWrite } from './grants';
-import { ROLLBACK_PERIOD, RollbackAlarm, safeDeploymentProps } from './rollback-alarm';
+import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
 
-export interface LlmGatewayServiceProps {
-  /** Cluster with a default Service Connect namespace. */
-  readonly cluster: ecs.ICluster;
-  readonly network: AgentNetwork;
-  readonly runtime: ServiceRuntimeProps;
+export interface LlmGatewayServiceProps extends AgentServiceBaseProps {
   /** Shared rate-limit buckets and breaker state. */
   readonly gatewayTable: dynamodb.ITable;
   /** Key of the gateway table. */
@@ -44,8 +40,6 @@ export interface LlmGatewayServiceProps {
    * @default 60
    */
   readonly cpuTargetPercent?: number;
-  /** Prefix for the fixed rollback alarm names, e.g. `openclaw-prod`. */
-  readonly alarmNamePrefix: string;
 }
 
 /** Service Connect name workers resolve: `http://gateway:8090`. */
@@ -102,11 +96,7 @@ export class LlmGatewayService extends Construct {
 
     const alarmName = `${props.alarmNamePrefix}-gateway-5xx`;
     this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
-      taskDefinition: task.taskDefinition,
-      vpcSubnets: props.network.taskSubnets,
-      securityGroups: [this.securityGroup],
-      ...safeDeploymentProps([alarmName]),
+      ...agentServiceProps(props, task.taskDefinition, this.securityGroup, [alarmName]),
       serviceConnectConfiguration: {
         services: [{ portMappingName: SERVICES.gateway, dnsName: GATEWAY_DNS_NAME, port: PORTS.gateway, discoveryName: GATEWAY_DNS_NAME }],
       },

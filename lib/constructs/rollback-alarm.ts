@@ -1,6 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
 
 export interface RollbackAlarmProps {
@@ -48,27 +47,6 @@ export class RollbackAlarm extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
-}
-
-/**
- * Deployment safety shared by every service: the circuit breaker rolls back tasks that fail to
- * start or stay healthy, the alarms roll back a release that starts but misbehaves, and the
- * scheduler keeps full capacity while it replaces tasks. Services set no desired count: auto
- * scaling owns it, so a deploy during a spike does not reset the fleet to its minimum.
- */
-export function safeDeploymentProps(alarmNames: readonly string[]): Pick<
-  ecs.FargateServiceProps,
-  'circuitBreaker' | 'deploymentAlarms' | 'minHealthyPercent' | 'maxHealthyPercent' | 'enableExecuteCommand' | 'propagateTags' | 'assignPublicIp'
-> {
-  return {
-    circuitBreaker: { enable: true, rollback: true },
-    deploymentAlarms: { alarmNames: [...alarmNames], behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
-    minHealthyPercent: 100,
-    maxHealthyPercent: 200,
-    enableExecuteCommand: false,
-    propagateTags: ecs.PropagatedTagSource.SERVICE,
-    assignPublicIp: false,
-  };
 }
 
 /** One-minute period shared by rollback metrics: a bad release shows within minutes. */
