@@ -30,7 +30,10 @@ export interface TierLimiterOptions {
   readonly jitter: number;
   /** Re-read the shared state at least this often while requests wait. @default 200 */
   readonly pollMs?: number;
-  /** Gather refunds this long before writing them. @default 25 */
+  /**
+   * Refunds wait this long for an admission write to ride on; only an idle tier writes them
+   * alone. Late refunds only under-use, never overshoot. @default 200
+   */
   readonly flushDelayMs?: number;
   /** Called when a request has to wait (for metrics). */
   readonly onQueued?: (lane: Lane) => void;
@@ -75,7 +78,7 @@ export class TierLimiter {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.pollMs = options.pollMs ?? 200;
-    this.flushDelayMs = options.flushDelayMs ?? 25;
+    this.flushDelayMs = options.flushDelayMs ?? 200;
   }
 
   /** Resolve when the request may go upstream; reject with 429 when it cannot within its deadline. */
