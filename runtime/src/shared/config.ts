@@ -49,10 +49,11 @@ const stageSchema = z.enum(['local', 'dev', 'staging', 'prod']);
 const logLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
 const urlSchema = z.url();
 /**
- * Queue URLs as the WHATWG parser reads them: fauxqs (local) names its queues
- * `http://sqs.<region>.127.0.0.1:<port>/...`, which z.url()'s stricter hostname check rejects.
+ * Queue URLs: fauxqs (local) names its queues `http://sqs.<region>.127.0.0.1:<port>/<account>/<name>`,
+ * which the WHATWG URL parser (and so z.url()) rejects because the host ends in a number. The SDK
+ * only passes the queue URL as a parameter, so a plain shape check is what matters.
  */
-const queueUrlSchema = z.string().refine((v) => URL.canParse(v) && /^https?:/.test(v), 'must be an http(s) URL');
+const queueUrlSchema = z.string().regex(/^https?:\/\/[^\s/]+\/\S+$/, 'must look like https://sqs.<region>.amazonaws.com/<account>/<queue>');
 
 const commonShape = {
   [ENV.stage]: stageSchema.default('local'),
