@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runWorkerFleetBench, type WorkerFleetResult } from './fleet/worker-fleet';
+import { runGatewayBench } from './gateway/run';
+import { runIntakeBench, type IntakeBenchResult } from './intake/intake-bench';
 import { runRateLimitBench, type RateLimitResult } from './ratelimit/rate-limit';
-import { fmt, renderTable, rowsFromForeign, type BenchRow } from './report/table';
+import { fmt, renderTable, type BenchRow } from './report/table';
 import { runFleetSimulation } from './sim/spike-report';
 import { benchEmulators } from './support/emulators';
 
@@ -13,18 +15,24 @@ import { benchEmulators } from './support/emulators';
  */
 const RESULTS = join(__dirname, 'results');
 
-type ForeignBench = (options: Record<string, unknown>) => Promise<unknown>;
-
-/** Another helper's bench entry (`runGatewayBench`, `runIntakeBench`), wherever in its folder it lives. */
-async function findBench(folder: string, exportName: string): Promise<ForeignBench | undefined> {
-  const dir = join(__dirname, folder);
-  if (!existsSync(dir)) return undefined;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()) {
-    const mod = (await import(join(dir, file))) as Record<string, unknown>;
-    const fn = mod[exportName];
-    if (typeof fn === 'function') return fn as ForeignBench;
-  }
-  return undefined;
+function intakeRows(r: IntakeBenchResult): BenchRow[] {
+  const label = `intake accept (POST /v1/tasks → 202), ${r.total} requests, ${r.concurrency} in flight`;
+  return [
+    {
+      bench: `${label}: p50`,
+      measured: `${fmt(r.acceptMs.p50, 1)} ms`,
+      baseline: `bare SendMessage ${fmt(r.sendMessageMs.p50, 1)} ms`,
+      ratio: `${fmt(r.ratio.p50)}×`,
+      note: `vs PutItem + SendMessage: ${fmt(r.ratio.p50VsPutPlusSend)}×; ${fmt(r.acceptPerSecond, 0)} accepts/s`,
+    },
+    {
+      bench: `${label}: p99`,
+      measured: `${fmt(r.acceptMs.p99, 1)} ms`,
+      baseline: `bare SendMessage ${fmt(r.sendMessageMs.p99, 1)} ms`,
+      ratio: `${fmt(r.ratio.p99)}×`,
+      note: `exactly once: ${r.exactlyOnce.ok ? 'yes' : 'NO'} (${r.accepted} accepted, ${r.exactlyOnce.messagesInQueue} queued)`,
+    },
+  ];
 }
 
 function fleetRows(r: WorkerFleetResult): BenchRow[] {
@@ -74,26 +82,16 @@ async function main(): Promise<void> {
     .join(' ')}`;
   process.stdout.write(`openclaw-deploy benchmarks on ${machine}\n`);
   const rows: BenchRow[] = [];
-  const missing: string[] = [];
   const emulators = await benchEmulators({
     ...(process.env['AWS_ENDPOINT_URL_DYNAMODB'] !== undefined ? { dynamoEndpoint: process.env['AWS_ENDPOINT_URL_DYNAMODB'] } : {}),
     ...(process.env['AWS_ENDPOINT_URL_SQS'] !== undefined ? { sqsEndpoint: process.env['AWS_ENDPOINT_URL_SQS'] } : {}),
   });
   try {
     const shared = { dynamoEndpoint: emulators.dynamoEndpoint, sqsEndpoint: emulators.sqsEndpoint };
-    for (const [folder, exportName, label] of [
-      ['gateway', 'runGatewayBench', 'gateway'],
-      ['intake', 'runIntakeBench', 'intake'],
-    ] as const) {
-      const bench = await findBench(folder, exportName);
-      if (bench === undefined) {
-        missing.push(`${label} (bench/${folder}: no ${exportName})`);
-        rows.push({ bench: label, measured: 'not available', baseline: '', ratio: '', note: `bench/${folder} exports no ${exportName}` });
-        continue;
-      }
-      process.stdout.write(`running ${label} bench...\n`);
-      rows.push(...rowsFromForeign(label, await bench(shared)));
-    }
+    process.stdout.write('running gateway bench...\n');
+    rows.push(...(await runGatewayBench({ dynamoEndpoint: emulators.dynamoEndpoint })).rows);
+    process.stdout.write('running intake bench...\n');
+    rows.push(...intakeRows(await runIntakeBench(shared)));
     process.stdout.write('running worker fleet bench...\n');
     rows.push(...fleetRows(await runWorkerFleetBench({ ...shared, workers: 8, tasks: 32, modelLatencyMs: 500 })));
     process.stdout.write('running rate-limit bench...\n');
@@ -117,7 +115,6 @@ async function main(): Promise<void> {
     '',
     sim.table,
     '',
-    ...(missing.length > 0 ? [`Not available in this run: ${missing.join('; ')}.`, ''] : []),
   ].join('\n');
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'latest.md'), report);

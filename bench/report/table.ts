@@ -18,23 +18,3 @@ export function renderTable(rows: readonly BenchRow[]): string {
 }
 
 export const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
-
-/**
- * Rows from another helper's bench result whose exact shape this file does not own: a result that
- * already carries `rows` is used as is; otherwise each numeric field becomes a row.
- */
-export function rowsFromForeign(bench: string, result: unknown): BenchRow[] {
-  if (result !== null && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows)) {
-    return ((result as { rows: Partial<BenchRow>[] }).rows).map((r) => ({
-      bench: r.bench ?? bench,
-      measured: String(r.measured ?? ''),
-      baseline: String(r.baseline ?? ''),
-      ratio: String(r.ratio ?? ''),
-      ...(r.note !== undefined ? { note: String(r.note) } : {}),
-    }));
-  }
-  if (result === null || typeof result !== 'object') return [{ bench, measured: String(result), baseline: '', ratio: '' }];
-  return Object.entries(result as Record<string, unknown>)
-    .filter(([, v]) => typeof v === 'number' || typeof v === 'string')
-    .map(([k, v]) => ({ bench: `${bench}: ${k}`, measured: typeof v === 'number' ? fmt(v, 3) : String(v), baseline: '', ratio: '' }));
-}
