@@ -70,6 +70,7 @@ export class GithubDeployRole extends Construct {
           'ecr:BatchGetImage',
           'ecr:CompleteLayerUpload',
           'ecr:DescribeImages',
+          'ecr:DescribeImageScanFindings',
           'ecr:GetDownloadUrlForLayer',
           'ecr:InitiateLayerUpload',
           'ecr:PutImage',

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
@@ -21,12 +21,15 @@ export class RegistryStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.repository = registry.repository;
-    new GithubDeployRole(this, 'GithubDeploy', {
+    const deploy = new GithubDeployRole(this, 'GithubDeploy', {
       owner: config.github.owner,
       repo: config.github.repo,
       environments: [config.github.environment],
       repository: registry.repository,
       ...(config.github.existingOidcProviderArn === undefined ? {} : { existingOidcProviderArn: config.github.existingOidcProviderArn }),
     });
+    // The values the stage's GitHub environment needs (vars.AWS_DEPLOY_ROLE_ARN, vars.ECR_REPOSITORY).
+    new CfnOutput(this, 'DeployRoleArn', { value: deploy.role.roleArn, description: 'GitHub environment variable AWS_DEPLOY_ROLE_ARN' });
+    new CfnOutput(this, 'RepositoryName', { value: registry.repository.repositoryName, description: 'GitHub environment variable ECR_REPOSITORY' });
   }
 }
