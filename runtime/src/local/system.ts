@@ -6,6 +6,9 @@ import { listen, type RunningServer } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import { ApiKeyAuthenticator, hashApiKey } from '../intake/api-keys';
 import { createIntakeHandler } from '../intake/app';
+import { CallbackUrlPolicy } from '../shared/callback-url-policy';
+import { TaskStore } from '../shared/task-store';
+import { WebhookNotifier } from '../shared/webhooks';
 import { staticKeyProvider } from '../gateway/api-key-provider';
 import { createGatewayHandler } from '../gateway/proxy';
 import { DynamoLimitStore } from '../gateway/limit-store';
@@ -53,6 +56,8 @@ export interface LocalSystemOptions {
   readonly metrics?: Metrics;
   /** The workers' prompts; their hash is the PromptVersion. @default none (no system prompt) */
   readonly prompts?: PromptRegistry;
+  /** Hosts that callbacks may reach over plain http (e.g. '127.0.0.1' for a test receiver). @default none: https to public addresses only */
+  readonly allowHttpCallbackHosts?: readonly string[];
 }
 
 export interface LocalSystem {
@@ -63,6 +68,8 @@ export interface LocalSystem {
   readonly resources: LocalResources;
   /** The bearer token for the intake, generated for this run. */
   readonly apiKey: string;
+  /** Signs the completion webhooks of tasks submitted with `apiKey`. */
+  readonly webhookSecret: string;
   readonly stub?: StubModel;
   readonly dynamo: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
@@ -116,6 +123,17 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     );
     servers.push(gateway);
 
+    const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
+    const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
+    const auth = new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000, webhookSecret }]);
+    const callbackPolicy = new CallbackUrlPolicy({ allowHttpHosts: options.allowHttpCallbackHosts ?? [] });
+    const notifier = new WebhookNotifier({
+      store: new TaskStore({ client: dynamo, tableName: resources.tasksTable }),
+      secretFor: (name) => auth.webhookSecretFor(name),
+      policy: callbackPolicy,
+      logger: logger.child({ service: 'worker' }),
+    });
+
     const workers = Array.from({ length: options.workers ?? 2 }, (_, i) =>
       createWorker({
         dynamo,
@@ -127,11 +145,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         logger: logger.child({ service: 'worker' }),
         workerId: `local-worker-${i + 1}`,
         ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+        notifier,
       }),
     );
     for (const w of workers) w.start();
 
-    const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
     const intakeLogger = logger.child({ service: 'intake' });
     const intakeMetrics = serviceMetrics(SERVICES.intake);
     const intake = await listen(
@@ -140,7 +158,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         sqs,
         tableName: resources.tasksTable,
         queues: resources.queues,
-        auth: new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000 }]),
+        auth,
+        callbackPolicy,
         logger: intakeLogger,
       }), { tracer: trace.getTracer(TRACER.intake), metrics: intakeMetrics, onResponse: intakeResponseMetrics(intakeMetrics) }),
       options.intakePort ?? 0,
@@ -156,6 +175,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       sqsEndpoint,
       resources,
       apiKey,
+      webhookSecret,
       ...(stub !== undefined ? { stub } : {}),
       dynamo,
       sqs,
