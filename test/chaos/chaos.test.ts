@@ -15,6 +15,8 @@ import { bundleWorker, spawnWorker, type WorkerProcess } from './worker-process'
 const TASKS = Number(process.env['CHAOS_TASKS'] ?? 200);
 const TOOLS_PER_TASK = 4;
 const WORKERS = 4;
+/** Tasks in flight per worker process; a kill interrupts all of them at once. */
+const CONCURRENCY = 8;
 
 /**
  * 200 tasks of four tool steps each (two of them side-effecting record_note calls) run by four
@@ -61,6 +63,7 @@ describe('chaos: SIGKILLed worker processes against the emulators, the gateway a
       HEARTBEAT_MS: '2000',
       WAIT_TIME_SECONDS: '1',
       MAX_RECEIVE_COUNT: '20',
+      WORKER_CONCURRENCY: String(CONCURRENCY),
     };
     let generation = 0;
     const start = (slot: number) => {
@@ -168,6 +171,7 @@ describe('chaos: SIGKILLed worker processes against the emulators, the gateway a
       tasks: ids.length,
       succeeded: statuses.filter((t) => t?.status === 'SUCCEEDED').length,
       workers: WORKERS,
+      concurrencyPerWorker: CONCURRENCY,
       kills,
       elapsedS: Math.round(elapsedS),
       llmCalls: llmCalls.length,
