@@ -1,3 +1,4 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, HttpError } from '../shared/errors';
@@ -39,6 +40,31 @@ export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new ConfigError(`${source} lists the key name "${duplicate}" twice; names must be unique`, { source });
   return parsed.data.map(({ webhookSecret, ...rest }) => ({ ...rest, ...(webhookSecret !== undefined ? { webhookSecret } : {}) }));
+}
+
+export interface ApiKeySource {
+  /** Secrets Manager secret holding the JSON array (AWS). */
+  readonly secretArn?: string;
+  /** The JSON array itself (local runs). Wins over `secretArn`. */
+  readonly json?: string;
+  /** Required with `secretArn`. */
+  readonly secrets?: Pick<SecretsManagerClient, 'send'>;
+}
+
+/**
+ * Load the key list once at start-up, from the environment (local) or Secrets Manager (AWS). The
+ * worker uses the same list for the webhook secrets. Rotation takes effect on the next start.
+ */
+export async function loadApiKeys(source: ApiKeySource): Promise<ApiKeyEntry[]> {
+  if (source.json !== undefined) return parseApiKeys(source.json, 'INTAKE_API_KEYS');
+  if (source.secretArn === undefined || source.secrets === undefined) {
+    throw new ConfigError('No API keys configured: set API_KEYS_SECRET_ARN (AWS) or INTAKE_API_KEYS (local JSON)', {});
+  }
+  const out = await source.secrets.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
+  if (out.SecretString === undefined) {
+    throw new ConfigError(`Secret ${source.secretArn} has no SecretString; store the key list as JSON text`, { secretArn: source.secretArn });
+  }
+  return parseApiKeys(out.SecretString, `secret ${source.secretArn}`);
 }
 
 /** Authenticates bearer tokens by comparing hashes in constant time. */

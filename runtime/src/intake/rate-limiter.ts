@@ -14,9 +14,9 @@ interface Bucket {
 }
 
 /**
- * A continuously refilling token bucket per API key. It lives in one intake replica, so with N
- * replicas behind the load balancer a key gets up to N times its rate; the WAF rate rule in front
- * bounds the total.
+ * A continuously refilling token bucket per API key, in memory. It lives in one intake replica, so
+ * with N replicas behind the load balancer a key gets up to N times its rate: set `ratePerMinute`
+ * per replica, or move the buckets to DynamoDB if an exact global limit is ever needed.
  */
 export class KeyRateLimiter {
   private readonly buckets = new Map<string, Bucket>();

@@ -1,5 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { taskAcceptedSchema, taskViewSchema } from '../../../runtime/src/intake/task-view';
+import { createLogger } from '../../../runtime/src/shared/logger';
 import { eventually } from '../../support/aws';
 import { drainTaskIds, failingSendMessage, startIntake, type IntakeHarness } from './harness';
 
@@ -252,6 +253,28 @@ describe('intake API against DynamoDB Local and fauxqs', () => {
       expect(res.status).toBe(409);
       expect((await errorOf(res)).message).toMatch(/already finished with status SUCCEEDED/);
       await drainTaskIds(h.aws.sqs, h.aws.resources.queues.normal);
+    });
+  });
+
+  describe('secrets in logs', () => {
+    it('GIVEN accepted, refused and failing requests WHEN the intake logs them THEN no API key appears in any line', async () => {
+      const lines: string[] = [];
+      const logged = await startIntake({ logger: createLogger({}, { level: 'debug', write: (line) => void lines.push(line) }), wrapSqs: (sqs) => failingSendMessage(sqs, { remaining: 1 }) });
+      try {
+        const wrong = 'ocl_this-is-a-wrong-key-0123456789';
+        await logged.call('/v1/tasks', { body: { prompt: 'enqueue fails' } });
+        await logged.call('/v1/tasks', { body: { prompt: 'accepted' } });
+        await logged.call('/v1/tasks', { body: { prompt: 'x', priority: 'high' } });
+        await logged.call('/v1/tasks/none', { key: logged.keys.slow });
+        await logged.call('/v1/tasks/none', { key: logged.keys.slow });
+        await fetch(`${logged.url}/v1/tasks`, { method: 'POST', headers: { authorization: `Bearer ${wrong}` } });
+        expect(lines.length).toBeGreaterThan(2);
+        const all = lines.join('');
+        for (const token of [...Object.values(logged.keys).map((k) => k.token), wrong]) expect(all).not.toContain(token);
+        expect(all).toContain('intake.enqueue_failed');
+      } finally {
+        await logged.close();
+      }
     });
   });
 
