@@ -111,6 +111,16 @@ export const stageConfigSchema = z
       dlqRetentionDays: z.number().int().min(1).max(14),
     }),
     logs: z.strictObject({ retentionDays: logRetentionDays, level: z.enum(['debug', 'info', 'warn', 'error']) }),
+    /**
+     * ADOT collector sidecar that receives the runtime's OTLP spans on localhost:4318 and sends
+     * them to X-Ray. Pulled through the account's ECR pull-through cache of public.ecr.aws, since
+     * tasks have no internet access.
+     */
+    tracing: z.strictObject({
+      collector: z.boolean(),
+      /** aws-observability/aws-otel-collector release tag. */
+      collectorVersion: z.string().regex(/^v\d+\.\d+\.\d+$/, 'must be a release tag such as v0.43.3'),
+    }),
     model: z.string().min(1),
     services: z.strictObject({ intake, gateway, worker }),
     alarms: z.strictObject({

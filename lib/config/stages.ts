@@ -10,6 +10,8 @@ import type { DeployStage, StageConfigInput } from './schema';
  */
 const US_EAST_1_PREFIX_LISTS = { s3: 'pl-63a5400a', dynamodb: 'pl-02cd2c6b' } as const;
 const GITHUB = { owner: 'openclaw', repo: 'openclaw-deploy' } as const;
+/** ADOT collector release; check https://gallery.ecr.aws/aws-observability/aws-otel-collector when bumping. */
+const ADOT_VERSION = 'v0.43.3';
 
 export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
   dev: {
@@ -27,6 +29,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     github: { ...GITHUB, environment: 'dev' },
     data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 4 },
     logs: { retentionDays: 7, level: 'debug' },
+    tracing: { collector: true, collectorVersion: ADOT_VERSION },
     model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 2, requestsPerTarget: 500, canaryPercent: 50, canaryBakeMinutes: 1 },
@@ -51,6 +54,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     github: { ...GITHUB, environment: 'staging' },
     data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 7 },
     logs: { retentionDays: 30, level: 'info' },
+    tracing: { collector: true, collectorVersion: ADOT_VERSION },
     model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 4, requestsPerTarget: 500, canaryPercent: 10, canaryBakeMinutes: 5 },
@@ -75,6 +79,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     github: { ...GITHUB, environment: 'prod' },
     data: { retain: true, deletionProtection: true, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 14 },
     logs: { retentionDays: 365, level: 'info' },
+    tracing: { collector: true, collectorVersion: ADOT_VERSION },
     model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10, requestsPerTarget: 1000, canaryPercent: 10, canaryBakeMinutes: 10 },

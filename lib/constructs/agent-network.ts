@@ -35,6 +35,8 @@ const INTERFACE_ENDPOINTS = {
   EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
   Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
   Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
+  // The ADOT collector sidecar exports spans to X-Ray.
+  XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
 } as const;
 
 /**

@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ServiceName } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
+import { OtelCollectorSidecar } from './otel-collector-sidecar';
 
 /** What every service's task needs from the stage: the image, sizing and logging. */
 export interface ServiceRuntimeProps {
@@ -23,6 +24,11 @@ export interface ServiceRuntimeProps {
   readonly logRetention: logs.RetentionDays;
   /** Variables every service gets (STAGE, LOG_LEVEL, TASKS_TABLE ...). */
   readonly commonEnvironment: Readonly<Record<string, string>>;
+  /**
+   * Run an ADOT collector sidecar of this release (spans to X-Ray).
+   * @default - no collector; spans are not exported
+   */
+  readonly otelCollectorVersion?: string;
   /**
    * @default RemovalPolicy.RETAIN
    */
@@ -147,6 +153,9 @@ export class AgentTaskDefinition extends Construct {
         maxBufferSize: Size.mebibytes(25),
       }),
     });
+    if (props.otelCollectorVersion !== undefined) {
+      new OtelCollectorSidecar(this, 'Otel', { taskDefinition: this.taskDefinition, appContainer: this.container, version: props.otelCollectorVersion, logGroup: this.logGroup });
+    }
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason: 'The environment holds only non-secret names and URLs (table, queues, secret ARNs, ports); secret values are read from Secrets Manager by ARN at run time.',

@@ -1,9 +1,10 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
 import { ContainerRegistry } from '../constructs/container-registry';
 import { GithubDeployRole } from '../constructs/github-deploy-role';
+import { ECR_PUBLIC_CACHE_PREFIX } from '../constructs/otel-collector-sidecar';
 
 export interface RegistryStackProps extends StackProps {
   readonly config: StageConfig;
@@ -21,6 +22,10 @@ export class RegistryStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.repository = registry.repository;
+    if (config.tracing.collector) {
+      // Tasks cannot reach public.ecr.aws; ECR caches the ADOT collector image on first pull.
+      new ecr.CfnPullThroughCacheRule(this, 'EcrPublicCache', { ecrRepositoryPrefix: ECR_PUBLIC_CACHE_PREFIX, upstreamRegistryUrl: 'public.ecr.aws' });
+    }
     const deploy = new GithubDeployRole(this, 'GithubDeploy', {
       owner: config.github.owner,
       repo: config.github.repo,

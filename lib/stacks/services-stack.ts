@@ -54,6 +54,7 @@ export class ServicesStack extends Stack {
       logKey: props.logKey,
       logRetention: retentionFor(config),
       removalPolicy: removalPolicyFor(config),
+      ...(config.tracing.collector ? { otelCollectorVersion: config.tracing.collectorVersion } : {}),
       commonEnvironment: {
         [ENV.stage]: config.stage,
         [ENV.region]: this.region,

@@ -241,15 +241,17 @@ describe('scaling', () => {
 });
 
 describe('least privilege (prod)', () => {
-  test('GIVEN the gateway task role WHEN read THEN it may read only the Anthropic secret and the gateway table', () => {
+  test('GIVEN the gateway task role WHEN read THEN it may read only the Anthropic secret and the gateway table (and send spans)', () => {
     const policy = resourcesOf(servicesJson, 'AWS::IAM::Policy').find(([id]) => id.startsWith('GatewayTaskTaskDefinitionTaskRole'));
     const statements = policy?.[1]['PolicyDocument']['Statement'] as Array<Record<string, any>>;
-    const resources = statements.map((st) => JSON.stringify(st['Resource']));
-    expect(resources).toHaveLength(3);
-    expect(resources[0]).toMatch(/StoreGateway/); // table items
-    expect(resources[1]).toMatch(/DataKey/); // its key, via DynamoDB only
-    expect(resources[2]).toMatch(/AnthropicApiKey/);
-    expect(statements[2]?.['Action']).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+    const byResource = Object.fromEntries(statements.map((st) => [JSON.stringify(st['Resource']), st['Action']]));
+    const resources = Object.keys(byResource);
+    expect(resources).toHaveLength(4);
+    expect(resources.filter((r) => /StoreGateway/.test(r))).toHaveLength(1); // table items
+    expect(resources.filter((r) => /DataKey/.test(r))).toHaveLength(1); // its key, via DynamoDB only
+    const secret = resources.find((r) => /AnthropicApiKey/.test(r));
+    expect(secret === undefined ? undefined : byResource[secret]).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+    expect(byResource['"*"']).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
   });
 
   test('GIVEN the data key WHEN used by tasks THEN only through SQS or DynamoDB', () => {
@@ -258,5 +260,25 @@ describe('least privilege (prod)', () => {
     );
     expect(kmsStatements.length).toBeGreaterThan(0);
     for (const s of kmsStatements) expect(Object.keys(s['Condition']['StringEquals'])).toEqual(['kms:ViaService']);
+  });
+});
+
+describe('tracing sidecar (prod)', () => {
+  test.each(ROLES)('GIVEN the %s task WHEN it starts THEN an ADOT collector from the ECR pull-through cache starts first and receives OTLP on localhost', (role) => {
+    const td = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role)?.[1];
+    const collector = (td?.['ContainerDefinitions'] as Container[]).find((c) => c['Name'] === 'otel-collector');
+    expect(collector).toMatchObject({ Essential: false, User: '10001', ReadonlyRootFilesystem: true, MemoryReservation: 64 });
+    expect(JSON.stringify(collector?.['Image'])).toMatch(/333333333333\.dkr\.ecr\.us-east-1\..*\/ecr-public\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+/);
+    const config = (collector?.['Environment'] as Array<{ Name: string; Value: string }>).find((e) => e.Name === 'AOT_CONFIG_CONTENT')?.Value;
+    expect(config).toContain('endpoint: 127.0.0.1:4318');
+    expect(config).toContain('exporters: [awsxray]');
+    expect(container(role)['DependsOn']).toEqual([{ ContainerName: 'otel-collector', Condition: 'START' }]);
+    expect(env(role)['OTEL_EXPORTER_OTLP_ENDPOINT']).toBe('http://localhost:4318');
+  });
+
+  test('GIVEN the collector image WHEN pulled THEN the registry caches public.ecr.aws and X-Ray is reached through an endpoint', () => {
+    prod.templates.registry.hasResourceProperties('AWS::ECR::PullThroughCacheRule', { EcrRepositoryPrefix: 'ecr-public', UpstreamRegistryUrl: 'public.ecr.aws' });
+    const endpoints = resourcesOf(prod.json.network, 'AWS::EC2::VPCEndpoint').map(([, p]) => JSON.stringify(p['ServiceName']));
+    expect(endpoints.some((e) => e.includes('.xray'))).toBe(true);
   });
 });
