@@ -1,3 +1,5 @@
+import { deriveCapacityPlan, loadStageConfig } from '../../lib/config';
+import { prodWorkerScaling } from '../../bench/sim/prod-template';
 import { queueProcessingPatternScaling } from '../../bench/sim/reference-pattern';
 import { readFleetScaling, TemplatePolicyError } from '../../bench/sim/template-policy';
 
@@ -17,6 +19,15 @@ describe('readFleetScaling', () => {
     expect(spec.policies.find((p) => p.kind === 'target')).toMatchObject({ targetValue: 50, metric: { queries: [{ base: 'cpuUtilization' }] } });
     expect(queueProcessingPatternScaling(2, 40, { disableCpuBasedScaling: true }).policies.some((p) => p.kind === 'target')).toBe(false);
   });
+
+  it('GIVEN the prod stage WHEN synthesized in-process THEN the worker bounds and backlog target match the prod config', () => {
+    const worker = loadStageConfig('prod').services.worker;
+    const spec = prodWorkerScaling();
+    expect(spec).toMatchObject({ minCapacity: worker.minTasks, maxCapacity: worker.maxTasks });
+    const tracking = spec.policies.find((p) => p.kind === 'target');
+    expect(tracking).toMatchObject({ targetValue: deriveCapacityPlan(worker).backlogPerTaskTarget });
+    expect(tracking?.kind === 'target' ? tracking.metric.queries.map((q) => q.base).sort() : []).toEqual(['runningTasks', 'visibleMessages', 'visibleMessages']);
+  }, 180_000);
 
   it('names what is missing or not modelled', () => {
     expect(() => readFleetScaling({ Resources: {} }, { source: 'empty.json' })).toThrow(/expected one ECS ScalableTarget in empty.json, found 0/);
