@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
-import { HttpError, isConditionalCheckFailed } from '../shared/errors';
+import { HttpError, conditionHeld } from '../shared/errors';
 
 /**
  * An idempotency record (Powertools' shape: key hash, payload hash, status, expiry), stored in the
@@ -91,8 +91,8 @@ export class IdempotencyStore {
         inProgressExpiry: now + this.inProgressMs,
         ttl: Math.ceil(now / 1000) + this.ttlSeconds,
       };
-      try {
-        await this.client.send(
+      const created = await conditionHeld(() =>
+        this.client.send(
           new PutCommand({
             TableName: this.tableName,
             Item: item,
@@ -100,11 +100,9 @@ export class IdempotencyStore {
             ExpressionAttributeNames: { '#ttl': 'ttl' },
             ExpressionAttributeValues: { ':nowSec': Math.floor(now / 1000) },
           }),
-        );
-        return { kind: 'owned', taskId: proposedTaskId, claimId };
-      } catch (err) {
-        if (!isConditionalCheckFailed(err)) throw err;
-      }
+        ),
+      );
+      if (created) return { kind: 'owned', taskId: proposedTaskId, claimId };
       const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: RECORD_SK }, ConsistentRead: true }));
       const existing = out.Item as IdempotencyItem | undefined;
       if (existing === undefined || existing.ttl < Math.floor(now / 1000)) continue;
@@ -144,8 +142,8 @@ export class IdempotencyStore {
   }
 
   private async transfer(pk: string, fromClaim: string, toClaim: string, now: number): Promise<boolean> {
-    try {
-      await this.client.send(
+    return conditionHeld(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk, sk: RECORD_SK },
@@ -154,12 +152,8 @@ export class IdempotencyStore {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':to': toClaim, ':from': fromClaim, ':expiry': now + this.inProgressMs, ':now': now, ':inProgress': 'IN_PROGRESS' },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   private async conditionalUpdate(
@@ -170,8 +164,8 @@ export class IdempotencyStore {
     values: Record<string, unknown>,
     names: Record<string, string> = {},
   ): Promise<boolean> {
-    try {
-      await this.client.send(
+    return conditionHeld(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: recordPk(scope, key), sk: RECORD_SK },
@@ -180,11 +174,7 @@ export class IdempotencyStore {
           ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: { ':claim': claimId, ...values },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed, OpenClawError } from './errors';
+import { conditionHeld, isConditionalCheckFailed, OpenClawError } from './errors';
 import { terminalUpdate } from './terminal-update';
 import { META_SK, taskPk, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
 
@@ -112,8 +112,8 @@ export class TaskStore {
 
   /** Mark the row as in the queue (after SendMessage succeeded). Idempotent: the first time wins. */
   async markEnqueued(taskId: string): Promise<void> {
-    try {
-      await this.client.send(
+    await conditionHeld(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(taskId), sk: META_SK },
@@ -121,10 +121,8 @@ export class TaskStore {
           ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(enqueuedAt)',
           ExpressionAttributeValues: { ':now': this.now().toISOString() },
         }),
-      );
-    } catch (err) {
-      if (!isConditionalCheckFailed(err)) throw err;
-    }
+      ),
+    );
   }
 
   /**
@@ -132,8 +130,8 @@ export class TaskStore {
    * QUEUED. Only a row that is still QUEUED and never marked enqueued is removed.
    */
   async deleteUnenqueued(taskId: string): Promise<boolean> {
-    try {
-      await this.client.send(
+    return conditionHeld(() =>
+      this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(taskId), sk: META_SK },
@@ -141,12 +139,8 @@ export class TaskStore {
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: { ':queued': 'QUEUED' },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   /**
@@ -157,7 +151,8 @@ export class TaskStore {
   async cancel(taskId: string): Promise<{ outcome: 'cancelled' | 'flagged' | 'terminal'; task: TaskRecord } | undefined> {
     const now = this.now().toISOString();
     const attempt = async (update: string, expected: TaskStatus, values: Record<string, unknown>) => {
-      try {
+      let after: TaskRecord | undefined;
+      await conditionHeld(async () => {
         const out = await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
@@ -169,11 +164,9 @@ export class TaskStore {
             ReturnValues: 'ALL_NEW',
           }),
         );
-        return strip(out.Attributes);
-      } catch (err) {
-        if (isConditionalCheckFailed(err)) return undefined;
-        throw err;
-      }
+        after = strip(out.Attributes);
+      });
+      return after;
     };
     // QUEUED -> RUNNING can happen between any two calls, so each step is conditional and the
     // sequence is retried from the top once.
