@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
@@ -7,6 +7,7 @@ import { DynamoLimitStore } from '../../runtime/src/gateway/limit-store';
 import { parseGatewayLimits } from '../../runtime/src/gateway/limits-config';
 import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
 import { startDynamoDbLocal, type RunningEmulator } from '../../runtime/src/local/emulators';
+import { createTable } from '../../runtime/src/local/provision';
 import { startStubModel } from '../../runtime/src/local/stub-model';
 import { listen } from '../../runtime/src/shared/http';
 import { silentLogger } from '../../runtime/src/shared/logger';
@@ -97,20 +98,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
   try {
     // The gateway table's shape, as the data stack creates it.
     const gatewayTable = `bench-gateway-${Date.now().toString(36)}`;
-    await raw.send(
-      new CreateTableCommand({
-        TableName: gatewayTable,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createTable(raw, gatewayTable);
     const limits = parseGatewayLimits({ tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: 10_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 } } });
     const gateway = await listen(
       createGatewayHandler({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PORTS } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { describeIssues } from '../shared/zod-issues';
+import { parseGatewayLimitsJson } from '../gateway/limits-config';
 import { startLocalSystem } from './system';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ const localEnv = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MODEL: z.string().min(1).default('claude-sonnet-5'),
   PROMPTS_DIR: z.string().min(1).default('prompts'),
+  GATEWAY_LIMITS: z.string().optional(),
 });
 
 /** Local EMF lines go to a file, not the console, so the startup banner and logs stay readable. */
@@ -44,6 +46,7 @@ async function main(): Promise<void> {
     gatewayPort: env.GATEWAY_PORT,
     workers: env.WORKERS,
     model: env.MODEL,
+    gatewayLimits: parseGatewayLimitsJson(env.GATEWAY_LIMITS),
     metrics,
     prompts,
   });

@@ -18,7 +18,8 @@ export interface ProvisionOptions {
   readonly maxReceiveCount?: number;
 }
 
-async function createTable(client: DynamoDBClient, name: string): Promise<void> {
+/** A table with the pk/sk string key every openclaw table uses. */
+export async function createTable(client: DynamoDBClient, name: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: name,

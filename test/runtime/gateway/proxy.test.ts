@@ -27,7 +27,14 @@ describe('gateway proxy: Anthropic-compatible pass-through with the SDK', () => 
       },
     });
     metrics = new CountingMetrics();
-    gateway = await startReplica({ aws, upstreamUrl: stub.url, limits: testLimits(), metrics, keys });
+    const limits = testLimits({
+      tiers: {
+        sonnet: { models: ['claude-sonnet-5'], rpm: 100_000, itpm: 100_000_000, otpm: 100_000_000 },
+        haiku: { models: ['claude-haiku-5-5'], rpm: 100_000, itpm: 100_000_000, otpm: 100_000_000 },
+        opus: { models: ['claude-opus-5'], rpm: 100_000, itpm: 100_000_000, otpm: 100_000_000 },
+      },
+    });
+    gateway = await startReplica({ aws, upstreamUrl: stub.url, limits, metrics, keys });
   });
   afterAll(async () => {
     await gateway.close();
@@ -116,6 +123,19 @@ describe('gateway proxy: Anthropic-compatible pass-through with the SDK', () => 
     expect(res.status).toBe(529);
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
     expect(metrics.count('upstream:status')).toBe(1);
+  });
+
+  it('GIVEN the provider answers 429 WHEN the next call comes THEN the gateway treats the shared bucket as empty and answers 429 itself without calling upstream', async () => {
+    next = stubFailures.rateLimited(2);
+    const first = await postMessage(gateway.url, { model: 'claude-opus-5' });
+    expect(first.status).toBe(429);
+    expect(first.headers.get('retry-after')).toBe('2');
+    const before = stub.calls.length;
+    const second = await postMessage(gateway.url, { model: 'claude-opus-5', headers: { 'x-stainless-timeout': '0.2' } });
+    expect(second.status).toBe(429);
+    expect(await second.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(Number(second.headers.get('retry-after-ms'))).toBeGreaterThan(0);
+    expect(stub.calls.length).toBe(before);
   });
 
   it('GIVEN bad input WHEN posted THEN 400 in the provider error shape names the fix', async () => {
