@@ -1,3 +1,4 @@
+import { DEFAULT_TIERS } from '../../runtime/src/gateway/limits-config';
 import { Autoscaler, type ScalingDecision } from './autoscaler';
 import { EventQueue } from './event-queue';
 import { seededRng } from './rng';
@@ -47,7 +48,8 @@ export const BLACK_FRIDAY: SpikeScenario = {
   toolSeconds: [0.2, 1],
   taskStartSeconds: [60, 90],
   metricDelaySeconds: 60,
-  providerRpm: 4000,
+  // The gateway's default Sonnet tier: what prod enforces unless GATEWAY_LIMITS says otherwise.
+  providerRpm: DEFAULT_TIERS.sonnet.rpm,
   cpuBusyPercent: 5,
   cpuIdlePercent: 1,
 };
@@ -93,6 +95,8 @@ export interface SimSummary {
   /** Worker-hours billed over the run (starting + running tasks). */
   readonly workerHours: number;
   readonly p95GatewayWaitSeconds: number;
+  /** Most LLM calls the gateway sent upstream in one minute, against scenario.providerRpm. */
+  readonly peakLlmRpm: number;
   readonly scaleDecisions: number;
 }
 
@@ -157,6 +161,7 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
   const workers: Worker[] = [];
   const idle: Worker[] = [];
   const gatewayWaits: number[] = [];
+  const callsPerMinute = new Map<number, number>();
   const timeline: TimelinePoint[] = [];
   const decisions: (ScalingDecision & { t: number; from: number })[] = [];
   let desired = Math.min(spec.maxCapacity, Math.max(spec.minCapacity, scenario.baselineWorkers));
@@ -165,6 +170,8 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
   const startCall = (w: Worker) => {
     const start = bucket.reserve(now);
     gatewayWaits.push(start - now);
+    const minute = Math.floor(start / 60);
+    callsPerMinute.set(minute, (callsPerMinute.get(minute) ?? 0) + 1);
     events.schedule(start + rng.uniform(...scenario.llmCallSeconds), { kind: 'callDone', worker: w });
   };
   const dispatch = () => {
@@ -190,7 +197,12 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
     let excess = live().length - desired;
     if (excess < 0) {
       // Workers that were going to stop after their task are kept first: no start latency.
-      for (const w of workers) if (excess < 0 && w.stopAfterTask && w.state === 'busy') (w.stopAfterTask = false), excess++;
+      for (const w of workers) {
+        if (excess < 0 && w.stopAfterTask && w.state === 'busy') {
+          w.stopAfterTask = false;
+          excess++;
+        }
+      }
       launch(-excess);
       return;
     }
@@ -307,6 +319,7 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
       ...(unfinished === 0 && Number.isFinite(lastDone) ? { drainSeconds: lastDone - spikeStart } : {}),
       workerHours: billedMinutes / 60,
       p95GatewayWaitSeconds: percentile(gatewayWaits, 95),
+      peakLlmRpm: Math.max(0, ...callsPerMinute.values()),
       scaleDecisions: decisions.length,
     };
   }

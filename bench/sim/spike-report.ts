@@ -22,9 +22,10 @@ const minutes = (s: number | undefined) => (s === undefined ? 'never' : `${(s / 
 
 /** One Markdown table row per run. */
 export function summaryTable(runs: readonly FleetSimulationRun[]): string {
-  const head = '| policy | min–max | first scale-out | time to scale | peak workers | peak backlog | p95 queue wait | p95 completion | spike drained | worker-hours |';
-  const rows = runs.map(({ label, result: { spec, summary: s } }) =>
-    [
+  const head = '| policy | min–max | first scale-out | time to scale | peak workers | peak backlog | p95 queue wait | p95 completion | spike drained | worker-hours | peak LLM RPM (limit) |';
+  const rows = runs.map(({ label, result }) => {
+    const { spec, scenario, summary: s } = result;
+    return [
       label,
       `${spec.minCapacity}–${spec.maxCapacity}`,
       minutes(s.firstScaleOutSeconds),
@@ -35,9 +36,10 @@ export function summaryTable(runs: readonly FleetSimulationRun[]): string {
       minutes(s.p95CompletionSeconds),
       s.drainSeconds === undefined ? `no (${s.unfinishedSpikeTasks} left)` : minutes(s.drainSeconds),
       s.workerHours.toFixed(0),
-    ].join(' | '),
-  );
-  return [head, `|${'---|'.repeat(10)}`, ...rows.map((r) => `| ${r} |`)].join('\n');
+      `${s.peakLlmRpm} (${scenario.providerRpm})`,
+    ].join(' | ');
+  });
+  return [head, `|${'---|'.repeat(11)}`, ...rows.map((r) => `| ${r} |`)].join('\n');
 }
 
 function withMax(spec: FleetScalingSpec, maxCapacity: number): FleetScalingSpec {
