@@ -8,9 +8,9 @@ import { silentLogger } from '../../runtime/src/shared/logger';
 import type { TaskRecord } from '../../runtime/src/shared/task-model';
 import { TaskStore } from '../../runtime/src/shared/task-store';
 import { CheckpointLog } from '../../runtime/src/worker/checkpoint-log';
-import { createTestAws, emulatorEndpoints, eventually, type TestAws } from '../support/aws';
+import { createTestAws, eventually, type TestAws } from '../support/aws';
 import { allNoteInvocations, llmStepToolResults } from '../runtime/worker/harness';
-import { bundleWorker, spawnWorker, type WorkerProcess } from './worker-process';
+import { bundleWorker, spawnWorker, workerEnv, type WorkerProcess } from './worker-process';
 
 /** CHAOS_TASKS lowers the count for a quick local look; the suite runs 200. */
 const TASKS = Number(process.env['CHAOS_TASKS'] ?? 200);
@@ -51,18 +51,8 @@ describe('chaos: SIGKILLed worker processes against the emulators, the gateway a
   });
 
   it('GIVEN 200 multi-step tasks and a worker killed every few seconds WHEN they all finish THEN nothing is lost and nothing is done twice', async () => {
-    const endpoints = emulatorEndpoints();
     const env = {
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamo,
-      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-      TASKS_TABLE: aws.resources.tasksTable,
-      QUEUE_URL_HIGH: aws.resources.queues.high,
-      QUEUE_URL_NORMAL: aws.resources.queues.normal,
-      GATEWAY_URL: gateway.url,
-      VISIBILITY_TIMEOUT_SECONDS: '10',
-      LEASE_MS: '6000',
-      HEARTBEAT_MS: '2000',
-      WAIT_TIME_SECONDS: '1',
+      ...workerEnv(aws, gateway.url),
       MAX_RECEIVE_COUNT: '20',
       WORKER_CONCURRENCY: String(CONCURRENCY),
     };

@@ -3,9 +3,9 @@ import { startStubModel, type StubModel } from '../../runtime/src/local/stub-mod
 import { TaskStore } from '../../runtime/src/shared/task-store';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CheckpointLog } from '../../runtime/src/worker/checkpoint-log';
-import { createTestAws, emulatorEndpoints, eventually, type TestAws } from '../support/aws';
+import { createTestAws, eventually, type TestAws } from '../support/aws';
 import { allNoteInvocations, llmStepToolResults } from '../runtime/worker/harness';
-import { bundleWorker, spawnWorker, type WorkerProcess } from './worker-process';
+import { bundleWorker, spawnWorker, workerEnv, type WorkerProcess } from './worker-process';
 
 /**
  * The zombie case: worker A is frozen (SIGSTOP, like a long GC pause or a stalled VM) in the middle
@@ -32,20 +32,8 @@ describe('a paused worker cannot write after its lease was taken over', () => {
   });
 
   it('GIVEN worker A frozen mid-task past its lease WHEN B takes over and A thaws THEN A is fenced and the log holds only B\'s later steps', async () => {
-    const endpoints = emulatorEndpoints();
-    const env = {
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamo,
-      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-      TASKS_TABLE: aws.resources.tasksTable,
-      QUEUE_URL_HIGH: aws.resources.queues.high,
-      QUEUE_URL_NORMAL: aws.resources.queues.normal,
-      // Straight at the stub: this test is about the worker, not the gateway.
-      GATEWAY_URL: stub.url,
-      VISIBILITY_TIMEOUT_SECONDS: '10',
-      LEASE_MS: '6000',
-      HEARTBEAT_MS: '2000',
-      WAIT_TIME_SECONDS: '1',
-    };
+    // Straight at the stub: this test is about the worker, not the gateway.
+    const env = workerEnv(aws, stub.url);
     const store = new TaskStore({ client: aws.dynamo, tableName: aws.resources.tasksTable });
     const log = new CheckpointLog({ client: aws.dynamo, tableName: aws.resources.tasksTable });
     const taskId = randomUUID();

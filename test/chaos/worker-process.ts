@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { node22Binary } from '../../runtime/src/local/emulators';
+import { emulatorEndpoints, type TestAws } from '../support/aws';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -57,4 +58,21 @@ export function spawnWorker(bundle: string, id: string, env: Record<string, stri
   child.stderr?.on('data', (chunk: Buffer) => lines.push(`stderr: ${chunk.toString('utf8')}`));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { id, child, events, lines, exited };
+}
+
+/** The worker env for the shared emulators and this test's resources, with the chaos timings (10 s visibility, 6 s lease, 2 s heartbeat). */
+export function workerEnv(aws: TestAws, gatewayUrl: string): Record<string, string> {
+  const endpoints = emulatorEndpoints();
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamo,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    TASKS_TABLE: aws.resources.tasksTable,
+    QUEUE_URL_HIGH: aws.resources.queues.high,
+    QUEUE_URL_NORMAL: aws.resources.queues.normal,
+    GATEWAY_URL: gatewayUrl,
+    VISIBILITY_TIMEOUT_SECONDS: '10',
+    LEASE_MS: '6000',
+    HEARTBEAT_MS: '2000',
+    WAIT_TIME_SECONDS: '1',
+  };
 }
