@@ -1,4 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { loadStageConfig } from '../../lib/config';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
 import { resourcesOf, synthStage } from './support/synth-stage';
 
@@ -37,6 +38,12 @@ describe('task definitions (prod)', () => {
       },
       HealthCheck: { Command: ['CMD', 'node', 'dist/healthcheck.js', role], Interval: 15, Timeout: 5, Retries: 3, StartPeriod: 30 },
     });
+  });
+
+  test.each(ROLES)('GIVEN the %s task WHEN sized THEN CPU and memory are the prod config (which compose.prod-like.yml mirrors)', (role) => {
+    const td = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role)?.[1];
+    const sizing = loadStageConfig('prod').services[role];
+    expect({ cpu: Number(td?.['Cpu']), memory: Number(td?.['Memory']) }).toEqual({ cpu: sizing.cpu, memory: sizing.memoryMiB });
   });
 
   test('GIVEN the worker WHEN stopped THEN it gets the Fargate maximum of 120 s to drain, and its drain ends 30 s earlier', () => {
