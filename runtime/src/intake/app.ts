@@ -9,6 +9,7 @@ import { HttpError, errorMessage } from '../shared/errors';
 import { readBody, sendJson, type Handler } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
+import { taskTraceContext } from '../shared/spans';
 import { TaskStore } from '../shared/task-store';
 import { describeIssues } from '../shared/zod-issues';
 import type { ApiKeyAuthenticator, ApiKeyEntry } from './api-keys';
@@ -105,7 +106,8 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
    * response (one round-trip less on the accept path).
    */
   const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>, awaitMarker: boolean): Promise<void> => {
-    const message: TaskMessage = { taskId: task.taskId };
+    // The worker continues this request's trace from the message.
+    const message: TaskMessage = { taskId: task.taskId, ...taskTraceContext(task.taskId) };
     try {
       await options.sqs.send(
         new SendMessageCommand({ QueueUrl: task.priority === 'high' ? options.queues.high : options.queues.normal, MessageBody: JSON.stringify(message) }),

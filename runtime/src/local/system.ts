@@ -144,6 +144,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         modelName: options.model ?? 'claude-sonnet-5',
         logger: logger.child({ service: 'worker' }),
         workerId: `local-worker-${i + 1}`,
+        metrics: serviceMetrics(SERVICES.worker),
+        ...(options.prompts !== undefined ? { prompts: options.prompts } : {}),
         ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
         notifier,
       }),

@@ -137,6 +137,21 @@ export class AgentTelemetry implements TaskRunObserver {
     );
   }
 
+  /**
+   * A task given up after its last receive (the consumer marks it FAILED for the DLQ): its runs
+   * threw instead of returning an outcome, so runTask never counted it.
+   */
+  taskAbandoned(taskId: string, error: Error): void {
+    this.metrics.emit(
+      [
+        { name: METRICS.tasksSucceeded, value: 0 },
+        { name: METRICS.tasksFailed, value: 1 },
+      ],
+      { [DIMENSIONS.model]: this.options.modelName },
+      { taskId, status: 'FAILED', errorType: 'poison', error: error.message },
+    );
+  }
+
   /** The model port wrapped in `chat {model}` spans that carry the trace on to the gateway. */
   instrumentModel(inner: ModelClient): ModelClient {
     return {

@@ -39,7 +39,7 @@ function details(span: StoredSpan): string {
     const reasons = a[GEN_AI.finishReasons];
     if (Array.isArray(reasons)) parts.push(`finish=${reasons.join(',')}`);
     const util = num(a[OPENCLAW.contextUtilisation]);
-    if (util !== undefined) parts.push(`context=${util.toFixed(1)}%`);
+    if (util !== undefined) parts.push(`context=${util.toFixed(2)}%`);
   } else if (op === 'execute_tool') {
     parts.push(`outcome=${String(a[OPENCLAW.toolOutcome] ?? '?')}`);
     const bytes = num(a[OPENCLAW.toolOutputBytes]);
@@ -62,16 +62,19 @@ function details(span: StoredSpan): string {
   return parts.join('  ');
 }
 
-/** Short service name from the instrumentation scope (`openclaw.worker` -> `worker`). */
-const service = (span: StoredSpan): string => span.scope.replace(/^openclaw\./, '');
+/** Spans this project made; the Anthropic SDK adds its own call span under each `chat` span. */
+const ours = (span: StoredSpan): boolean => span.scope.startsWith('openclaw.');
+
+/** Short service name from the instrumentation scope (`openclaw.worker` -> `worker`, the SDK's -> `sdk`). */
+const service = (span: StoredSpan): string => (ours(span) ? span.scope.slice('openclaw.'.length) : span.scope.startsWith('com.anthropic.') ? 'sdk' : span.scope);
 
 /** The span tree as terminal lines: offset from the first span, duration, service, and what happened. */
 export function renderTree(spans: readonly StoredSpan[], taskId: string): string {
   if (spans.length === 0) return `No spans stored for task ${taskId}.`;
   const t0 = Math.min(...spans.map((s) => s.startMs));
   const end = Math.max(...spans.map((s) => s.startMs + s.durationMs));
-  const chats = spans.filter((s) => s.attributes[GEN_AI.operationName] === 'chat');
-  const tools = spans.filter((s) => s.attributes[GEN_AI.operationName] === 'execute_tool');
+  const chats = spans.filter((s) => ours(s) && s.attributes[GEN_AI.operationName] === 'chat');
+  const tools = spans.filter((s) => ours(s) && s.attributes[GEN_AI.operationName] === 'execute_tool');
   const sum = (list: StoredSpan[], key: string) => list.reduce((t, s) => t + (num(s.attributes[key]) ?? 0), 0);
   const traces = new Set(spans.map((s) => s.traceId));
   const lines = [

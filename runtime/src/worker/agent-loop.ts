@@ -1,4 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { describeDecision } from '../shared/decision-log';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepRecord, TaskRecord } from '../shared/task-model';
@@ -128,6 +129,8 @@ export class AgentLoop {
         toolUses: content.filter((b) => b.type === 'tool_use').map((b) => (b as Anthropic.ToolUseBlock).name),
         inputTokens: payload.inputTokens,
         outputTokens: payload.outputTokens,
+        // The abbreviated state behind the decision: what the model was shown, what it chose and why.
+        ...describeDecision(sent.messages, content, this.options.system),
       });
       steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'llm', { ...payload }));
     }

@@ -6,6 +6,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { unobservedTaskRuns, type TaskRunObserver } from '../shared/agent-telemetry';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
@@ -59,6 +60,8 @@ export interface ConsumerOptions {
    * message is deleted so a crash delays the webhook instead of losing it. @default undefined (none)
    */
   readonly notifier?: { notify(taskId: string, signal?: AbortSignal): Promise<unknown> };
+  /** Wraps each run in the task's trace (continued from the message's traceparent) and task metrics. @default none */
+  readonly telemetry?: TaskRunObserver;
 }
 
 interface Received {
@@ -318,13 +321,15 @@ export class Consumer {
     };
 
     try {
-      const outcome = await this.o.loop.run({
-        task,
-        lease: () => lease,
-        signal: taskController.signal,
-        isCancelled: async () => (await this.o.store.get(taskId))?.cancelRequested === true,
-        draining: () => this.stopController.signal.aborted,
-      });
+      const outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, body.traceparent, () =>
+        this.o.loop.run({
+          task,
+          lease: () => lease,
+          signal: taskController.signal,
+          isCancelled: async () => (await this.o.store.get(taskId))?.cancelRequested === true,
+          draining: () => this.stopController.signal.aborted,
+        }),
+      );
       stopBeating();
       await this.o.log.finish(lease, outcome);
       logger.info('task.finished', { status: outcome.status });

@@ -4,6 +4,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hostname } from 'node:os';
 import type { QueueUrls } from '../shared/config';
 import type { Logger } from '../shared/logger';
+import { AgentTelemetry } from '../shared/agent-telemetry';
+import { noopMetrics, type Metrics } from '../shared/metrics';
+import type { PriceTable } from '../shared/model-profiles';
+import type { PromptRegistry } from '../shared/prompt-registry';
 import { TaskStore } from '../shared/task-store';
 import { AgentLoop } from './agent-loop';
 import { CheckpointLog } from './checkpoint-log';
@@ -58,6 +62,12 @@ export interface WorkerDeps {
   readonly tools?: readonly ToolDefinition[];
   /** First wait before probing an open gateway circuit. @default 1000 */
   readonly probeBackoffMs?: number;
+  /** Metrics bound to Stage and Service=worker. @default noopMetrics */
+  readonly metrics?: Metrics;
+  /** Prompt files: `system` is the system prompt, their hash the PromptVersion on tasks, spans and metrics. @default none */
+  readonly prompts?: PromptRegistry;
+  /** Prices and context windows for the cost and utilisation metrics. @default DEFAULT_PRICE_TABLE */
+  readonly prices?: PriceTable;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
 }
@@ -71,9 +81,20 @@ export function createWorker(deps: WorkerDeps): Consumer {
   const store = new TaskStore({ client: deps.dynamo, tableName: deps.tableName });
   const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, ...opt('leaseMs', deps.leaseMs) });
   const log = new CheckpointLog({ client: deps.dynamo, tableName: deps.tableName });
-  const tools = new ToolRegistry(deps.tools ?? [calculatorTool, recordNoteTool({ client: deps.dynamo, tableName: deps.tableName })]);
+  const telemetry = new AgentTelemetry({
+    metrics: deps.metrics ?? noopMetrics,
+    logger,
+    promptVersion: deps.prompts?.version ?? 'none',
+    modelName: deps.modelName,
+    workerId,
+    ...opt('prices', deps.prices),
+  });
+  const tools = new ToolRegistry(
+    (deps.tools ?? [calculatorTool, recordNoteTool({ client: deps.dynamo, tableName: deps.tableName })]).map((t) => telemetry.instrumentTool(t)),
+  );
   const loop = new AgentLoop({
-    model: deps.model,
+    model: telemetry.instrumentModel(deps.model),
+    ...opt('system', deps.prompts?.has('system') === true ? deps.prompts.get('system') : undefined),
     tools,
     log,
     logger,
@@ -93,7 +114,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...opt('expiresInMinutes', deps.protectionExpiresMinutes),
     ...opt('fetch', deps.fetch),
   });
-  return new Consumer({
+  const consumer = new Consumer({
     sqs: deps.sqs,
     queues: deps.queues,
     store,
@@ -104,6 +125,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     workerId,
     protection,
     probe: gatewayProbe(deps.model, deps.modelName),
+    telemetry,
     ...opt('killSwitch', killSwitch),
     ...opt('visibilityTimeoutSeconds', deps.visibilityTimeoutSeconds),
     ...opt('waitTimeSeconds', deps.waitTimeSeconds),
@@ -113,4 +135,8 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...opt('probeBackoffMs', deps.probeBackoffMs),
     ...opt('notifier', deps.notifier),
   });
+  consumer.events.on('task_failed', (e) => {
+    if (e.final) telemetry.taskAbandoned(e.taskId, e.error);
+  });
+  return consumer;
 }
