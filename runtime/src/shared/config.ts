@@ -99,6 +99,9 @@ const workerSchema = z.object({
   [ENV.protectionMinutes]: z.coerce.number().int().min(1).max(2880).default(60),
   [ENV.contextTokens]: z.coerce.number().int().min(1000).default(150_000),
   [ENV.maxToolOutputBytes]: z.coerce.number().int().min(1024).max(350_000).default(65_536),
+  // The intake's key list: the worker signs completion webhooks with each key's webhookSecret.
+  [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
+  [ENV.apiKeys]: z.string().min(2).optional(),
 });
 
 const gatewaySchema = z.object({
@@ -149,6 +152,9 @@ export interface WorkerConfig extends CommonConfig {
   readonly gatewayUrl: string;
   readonly model: string;
   readonly workerId?: string;
+  /** The intake's API key list (webhook secrets); without either, no completion webhooks are sent. */
+  readonly apiKeysSecretArn?: string;
+  readonly apiKeysJson?: string;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
 }
@@ -245,6 +251,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     gatewayUrl: raw[ENV.gatewayUrl],
     model: raw[ENV.model],
     ...definedOnly('workerId', raw[ENV.workerId]),
+    ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
+    ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],

@@ -1,8 +1,12 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { loadApiKeys } from '../intake/api-keys';
 import { createAwsClients } from '../shared/aws-clients';
-import { loadWorkerConfig } from '../shared/config';
+import { definedOnly, loadWorkerConfig } from '../shared/config';
 import { listen, sendJson } from '../shared/http';
 import { createLogger } from '../shared/logger';
+import { TaskStore } from '../shared/task-store';
+import { WebhookNotifier } from '../shared/webhooks';
 import { createWorker } from './create-worker';
 import { anthropicModelClient } from './model-client';
 
@@ -14,6 +18,16 @@ async function main(): Promise<void> {
   const d = config.durability;
   const logger = createLogger({ service: 'worker', stage: config.stage }, { level: config.logLevel });
   const { dynamo, sqs } = createAwsClients(config.aws);
+  let notifier: WebhookNotifier | undefined;
+  if (config.apiKeysSecretArn !== undefined || config.apiKeysJson !== undefined) {
+    const keys = await loadApiKeys({
+      ...definedOnly('secretArn', config.apiKeysSecretArn),
+      ...definedOnly('json', config.apiKeysJson),
+      secrets: new SecretsManagerClient({ region: config.aws.region }),
+    });
+    const secrets = new Map(keys.map((k) => [k.name, k.webhookSecret]));
+    notifier = new WebhookNotifier({ store: new TaskStore({ client: dynamo, tableName: config.tasksTable }), secretFor: (name) => secrets.get(name), logger });
+  }
   const consumer = createWorker({
     dynamo,
     sqs,
@@ -31,6 +45,7 @@ async function main(): Promise<void> {
     contextTokens: d.contextTokens,
     maxToolOutputBytes: d.maxToolOutputBytes,
     protectionExpiresMinutes: d.protectionExpiresMinutes,
+    ...definedOnly('notifier', notifier),
     ...(d.heartbeatMs !== undefined ? { heartbeatMs: d.heartbeatMs } : {}),
     ...(d.ecsAgentUri !== undefined ? { ecsAgentUri: d.ecsAgentUri } : {}),
     ...(d.killSwitchParam !== undefined
