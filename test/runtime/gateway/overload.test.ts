@@ -14,7 +14,7 @@ const mixedLane = (i: number) => (i % 20 === 0 ? 'high' : i % 2 === 1 ? 'batch' 
  * haiku by output tokens per minute (with max_tokens reserved up front and the rest refunded).
  */
 const SONNET_RPM = 150;
-const HAIKU_OTPM = 1700;
+const HAIKU_OTPM = 2550;
 const RUN_MS = 61_000;
 /** Steady state: after the first reservations settle, until the end of the first minute. */
 const STEADY_FROM_MS = 10_000;
