@@ -75,6 +75,8 @@ export class AgentLoop {
     const steps: StepRecord[] = await this.options.log.list(task.taskId);
     const logger = this.options.logger.child({ taskId: task.taskId });
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
+    // Only the step a previous owner was in when it died can carry its intent.
+    const firstSeq = replay(task.prompt, steps).nextSeq;
 
     for (;;) {
       ctx.signal.throwIfAborted();
@@ -85,15 +87,16 @@ export class AgentLoop {
         return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length } };
       }
       const failed = (type: string, message: string): TaskOutcome => ({ status: 'FAILED', fields: { usage, steps: steps.length, error: { type, message } } });
-      if (await ctx.isCancelled()) {
+      const next = convo.pendingTools[0];
+      // Checked before each model call (tool steps in between are short), one read per turn.
+      if (next === undefined && (await ctx.isCancelled())) {
         return { status: 'CANCELLED', fields: { usage, steps: steps.length, error: { type: 'cancelled', message: 'cancelled by request' } } };
       }
       if (steps.length >= this.maxSteps) return failed('max_steps', `stopped after ${this.maxSteps} steps without a final answer`);
 
       const stepLogger = logger.child({ step: convo.nextSeq });
-      const next = convo.pendingTools[0];
       if (next !== undefined) {
-        const payload = await this.runTool(task.taskId, convo.nextSeq, next, ctx, stepLogger);
+        const payload = await this.runTool(task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
         steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
         continue;
       }
@@ -136,7 +139,7 @@ export class AgentLoop {
     }
   }
 
-  private async runTool(taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger): Promise<ToolStepPayload> {
+  private async runTool(taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
     const result = (r: ToolResult): ToolStepPayload => ({
       toolUseId: use.id,
       name: use.name,
@@ -149,7 +152,7 @@ export class AgentLoop {
     const toolCtx: ToolContext = { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal };
 
     if (tool.sideEffects) {
-      const intent = await this.options.log.getIntent(taskId, seq);
+      const intent = mayHaveIntent ? await this.options.log.getIntent(taskId, seq) : undefined;
       if (intent?.toolUseId === use.id) {
         // A previous owner announced this call and died before recording its result.
         if (tool.reconcile === undefined) {

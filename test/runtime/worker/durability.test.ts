@@ -37,7 +37,7 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     // A live lease cannot be taken.
     expect(await leases().acquire(taskId, 'worker-b')).toBeUndefined();
     await new Promise((r) => setTimeout(r, 1600));
-    const b = await leases().acquire(taskId, 'worker-b');
+    const b = await leases(30_000).acquire(taskId, 'worker-b');
     expect(b?.fence).toBe(2);
     if (a === undefined || b === undefined) throw new Error('leases not acquired');
     await expect(h.log.append(a, 1, 'llm', { zombie: true })).rejects.toBeInstanceOf(FencedError);
