@@ -138,6 +138,19 @@ describe('gateway proxy: Anthropic-compatible pass-through with the SDK', () => 
     expect(stub.calls.length).toBe(before);
   });
 
+  it('GIVEN an upstream that does not answer in time WHEN called THEN 504 in the provider shape, counted as an upstream timeout', async () => {
+    const slow = await startReplica({ aws, upstreamUrl: stub.url, limits: testLimits({ upstreamTimeoutMs: 200 }), metrics });
+    try {
+      next = stubFailures.slow(600);
+      const res = await postMessage(slow.url);
+      expect(res.status).toBe(504);
+      expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'api_error', message: expect.stringContaining('200 ms') } });
+      expect(metrics.count('upstream:timeout')).toBe(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('GIVEN bad input WHEN posted THEN 400 in the provider error shape names the fix', async () => {
     const lane = await postMessage(gateway.url, { priority: 'urgent' });
     expect(lane.status).toBe(400);
