@@ -207,8 +207,11 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
         putMs.push(performance.now() - started);
       });
 
-    // Warm both paths (connections, JIT) outside the measurement.
-    await Promise.all([submitPhase(Math.min(50, total)), barePhase(Math.min(50, total)), putPhase(Math.min(50, total))]);
+    // Warm every path outside the measurement: JIT, and a full pool of keep-alive sockets. Opening
+    // `concurrency` sockets at once overflows the emulators' accept queues, and the SYN retries
+    // (1, 3, 7, 15 s) would otherwise show up as a cluster of outliers in the first phase.
+    const warmup = Math.min(concurrency, total);
+    await Promise.all([submitPhase(warmup), barePhase(warmup), putPhase(warmup)]);
     acceptMs.length = 0;
     sendMs.length = 0;
     putMs.length = 0;
