@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { staticKeyProvider } from '../runtime/src/gateway/api-key-provider';
+import { parseGatewayLimits } from '../runtime/src/gateway/limits-config';
 import { createGatewayHandler } from '../runtime/src/gateway/proxy';
 import { freePort, node22Binary, startDynamoDbLocal, startFauxqs } from '../runtime/src/local/emulators';
 import { provisionLocalResources } from '../runtime/src/local/provision';
@@ -99,7 +100,9 @@ async function main(): Promise<void> {
   const dynamo = DynamoDBDocumentClient.from(rawDynamo);
   const sqs = new SQSClient({ region: 'us-east-1', endpoint: sqsEmu.endpoint, credentials: CREDENTIALS });
   const resources = await provisionLocalResources(rawDynamo, sqs, { prefix: `soak${Date.now().toString(36)}`, visibilityTimeoutSeconds: 60, maxReceiveCount: 5 });
-  const gateway = await listen(createGatewayHandler({ upstreamUrl: stub.url, keys: staticKeyProvider('soak-stub'), logger: silentLogger }), 0, silentLogger, '127.0.0.1');
+  // Unthrottled: the soak measures the worker's memory, not the gateway's pacing.
+  const limits = parseGatewayLimits({ tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: 1_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 } } });
+  const gateway = await listen(createGatewayHandler({ upstreamUrl: stub.url, keys: staticKeyProvider('soak-stub'), logger: silentLogger, limits }), 0, silentLogger, '127.0.0.1');
   cleanups.push(() => gateway.close());
 
   const outdir = join('/tmp', `openclaw-soak-${process.pid}`);
@@ -153,14 +156,14 @@ async function main(): Promise<void> {
     }
   };
 
-  // Growing conversations: 1 to 24 tool steps (3 to 49 checkpoints), the longer ones trimmed when sent.
+  // Growing conversations: 1 to 12 tool steps (3 to 25 checkpoints), the longer ones trimmed when sent.
   const store = new TaskStore({ client: dynamo, tableName: resources.tasksTable });
   const ids: string[] = [];
   const now = new Date().toISOString();
   for (let i = 0; i < TASKS; i += 1) {
     const taskId = randomUUID();
     ids.push(taskId);
-    const prompt = `soak task ${i}: ${'context '.repeat(20 + (i % 40))}[tools:${1 + (i % 24)}]`;
+    const prompt = `soak task ${i}: ${'context '.repeat(20 + (i % 40))}[tools:${1 + (i % 12)}]`;
     await store.create({ taskId, status: 'QUEUED', priority: 'normal', prompt, createdAt: now, updatedAt: now });
   }
   for (let i = 0; i < ids.length; i += 10) {

@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
+import { parseGatewayLimits } from '../../runtime/src/gateway/limits-config';
 import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
 import { startStubModel, type StubModel } from '../../runtime/src/local/stub-model';
 import { listen, type RunningServer } from '../../runtime/src/shared/http';
@@ -39,7 +40,10 @@ describe('chaos: SIGKILLed worker processes against the emulators, the gateway a
       startStubModel({ latencyMs: 15 }),
       bundleWorker(),
     ]);
-    gateway = await listen(createGatewayHandler({ upstreamUrl: stub.url, keys: staticKeyProvider('chaos-stub'), logger: silentLogger }), 0, silentLogger, '127.0.0.1');
+    // Limits far above what the stub can serve: this test is about the workers, and the default
+    // tier (400k output tokens/min, charged at max_tokens up front) would pace it to ~1.6 calls/s.
+    const limits = parseGatewayLimits({ tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: 1_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 } } });
+    gateway = await listen(createGatewayHandler({ upstreamUrl: stub.url, keys: staticKeyProvider('chaos-stub'), logger: silentLogger, limits }), 0, silentLogger, '127.0.0.1');
   });
 
   afterAll(async () => {
