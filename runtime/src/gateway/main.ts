@@ -5,8 +5,9 @@ import { listen } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { secretsManagerKeyProvider, staticKeyProvider, type ApiKeyProvider } from './api-key-provider';
 import { createAwsClients } from '../shared/aws-clients';
-import { EmfMetrics } from '../shared/metrics';
-import { DIMENSIONS, SERVICES } from '../shared/metrics-contract';
+import { tracedHandler } from '../shared/http-tracing';
+import { SERVICES } from '../shared/metrics-contract';
+import { startServiceObservability } from '../shared/observability';
 import { DynamoBreakerStore } from './breaker-store';
 import { gatewayMetricsFrom } from './gateway-metrics';
 import { DynamoLimitStore } from './limit-store';
@@ -33,11 +34,20 @@ async function main(): Promise<void> {
   } else if (config.stage !== 'local') {
     throw new ConfigError('Invalid gateway configuration: set GATEWAY_TABLE so replicas share rate limits and circuit state', { stage: config.stage });
   }
-  const metrics = gatewayMetricsFrom(new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: config.stage, [DIMENSIONS.service]: SERVICES.gateway } }));
-  const handler = createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger, limits: config.limits, metrics, ...stores });
+  // Spans by OTLP to the collector sidecar (continuing the worker's chat spans), EMF metrics on stdout.
+  const obs = startServiceObservability(SERVICES.gateway, config.stage, process.env);
+  const metrics = gatewayMetricsFrom(obs.metrics);
+  const handler = tracedHandler(createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger, limits: config.limits, metrics, ...stores }), {
+    tracer: obs.tracer,
+    metrics: obs.metrics,
+  });
   const server = await listen(handler, config.port, logger);
   logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl, tiers: Object.keys(config.limits.tiers), shared: config.gatewayTable !== undefined });
-  const shutdown = () => void server.close().then(() => process.exit(0));
+  const shutdown = () =>
+    void server
+      .close()
+      .then(() => obs.shutdown())
+      .then(() => process.exit(0));
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 }

@@ -1,13 +1,11 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { trace } from '@opentelemetry/api';
 import { createAwsClients } from '../shared/aws-clients';
 import { definedOnly, loadIntakeConfig } from '../shared/config';
 import { listen } from '../shared/http';
 import { intakeResponseMetrics, tracedHandler } from '../shared/http-tracing';
 import { createLogger } from '../shared/logger';
-import { EmfMetrics } from '../shared/metrics';
-import { DIMENSIONS, SERVICES } from '../shared/metrics-contract';
-import { TRACER } from '../shared/spans';
+import { SERVICES } from '../shared/metrics-contract';
+import { startServiceObservability } from '../shared/observability';
 import { ApiKeyAuthenticator, loadApiKeys } from './api-keys';
 import { createIntakeHandler } from './app';
 
@@ -22,15 +20,21 @@ async function main(): Promise<void> {
       secrets: new SecretsManagerClient({ region: config.aws.region }),
     }),
   );
-  const metrics = new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: config.stage, [DIMENSIONS.service]: SERVICES.intake } });
+  // Spans by OTLP to the collector sidecar, EMF metrics on stdout.
+  const obs = startServiceObservability(SERVICES.intake, config.stage, process.env);
+  const metrics = obs.metrics;
   const handler = tracedHandler(createIntakeHandler({ dynamo, sqs, tableName: config.tasksTable, queues: config.queues, auth, logger }), {
-    tracer: trace.getTracer(TRACER.intake),
+    tracer: obs.tracer,
     metrics,
     onResponse: intakeResponseMetrics(metrics),
   });
   const server = await listen(handler, config.port, logger);
   logger.info('intake.started', { port: server.port });
-  const shutdown = () => void server.close().then(() => process.exit(0));
+  const shutdown = () =>
+    void server
+      .close()
+      .then(() => obs.shutdown())
+      .then(() => process.exit(0));
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 }

@@ -7,6 +7,10 @@ import { listen, sendJson } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { TaskStore } from '../shared/task-store';
 import { WebhookNotifier } from '../shared/webhooks';
+import { SERVICES } from '../shared/metrics-contract';
+import { startServiceObservability } from '../shared/observability';
+import { promptDirectories } from '../shared/observability-config';
+import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { anthropicModelClient } from './model-client';
 
@@ -18,6 +22,9 @@ async function main(): Promise<void> {
   const d = config.durability;
   const logger = createLogger({ service: 'worker', stage: config.stage }, { level: config.logLevel });
   const { dynamo, sqs } = createAwsClients(config.aws);
+  // Spans by OTLP to the collector sidecar, EMF metrics on stdout; prompts from PROMPTS_DIR, ./prompts or dist/prompts.
+  const obs = startServiceObservability(SERVICES.worker, config.stage, process.env);
+  const prompts = PromptRegistry.fromFirstDirectory(promptDirectories(obs.config, process.cwd(), __dirname));
   let notifier: WebhookNotifier | undefined;
   if (config.apiKeysSecretArn !== undefined || config.apiKeysJson !== undefined) {
     const keys = await loadApiKeys({
@@ -29,6 +36,9 @@ async function main(): Promise<void> {
     notifier = new WebhookNotifier({ store: new TaskStore({ client: dynamo, tableName: config.tasksTable }), secretFor: (name) => secrets.get(name), logger });
   }
   const consumer = createWorker({
+    metrics: obs.metrics,
+    prompts,
+    prices: obs.config.prices,
     dynamo,
     sqs,
     tableName: config.tasksTable,
@@ -65,12 +75,13 @@ async function main(): Promise<void> {
     sendJson(res, 503, { status: consumer.isRunning ? 'stalled' : 'stopped' });
   }, config.port, logger);
   await consumer.start();
-  logger.info('worker.started', { port: health.port, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
+  logger.info('worker.started', { port: health.port, promptVersion: prompts.version, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   const shutdown = (signal: string) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
     void consumer.stop(d.drainTimeoutMs).then(async (drained) => {
       await health.close();
+      await obs.shutdown();
       logger.info('worker.stopped', { drained });
       process.exit(0);
     });
