@@ -221,7 +221,8 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     if (method !== 'GET' && method !== 'DELETE') throw methodNotAllowed(method, '/v1/tasks/{taskId}', 'GET, DELETE');
     const caller = authenticate(req);
     const taskId = match[1] as string;
-    const task = await store.get(taskId, method === 'DELETE');
+    // Strongly consistent: a client polling right after its 202 must not get a 404 from a lagging replica.
+    const task = await store.get(taskId);
     // Another key's task looks exactly like a missing one: task IDs are not a capability to share.
     if (task === undefined || task.submittedBy !== caller.name) throw notFound(taskId);
     if (method === 'GET') return sendJson(res, 200, toView(task));
