@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     WAIT_TIME_SECONDS: '1',
     VISIBILITY_TIMEOUT_SECONDS: '60',
     // Small on purpose: conversations past ~6 steps are trimmed on every call.
-    CONTEXT_TOKENS: '1500',
+    CONTEXT_TOKENS: '1000',
   };
   // The heap cap sits under the cgroup limit, as in the image (DELIVERY.md: cap the heap explicitly).
   const nodeCmd = [node22Binary(), '--expose-gc', `--max-old-space-size=${Math.floor(MEMORY_MB * 0.75)}`, join(outdir, 'worker.js')];
