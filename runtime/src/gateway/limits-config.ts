@@ -46,6 +46,12 @@ const schema = z
         maxDepth: z.number().int().min(0).default(1000),
         /** Added to retry-after as a per-caller spread, as a share of the wait. */
         jitter: share.default(0.25),
+        /**
+         * Below saturation, claim capacity for this many requests per shared write and admit from it
+         * locally (charged up front, unused part refunded after a second). Fewer round trips, same
+         * limits; 0 keeps every admission a shared write.
+         */
+        creditRequests: z.number().int().min(0).default(0),
       })
       .prefault({}),
     breaker: z

@@ -123,6 +123,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         store: limitStore,
         maxDepth: limits.queue.maxDepth,
         jitter: limits.queue.jitter,
+        creditRequests: limits.queue.creditRequests,
         now,
         ...(options.random !== undefined ? { random: options.random } : {}),
         onQueued: (lane) => metrics.queued({ lane, tier }),

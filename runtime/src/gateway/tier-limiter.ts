@@ -3,6 +3,8 @@ import { ZERO, addUnits, adjust, drain, isZero, spend, subUnits, waitFor, type R
 import type { LimitStore } from './limit-store';
 import { LANES, type Lane, type TierLimits } from './limits-config';
 
+const fits = (cost: Units, available: Units): boolean => cost[0] <= available[0] && cost[1] <= available[1] && cost[2] <= available[2];
+
 export interface AcquireRequest {
   readonly lane: Lane;
   /** Requests, estimated input tokens, max_tokens. */
@@ -35,6 +37,15 @@ export interface TierLimiterOptions {
    * alone. Late refunds only under-use, never overshoot. @default 200
    */
   readonly flushDelayMs?: number;
+  /**
+   * While the shared buckets are far from saturation, each write also claims capacity for this
+   * many more requests like the ones just admitted, spent locally with no round trip. It is
+   * charged to the shared buckets like any admission, so limits still hold; what is not used
+   * within `creditTtlMs` is refunded. 0 turns it off. @default 0
+   */
+  readonly creditRequests?: number;
+  /** @default 1000 */
+  readonly creditTtlMs?: number;
   /** Called when a request has to wait (for metrics). */
   readonly onQueued?: (lane: Lane) => void;
   /** @default Date.now */
@@ -72,6 +83,8 @@ export class TierLimiter {
   private drainRequested = false;
   private running = false;
   private wake: (() => void) | undefined;
+  private credit: Units = ZERO;
+  private creditTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: TierLimiterOptions) {
     this.rates = { perMinute: [options.limits.rpm, options.limits.itpm, options.limits.otpm] };
@@ -93,6 +106,10 @@ export class TierLimiter {
           `Request needs ~${input} input and ${output} output tokens, more than lane "${request.lane}" of tier ${this.options.tier} may use in a minute (${Math.floor(ceiling * itpm)} input, ${Math.floor(ceiling * otpm)} output); lower max_tokens or split the prompt`,
         ),
       );
+    }
+    if (fits(request.cost, this.credit)) {
+      this.credit = subUnits(this.credit, request.cost);
+      return Promise.resolve({ queuedMs: 0 });
     }
     const rank = LANES.indexOf(request.lane);
     if (this.waiters.length >= this.options.maxDepth) {
@@ -153,6 +170,33 @@ export class TierLimiter {
     let tat = adjust(this.cached.tat, this.pending, this.rates, now);
     for (const w of this.waiters) if (w.rank <= rank) tat = spend(tat, w.cost, this.rates, now);
     return waitFor(tat, request.cost, this.rates, now, this.options.ceilings[request.lane]);
+  }
+
+  /**
+   * Credit worth `creditRequests` of the batch's average request, if the buckets would still sit
+   * below half the lowest lane ceiling with it: far from saturation, where lanes do not compete.
+   */
+  private creditFor(admitted: readonly Waiter[], tat: Units, now: number): Units {
+    const base = this.options.creditRequests ?? 0;
+    if (base === 0 || this.credit[0] >= base / 2) return ZERO;
+    // Scale with demand: a replica admitting big batches gets credit for two batches like it.
+    const n = Math.max(base, 2 * admitted.length);
+    const total = admitted.reduce<Units>((sum, w) => addUnits(sum, w.cost), ZERO);
+    const grant: Units = [n, Math.ceil((total[1] / admitted.length) * n), Math.ceil((total[2] / admitted.length) * n)];
+    const floor = Math.min(...LANES.map((l) => this.options.ceilings[l])) / 2;
+    return waitFor(tat, grant, this.rates, now, floor) === 0 ? grant : ZERO;
+  }
+
+  private addCredit(grant: Units): void {
+    this.credit = addUnits(this.credit, grant);
+    clearTimeout(this.creditTimer);
+    this.creditTimer = setTimeout(() => {
+      // Unused credit goes back to the shared buckets.
+      const unused = this.credit;
+      this.credit = ZERO;
+      this.correct([-unused[0], -unused[1], -unused[2]]);
+    }, this.options.creditTtlMs ?? 1000);
+    this.creditTimer.unref();
   }
 
   private settle(waiter: Waiter, admission: Admission | undefined, err?: Error): void {
@@ -232,6 +276,8 @@ export class TierLimiter {
         nextWake = Math.min(nextWake, Math.max(wait, 1));
       }
 
+      const grant = admitted.length > 0 ? this.creditFor(admitted, tat, now) : ZERO;
+      if (!isZero(grant)) tat = spend(tat, grant, this.rates, now);
       if (admitted.length > 0 || !isZero(pendingSnap) || drainSnap) {
         const ok = await this.options.store.write(this.options.tier, tat, state.version);
         if (!ok) {
@@ -241,6 +287,7 @@ export class TierLimiter {
         }
         this.cached = { tat, version: state.version + 1 };
         this.pending = subUnits(this.pending, pendingSnap);
+        if (!isZero(grant)) this.addCredit(grant);
         if (drainSnap) this.drainRequested = false;
         const at = this.now();
         for (const w of admitted) {
