@@ -85,7 +85,9 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
       intake: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10, requestsPerTarget: 1000, canaryPercent: 10, canaryBakeMinutes: 10 },
       gateway: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 6, cpuTargetPercent: 50 },
       // On-demand only: prod latency targets leave no room for Spot reclaim storms.
-      worker: { cpu: 1024, memoryMiB: 2048, minTasks: 1, maxTasks: 50, useSpot: false, acceptableLatencySeconds: 300, averageTaskSeconds: 60 },
+      // Max sized for an 8x spike over a 40-worker baseline (bench/results/fleet-sim.md): at 50 the
+      // p95 queue wait was 156 min; at 400 it is minutes. The gateway still caps provider usage.
+      worker: { cpu: 1024, memoryMiB: 2048, minTasks: 1, maxTasks: 400, useSpot: false, acceptableLatencySeconds: 300, averageTaskSeconds: 60 },
     },
     alarms: { pageRoute: 'page', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.05 },
   },

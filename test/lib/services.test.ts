@@ -209,7 +209,7 @@ describe('scaling', () => {
         },
       },
     });
-    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 50, ScalableDimension: 'ecs:service:DesiredCount' });
+    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 400, ScalableDimension: 'ecs:service:DesiredCount' });
   });
 
   test('GIVEN no running worker and a backlog WHEN evaluated THEN a step policy adds one worker', () => {
