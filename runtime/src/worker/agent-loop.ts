@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { describeDecision } from '../shared/decision-log';
-import { errorMessage } from '../shared/errors';
+import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepRecord, TaskRecord } from '../shared/task-model';
 import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
@@ -34,6 +34,8 @@ export interface AgentLoopOptions {
   /** Estimated input tokens above which the oldest turns are left out of the request (never the log). @default 150000 */
   readonly contextTokens?: number;
   readonly system?: string;
+  /** @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface RunContext {
@@ -103,6 +105,7 @@ export class AgentLoop {
 
       const sent = fitContext(convo.messages, this.contextTokens);
       if (sent.droppedTurns > 0) stepLogger.info('context.trimmed', { droppedTurns: sent.droppedTurns, estimatedTokens: sent.estimatedTokens });
+      this.assertLeaseLive(ctx.lease());
       const reply = await this.options.model.create(
         {
           model: this.options.modelName,
@@ -139,6 +142,22 @@ export class AgentLoop {
     }
   }
 
+  /**
+   * A worker that was frozen (GC pause, stopped VM) wakes with work in hand; its heartbeat timer may
+   * not have fired yet. Refuse to start a model call or a tool on a lease that has already lapsed:
+   * the writes would be fenced anyway, but the call itself would be wasted or, for a tool, a side
+   * effect outside the lease.
+   */
+  private assertLeaseLive(lease: LeaseHandle): void {
+    const now = (this.options.now ?? Date.now)();
+    if (now >= lease.expiresAt) {
+      throw new FencedError(`Lease on task ${lease.taskId} lapsed ${now - lease.expiresAt} ms ago (fence ${lease.fence}); not starting new work`, {
+        taskId: lease.taskId,
+        fence: lease.fence,
+      });
+    }
+  }
+
   private async runTool(taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
     const result = (r: ToolResult): ToolStepPayload => ({
       toolUseId: use.id,
@@ -168,6 +187,7 @@ export class AgentLoop {
       }
     }
 
+    this.assertLeaseLive(ctx.lease());
     try {
       const out = result(await tool.run(use.input, toolCtx));
       logger.info('tool.result', { tool: use.name, idempotencyKey, sideEffects: tool.sideEffects, isError: out.isError, bytes: out.content.length });
