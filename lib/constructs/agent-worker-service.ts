@@ -1,19 +1,22 @@
-import { Duration } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
+import { KILL_SWITCH } from '../../runtime/src/shared/kill-switch-contract';
 import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
 import { taskCompletionRate } from './agent-metrics';
 import { agentServiceProps, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantConsumeTasks, grantReadParameter, grantTableReadWrite } from './grants';
+import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantTableReadWrite } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
@@ -25,6 +28,8 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
   readonly stage: string;
   /** Model the agent loop asks the gateway for. */
   readonly model: string;
+  /** The intake's API keys; workers read each key's webhook secret to sign completion webhooks. */
+  readonly apiKeysSecret: secretsmanager.ISecret;
   /**
    * Workers when idle; 0 lets the fleet scale to zero (the step policy brings it back).
    * @default 0
@@ -86,9 +91,9 @@ export class AgentWorkerService extends Construct {
 
     this.killSwitch = new ssm.StringParameter(this, 'KillSwitch', {
       parameterName: `/openclaw/${props.stage}/worker/kill-switch`,
-      stringValue: 'off',
-      description: 'Set to "on" to stop workers taking new tasks (aws ssm put-parameter --overwrite); in-flight tasks finish',
-      allowedPattern: '^(on|off)$',
+      stringValue: KILL_SWITCH.off,
+      description: `Set to "${KILL_SWITCH.on}" to stop workers taking new tasks (aws ssm put-parameter --overwrite); in-flight tasks finish`,
+      allowedPattern: `^(${KILL_SWITCH.on}|${KILL_SWITCH.off})$`,
     });
 
     const task = new AgentTaskDefinition(this, 'Task', {
@@ -102,6 +107,7 @@ export class AgentWorkerService extends Construct {
         [ENV.gatewayUrl]: GATEWAY_URL,
         [ENV.model]: props.model,
         [ENV.killSwitchParam]: this.killSwitch.parameterName,
+        [ENV.apiKeysSecretArn]: props.apiKeysSecret.secretArn,
         [ENV.visibilityTimeoutSeconds]: String(props.visibilityTimeout.toSeconds()),
         [ENV.maxReceiveCount]: String(props.maxReceiveCount),
         // Finish or abort the step and hand the message back well before SIGKILL.
@@ -112,8 +118,21 @@ export class AgentWorkerService extends Construct {
     grantConsumeTasks(taskRole, [props.queues.high, props.queues.normal], props.dataKey);
     grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey);
     grantReadParameter(taskRole, this.killSwitch);
-    // Scale-in protection goes through the task's own agent endpoint ($ECS_AGENT_URI), which
-    // needs no IAM permission; service auto scaling and deployments then skip protected tasks.
+    grantReadSecret(taskRole, props.apiKeysSecret);
+    // Scale-in protection: the worker PUTs to its agent endpoint ($ECS_AGENT_URI), and the agent
+    // calls Get/UpdateTaskProtection with the task role, limited to this cluster's tasks.
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'],
+        resources: [Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.cluster.clusterName}/*` })],
+      }),
+    );
+    const stack = Stack.of(this);
+    const clusterLogicalId = stack.getLogicalId(props.cluster.node.defaultChild as CfnElement);
+    Validations.of(taskRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${stack.region}:${stack.account}:task/<${clusterLogicalId}>/*]`,
+      reason: 'A worker protects its own task, whose ID is only known at run time; the statement is limited to this cluster\'s tasks and the two task-protection actions.',
+    });
 
     const completionRate = taskCompletionRate(props.stage, ROLLBACK_PERIOD);
     const alarmName = `${props.alarmNamePrefix}-worker-completion`;

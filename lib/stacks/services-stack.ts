@@ -105,6 +105,7 @@ export class ServicesStack extends Stack {
       gateway: this.gateway,
       stage: config.stage,
       model: config.model,
+      apiKeysSecret: data.apiKeysSecret,
       minTasks: worker.minTasks,
       maxTasks: worker.maxTasks,
       useSpot: worker.useSpot,

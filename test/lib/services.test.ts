@@ -261,6 +261,17 @@ describe('least privilege (prod)', () => {
     expect(byResource['"*"']).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
   });
 
+  test('GIVEN the worker task role WHEN read THEN it may protect only its own cluster\'s tasks and read the API keys secret for webhook signing', () => {
+    const policy = resourcesOf(servicesJson, 'AWS::IAM::Policy').find(([id]) => id.startsWith('WorkerTaskTaskDefinitionTaskRole'));
+    const statements = policy?.[1]['PolicyDocument']['Statement'] as Array<Record<string, any>>;
+    const protection = statements.find((st) => JSON.stringify(st['Action']).includes('TaskProtection'));
+    expect(protection?.['Action']).toEqual(['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
+    expect(JSON.stringify(protection?.['Resource'])).toMatch(/:task\/.*Cluster.*\/\*/);
+    const secretRead = statements.find((st) => JSON.stringify(st['Resource']).includes('ApiKeys'));
+    expect(secretRead?.['Action']).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+    expect(env('worker')[ENV.apiKeysSecretArn]).toEqual(secretRead?.['Resource']);
+  });
+
   test('GIVEN the data key WHEN used by tasks THEN only through SQS or DynamoDB', () => {
     const kmsStatements = resourcesOf(servicesJson, 'AWS::IAM::Policy').flatMap(([, p]) =>
       (p['PolicyDocument']['Statement'] as Array<Record<string, any>>).filter((s) => JSON.stringify(s['Action']).includes('kms:')),

@@ -1,5 +1,6 @@
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { errorMessage } from '../shared/errors';
+import { killSwitchPauses } from '../shared/kill-switch-contract';
 import type { Logger } from '../shared/logger';
 import { sleep, type PollGate } from './poll-gate';
 
@@ -13,8 +14,6 @@ export interface KillSwitchOptions {
   readonly intervalMs?: number;
 }
 
-/** Values of the parameter that pause polling; anything else (or a missing parameter) runs. */
-const PAUSED_VALUES = new Set(['paused', 'true']);
 
 /**
  * Operators pause every worker by setting one SSM parameter, without a deploy. The worker reads it
@@ -34,7 +33,7 @@ export class KillSwitch {
   async read(): Promise<boolean> {
     try {
       const out = await this.options.ssm.send(new GetParameterCommand({ Name: this.options.parameterName }));
-      return PAUSED_VALUES.has((out.Parameter?.Value ?? '').trim().toLowerCase());
+      return killSwitchPauses(out.Parameter?.Value);
     } catch (err) {
       if (err instanceof Error && err.name === 'ParameterNotFound') return false;
       throw err;

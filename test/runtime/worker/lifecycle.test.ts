@@ -1,4 +1,5 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { KILL_SWITCH } from '../../../runtime/src/shared/kill-switch-contract';
 import { randomUUID } from 'node:crypto';
 import { listen, readBody, sendJson, type RunningServer } from '../../../runtime/src/shared/http';
 import { silentLogger } from '../../../runtime/src/shared/logger';
@@ -91,7 +92,8 @@ describe('worker lifecycle: drain, circuit breaker, kill switch, scale-in protec
   });
 
   it('GIVEN the kill switch parameter says paused WHEN tasks arrive THEN nothing is received until it is flipped back', async () => {
-    let value = 'paused';
+    // The value the CDK parameter allows for "paused": the contract both sides import.
+    let value: string = KILL_SWITCH.on;
     let reads = 0;
     const ssm = {
       send: async () => {
@@ -108,7 +110,7 @@ describe('worker lifecycle: drain, circuit breaker, kill switch, scale-in protec
     expect(received).toEqual([]);
     expect((await h.status(taskId))?.status).toBe('QUEUED');
     expect(reads).toBeGreaterThanOrEqual(3);
-    value = 'running';
+    value = KILL_SWITCH.off;
     await eventually(succeeded(h, taskId), 'the task after the switch was cleared');
     await worker.stop(5000);
   });
