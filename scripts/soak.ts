@@ -129,9 +129,10 @@ async function main(): Promise<void> {
     // Small on purpose: conversations past ~6 steps are trimmed on every call.
     CONTEXT_TOKENS: '1000',
   };
+  // stdout (EMF metric lines, one per task) is dropped; warnings and errors arrive on stderr.
   // The heap cap sits under the cgroup limit, as in the image (DELIVERY.md: cap the heap explicitly).
   const nodeCmd = [node22Binary(), '--expose-gc', `--max-old-space-size=${Math.floor(MEMORY_MB * 0.75)}`, join(outdir, 'worker.js')];
-  const worker = spawn('/bin/sh', ['-c', `echo $$ > ${cgroup.procs} && exec "$@"`, 'soak-worker', ...nodeCmd], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const worker = spawn('/bin/sh', ['-c', `echo $$ > ${cgroup.procs} && exec "$@"`, 'soak-worker', ...nodeCmd], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   let exit: { code: number | null; signal: string | null } | undefined;
   worker.once('exit', (code, signal) => (exit = { code, signal }));
   cleanups.push(
