@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     // Small on purpose: conversations past ~6 steps are trimmed on every call.
     CONTEXT_TOKENS: '1000',
   };
-  // stdout (EMF metric lines, one per task) is dropped; warnings and errors arrive on stderr.
+  // stdout (warn-level JSON logs and several EMF metric lines per task) is dropped: the figures are what matter here.
   // The heap cap sits under the cgroup limit, as in the image (DELIVERY.md: cap the heap explicitly).
   const nodeCmd = [node22Binary(), '--expose-gc', `--max-old-space-size=${Math.floor(MEMORY_MB * 0.75)}`, join(outdir, 'worker.js')];
   const worker = spawn('/bin/sh', ['-c', `echo $$ > ${cgroup.procs} && exec "$@"`, 'soak-worker', ...nodeCmd], { env, stdio: ['ignore', 'ignore', 'inherit'] });
