@@ -68,8 +68,8 @@ const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(6553
 
 const intakeSchema = z.object({
   ...commonShape,
-  [ENV.queueUrlHigh]: urlSchema,
-  [ENV.queueUrlNormal]: urlSchema,
+  [ENV.queueUrlHigh]: queueUrlSchema,
+  [ENV.queueUrlNormal]: queueUrlSchema,
   [ENV.port]: portSchema(PORTS.intake),
   [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.apiKeys]: z.string().min(2).optional(),

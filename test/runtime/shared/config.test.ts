@@ -48,3 +48,17 @@ describe('runtime configuration', () => {
     expect(() => loadIntakeConfig(base)).toThrow(/API_KEYS_SECRET_ARN.*INTAKE_API_KEYS/);
   });
 });
+
+describe('queue URLs from the SQS emulator', () => {
+  const fauxqs = 'http://sqs.us-east-1.127.0.0.1:4566/000000000000/local-tasks-high';
+
+  it('GIVEN a fauxqs queue URL (not a WHATWG-valid host) THEN both intake and worker accept it', () => {
+    const env = { ...base, QUEUE_URL_HIGH: fauxqs, INTAKE_API_KEYS: '[]', GATEWAY_URL: 'http://g:8090' };
+    expect(loadIntakeConfig(env).queues.high).toBe(fauxqs);
+    expect(loadWorkerConfig(env).queues.high).toBe(fauxqs);
+  });
+
+  it('GIVEN something that is not a queue URL THEN the intake names the variable', () => {
+    expect(() => loadIntakeConfig({ ...base, QUEUE_URL_HIGH: 'high-queue', INTAKE_API_KEYS: '[]' })).toThrow(/QUEUE_URL_HIGH="high-queue"/);
+  });
+});
