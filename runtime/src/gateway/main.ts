@@ -12,6 +12,7 @@ import { DynamoBreakerStore } from './breaker-store';
 import { gatewayMetricsFrom } from './gateway-metrics';
 import { DynamoLimitStore } from './limit-store';
 import { createGatewayHandler } from './proxy';
+import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig(process.env);
@@ -43,16 +44,10 @@ async function main(): Promise<void> {
   });
   const server = await listen(handler, config.port, logger);
   logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl, tiers: Object.keys(config.limits.tiers), shared: config.gatewayTable !== undefined });
-  const shutdown = () =>
-    void server
-      .close()
-      .then(() => obs.shutdown())
-      .then(() => process.exit(0));
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals(async () => {
+    await server.close();
+    await obs.shutdown();
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -8,6 +8,7 @@ import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { ApiKeyAuthenticator, loadApiKeys } from './api-keys';
 import { createIntakeHandler } from './app';
+import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 async function main(): Promise<void> {
   const config = loadIntakeConfig(process.env);
@@ -30,16 +31,10 @@ async function main(): Promise<void> {
   });
   const server = await listen(handler, config.port, logger);
   logger.info('intake.started', { port: server.port });
-  const shutdown = () =>
-    void server
-      .close()
-      .then(() => obs.shutdown())
-      .then(() => process.exit(0));
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals(async () => {
+    await server.close();
+    await obs.shutdown();
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -13,6 +13,7 @@ import { promptDirectories } from '../shared/observability-config';
 import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { anthropicModelClient } from './model-client';
+import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 /** The health check fails when no poll loop made progress for this long (a paused worker still ticks). */
 const STALL_MS = 120_000;
@@ -77,20 +78,13 @@ async function main(): Promise<void> {
   await consumer.start();
   logger.info('worker.started', { port: health.port, promptVersion: prompts.version, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
-  const shutdown = (signal: string) => {
+  stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
-    void consumer.stop(d.drainTimeoutMs).then(async (drained) => {
-      await health.close();
-      await obs.shutdown();
-      logger.info('worker.stopped', { drained });
-      process.exit(0);
-    });
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+    const drained = await consumer.stop(d.drainTimeoutMs);
+    await health.close();
+    await obs.shutdown();
+    logger.info('worker.stopped', { drained });
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);
