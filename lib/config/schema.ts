@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseGatewayLimits } from '../../runtime/src/gateway/limits-config';
 
 /**
  * The shape of one deployment stage. Everything a stack or construct needs is here and typed;
@@ -50,6 +51,12 @@ const gateway = serviceSizing.extend({
   minTasks: z.number().int().min(1),
   /** Average CPU the gateway scales to hold (percent). */
   cpuTargetPercent: z.number().int().min(10).max(90),
+  /**
+   * The provider limits, lanes, queue, breaker and routing the gateway enforces (GATEWAY_LIMITS;
+   * see runtime/src/gateway/limits-config.ts). Validated here with the runtime's own parser, so a
+   * bad value fails synth instead of the deployed gateway's start. Omitted: the runtime defaults.
+   */
+  limits: z.record(z.string(), z.unknown()).optional(),
 });
 
 const worker = serviceSizing.extend({
@@ -158,6 +165,14 @@ export const stageConfigSchema = z
           path: ['services', name, 'memoryMiB'],
           message: `${svc.memoryMiB} MiB is not a valid Fargate size for ${svc.cpu} CPU units; use one of ${allowed.join(', ')}`,
         });
+      }
+    }
+    const limits = cfg.services.gateway.limits;
+    if (limits !== undefined) {
+      try {
+        parseGatewayLimits(limits);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['services', 'gateway', 'limits'], message: err instanceof Error ? err.message : String(err) });
       }
     }
     const w = cfg.services.worker;

@@ -83,7 +83,21 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10, requestsPerTarget: 1000, canaryPercent: 10, canaryBakeMinutes: 10 },
-      gateway: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 6, cpuTargetPercent: 50 },
+      gateway: {
+        cpu: 512,
+        memoryMiB: 1024,
+        minTasks: 2,
+        maxTasks: 6,
+        cpuTargetPercent: 50,
+        // Your organisation's provider limits per model class (Anthropic console, Limits page).
+        limits: {
+          tiers: {
+            sonnet: { models: ['claude-sonnet-5'], rpm: 4000, itpm: 2_000_000, otpm: 400_000 },
+            opus: { models: ['claude-opus-5'], rpm: 4000, itpm: 2_000_000, otpm: 400_000 },
+            haiku: { models: ['claude-haiku-5-5'], rpm: 4000, itpm: 4_000_000, otpm: 800_000 },
+          },
+        },
+      },
       // On-demand only: prod latency targets leave no room for Spot reclaim storms.
       // Max sized for an 8x spike over a 40-worker baseline (bench/results/fleet-sim.md): at 50 the
       // p95 queue wait was 156 min; at 400 it is minutes. The gateway still caps provider usage.

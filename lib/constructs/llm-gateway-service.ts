@@ -28,6 +28,11 @@ export interface LlmGatewayServiceProps extends AgentServiceBaseProps {
    */
   readonly upstreamUrl?: string;
   /**
+   * Provider limits, lanes, breaker and routing (the GATEWAY_LIMITS JSON, validated by the stage config).
+   * @default the runtime's defaults (DEFAULT_TIERS)
+   */
+  readonly limits?: Readonly<Record<string, unknown>>;
+  /**
    * @default 2
    */
   readonly minTasks?: number;
@@ -89,6 +94,7 @@ export class LlmGatewayService extends Construct {
         [ENV.gatewayTable]: props.gatewayTable.tableName,
         [ENV.upstreamUrl]: props.upstreamUrl ?? 'https://api.anthropic.com',
         [ENV.anthropicSecretArn]: props.anthropicSecret.secretArn,
+        ...(props.limits === undefined ? {} : { [ENV.gatewayLimits]: JSON.stringify(props.limits) }),
       },
     });
     grantTableReadWrite(task.taskDefinition.taskRole, [props.gatewayTable], props.dataKey);

@@ -76,6 +76,7 @@ export class ServicesStack extends Stack {
       minTasks: gateway.minTasks,
       maxTasks: gateway.maxTasks,
       cpuTargetPercent: gateway.cpuTargetPercent,
+      ...(gateway.limits === undefined ? {} : { limits: gateway.limits }),
       alarmNamePrefix: prefix,
     });
     this.intake = new IntakeService(this, 'Intake', {

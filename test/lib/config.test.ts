@@ -31,6 +31,12 @@ describe('stage configuration', () => {
     expect(() => parseStageConfig(input)).toThrow(/services\.gateway\.minTasks=9: minTasks 9 exceeds maxTasks 6/);
   });
 
+  test('GIVEN gateway limits the runtime would refuse WHEN parsed THEN synth fails naming the key, not the deployed gateway', () => {
+    const input = clone(STAGE_CONFIGS.prod) as { services: { gateway: { limits?: unknown } } };
+    input.services.gateway.limits = { tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: -1, itpm: 1, otpm: 1 } } };
+    expect(() => parseStageConfig(input)).toThrow(/services\.gateway\.limits.*Invalid GATEWAY_LIMITS: tiers\.sonnet\.rpm/);
+  });
+
   test('GIVEN a latency goal shorter than one task WHEN parsed THEN it is rejected', () => {
     const input = clone(STAGE_CONFIGS.prod);
     input.services.worker.acceptableLatencySeconds = 30;

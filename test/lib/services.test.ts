@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { loadStageConfig } from '../../lib/config';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
+import { parseGatewayLimitsJson } from '../../runtime/src/gateway/limits-config';
 import { resourcesOf, synthStage } from './support/synth-stage';
 
 const prod = synthStage('prod');
@@ -244,6 +245,17 @@ describe('scaling', () => {
   test('GIVEN the cluster WHEN created THEN Container Insights (RunningTaskCount) and Fargate Spot are available', () => {
     services.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
     services.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', { CapacityProviders: ['FARGATE', 'FARGATE_SPOT'] });
+  });
+});
+
+describe('gateway limits (prod)', () => {
+  test('GIVEN limits in the stage config WHEN synthesized THEN the gateway receives them as GATEWAY_LIMITS and the runtime parses them', () => {
+    const raw = env('gateway')[ENV.gatewayLimits];
+    expect(typeof raw).toBe('string');
+    const parsed = parseGatewayLimitsJson(raw as string);
+    const configured = loadStageConfig('prod').services.gateway.limits as { tiers: Record<string, Record<string, unknown>> };
+    expect(Object.keys(parsed.tiers).sort()).toEqual(Object.keys(configured.tiers).sort());
+    for (const [name, tier] of Object.entries(configured.tiers)) expect(parsed.tiers[name]).toMatchObject(tier);
   });
 });
 
