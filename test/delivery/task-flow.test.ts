@@ -3,20 +3,13 @@
  * (DynamoDB Local, fauxqs, stub model, gateway, workers, intake).
  */
 import { TaskFlowError, runTaskFlow } from '../../runtime/src/delivery/task-flow';
-import { startLocalSystem, type LocalSystem } from '../../runtime/src/local/system';
-import { silentLogger } from '../../runtime/src/shared/logger';
+import type { LocalSystem } from '../../runtime/src/local/system';
+import { startTestSystem } from '../support/system';
 
 let system: LocalSystem;
 
 beforeAll(async () => {
-  system = await startLocalSystem({
-    logger: silentLogger,
-    prefix: `taskflow-${process.pid}-${Date.now()}`,
-    workers: 1,
-    waitTimeSeconds: 1,
-    ...(process.env['AWS_ENDPOINT_URL_DYNAMODB'] !== undefined ? { dynamoEndpoint: process.env['AWS_ENDPOINT_URL_DYNAMODB'] } : {}),
-    ...(process.env['AWS_ENDPOINT_URL_SQS'] !== undefined ? { sqsEndpoint: process.env['AWS_ENDPOINT_URL_SQS'] } : {}),
-  });
+  system = await startTestSystem('taskflow');
 }, 90_000);
 
 afterAll(async () => {

@@ -1,23 +1,14 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { silentLogger } from '../../runtime/src/shared/logger';
-import { startLocalSystem, type LocalSystem } from '../../runtime/src/local/system';
+import type { LocalSystem } from '../../runtime/src/local/system';
 import { notePk } from '../../runtime/src/worker/tools/record-note';
-import { emulatorEndpoints, eventually } from '../support/aws';
+import { eventually } from '../support/aws';
+import { startTestSystem } from '../support/system';
 
 describe('end to end: intake -> queue -> worker -> gateway -> stub model -> tools', () => {
   let system: LocalSystem;
 
   beforeAll(async () => {
-    const endpoints = emulatorEndpoints();
-    system = await startLocalSystem({
-      logger: silentLogger,
-      dynamoEndpoint: endpoints.dynamo,
-      sqsEndpoint: endpoints.sqs,
-      prefix: `e2e${Date.now().toString(36)}`,
-      workers: 2,
-      stubLatencyMs: 150,
-      waitTimeSeconds: 1,
-    });
+    system = await startTestSystem('e2e', { workers: 2, stubLatencyMs: 150 });
   });
 
   afterAll(async () => {

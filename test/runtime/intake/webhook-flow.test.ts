@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startLocalSystem, type LocalSystem } from '../../../runtime/src/local/system';
-import { silentLogger } from '../../../runtime/src/shared/logger';
+import type { LocalSystem } from '../../../runtime/src/local/system';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, verifyWebhookSignature } from '../../../runtime/src/shared/webhooks';
-import { emulatorEndpoints, eventually } from '../../support/aws';
+import { eventually } from '../../support/aws';
+import { startTestSystem } from '../../support/system';
 
 describe('completion webhook through the local system: intake -> worker -> notifier -> receiver', () => {
   let system: LocalSystem;
@@ -22,16 +22,7 @@ describe('completion webhook through the local system: intake -> worker -> notif
   beforeAll(async () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    const endpoints = emulatorEndpoints();
-    system = await startLocalSystem({
-      logger: silentLogger,
-      dynamoEndpoint: endpoints.dynamo,
-      sqsEndpoint: endpoints.sqs,
-      prefix: `wh${Date.now().toString(36)}`,
-      workers: 1,
-      waitTimeSeconds: 1,
-      allowHttpCallbackHosts: ['127.0.0.1'],
-    });
+    system = await startTestSystem('wh', { allowHttpCallbackHosts: ['127.0.0.1'] });
   });
 
   afterAll(async () => {

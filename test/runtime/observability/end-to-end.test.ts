@@ -5,14 +5,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startLocalSystem, type LocalSystem } from '../../../runtime/src/local/system';
+import type { LocalSystem } from '../../../runtime/src/local/system';
 import { createLogger } from '../../../runtime/src/shared/logger';
 import { EmfMetrics } from '../../../runtime/src/shared/metrics';
 import { DIMENSIONS } from '../../../runtime/src/shared/metrics-contract';
 import { PromptRegistry } from '../../../runtime/src/shared/prompt-registry';
 import { FileSpanExporter } from '../../../runtime/src/shared/span-store';
-import { emulatorEndpoints, eventually } from '../../support/aws';
+import { eventually } from '../../support/aws';
 import { startTestTracing, type TestTracing } from './tracing-harness';
+import { startTestSystem } from '../../support/system';
 
 interface EmfLine {
   _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
@@ -39,18 +40,8 @@ describe('observability end to end', () => {
 
   beforeAll(async () => {
     tracing = startTestTracing();
-    const endpoints = emulatorEndpoints();
     metrics = new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: 'local' }, write: (line) => emfLines.push(line) });
-    system = await startLocalSystem({
-      logger: createLogger({}, { write: (line) => logLines.push(line) }),
-      dynamoEndpoint: endpoints.dynamo,
-      sqsEndpoint: endpoints.sqs,
-      prefix: `obs${Date.now().toString(36)}`,
-      workers: 1,
-      waitTimeSeconds: 1,
-      metrics,
-      prompts,
-    });
+    system = await startTestSystem('obs', { logger: createLogger({}, { write: (line) => logLines.push(line) }), metrics, prompts });
     const submit = await fetch(`${system.intakeUrl}/v1/tasks`, {
       method: 'POST',
       headers: { authorization: `Bearer ${system.apiKey}`, 'content-type': 'application/json' },
