@@ -77,10 +77,13 @@ describe('a paused worker cannot write after its lease was taken over', () => {
     expect((await store.get(taskId))?.status).toBe('SUCCEEDED');
     // Side effects once; no LLM step asked again after its checkpoint.
     expect([...(await allNoteInvocations(aws, aws.resources.tasksTable)).values()].every((n) => n === 1)).toBe(true);
+    // No check can close the gap between A's last lease check and its request leaving the socket:
+    // a freeze inside it sends one call on thaw. That call is A's (fence 1) and its reply is
+    // fenced; the current owner (fence 2) never re-asks a checkpointed step.
     const calls = stub.calls.filter((c) => c.prompt === prompt);
-    for (const step of llmStepToolResults(steps)) {
-      expect(calls.filter((c) => c.toolResults === step.toolResults && c.at > step.createdAt)).toEqual([]);
-    }
+    const redone = llmStepToolResults(steps).flatMap((step) => calls.filter((c) => c.toolResults === step.toolResults && c.at > step.createdAt));
+    expect(redone.filter((c) => c.headers['x-openclaw-fence'] !== '1')).toEqual([]);
+    expect(redone.length).toBeLessThanOrEqual(1);
     process.stdout.write(`paused worker: A wrote ${aSteps.length} steps (fence 1), B wrote ${bSteps.length} (fence 2), A fenced ${a.events.get('task.fenced')} time(s)\n`);
   }, 120_000);
 });

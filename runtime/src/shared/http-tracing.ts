@@ -62,12 +62,14 @@ export function tracedHandler(handler: Handler, options: TracedHandlerOptions): 
     const retryCount = Number(header(req, 'x-stainless-retry-count') ?? '0');
     const taskId = header(req, 'x-openclaw-task-id');
     const lane = header(req, 'x-openclaw-priority');
+    const fence = Number(header(req, 'x-openclaw-fence'));
     const attributes: Attributes = {
       'http.request.method': method,
       'url.path': path,
       'http.route': route,
       ...(taskId !== undefined ? { [OPENCLAW.taskId]: taskId } : {}),
       ...(lane !== undefined ? { [OPENCLAW.lane]: lane } : {}),
+      ...(Number.isInteger(fence) && fence > 0 ? { [OPENCLAW.leaseFence]: fence } : {}),
       ...(retryCount > 0 ? { 'http.request.resend_count': retryCount } : {}),
     };
     const span = options.tracer.startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);

@@ -46,6 +46,7 @@ export const OPENCLAW = {
   steps: 'openclaw.task.steps',
   toolCalls: 'openclaw.task.tool_calls',
   workerId: 'openclaw.worker.id',
+  leaseFence: 'openclaw.lease.fence',
   promptVersion: 'openclaw.prompt.version',
   latencyMs: 'openclaw.latency_ms',
   contextUtilisation: 'openclaw.context.utilisation',

@@ -105,7 +105,8 @@ export class AgentLoop {
 
       const sent = fitContext(convo.messages, this.contextTokens);
       if (sent.droppedTurns > 0) stepLogger.info('context.trimmed', { droppedTurns: sent.droppedTurns, estimatedTokens: sent.estimatedTokens });
-      this.assertLeaseLive(ctx.lease());
+      const lease = ctx.lease();
+      this.assertLeaseLive(lease);
       const reply = await this.options.model.create(
         {
           model: this.options.modelName,
@@ -114,7 +115,8 @@ export class AgentLoop {
           tools: this.options.tools.specs() as Anthropic.Tool[],
           ...(this.options.system !== undefined ? { system: this.options.system } : {}),
         },
-        { signal: ctx.signal, headers: { 'x-openclaw-priority': task.priority, 'x-openclaw-task-id': task.taskId } },
+        // The fence lets the gateway's logs tell a thawed former owner's call from its successor's.
+        { signal: ctx.signal, headers: { 'x-openclaw-priority': task.priority, 'x-openclaw-task-id': task.taskId, 'x-openclaw-fence': String(lease.fence) } },
       );
       let content: Anthropic.ContentBlock[];
       try {
@@ -193,8 +195,8 @@ export class AgentLoop {
       logger.info('tool.result', { tool: use.name, idempotencyKey, sideEffects: tool.sideEffects, isError: out.isError, bytes: out.content.length });
       return out;
     } catch (err) {
-      // Aborts propagate: the lease is gone or we are draining, and the step must not be recorded.
-      if (ctx.signal.aborted) throw err;
+      // Aborts and fences propagate: the lease is gone or we are draining, and the step must not be recorded.
+      if (ctx.signal.aborted || err instanceof FencedError) throw err;
       logger.warn('tool.error', { tool: use.name, idempotencyKey, error: errorMessage(err) });
       return result({ content: `tool failed: ${truncateOutput(errorMessage(err), 2048)}`, isError: true });
     }

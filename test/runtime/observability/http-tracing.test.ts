@@ -40,7 +40,7 @@ describe('tracedHandler', () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const res = await fetch(`${server.url}/v1/messages`, {
       method: 'POST',
-      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-openclaw-task-id': 'task-7', 'x-openclaw-priority': 'high', 'x-stainless-retry-count': '2' },
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-openclaw-task-id': 'task-7', 'x-openclaw-priority': 'high', 'x-openclaw-fence': '3', 'x-stainless-retry-count': '2' },
       body: '{}',
     });
     expect(await res.text()).toBe('ab');
@@ -56,6 +56,7 @@ describe('tracedHandler', () => {
       'http.request.resend_count': 2,
       'openclaw.task.id': 'task-7',
       'openclaw.lane': 'high',
+      'openclaw.lease.fence': 3,
     });
     expect(span.duration[0] * 1000 + span.duration[1] / 1e6).toBeGreaterThanOrEqual(50);
     expect(seenInside[seenInside.length - 1]).toBe(`00-${traceId}-${span.spanContext().spanId}-01`);

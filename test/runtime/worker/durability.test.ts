@@ -127,6 +127,11 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     expect((await eventually(finished(h, taskId), 'the task')).status).toBe('SUCCEEDED');
     await worker.stop(5000);
     expect(await h.noteInvocations(key)).toBe(1);
+    // The crashed owner was only frozen and now thaws inside run(): its older fence is refused.
+    const note = recordNoteTool({ client: h.aws.dynamo, tableName: h.aws.resources.tasksTable });
+    const zombie = note.run({ text: 'never sent' }, { taskId, idempotencyKey: key, fence: lease.fence, signal: new AbortController().signal });
+    await expect(zombie).rejects.toBeInstanceOf(FencedError);
+    expect(await h.noteInvocations(key)).toBe(1);
   });
 
   it('GIVEN an intent for a side-effecting tool without reconcile WHEN resumed THEN it is not re-run and the model is told the outcome is unknown', async () => {
