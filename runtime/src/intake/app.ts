@@ -15,7 +15,7 @@ import { describeIssues } from '../shared/zod-issues';
 import type { ApiKeyAuthenticator, ApiKeyEntry } from './api-keys';
 import { IdempotencyStore, parseIdempotencyKey, sha256Hex, type Claim } from './idempotency';
 import { openApiDocument } from './openapi';
-import { KeyRateLimiter } from './rate-limiter';
+import { KeyRateLimiter, type RateLimiter } from './rate-limiter';
 import { MAX_JSON_DEPTH, canonicalJson, exceedsDepth, renderPrompt, submitTaskSchema, type SubmitTaskInput } from './task-input';
 import { accepted, toView } from './task-view';
 
@@ -34,8 +34,12 @@ export interface IntakeOptions {
   readonly newId?: () => string;
   /** Decides which callback URLs are acceptable (https, public addresses). @default new CallbackUrlPolicy() */
   readonly callbackPolicy?: CallbackUrlPolicy;
-  /** Per-key request rate. @default a KeyRateLimiter on the system clock */
-  readonly rateLimiter?: KeyRateLimiter;
+  /**
+   * Per-key request rate. main.ts passes a `SharedKeyRateLimiter` on the tasks table so the rate
+   * holds across replicas; tests and single-process runs may keep the in-memory default.
+   * @default a KeyRateLimiter (in memory, per process) on the system clock
+   */
+  readonly rateLimiter?: RateLimiter;
   /** Idempotency records; tests shorten the in-progress window. @default an IdempotencyStore on the tasks table */
   readonly idempotency?: IdempotencyStore;
 }
@@ -84,9 +88,9 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
   const idempotency = options.idempotency ?? new IdempotencyStore({ client: options.dynamo, tableName: options.tableName });
   const logger = options.logger;
 
-  const authenticate = (req: IncomingMessage): ApiKeyEntry => {
+  const authenticate = async (req: IncomingMessage): Promise<ApiKeyEntry> => {
     const caller = options.auth.authenticate(req.headers.authorization);
-    const decision = limiter.take(caller.name, caller.ratePerMinute);
+    const decision = await limiter.take(caller.name, caller.ratePerMinute);
     if (!decision.allowed) {
       logger.warn('intake.rate_limited', { key: caller.name });
       throw new HttpError(
@@ -210,7 +214,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
 
     if (path === '/v1/tasks') {
       if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
-      const caller = authenticate(req);
+      const caller = await authenticate(req);
       const { task, replayed } = await submit(req, caller);
       logger.info(replayed ? 'task.replayed' : 'task.accepted', { taskId: task.taskId, priority: task.priority, key: caller.name });
       return sendJson(res, 202, accepted(task), { location: `/v1/tasks/${task.taskId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
@@ -219,7 +223,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     const match = TASK_PATH.exec(path);
     if (match === null) throw new HttpError(404, 'not_found_error', `No route for ${method} ${path.slice(0, 200)}`);
     if (method !== 'GET' && method !== 'DELETE') throw methodNotAllowed(method, '/v1/tasks/{taskId}', 'GET, DELETE');
-    const caller = authenticate(req);
+    const caller = await authenticate(req);
     const taskId = match[1] as string;
     // Strongly consistent: a client polling right after its 202 must not get a 404 from a lagging replica.
     const task = await store.get(taskId);

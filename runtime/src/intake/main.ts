@@ -8,6 +8,7 @@ import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { ApiKeyAuthenticator, loadApiKeys } from './api-keys';
 import { createIntakeHandler } from './app';
+import { SharedKeyRateLimiter } from './shared-rate-limiter';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 async function main(): Promise<void> {
@@ -24,7 +25,9 @@ async function main(): Promise<void> {
   // Spans by OTLP to the collector sidecar, EMF metrics on stdout.
   const obs = startServiceObservability(SERVICES.intake, config.stage, process.env);
   const metrics = obs.metrics;
-  const handler = tracedHandler(createIntakeHandler({ dynamo, sqs, tableName: config.tasksTable, queues: config.queues, auth, logger }), {
+  // Counted in the tasks table, so a key's rate holds for the whole fleet, not per replica.
+  const rateLimiter = new SharedKeyRateLimiter({ client: dynamo, tableName: config.tasksTable, logger });
+  const handler = tracedHandler(createIntakeHandler({ dynamo, sqs, tableName: config.tasksTable, queues: config.queues, auth, logger, rateLimiter }), {
     tracer: obs.tracer,
     metrics,
     onResponse: intakeResponseMetrics(metrics),

@@ -1,6 +1,15 @@
 /** The verdict for one request: allowed, or refused with how long to wait. */
 export type RateDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number };
 
+/**
+ * What the intake asks of a per-key limiter. Async because the production one
+ * (`SharedKeyRateLimiter`, shared-rate-limiter.ts) counts in DynamoDB so the rate holds across replicas.
+ */
+export interface RateLimiter {
+  /** Count one request for `key` and say whether it is within `ratePerMinute`. */
+  take(key: string, ratePerMinute: number): Promise<RateDecision>;
+}
+
 export interface RateLimiterOptions {
   /** @default Date.now */
   readonly now?: () => number;
@@ -14,11 +23,12 @@ interface Bucket {
 }
 
 /**
- * A continuously refilling token bucket per API key, in memory. It lives in one intake replica, so
- * with N replicas behind the load balancer a key gets up to N times its rate: set `ratePerMinute`
- * per replica, or move the buckets to DynamoDB if an exact global limit is ever needed.
+ * A continuously refilling token bucket per API key, in memory. It only sees one process, so with N
+ * intake replicas a key would get up to N times its rate: the deployed intake uses
+ * `SharedKeyRateLimiter` (one count per key for the whole fleet) instead. This one stays for unit
+ * tests and single-process runs, where its burst and exact retry times are easy to reason about.
  */
-export class KeyRateLimiter {
+export class KeyRateLimiter implements RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly now: () => number;
   private readonly burstSeconds: number;
@@ -28,7 +38,11 @@ export class KeyRateLimiter {
     this.burstSeconds = options.burstSeconds ?? 10;
   }
 
-  take(key: string, ratePerMinute: number): RateDecision {
+  take(key: string, ratePerMinute: number): Promise<RateDecision> {
+    return Promise.resolve(this.decide(key, ratePerMinute));
+  }
+
+  private decide(key: string, ratePerMinute: number): RateDecision {
     const perMs = ratePerMinute / 60_000;
     const capacity = Math.max(1, (ratePerMinute * this.burstSeconds) / 60);
     const now = this.now();
