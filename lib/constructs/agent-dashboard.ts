@@ -4,8 +4,8 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS, SERVICES, type MetricName, type ServiceName } from '../../runtime/src/shared/metrics-contract';
-import { appMetric, taskCompletionRate } from './agent-metrics';
+import { DIMENSIONS, METRICS, SERVICES, type MetricName, type ServiceName } from '../../runtime/src/shared/metrics-contract';
+import { appMetric, breakdown, taskCompletionRate } from './agent-metrics';
 
 export interface AgentDashboardProps {
   readonly stage: string;
@@ -21,7 +21,8 @@ export interface AgentDashboardProps {
 
 /**
  * One dashboard per stage, read top to bottom: alarm status, outcomes (completion, duration,
- * cost), queues and scaling, gateway, then the fleet.
+ * cost, tool calls), the model's side (tokens, finish reasons, retries, context use), queues and
+ * scaling, gateway, then the fleet.
  */
 export class AgentDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -46,12 +47,23 @@ export class AgentDashboard extends Construct {
           graph('Cost and tool calls per task', [worker(METRICS.costPerTaskUsd, 'Average')], [worker(METRICS.toolCallsPerTask, 'Average')]),
         ],
         [
+          graph('Tokens per task', [worker(METRICS.inputTokensPerTask, 'Average'), worker(METRICS.outputTokensPerTask, 'Average')]),
+          graph('Finish reasons (model replies)', [breakdown(stage, SERVICES.worker, METRICS.finishReason, DIMENSIONS.finishReason, 'Sum', Duration.minutes(5))]),
+          graph(
+            'LLM retries, context use (%)',
+            [gateway(METRICS.llmRetries)],
+            [worker(METRICS.contextUtilisation, 'Average'), worker(METRICS.contextUtilisation, 'p99')],
+          ),
+        ],
+        [
           graph('Visible tasks', lanes.map((q) => q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }))),
           graph('Oldest task age (s)', lanes.map((q) => q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum' }))),
           graph('Backlog per worker, dead letters', [props.backlogPerTask], [props.queues.deadLetter.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' })]),
         ],
         [
-          graph('Gateway admissions', [gateway(METRICS.gatewayAdmitted), gateway(METRICS.gatewayQueued), gateway(METRICS.gatewayRejected)]),
+          graph('Gateway admissions', [gateway(METRICS.gatewayAdmitted), gateway(METRICS.gatewayQueued), gateway(METRICS.gatewayRejected)], [
+            breakdown(stage, SERVICES.gateway, METRICS.gatewayRejected, DIMENSIONS.lane, 'Sum', minute, 'rejected '),
+          ]),
           graph('Gateway upstream errors, circuit', [gateway(METRICS.gatewayUpstreamErrors)], [appMetric(stage, SERVICES.gateway, METRICS.circuitOpen, 'Maximum', minute)]),
           graph('Intake', [
             props.loadBalancer.metrics.requestCount({ period: minute }),

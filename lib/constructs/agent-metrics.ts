@@ -39,3 +39,19 @@ export function taskCompletionRate(stage: string, period: Duration): cloudwatch.
   const finished = new cloudwatch.MathExpression({ expression: 'FILL(ok, 0) + FILL(failed, 0)', usingMetrics: { ok, failed }, period });
   return ratio(ok, finished, { label: 'Task completion rate (%)', period, scale: 100, whenEmpty: 100 });
 }
+
+/**
+ * One line per value of a breakdown dimension (finish reason, lane) from its [Stage, Service, X]
+ * rollup. A SEARCH finds values nobody listed in advance (a new stop reason, "unknown"); it only
+ * works in graphs, never in alarms.
+ */
+export function breakdown(stage: string, service: ServiceName, metricName: MetricName, dimension: string, statistic: string, period: Duration, labelPrefix = ''): cloudwatch.MathExpression {
+  const schema = `{${METRIC_NAMESPACE},${DIMENSIONS.stage},${DIMENSIONS.service},${dimension}}`;
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('${schema} MetricName="${metricName}" ${DIMENSIONS.stage}="${stage}" ${DIMENSIONS.service}="${service}"', '${statistic}', ${period.toSeconds()})`,
+    usingMetrics: {},
+    period,
+    // A dynamic label: each line is named by its own dimension value.
+    label: `${labelPrefix}\${PROP('Dim.${dimension}')}`,
+  });
+}

@@ -112,6 +112,25 @@ describe('alarms (prod)', () => {
       expect(body).toContain(title);
     }
   });
+
+  test('GIVEN the dashboard WHEN created THEN every agent metric from the contract is plotted: tokens, tool calls, finish reasons, retries, context use, cost', () => {
+    const body = JSON.stringify(resourcesOf(json, 'AWS::CloudWatch::Dashboard')[0]?.[1]['DashboardBody']);
+    const agentMetrics = [
+      METRICS.tasksSucceeded,
+      METRICS.tasksFailed,
+      METRICS.inputTokensPerTask,
+      METRICS.outputTokensPerTask,
+      METRICS.toolCallsPerTask,
+      METRICS.finishReason,
+      METRICS.llmRetries,
+      METRICS.contextUtilisation,
+      METRICS.costPerTaskUsd,
+    ];
+    for (const name of agentMetrics) expect(body).toContain(name);
+    // Finish reasons come from their [Stage, Service, FinishReason] rollup, one line per reason.
+    expect(body).toMatch(/SEARCH\('\{OpenClaw,Stage,Service,FinishReason\} MetricName=\\+"FinishReasonCount\\+" Stage=\\+"prod\\+" Service=\\+"worker\\+"', 'Sum', 300\)/);
+    expect(body).toContain("${PROP('Dim.FinishReason')}");
+  });
 });
 
 describe('alarm routing differs by stage', () => {

@@ -97,6 +97,11 @@ export interface EmfMetricsOptions {
  * an alarm can watch a service without knowing which prompt version or model is live.
  */
 const ROLLUP: readonly DimensionName[] = [DIMENSIONS.stage, DIMENSIONS.service];
+/**
+ * Dimensions worth a rollup of their own ([Stage, Service, X]): a dashboard plots one line per
+ * finish reason or lane without knowing every prompt version and model that emitted it.
+ */
+const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane];
 
 /**
  * An environment that always writes to an injected line writer. The library's own ECS
@@ -135,8 +140,11 @@ export class EmfMetrics implements Metrics {
   emit(data: readonly MetricDatum[], dimensions: Dimensions = {}, properties: Readonly<Record<string, unknown>> = {}): void {
     if (data.length === 0) return;
     const all = definedDimensions({ ...this.options.dimensions, ...dimensions });
-    const rollup = Object.fromEntries(Object.entries(all).filter(([k]) => (ROLLUP as readonly string[]).includes(k)));
-    const sets = Object.keys(rollup).length > 0 && Object.keys(rollup).length < Object.keys(all).length ? [all, rollup] : [all];
+    const pick = (names: readonly string[]) => Object.fromEntries(Object.entries(all).filter(([k]) => names.includes(k)));
+    const rollup = pick(ROLLUP);
+    const breakdowns = BREAKDOWNS.filter((d) => all[d] !== undefined).map((d) => pick([...ROLLUP, d]));
+    const smaller = [rollup, ...breakdowns].filter((set) => Object.keys(set).length > 0 && Object.keys(set).length < Object.keys(all).length);
+    const sets = [all, ...smaller.filter((set, i) => smaller.findIndex((other) => sameKeys(other, set)) === i)];
     const logger = new MetricsLogger(async () => this.environment, MetricsContext.empty());
     logger.setNamespace(this.options.namespace ?? METRIC_NAMESPACE);
     logger.setDimensions(sets, false);
@@ -162,4 +170,9 @@ function definedDimensions(dimensions: Dimensions): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(dimensions)) if (v !== undefined && v !== '') out[k] = v;
   return out;
+}
+
+function sameKeys(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => k in b);
 }

@@ -43,6 +43,34 @@ describe('EmfMetrics', () => {
     expect(line).not.toHaveProperty('LogGroup');
   });
 
+  it('GIVEN a finish reason or a lane WHEN emitting THEN it also gets a [Stage, Service, X] rollup for per-reason and per-lane graphs', async () => {
+    const out = capture();
+    const metrics = new EmfMetrics({ dimensions: { Stage: 'prod', Service: 'worker', PromptVersion: 'p-1' }, write: out.write });
+    metrics.emit([{ name: METRICS.finishReason, value: 1 }], { Model: 'claude-sonnet-5', FinishReason: 'max_tokens' });
+    metrics.emit([{ name: METRICS.gatewayAdmitted, value: 1 }], { Lane: 'high' });
+    await metrics.flush();
+    expect(out.lines.map((l) => l._aws.CloudWatchMetrics[0]?.Dimensions)).toEqual([
+      [
+        ['Stage', 'Service', 'PromptVersion', 'Model', 'FinishReason'],
+        ['Stage', 'Service'],
+        ['Stage', 'Service', 'FinishReason'],
+      ],
+      [
+        ['Stage', 'Service', 'PromptVersion', 'Lane'],
+        ['Stage', 'Service'],
+        ['Stage', 'Service', 'Lane'],
+      ],
+    ]);
+  });
+
+  it('GIVEN only Stage, Service and a lane WHEN emitting THEN no set is repeated', async () => {
+    const out = capture();
+    const metrics = new EmfMetrics({ dimensions: { Stage: 'prod', Service: 'gateway' }, write: out.write });
+    metrics.emit([{ name: METRICS.gatewayRejected, value: 1 }], { Lane: 'batch' });
+    await metrics.flush();
+    expect(out.lines[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Stage', 'Service', 'Lane'], ['Stage', 'Service']]);
+  });
+
   it('GIVEN only Stage and Service WHEN emitting THEN the rollup is not repeated', async () => {
     const out = capture();
     const metrics = new EmfMetrics({ dimensions: { Stage: 'prod', Service: 'intake' }, write: out.write });
