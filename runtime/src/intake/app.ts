@@ -10,6 +10,7 @@ import { readBody, sendJson, type Handler } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import { taskTraceContext } from '../shared/spans';
+import { traceMessageAttributes } from '../shared/task-message';
 import { TaskStore } from '../shared/task-store';
 import { describeIssues } from '../shared/zod-issues';
 import type { ApiKeyAuthenticator, ApiKeyEntry } from './api-keys';
@@ -110,11 +111,16 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
    * response (one round-trip less on the accept path).
    */
   const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>, awaitMarker: boolean): Promise<void> => {
-    // The worker continues this request's trace from the message.
-    const message: TaskMessage = { taskId: task.taskId, ...taskTraceContext(task.taskId) };
+    const message: TaskMessage = { taskId: task.taskId };
+    // The worker continues this request's trace from the message attributes.
+    const attributes = traceMessageAttributes(taskTraceContext(task.taskId));
     try {
       await options.sqs.send(
-        new SendMessageCommand({ QueueUrl: task.priority === 'high' ? options.queues.high : options.queues.normal, MessageBody: JSON.stringify(message) }),
+        new SendMessageCommand({
+          QueueUrl: task.priority === 'high' ? options.queues.high : options.queues.normal,
+          MessageBody: JSON.stringify(message),
+          ...(Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {}),
+        }),
       );
     } catch (err) {
       logger.error('intake.enqueue_failed', { taskId: task.taskId, error: errorMessage(err) });

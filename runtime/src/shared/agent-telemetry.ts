@@ -9,6 +9,7 @@ import { DIMENSIONS, METRICS } from './metrics-contract';
 import type { Metrics } from './metrics';
 import { DEFAULT_PRICE_TABLE, estimateCostUsd, profileFor, type PriceTable } from './model-profiles';
 import { GEN_AI, OPENCLAW, TRACER, contextFromTraceparent, inSpan, traceHeaders } from './spans';
+import type { TraceCarrier } from './task-message';
 import type { TaskRecord } from './task-model';
 
 /**
@@ -50,11 +51,11 @@ export function inputHash(value: unknown): string {
 
 /** What the consumer needs to wrap a task run: the trace span and the task metrics around it. */
 export interface TaskRunObserver {
-  runTask(task: TaskRecord, traceparent: string | undefined, run: () => Promise<TaskOutcome>): Promise<TaskOutcome>;
+  runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<TaskOutcome>): Promise<TaskOutcome>;
 }
 
 /** Runs the task as is: the consumer's default when nothing observes it. */
-export const unobservedTaskRuns: TaskRunObserver = { runTask: (_task, _traceparent, run) => run() };
+export const unobservedTaskRuns: TaskRunObserver = { runTask: (_task, _trace, run) => run() };
 
 export class AgentTelemetry implements TaskRunObserver {
   private readonly tracer: Tracer;
@@ -77,9 +78,9 @@ export class AgentTelemetry implements TaskRunObserver {
 
   /**
    * Run one attempt at a task inside `invoke_agent`, continuing the trace the intake started (the
-   * message's traceparent), and record the task metrics and the prompt version on its outcome.
+   * message's trace attributes), and record the task metrics and the prompt version on its outcome.
    */
-  async runTask(task: TaskRecord, traceparent: string | undefined, run: () => Promise<TaskOutcome>): Promise<TaskOutcome> {
+  async runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<TaskOutcome>): Promise<TaskOutcome> {
     const model = this.options.modelName;
     const dims = { [DIMENSIONS.model]: model };
     const props = { taskId: task.taskId, ...(this.options.workerId !== undefined ? { workerId: this.options.workerId } : {}) };
@@ -89,7 +90,7 @@ export class AgentTelemetry implements TaskRunObserver {
       this.tracer,
       `invoke_agent ${this.agentName}`,
       {
-        parent: contextFromTraceparent(traceparent),
+        parent: contextFromTraceparent(trace.traceparent, trace.tracestate),
         attributes: {
           [GEN_AI.operationName]: 'invoke_agent',
           [GEN_AI.agentName]: this.agentName,

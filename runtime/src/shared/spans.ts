@@ -86,29 +86,27 @@ export async function inSpan<T>(tracer: Tracer, name: string, options: SpanOptio
   }
 }
 
-/** The W3C `traceparent` of the active span, for a queue message body; undefined when not tracing. */
+/** The W3C `traceparent` of the active span; undefined when not tracing. */
 export function currentTraceparent(): string | undefined {
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
   return carrier['traceparent'];
 }
 
-/** `{ traceparent }` when tracing, `{}` otherwise: spread into a TaskMessage. */
-export function traceparentField(): { traceparent?: string } {
-  const tp = currentTraceparent();
-  return tp === undefined ? {} : { traceparent: tp };
-}
-
 /**
  * For a task's queue message: name the task on the active span (so the task's trace can be found
- * by its ID) and return `{ traceparent }` for the worker to continue it; `{}` when not tracing.
+ * by its ID) and return its trace context (traceparent, tracestate) for the worker to continue it;
+ * `{}` when not tracing.
  */
-export function taskTraceContext(taskId: string): { traceparent?: string } {
+export function taskTraceContext(taskId: string): { traceparent?: string; tracestate?: string } {
   trace.getActiveSpan()?.setAttribute(OPENCLAW.taskId, taskId);
-  return traceparentField();
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  const { traceparent, tracestate } = carrier;
+  return { ...(traceparent !== undefined ? { traceparent } : {}), ...(tracestate !== undefined ? { tracestate } : {}) };
 }
 
-/** The context a remote `traceparent` (message body or header) continues; the active one when absent. */
+/** The context a remote `traceparent` (message attribute or header) continues; the active one when absent. */
 export function contextFromTraceparent(traceparent: string | undefined, tracestate?: string): Context {
   if (traceparent === undefined) return context.active();
   const carrier: Record<string, string> = { traceparent, ...(tracestate !== undefined ? { tracestate } : {}) };

@@ -73,10 +73,13 @@ export interface StepRecord {
   readonly payload: Readonly<Record<string, unknown>>;
 }
 
-/** Body of every task queue message: only the ID; the row is the source of truth. */
+/**
+ * Body of every task queue message: only the ID; the row is the source of truth. The trace context
+ * travels in message attributes (task-message.ts).
+ */
 export interface TaskMessage {
   readonly taskId: string;
-  /** W3C traceparent of the intake span, so the worker continues the trace. */
+  /** Where an older intake put the W3C traceparent; read only as a fallback, never written. */
   readonly traceparent?: string;
 }
 

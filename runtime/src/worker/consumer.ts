@@ -10,6 +10,7 @@ import { unobservedTaskRuns, type TaskRunObserver } from '../shared/agent-teleme
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
+import { traceCarrierOf } from '../shared/task-message';
 import type { TaskMessage } from '../shared/task-model';
 import type { TaskStore } from '../shared/task-store';
 import type { AgentLoop } from './agent-loop';
@@ -321,7 +322,7 @@ export class Consumer {
     };
 
     try {
-      const outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, body.traceparent, () =>
+      const outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
         this.o.loop.run({
           task,
           lease: () => lease,

@@ -59,7 +59,7 @@ describe('AgentTelemetry', () => {
       },
     } as ModelClient);
 
-    const outcome = await telemetry.runTask(task, undefined, async () => {
+    const outcome = await telemetry.runTask(task, {}, async () => {
       await model.create(request, { signal, headers: { 'x-openclaw-task-id': 'task-1' } });
       return { status: 'SUCCEEDED', fields: { usage: { inputTokens: 1_000_000, outputTokens: 100_000, llmCalls: 1, toolCalls: 3 }, steps: 4 } };
     });
@@ -113,7 +113,7 @@ describe('AgentTelemetry', () => {
     const intakeSpan = trace.getTracer('t').startSpan('POST /v1/tasks');
     const tp = `00-${intakeSpan.spanContext().traceId}-${intakeSpan.spanContext().spanId}-01`;
     intakeSpan.end();
-    await telemetry.runTask(task, tp, async () => ({ status: 'FAILED', fields: { error: { type: 'max_steps', message: 'too many' } } }));
+    await telemetry.runTask(task, { traceparent: tp }, async () => ({ status: 'FAILED', fields: { error: { type: 'max_steps', message: 'too many' } } }));
     const agent = tracing.one('invoke_agent openclaw');
     expect(agent.spanContext().traceId).toBe(intakeSpan.spanContext().traceId);
     expect(agent.parentSpanContext?.spanId).toBe(intakeSpan.spanContext().spanId);
@@ -123,7 +123,7 @@ describe('AgentTelemetry', () => {
   });
 
   it('GIVEN a run that throws WHEN recorded THEN the span has error status, and no success or failure is counted', async () => {
-    await expect(telemetry.runTask(task, undefined, async () => Promise.reject(new Error('lease lost')))).rejects.toThrow('lease lost');
+    await expect(telemetry.runTask(task, {}, async () => Promise.reject(new Error('lease lost')))).rejects.toThrow('lease lost');
     const agent = tracing.one('invoke_agent openclaw');
     expect(agent.status.code).toBe(SpanStatusCode.ERROR);
     expect(agent.attributes['error.type']).toBe('Error');

@@ -1,0 +1,42 @@
+import type { TaskMessage } from './task-model';
+
+/** The W3C trace context that travels with a task message (OpenTelemetry's messaging convention). */
+export interface TraceCarrier {
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
+/** The shape SQS uses for a string message attribute, without depending on the SQS client here. */
+export interface StringAttribute {
+  readonly DataType: 'String';
+  readonly StringValue: string;
+}
+
+const TRACE_KEYS = ['traceparent', 'tracestate'] as const;
+
+/**
+ * Trace context as SQS message attributes, not in the body: the body stays the task's ID alone, and
+ * any SQS-aware tool (X-Ray, OpenTelemetry instrumentations) finds the context where it looks.
+ */
+export function traceMessageAttributes(carrier: TraceCarrier): Record<string, StringAttribute> {
+  const out: Record<string, StringAttribute> = {};
+  for (const key of TRACE_KEYS) {
+    const value = carrier[key];
+    if (value !== undefined && value.length > 0) out[key] = { DataType: 'String', StringValue: value };
+  }
+  return out;
+}
+
+/**
+ * The trace context of a received message: its attributes, or the body's `traceparent` for a
+ * message an older intake enqueued (kept so a rolling deploy does not break the traces in flight).
+ */
+export function traceCarrierOf(attributes: Readonly<Record<string, { readonly DataType?: string | undefined; readonly StringValue?: string | undefined }>> | undefined, body: TaskMessage): TraceCarrier {
+  const read = (key: (typeof TRACE_KEYS)[number]): string | undefined => {
+    const attr = attributes?.[key];
+    return attr?.DataType === 'String' && attr.StringValue !== undefined && attr.StringValue.length > 0 ? attr.StringValue : undefined;
+  };
+  const traceparent = read('traceparent') ?? body.traceparent;
+  const tracestate = read('tracestate');
+  return { ...(traceparent !== undefined ? { traceparent } : {}), ...(tracestate !== undefined ? { tracestate } : {}) };
+}
