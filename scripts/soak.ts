@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     return statuses;
   };
   let lastPrint = Date.now();
-  let statuses = new Map<string, number>();
+  let statuses: Map<string, number>;
   for (;;) {
     const s = await waitFor(0);
     if (s.processed >= TASKS && s.inFlight === 0) {

@@ -127,7 +127,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
     }
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     const started = performance.now();
-    for (const w of workers) w.start();
+    await Promise.all(workers.map((w) => w.start()));
     while (counter.get('sqs:DeleteMessageCommand') < taskCount) {
       if (Date.now() > deadline) throw new Error(`worker fleet bench: ${counter.get('sqs:DeleteMessageCommand')} of ${taskCount} tasks finished before the timeout`);
       await new Promise((r) => setTimeout(r, 5));

@@ -64,9 +64,9 @@ describe('GitHub Actions workflows', () => {
     expect(trivyTwoPasses(byFile('ci.yml'))).toEqual([]);
   });
 
-  it('run typecheck, tests, cdk-nag synth and an image build in CI', () => {
+  it('run typecheck, lint, tests, cdk-nag synth and an image build in CI', () => {
     const runs = Object.values(byFile('ci.yml').doc.jobs).flatMap((j) => (j.steps ?? []).map((s) => s.run ?? s.uses ?? ''));
-    expect(runs).toEqual(expect.arrayContaining(['npm ci --no-audit --no-fund', 'npm run typecheck', 'npx jest --ci']));
+    expect(runs).toEqual(expect.arrayContaining(['npm ci --no-audit --no-fund', 'npm run typecheck', 'npm run lint', 'npx jest --ci']));
     expect(runs.some((r) => r.startsWith('npm run synth'))).toBe(true);
     expect(runs.some((r) => r.startsWith('docker/build-push-action@'))).toBe(true);
   });

@@ -150,7 +150,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         notifier,
       }),
     );
-    for (const w of workers) w.start();
+    await Promise.all(workers.map((w) => w.start()));
 
     const intakeLogger = logger.child({ service: 'intake' });
     const intakeMetrics = serviceMetrics(SERVICES.intake);
