@@ -148,7 +148,8 @@ export class AgentAlarms extends Construct {
 
   /**
    * Tool calls per task above twice their own 1-hour average. The two periods differ, which the
-   * L2 MathExpression would flatten to one period, so this alarm is written at the L1 level.
+   * L2 MathExpression would flatten to one period, so this alarm is written at the L1 level. The
+   * hourly series has one point an hour; FILL(…, REPEAT) carries it across the 5-minute points.
    */
   private addToolCallSpike(stage: string, severity: Severity): void {
     const stat = (id: string, period: Duration): cloudwatch.CfnAlarm.MetricDataQueryProperty => {
@@ -174,7 +175,7 @@ export class AgentAlarms extends Construct {
       metrics: [
         stat('recent', Duration.minutes(5)),
         stat('hourly', Duration.hours(1)),
-        { id: 'spike', expression: 'IF(FILL(hourly, 0) > 0, recent / hourly, 0)', label: 'Tool calls vs 1-hour average', period: 300, returnData: true },
+        { id: 'spike', expression: 'IF(FILL(hourly, REPEAT) > 0, recent / FILL(hourly, REPEAT), 0)', label: 'Tool calls vs 1-hour average', period: 300, returnData: true },
       ],
       alarmActions: this.topics.actionArns(severity),
       okActions: this.topics.actionArns(severity),

@@ -43,6 +43,9 @@ describe('alarms (prod)', () => {
     expect(alarm['AlarmActions']).toEqual(topicRef('Ticket'));
     const periods = Object.fromEntries((alarm['Metrics'] as Alarm[]).filter((m) => m['MetricStat']).map((m) => [m['Id'], m['MetricStat']['Period']]));
     expect(periods).toEqual({ recent: 300, hourly: 3600 });
+    // The hourly point is carried across the 5-minute points, not read as 0 between hours.
+    const spike = (alarm['Metrics'] as Alarm[]).find((m) => m['ReturnData'] === true);
+    expect(spike).toMatchObject({ Id: 'spike', Period: 300, Expression: 'IF(FILL(hourly, REPEAT) > 0, recent / FILL(hourly, REPEAT), 0)' });
     expect(alarm['Metrics']).toEqual(expect.arrayContaining([appMetricStat(METRICS.toolCallsPerTask, 'worker')]));
   });
 
