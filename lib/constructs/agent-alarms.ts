@@ -26,6 +26,12 @@ export interface AgentAlarmsProps {
    * @default 90
    */
   readonly completionRateFloor?: number;
+  /**
+   * The lanes' redrive maxReceiveCount. A message received this many times minus one is one failure
+   * from the DLQ, which raises a ticket before it lands there.
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
 }
 
 /**
@@ -43,7 +49,9 @@ export class AgentAlarms extends Construct {
     this.topics = props.topics;
     const gateway429Ratio = props.gateway429Ratio ?? 0.05;
     const completionRateFloor = props.completionRateFloor ?? 90;
+    const maxReceiveCount = props.maxReceiveCount ?? 5;
     requireProp(gateway429Ratio > 0 && gateway429Ratio < 1, 'AgentAlarms', 'gateway429Ratio', gateway429Ratio, 'use a fraction between 0 and 1, e.g. 0.05');
+    requireProp(Number.isInteger(maxReceiveCount) && maxReceiveCount >= 1, 'AgentAlarms', 'maxReceiveCount', maxReceiveCount, "pass the queues' maxReceiveCount, a whole number from 1");
     requireProp(completionRateFloor > 0 && completionRateFloor <= 100, 'AgentAlarms', 'completionRateFloor', completionRateFloor, 'use a percentage from 1 to 100');
     requireProp(props.queueAgeThreshold.toSeconds() >= 60, 'AgentAlarms', 'queueAgeThreshold', `${props.queueAgeThreshold.toSeconds()}s`, 'SQS reports age per minute: use at least 60 s');
     const minute = Duration.minutes(1);
@@ -69,6 +77,15 @@ export class AgentAlarms extends Construct {
       threshold: props.queueAgeThreshold.toSeconds(),
       evaluationPeriods: 3,
       description: `Oldest queued task older than ${props.queueAgeThreshold.toSeconds()} s (latency goal + one task + scale-out time) for 3 minutes`,
+    });
+
+    // Queue age ignores messages received 3+ times, so a task looping toward the DLQ hides there.
+    this.add('Redeliveries', 'ticket', {
+      metric: appMetric(stage, SERVICES.worker, METRICS.messageReceiveCount, 'Maximum', fiveMinutes),
+      threshold: Math.max(2, maxReceiveCount - 1),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      description: `A task message was received ${Math.max(2, maxReceiveCount - 1)}+ times (the DLQ takes it at ${maxReceiveCount}): it keeps failing`,
     });
 
     this.add('DeadLetters', 'ticket', {

@@ -58,7 +58,10 @@ export class AgentDashboard extends Construct {
         [
           graph('Visible tasks', lanes.map((q) => q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }))),
           graph('Oldest task age (s)', lanes.map((q) => q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum' }))),
-          graph('Backlog per worker, dead letters', [props.backlogPerTask], [props.queues.deadLetter.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' })]),
+          graph('Backlog per worker, dead letters, redeliveries', [props.backlogPerTask], [
+            props.queues.deadLetter.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }),
+            appMetric(stage, SERVICES.worker, METRICS.messageReceiveCount, 'Maximum', minute),
+          ]),
         ],
         [
           graph('Gateway admissions', [gateway(METRICS.gatewayAdmitted), gateway(METRICS.gatewayQueued), gateway(METRICS.gatewayRejected)], [

@@ -40,6 +40,7 @@ export class ObservabilityStack extends Stack {
       queueAgeThreshold: Duration.seconds(plan.queueAgeAlarmSeconds),
       p99TaskDurationThreshold: Duration.seconds(plan.p99TaskSecondsAlarm),
       gateway429Ratio: config.alarms.gateway429Ratio,
+      maxReceiveCount: config.data.maxReceiveCount,
     });
     const ticketTopic = this.topics.topicFor('ticket');
     const oom = new TaskOomMonitor(this, 'Oom', { cluster: services.cluster, ...(ticketTopic === undefined ? {} : { topic: ticketTopic }) });

@@ -138,4 +138,21 @@ describe('AgentAlarms', () => {
         }),
     ).toThrow(/AgentAlarms: gateway429Ratio=5 is invalid; use a fraction between 0 and 1/);
   });
+
+  test('GIVEN maxReceiveCount 0 WHEN created THEN it fails naming the prop and what to pass', () => {
+    const s = stack();
+    const topics = new AlarmTopics(s, 'T', { aliasPrefix: 'openclaw/test' });
+    const queues = new TaskQueues(s, 'Q', { encryptionKey: new kms.Key(s, 'K') });
+    expect(
+      () =>
+        new AgentAlarms(s, 'A', {
+          stage: 'dev',
+          topics,
+          queues: { high: queues.high, normal: queues.normal, deadLetter: queues.deadLetter },
+          queueAgeThreshold: Duration.minutes(8),
+          p99TaskDurationThreshold: Duration.minutes(5),
+          maxReceiveCount: 0,
+        }),
+    ).toThrow(/AgentAlarms: maxReceiveCount=0 is invalid; pass the queues' maxReceiveCount, a whole number from 1/);
+  });
 });

@@ -72,6 +72,25 @@ describe('alarms (prod)', () => {
     expect(alarm['AlarmActions']).toEqual(topicRef('Ticket'));
   });
 
+  test('GIVEN a task message received maxReceiveCount - 1 times WHEN evaluated THEN a ticket is filed before it reaches the DLQ', () => {
+    // Queue age ignores messages received 3+ times, so the receive count is the only early signal.
+    const alarm = alarmByDescription(/was received 4\+ times \(the DLQ takes it at 5\)/);
+    expect(alarm).toMatchObject({
+      MetricName: METRICS.messageReceiveCount,
+      Namespace: METRIC_NAMESPACE,
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 4,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+    });
+    expect(alarm['Dimensions']).toEqual([
+      { Name: 'Service', Value: 'worker' },
+      { Name: 'Stage', Value: 'prod' },
+    ]);
+    expect(alarm['AlarmActions']).toEqual(topicRef('Ticket'));
+  });
+
   test('GIVEN the gateway circuit open WHEN for 3 minutes THEN it pages', () => {
     const alarm = alarmByDescription(/circuit to the model API/);
     expect(alarm).toMatchObject({ MetricName: METRICS.circuitOpen, Namespace: METRIC_NAMESPACE, Threshold: 1, EvaluationPeriods: 3 });

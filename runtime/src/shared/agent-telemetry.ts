@@ -153,6 +153,15 @@ export class AgentTelemetry implements TaskRunObserver {
     );
   }
 
+  /**
+   * A task's message came back and this worker took the task up again (an earlier attempt failed
+   * or its worker died). Queue age ignores messages received
+   * 3+ times on standard queues, so this is where a task looping toward the DLQ shows.
+   */
+  taskRedelivered(taskId: string, receiveCount: number): void {
+    this.metrics.emit([{ name: METRICS.messageReceiveCount, value: receiveCount }], {}, { taskId });
+  }
+
   /** The model port wrapped in `chat {model}` spans that carry the trace on to the gateway. */
   instrumentModel(inner: ModelClient): ModelClient {
     return {

@@ -25,6 +25,8 @@ export const METRICS = {
   contextUtilisation: 'ContextUtilisation',
   finishReason: 'FinishReasonCount',
   llmRetries: 'LlmRetries',
+  /** The receive count of a task taken up again (emitted from the second receive on). */
+  messageReceiveCount: 'MessageReceiveCount',
   costPerTaskUsd: 'CostPerTaskUsd',
   gatewayAdmitted: 'GatewayAdmitted',
   gatewayQueued: 'GatewayQueued',

@@ -135,6 +135,9 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...opt('probeBackoffMs', deps.probeBackoffMs),
     ...opt('notifier', deps.notifier),
   });
+  consumer.events.on('task_started', (e) => {
+    if (e.receiveCount > 1) telemetry.taskRedelivered(e.taskId, e.receiveCount);
+  });
   consumer.events.on('task_failed', (e) => {
     if (e.final) telemetry.taskAbandoned(e.taskId, e.error);
   });

@@ -1,6 +1,8 @@
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { FencedError } from '../../../runtime/src/shared/errors';
+import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
+import { METRICS } from '../../../runtime/src/shared/metrics-contract';
 import { LeaseManager } from '../../../runtime/src/worker/lease';
 import type { ToolDefinition } from '../../../runtime/src/worker/tool-registry';
 import { recordNoteTool } from '../../../runtime/src/worker/tools/record-note';
@@ -180,8 +182,9 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     expect((await h.queueDepth(h.aws.resources.queues.normal)).visible).toBe(0);
   });
 
-  it('GIVEN a task that always fails WHEN maxReceiveCount is reached THEN its status is FAILED with the reason and the message is in the DLQ', async () => {
-    const worker = h.worker();
+  it('GIVEN a task that always fails WHEN maxReceiveCount is reached THEN its status is FAILED with the reason, the message is in the DLQ and the redelivery was counted', async () => {
+    const metrics = new InMemoryMetrics();
+    const worker = h.worker({ metrics });
     await worker.start();
     const taskId = await h.submit(`always fails ${randomUUID()} [poison]`);
     const done = await eventually(finished(h, taskId), 'the poison task to be marked FAILED', 30_000);
@@ -193,6 +196,8 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     }, 'the message to reach the DLQ', 30_000);
     await worker.stop(5000);
     expect(inDlq).toBe(true);
+    // The second receive is reported with its count (the Redeliveries alarm reads the maximum).
+    expect(metrics.find(METRICS.messageReceiveCount).filter((r) => r.properties['taskId'] === taskId).map((r) => r.value)).toEqual([2]);
   });
 
   it('GIVEN a cancel request WHEN the task is running THEN it stops at the next step as CANCELLED', async () => {
