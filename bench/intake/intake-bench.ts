@@ -6,6 +6,7 @@ import { Agent, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { ApiKeyAuthenticator, hashApiKey } from '../../runtime/src/intake/api-keys';
 import { createIntakeHandler } from '../../runtime/src/intake/app';
+import { SharedKeyRateLimiter } from '../../runtime/src/intake/shared-rate-limiter';
 import { listen } from '../../runtime/src/shared/http';
 import { silentLogger } from '../../runtime/src/shared/logger';
 import { provisionLocalResources } from '../../runtime/src/local/provision';
@@ -165,6 +166,8 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
         tableName: resources.tasksTable,
         queues: resources.queues,
         auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
+        // The production path: the key's rate is counted in DynamoDB, one UpdateItem per accept.
+        rateLimiter: new SharedKeyRateLimiter({ client: dynamo, tableName: resources.tasksTable, logger: silentLogger }),
         logger: silentLogger,
       }),
       0,

@@ -6,6 +6,7 @@ import { listen, type RunningServer } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import { ApiKeyAuthenticator, hashApiKey } from '../intake/api-keys';
 import { createIntakeHandler } from '../intake/app';
+import { SharedKeyRateLimiter } from '../intake/shared-rate-limiter';
 import { CallbackUrlPolicy } from '../shared/callback-url-policy';
 import { TaskStore } from '../shared/task-store';
 import { WebhookNotifier } from '../shared/webhooks';
@@ -162,6 +163,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         queues: resources.queues,
         auth,
         callbackPolicy,
+        // As deployed: per-key rates counted in the tasks table.
+        rateLimiter: new SharedKeyRateLimiter({ client: dynamo, tableName: resources.tasksTable, logger: intakeLogger }),
         logger: intakeLogger,
       }), { tracer: trace.getTracer(TRACER.intake), metrics: intakeMetrics, onResponse: intakeResponseMetrics(intakeMetrics) }),
       options.intakePort ?? 0,
