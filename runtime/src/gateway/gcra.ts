@@ -62,6 +62,20 @@ export function drain(tat: Units, now: number, ceiling = 1): Units {
   return tat.map((t) => Math.max(t, now + ceiling * WINDOW_MS)) as unknown as Units;
 }
 
+/**
+ * Lower what each bucket holds to at most `available` units (Infinity leaves a bucket alone): the
+ * provider reported less remaining than we believe. Only ever moves a TAT later, so it cannot add
+ * capacity; `available` 0 is a drain of that bucket.
+ */
+export function clamp(tat: Units, available: Units, rates: Rates, now: number): Units {
+  return tat.map((t, i) => {
+    const cap = available[i] ?? Number.POSITIVE_INFINITY;
+    if (!Number.isFinite(cap)) return t;
+    const floor = now + WINDOW_MS - Math.max(0, cap) * interval(rates.perMinute[i] ?? 1);
+    return floor > base(t, now) ? floor : t;
+  }) as unknown as Units;
+}
+
 /** Units still available to a lane below `ceiling`, per kind (for headers and tests). */
 export function remaining(tat: Units, rates: Rates, now: number, ceiling = 1): Units {
   return tat.map((t, i) => Math.max(0, Math.floor((ceiling * WINDOW_MS - (base(t, now) - now)) / interval(rates.perMinute[i] ?? 1)))) as unknown as Units;

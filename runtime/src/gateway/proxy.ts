@@ -10,6 +10,7 @@ import { noopGatewayMetrics, type GatewayMetrics, type UpstreamErrorKind } from 
 import type { Units } from './gcra';
 import { MemoryLimitStore, type LimitStore } from './limit-store';
 import { LANES, parseGatewayLimits, tierOf, type GatewayLimits, type Lane } from './limits-config';
+import { availableCap, limitsBelowConfig, parseProviderLimits } from './provider-limits';
 import { routeModel } from './routing';
 import { TierLimiter } from './tier-limiter';
 import { SseUsageTap, chargedInput, correction, estimateInputTokens, type Usage } from './usage';
@@ -133,6 +134,25 @@ export function createGateway(options: GatewayOptions): Gateway {
     return l;
   };
 
+  const warnedBelowConfig = new Set<string>();
+  /**
+   * Calibrate the tier's buckets down to what the provider reports it has left, and tell an
+   * operator once per tier and kind when GATEWAY_LIMITS promises more than the provider grants.
+   */
+  const calibrate = (tier: string, bucket: TierLimiter, upstream: Response) => {
+    const reported = parseProviderLimits(upstream.headers, now());
+    const cap = availableCap(reported);
+    if (cap !== undefined) bucket.clamp(cap);
+    const t = limits.tiers[tier];
+    if (t === undefined) return;
+    for (const below of limitsBelowConfig(reported, [t.rpm, t.itpm, t.otpm])) {
+      const key = `${tier}/${below.dimension}`;
+      if (warnedBelowConfig.has(key)) continue;
+      warnedBelowConfig.add(key);
+      logger.warn('gateway.provider_limit_below_config', { tier, ...below });
+    }
+  };
+
   const send = async (req: IncomingMessage, path: string, body: Buffer, signal: AbortSignal): Promise<Response> => {
     const attempt = async (key: string) => {
       const headers: Record<string, string> = { 'x-api-key': key };
@@ -241,6 +261,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const isStream = upstream.ok && (upstream.headers.get('content-type') ?? '').includes('text/event-stream');
     if (!isStream) {
       const text = Buffer.from(await upstream.arrayBuffer());
+      // A spend-limit 429 says nothing about the per-minute buckets.
+      if (upstream.status !== 429 || !isSpendLimit(text.toString('utf8'))) calibrate(tier, bucket, upstream);
       const headers = copyHeaders(upstream, ours);
       if (upstream.ok) {
         let usage: Usage | undefined;
@@ -272,6 +294,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       return;
     }
 
+    // The headers come before the body: calibrate now, not when a long stream ends.
+    calibrate(tier, bucket, upstream);
     res.writeHead(upstream.status, copyHeaders(upstream, ours));
     const tap = new SseUsageTap();
     try {

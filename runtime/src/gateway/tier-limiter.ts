@@ -1,5 +1,5 @@
 import { RateLimitedError, invalidRequest, type RejectReason } from './gateway-errors';
-import { ZERO, addUnits, adjust, drain, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
+import { ZERO, addUnits, adjust, clamp, drain, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
 import type { LimitStore } from './limit-store';
 import { LANES, type Lane, type TierLimits } from './limits-config';
 
@@ -81,6 +81,8 @@ export class TierLimiter {
   private cached: { tat: Units; version: number } | undefined;
   private pending: Units = ZERO;
   private drainRequested = false;
+  /** The lowest caps reported since the last write, per kind; undefined when none is pending. */
+  private clampRequested: Units | undefined;
   private running = false;
   private wake: (() => void) | undefined;
   private credit: Units = ZERO;
@@ -148,6 +150,20 @@ export class TierLimiter {
     this.kick();
   }
 
+  /**
+   * The provider reported at most `available` units left (Infinity: no report for that kind):
+   * lower the shared buckets to match, never raise them. Folded into the next batch's write, and
+   * written only if it changes something, so a report that agrees with us costs no round trip.
+   */
+  clamp(available: Units): void {
+    const prev = this.clampRequested;
+    this.clampRequested = prev === undefined ? available : [Math.min(prev[0], available[0]), Math.min(prev[1], available[1]), Math.min(prev[2], available[2])];
+    // Local credit is capacity the provider has not seen spent yet: keep no more of it than it has left.
+    this.credit = [Math.min(this.credit[0], available[0]), Math.min(this.credit[1], available[1]), Math.min(this.credit[2], available[2])];
+    // No wake-up: less capacity frees no waiter, and every reply carries a report.
+    this.kick(false);
+  }
+
   /** Requests waiting in this replica (for tests and metrics). */
   get depth(): number {
     return this.waiters.length;
@@ -168,6 +184,7 @@ export class TierLimiter {
     if (this.cached === undefined) return 0;
     const now = this.now();
     let tat = adjust(this.cached.tat, this.pending, this.rates, now);
+    if (this.clampRequested !== undefined) tat = clamp(tat, this.clampRequested, this.rates, now);
     for (const w of this.waiters) if (w.rank <= rank) tat = spend(tat, w.cost, this.rates, now);
     return waitFor(tat, request.cost, this.rates, now, this.options.ceilings[request.lane]);
   }
@@ -219,7 +236,7 @@ export class TierLimiter {
       })
       .finally(() => {
         this.running = false;
-        if (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested) this.kick();
+        if (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined) this.kick();
       });
   }
 
@@ -240,15 +257,22 @@ export class TierLimiter {
   }
 
   private async pump(): Promise<void> {
-    while (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested) {
+    while (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined) {
       if (this.waiters.length === 0) await this.sleep(this.flushDelayMs);
       const state = this.cached ?? (await this.options.store.read(this.options.tier));
       this.cached = state;
       const now = this.now();
       const pendingSnap = this.pending;
       const drainSnap = this.drainRequested;
+      const clampSnap = this.clampRequested;
       let tat = adjust(state.tat, pendingSnap, this.rates, now);
       if (drainSnap) tat = drain(tat, now);
+      let clamped = false;
+      if (clampSnap !== undefined) {
+        const lowered = clamp(tat, clampSnap, this.rates, now);
+        clamped = lowered.some((t, i) => t !== tat[i]);
+        tat = lowered;
+      }
 
       const admitted: Waiter[] = [];
       let nextWake = this.pollMs;
@@ -278,7 +302,7 @@ export class TierLimiter {
 
       const grant = admitted.length > 0 ? this.creditFor(admitted, tat, now) : ZERO;
       if (!isZero(grant)) tat = spend(tat, grant, this.rates, now);
-      if (admitted.length > 0 || !isZero(pendingSnap) || drainSnap) {
+      if (admitted.length > 0 || !isZero(pendingSnap) || drainSnap || clamped) {
         const ok = await this.options.store.write(this.options.tier, tat, state.version);
         if (!ok) {
           // Another replica wrote first: re-read and decide again.
@@ -289,6 +313,7 @@ export class TierLimiter {
         this.pending = subUnits(this.pending, pendingSnap);
         if (!isZero(grant)) this.addCredit(grant);
         if (drainSnap) this.drainRequested = false;
+        if (this.clampRequested === clampSnap) this.clampRequested = undefined;
         const at = this.now();
         for (const w of admitted) {
           if (w.done) this.pending = subUnits(this.pending, w.cost); // aborted mid-write: give it back
@@ -297,6 +322,9 @@ export class TierLimiter {
             this.settle(w, { queuedMs: at - w.enqueuedAt });
           }
         }
+      } else if (this.clampRequested === clampSnap) {
+        // A clamp that changed nothing needs no write; one that arrived meanwhile stays for the next pass.
+        this.clampRequested = undefined;
       }
       if (this.waiters.length > 0 && admitted.length === 0) {
         await this.sleep(Math.max(1, Math.ceil(nextWake)));

@@ -63,6 +63,40 @@ export interface StubCall {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
+/** One kind's `anthropic-ratelimit-<kind>-*` values; each is sent only when set. */
+export interface StubRateLimit {
+  readonly limit?: number;
+  readonly remaining?: number;
+  /** Sent as an RFC 3339 timestamp. */
+  readonly resetAt?: Date;
+}
+
+/**
+ * The provider's rate-limit headers for one reply, by kind; raw strings (also malformed ones)
+ * may be added through `headers`.
+ */
+export interface StubRateLimitHeaders {
+  readonly requests?: StubRateLimit;
+  readonly inputTokens?: StubRateLimit;
+  readonly outputTokens?: StubRateLimit;
+}
+
+/** The `anthropic-ratelimit-*` headers for `limits`, as the provider names them. */
+export function rateLimitHeaders(limits: StubRateLimitHeaders): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const kinds = [
+    ['requests', limits.requests],
+    ['input-tokens', limits.inputTokens],
+    ['output-tokens', limits.outputTokens],
+  ] as const;
+  for (const [kind, l] of kinds) {
+    if (l?.limit !== undefined) headers[`anthropic-ratelimit-${kind}-limit`] = String(l.limit);
+    if (l?.remaining !== undefined) headers[`anthropic-ratelimit-${kind}-remaining`] = String(l.remaining);
+    if (l?.resetAt !== undefined) headers[`anthropic-ratelimit-${kind}-reset`] = l.resetAt.toISOString();
+  }
+  return headers;
+}
+
 export interface StubModelOptions {
   /** @default 0 (a free port) */
   readonly port?: number;
@@ -70,6 +104,11 @@ export interface StubModelOptions {
   readonly latencyMs?: number;
   /** Return an override to inject a failure for this call; undefined answers normally. */
   readonly intercept?: (call: StubCall, request: StubRequest) => StubOverride | undefined;
+  /**
+   * Rate-limit headers to send on /v1/messages replies (also on overridden ones, whose own
+   * headers win), fixed or per call; undefined sends none. @default none
+   */
+  readonly rateLimitHeaders?: StubRateLimitHeaders | ((call: StubCall) => StubRateLimitHeaders | undefined);
   readonly logger?: Logger;
 }
 
@@ -137,8 +176,16 @@ function sse(res: ServerResponse, event: string, data: unknown): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-function streamReply(res: ServerResponse, message: Record<string, unknown>, content: Block[], stopReason: string, outputTokens: number, failure?: StubOverride['streamFailure']): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+function streamReply(
+  res: ServerResponse,
+  message: Record<string, unknown>,
+  content: Block[],
+  stopReason: string,
+  outputTokens: number,
+  failure?: StubOverride['streamFailure'],
+  extraHeaders: Record<string, string> = {},
+): void {
+  res.writeHead(200, { ...extraHeaders, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   sse(res, 'message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { ...(message['usage'] as object), output_tokens: 1 } } });
   if (failure === 'broken') {
     sse(res, 'content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
@@ -191,8 +238,11 @@ export async function startStubModel(options: StubModelOptions = {}): Promise<St
     };
     calls.push(call);
     const override = options.intercept?.(call, request);
+    const limits = typeof options.rateLimitHeaders === 'function' ? options.rateLimitHeaders(call) : options.rateLimitHeaders;
+    const limitHeaders = limits !== undefined ? rateLimitHeaders(limits) : {};
+    const headers = { ...limitHeaders, ...override?.headers };
     if (override?.delayMs !== undefined) await new Promise((r) => setTimeout(r, override.delayMs));
-    if (override?.status !== undefined) return sendJson(res, override.status, override.body ?? {}, override.headers ?? {});
+    if (override?.status !== undefined) return sendJson(res, override.status, override.body ?? {}, headers);
     if ((options.latencyMs ?? 0) > 0) await new Promise((r) => setTimeout(r, options.latencyMs));
 
     const { content, stopReason } = scriptedReply(request);
@@ -207,8 +257,8 @@ export async function startStubModel(options: StubModelOptions = {}): Promise<St
       usage: { input_tokens: inputTokens, output_tokens: outputTokens, cache_read_input_tokens: override?.cacheReadTokens ?? 0, cache_creation_input_tokens: 0 },
     };
     logger.debug('stub.reply', { taskId: call.taskId, toolResults: call.toolResults, stopReason });
-    if (request.stream === true) return streamReply(res, message, content, stopReason, outputTokens, override?.streamFailure);
-    return sendJson(res, 200, { ...message, content, stop_reason: stopReason }, override?.headers ?? {});
+    if (request.stream === true) return streamReply(res, message, content, stopReason, outputTokens, override?.streamFailure, limitHeaders);
+    return sendJson(res, 200, { ...message, content, stop_reason: stopReason }, headers);
   };
   const server: RunningServer = await listen(handler, options.port ?? 0, logger, '127.0.0.1');
   return { url: server.url, calls, close: () => server.close() };
