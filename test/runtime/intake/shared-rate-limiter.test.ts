@@ -1,4 +1,4 @@
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RateDecision } from '../../../runtime/src/intake/rate-limiter';
 import { RATE_WINDOW_MS, SharedKeyRateLimiter, ratePk } from '../../../runtime/src/intake/shared-rate-limiter';
 import { createLogger, silentLogger } from '../../../runtime/src/shared/logger';
@@ -105,6 +105,78 @@ describe('SharedKeyRateLimiter on DynamoDB Local', () => {
     clock = T0 + RATE_WINDOW_MS + 1000;
     await Promise.all(Array.from({ length: 30 }, () => limiter.take(k, 60)));
     expect(reads).toEqual([String(T0 - RATE_WINDOW_MS), String(T0)]);
+  });
+
+  /** A replica with its own slice options whose UpdateItems are recorded (the `:k` each asked for); all still go to DynamoDB Local. */
+  const slicing = (options: { slicesPerWindow?: number; maxSlice?: number }) => {
+    const updates: number[] = [];
+    const client = new Proxy(aws.dynamo, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
+        return (command: unknown) => {
+          if (command instanceof UpdateCommand) updates.push(Number(command.input.ExpressionAttributeValues?.[':k']));
+          return target.send(command as UpdateCommand);
+        };
+      },
+    }) as DynamoDBDocumentClient;
+    const limiter = new SharedKeyRateLimiter({ client, tableName: aws.resources.tasksTable, logger: silentLogger, now: () => clock, ...options });
+    return { limiter, updates };
+  };
+  const counted = async (k: string, windowStart: number) =>
+    (await aws.dynamo.send(new GetCommand({ TableName: aws.resources.tasksTable, Key: { pk: ratePk(k), sk: String(windowStart) }, ConsistentRead: true }))).Item?.['n'] as
+      | number
+      | undefined;
+
+  it('GIVEN a key at 6000/min (slice 100, capped at maxSlice 50) WHEN 400 requests arrive at once across two replicas THEN all pass with at most ceil(400/50)+2 UpdateItems per replica', async () => {
+    const a = slicing({ slicesPerWindow: 60 });
+    const b = slicing({ slicesPerWindow: 60 });
+    const k = key();
+    const decisions = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? a : b).limiter.take(k, 6000)));
+    expect(admitted(decisions)).toBe(400);
+    for (const { updates } of [a, b]) {
+      expect(updates.length).toBeGreaterThan(0);
+      expect(updates.length).toBeLessThanOrEqual(Math.ceil(400 / 50) + 2);
+    }
+  });
+
+  it('GIVEN a key at 120/min with slice 2 on two replicas WHEN 500 requests arrive at once THEN exactly 120 pass and the window counts 120', async () => {
+    const a = slicing({ slicesPerWindow: 60 });
+    const b = slicing({ slicesPerWindow: 60 });
+    const k = key();
+    clock = T0 + 5_000;
+    const decisions = await Promise.all(Array.from({ length: 500 }, (_, i) => (i % 2 === 0 ? a : b).limiter.take(k, 120)));
+    expect(admitted(decisions)).toBe(120);
+    expect(await counted(k, T0)).toBe(120);
+    // And the next request, on either replica, is refused until the window ends.
+    expect(await a.limiter.take(k, 120)).toEqual({ allowed: false, retryAfterMs: 55_000 });
+    expect(await b.limiter.take(k, 120)).toEqual({ allowed: false, retryAfterMs: 55_000 });
+  });
+
+  it('GIVEN a key at 10/min with slice 4 WHEN 11 requests come one after another THEN 10 pass (the last reservation takes only what is left) and the 11th waits for the window', async () => {
+    const { limiter, updates } = slicing({ slicesPerWindow: 2, maxSlice: 4 });
+    const k = key();
+    const decisions: RateDecision[] = [];
+    for (let i = 0; i < 11; i += 1) decisions.push(await limiter.take(k, 10));
+    expect(decisions.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => ({ allowed: true })));
+    expect(decisions[10]).toEqual({ allowed: false, retryAfterMs: RATE_WINDOW_MS });
+    expect(await counted(k, T0)).toBe(10);
+    // 4 + 4, then 4 refused by the condition, which reports 8, so exactly 2; the 11th learns the window is full.
+    expect(updates).toEqual([4, 4, 4, 2, 4]);
+  });
+
+  it('GIVEN units left from a slice of the last window WHEN the new window has no room THEN the request is refused, not served from them', async () => {
+    const a = slicing({ slicesPerWindow: 2 });
+    const b = slicing({ slicesPerWindow: 2 });
+    const k = key();
+    // Slice 5: replica a reserves 5 and uses 1; replica b takes the other 5 of the window's 10.
+    expect(await a.limiter.take(k, 10)).toEqual({ allowed: true });
+    expect(admitted(await Promise.all(Array.from({ length: 9 }, () => b.limiter.take(k, 10))))).toBe(5);
+    expect(await counted(k, T0)).toBe(10);
+    // At the roll the full previous window still weighs fully: cap 0, and a's 4 spare units belong to the old window.
+    clock = T0 + RATE_WINDOW_MS;
+    const before = a.updates.length;
+    expect(await a.limiter.take(k, 10)).toEqual({ allowed: false, retryAfterMs: 6_000 });
+    expect(a.updates.length).toBe(before);
   });
 
   it('GIVEN DynamoDB failing (no such table) WHEN a request arrives THEN it is let through and a warning is logged', async () => {
