@@ -166,7 +166,7 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
         tableName: resources.tasksTable,
         queues: resources.queues,
         auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
-        // The production path: the key's rate is counted in DynamoDB, one UpdateItem per accept.
+        // The production path: the key's rate is counted in DynamoDB, one UpdateItem per reserved slice.
         rateLimiter: new SharedKeyRateLimiter({ client: dynamo, tableName: resources.tasksTable, logger: silentLogger }),
         logger: silentLogger,
       }),
