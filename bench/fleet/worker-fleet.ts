@@ -9,6 +9,7 @@ import { startStubModel } from '../../runtime/src/local/stub-model';
 import { listen } from '../../runtime/src/shared/http';
 import { silentLogger } from '../../runtime/src/shared/logger';
 import { TaskStore } from '../../runtime/src/shared/task-store';
+import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-retention';
 import { createWorker } from '../../runtime/src/worker/create-worker';
 import { anthropicModelClient } from '../../runtime/src/worker/model-client';
 import { CallCounter } from '../support/call-counter';
@@ -95,6 +96,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       queues: resources.queues,
       auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 1_000_000 }]),
       logger: silentLogger,
+      taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
     }),
     0,
     silentLogger,
@@ -111,6 +113,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       logger: silentLogger,
       workerId: `bench-worker-${i + 1}`,
       waitTimeSeconds: 1,
+      taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
     }),
   );
   try {

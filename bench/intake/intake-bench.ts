@@ -8,6 +8,7 @@ import { ApiKeyAuthenticator, hashApiKey } from '../../runtime/src/intake/api-ke
 import { createIntakeHandler } from '../../runtime/src/intake/app';
 import { SharedKeyRateLimiter } from '../../runtime/src/intake/shared-rate-limiter';
 import { listen } from '../../runtime/src/shared/http';
+import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-retention';
 import { silentLogger } from '../../runtime/src/shared/logger';
 import { provisionLocalResources } from '../../runtime/src/local/provision';
 import { benchEmulators } from '../support/emulators';
@@ -169,6 +170,7 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
         // The production path: the key's rate is counted in DynamoDB, one UpdateItem per reserved slice.
         rateLimiter: new SharedKeyRateLimiter({ client: dynamo, tableName: resources.tasksTable, logger: silentLogger }),
         logger: silentLogger,
+        taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
       }),
       0,
       silentLogger,

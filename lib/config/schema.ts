@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseGatewayLimits } from '../../runtime/src/gateway/limits-config';
+import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
 
 /**
  * The shape of one deployment stage. Everything a stack or construct needs is here and typed;
@@ -116,6 +117,12 @@ export const stageConfigSchema = z
       maxReceiveCount: z.number().int().min(1).max(1000),
       /** How long the DLQ keeps messages for inspection and redrive (days). */
       dlqRetentionDays: z.number().int().min(1).max(14),
+      /**
+       * Days a task's row, steps, intents and lock are kept after their last write (the row: after
+       * it is created, and again after it finishes); the table's TTL deletes them then. At least
+       * the lanes' retention plus the DLQ's, so a message still in SQS always finds its row.
+       */
+      taskRetentionDays: z.number().int().min(1).max(3650),
     }),
     logs: z.strictObject({ retentionDays: logRetentionDays, level: z.enum(['debug', 'info', 'warn', 'error']) }),
     /**
@@ -174,6 +181,14 @@ export const stageConfigSchema = z
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['services', 'gateway', 'limits'], message: err instanceof Error ? err.message : String(err) });
       }
+    }
+    const messageDays = LANE_RETENTION_DAYS + cfg.data.dlqRetentionDays;
+    if (cfg.data.taskRetentionDays < messageDays) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'taskRetentionDays'],
+        message: `task retention ${cfg.data.taskRetentionDays} days is shorter than a message can live in SQS (lanes ${LANE_RETENTION_DAYS} + DLQ ${cfg.data.dlqRetentionDays} = ${messageDays} days), so a redriven task could find its row deleted; raise taskRetentionDays to at least ${messageDays} or lower dlqRetentionDays`,
+      });
     }
     const w = cfg.services.worker;
     if (w.acceptableLatencySeconds < w.averageTaskSeconds) {

@@ -27,7 +27,8 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     // range below, never from the internet (see lib/README.md).
     ingress: { allowedCidr: '203.0.113.0/24' },
     github: { ...GITHUB, environment: 'dev' },
-    data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 4 },
+    // Retention 18, not 7: rows must outlive a message's 14 days in a lane plus 4 in the DLQ.
+    data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 4, taskRetentionDays: 18 },
     logs: { retentionDays: 7, level: 'debug' },
     tracing: { collector: true, collectorVersion: ADOT_VERSION },
     model: 'claude-sonnet-5',
@@ -52,7 +53,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
       allowedCidr: '0.0.0.0/0',
     },
     github: { ...GITHUB, environment: 'staging' },
-    data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 7 },
+    data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 7, taskRetentionDays: 30 },
     logs: { retentionDays: 30, level: 'info' },
     tracing: { collector: true, collectorVersion: ADOT_VERSION },
     model: 'claude-sonnet-5',
@@ -77,7 +78,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
       allowedCidr: '0.0.0.0/0',
     },
     github: { ...GITHUB, environment: 'prod' },
-    data: { retain: true, deletionProtection: true, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 14 },
+    data: { retain: true, deletionProtection: true, visibilityTimeoutSeconds: 300, maxReceiveCount: 5, dlqRetentionDays: 14, taskRetentionDays: 90 },
     logs: { retentionDays: 365, level: 'info' },
     tracing: { collector: true, collectorVersion: ADOT_VERSION },
     model: 'claude-sonnet-5',

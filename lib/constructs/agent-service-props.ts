@@ -23,6 +23,8 @@ export interface TaskDataProps {
   readonly tasksTable: dynamodb.ITable;
   /** Key of the queues and table. */
   readonly dataKey: kms.IKey;
+  /** Days task items are kept after their last write (TASK_RETENTION_DAYS; the table's TTL deletes them). */
+  readonly taskRetentionDays: number;
 }
 
 /**

@@ -75,6 +75,13 @@ export class AgentWorkerService extends Construct {
     super(scope, id);
     const minTasks = props.minTasks ?? 0;
     const maxTasks = props.maxTasks ?? 10;
+    requireProp(
+      Number.isInteger(props.taskRetentionDays) && props.taskRetentionDays >= 1 && props.taskRetentionDays <= 3650,
+      'AgentWorkerService',
+      'taskRetentionDays',
+      props.taskRetentionDays,
+      'use whole days from 1 to 3650 (the runtime rejects anything else at start)',
+    );
     requireProp(minTasks >= 0 && minTasks <= maxTasks, 'AgentWorkerService', 'minTasks', minTasks, `use 0 to maxTasks (${maxTasks})`);
     requireProp(maxTasks >= 1 && maxTasks <= 1000, 'AgentWorkerService', 'maxTasks', maxTasks, 'use 1 to 1000');
     requireProp(
@@ -110,6 +117,7 @@ export class AgentWorkerService extends Construct {
         [ENV.apiKeysSecretArn]: props.apiKeysSecret.secretArn,
         [ENV.visibilityTimeoutSeconds]: String(props.visibilityTimeout.toSeconds()),
         [ENV.maxReceiveCount]: String(props.maxReceiveCount),
+        [ENV.taskRetentionDays]: String(props.taskRetentionDays),
         // Finish or abort the step and hand the message back well before SIGKILL.
         [ENV.drainTimeoutMs]: String(WORKER_STOP_TIMEOUT.toMilliseconds() - 30_000),
       },

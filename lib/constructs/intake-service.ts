@@ -82,6 +82,13 @@ export class IntakeService extends Construct {
     const canaryPercent = props.canaryPercent ?? 10;
     const canaryBake = props.canaryBake ?? Duration.minutes(10);
     const rollback5xxRatio = props.rollback5xxRatio ?? 0.05;
+    requireProp(
+      Number.isInteger(props.taskRetentionDays) && props.taskRetentionDays >= 1 && props.taskRetentionDays <= 3650,
+      'IntakeService',
+      'taskRetentionDays',
+      props.taskRetentionDays,
+      'use whole days from 1 to 3650 (the runtime rejects anything else at start)',
+    );
     requireProp(minTasks >= 1 && minTasks <= maxTasks, 'IntakeService', 'minTasks', minTasks, `use 1 to maxTasks (${maxTasks}); a public API cannot scale to zero`);
     requireProp(
       canaryPercent >= 0.1 && canaryPercent <= 100 && Math.abs(canaryPercent * 10 - Math.round(canaryPercent * 10)) < 1e-9,
@@ -189,6 +196,7 @@ export class IntakeService extends Construct {
         [ENV.queueUrlHigh]: props.queues.high.queueUrl,
         [ENV.queueUrlNormal]: props.queues.normal.queueUrl,
         [ENV.apiKeysSecretArn]: props.apiKeysSecret.secretArn,
+        [ENV.taskRetentionDays]: String(props.taskRetentionDays),
       },
     });
     grantSendTasks(task.taskDefinition.taskRole, [props.queues.high, props.queues.normal], props.dataKey);

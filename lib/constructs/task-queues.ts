@@ -4,6 +4,12 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { requireProp } from '../errors';
 
+/**
+ * How long the lanes keep a message (the SQS maximum). The stage config checks that task rows
+ * outlive a message's lane plus DLQ time, so a redriven message still finds its row.
+ */
+export const LANE_RETENTION_DAYS = 14;
+
 export interface TaskQueuesProps {
   /** Key for server-side encryption of all three queues. */
   readonly encryptionKey: kms.IKey;
@@ -77,7 +83,7 @@ export class TaskQueues extends Construct {
     this.deadLetter = new sqs.Queue(this, 'DeadLetter', { ...common, retentionPeriod: dlqRetention });
     const deadLetterQueue = { queue: this.deadLetter, maxReceiveCount };
     // Tasks outlive a busy hour or a bad deploy in the queue: keep them for the SQS maximum.
-    const lane = { ...common, visibilityTimeout, retentionPeriod: Duration.days(14), deadLetterQueue };
+    const lane = { ...common, visibilityTimeout, retentionPeriod: Duration.days(LANE_RETENTION_DAYS), deadLetterQueue };
     this.high = new sqs.Queue(this, 'High', lane);
     this.normal = new sqs.Queue(this, 'Normal', lane);
     this.taskQueues = [this.high, this.normal];

@@ -44,6 +44,21 @@ describe('stage configuration', () => {
     expect(() => parseStageConfig(input)).toThrow(/acceptableLatencySeconds=30: acceptable latency 30s is below the average task time 60s/);
   });
 
+  test('GIVEN task retention shorter than lane + DLQ retention WHEN parsed THEN it names both values and the fix', () => {
+    const input = clone(STAGE_CONFIGS.staging);
+    input.data.taskRetentionDays = 20;
+    expect(() => parseStageConfig(input)).toThrow(InfraConfigError);
+    expect(() => parseStageConfig(input)).toThrow(
+      /data\.taskRetentionDays=20: task retention 20 days is shorter than a message can live in SQS \(lanes 14 \+ DLQ 7 = 21 days\).*raise taskRetentionDays to at least 21 or lower dlqRetentionDays/,
+    );
+    input.data.taskRetentionDays = 21;
+    expect(parseStageConfig(input).data.taskRetentionDays).toBe(21);
+  });
+
+  test('GIVEN the stages WHEN loaded THEN task data is kept 18 (dev), 30 (staging) and 90 (prod) days', () => {
+    expect(['dev', 'staging', 'prod'].map((s) => loadStageConfig(s).data.taskRetentionDays)).toEqual([18, 30, 90]);
+  });
+
   test('GIVEN an unexpected key WHEN parsed THEN it is rejected rather than ignored', () => {
     const input = { ...clone(STAGE_CONFIGS.dev), natGatways: 2 };
     expect(() => parseStageConfig(input)).toThrow(/natGatways/);

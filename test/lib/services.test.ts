@@ -82,6 +82,14 @@ describe('task definitions (prod)', () => {
     expect(e[ENV.queueUrlNormal]).toEqual({ 'Fn::ImportValue': expect.stringMatching(/QueuesNormal/) });
   });
 
+  test('GIVEN the intake and worker WHEN configured THEN both get the stage\'s task retention as TASK_RETENTION_DAYS', () => {
+    const days = String(loadStageConfig('prod').data.taskRetentionDays);
+    expect(days).toBe('90');
+    expect(env('intake')[ENV.taskRetentionDays]).toBe(days);
+    expect(env('worker')[ENV.taskRetentionDays]).toBe(days);
+    expect(env('gateway')).not.toHaveProperty(ENV.taskRetentionDays);
+  });
+
   test('GIVEN the kill switch WHEN created THEN it is an SSM parameter that only accepts on/off, starting off', () => {
     services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/openclaw/prod/worker/kill-switch', Value: 'off', AllowedPattern: '^(on|off)$' });
     services.hasResourceProperties('AWS::IAM::Policy', {

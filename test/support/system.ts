@@ -1,4 +1,5 @@
 import { silentLogger } from '../../runtime/src/shared/logger';
+import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-retention';
 import { startLocalSystem, type LocalSystem, type LocalSystemOptions } from '../../runtime/src/local/system';
 import { emulatorEndpoints } from './aws';
 
@@ -15,6 +16,7 @@ export function startTestSystem(prefix: string, overrides: Partial<LocalSystemOp
     prefix: `${prefix}${Date.now().toString(36)}${process.pid}`,
     workers: 1,
     waitTimeSeconds: 1,
+    taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
     ...overrides,
   });
 }

@@ -27,6 +27,11 @@ export interface IntakeOptions {
   readonly queues: QueueUrls;
   readonly auth: ApiKeyAuthenticator;
   readonly logger: Logger;
+  /**
+   * Days a task row is kept after it is created or cancelled (TASK_RETENTION_DAYS); a row whose
+   * message was never sent expires after this. Required so the deployed value reaches the store.
+   */
+  readonly taskRetentionDays: number;
   /** @default 256 KiB */
   readonly maxBodyBytes?: number;
   /** @default () => new Date() */
@@ -80,7 +85,12 @@ async function readSubmission(req: IncomingMessage, maxBody: number): Promise<Su
  * left for the client's retry with the same key, which re-enqueues the same task.
  */
 export function createIntakeHandler(options: IntakeOptions): Handler {
-  const store = new TaskStore({ client: options.dynamo, tableName: options.tableName, ...(options.now !== undefined ? { now: options.now } : {}) });
+  const store = new TaskStore({
+    client: options.dynamo,
+    tableName: options.tableName,
+    retentionDays: options.taskRetentionDays,
+    ...(options.now !== undefined ? { now: options.now } : {}),
+  });
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;
   const maxBody = options.maxBodyBytes ?? 256 * 1024;

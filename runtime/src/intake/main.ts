@@ -27,7 +27,17 @@ async function main(): Promise<void> {
   const metrics = obs.metrics;
   // Counted in the tasks table, so a key's rate holds for the whole fleet, not per replica.
   const rateLimiter = new SharedKeyRateLimiter({ client: dynamo, tableName: config.tasksTable, logger });
-  const handler = tracedHandler(createIntakeHandler({ dynamo, sqs, tableName: config.tasksTable, queues: config.queues, auth, logger, rateLimiter }), {
+  const intake = createIntakeHandler({
+    dynamo,
+    sqs,
+    tableName: config.tasksTable,
+    queues: config.queues,
+    auth,
+    logger,
+    rateLimiter,
+    taskRetentionDays: config.taskRetentionDays,
+  });
+  const handler = tracedHandler(intake, {
     tracer: obs.tracer,
     metrics,
     onResponse: intakeResponseMetrics(metrics),

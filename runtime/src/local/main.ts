@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PORTS } from '../shared/config';
+import { ENV, PORTS, taskRetentionDaysSchema } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { describeIssues } from '../shared/zod-issues';
 import { parseGatewayLimitsJson } from '../gateway/limits-config';
@@ -22,6 +22,7 @@ const localEnv = z.object({
   MODEL: z.string().min(1).default('claude-sonnet-5'),
   PROMPTS_DIR: z.string().min(1).default('prompts'),
   GATEWAY_LIMITS: z.string().optional(),
+  [ENV.taskRetentionDays]: taskRetentionDaysSchema,
 });
 
 /** Local EMF lines go to a file, not the console, so the startup banner and logs stay readable. */
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     intakePort: env.INTAKE_PORT,
     gatewayPort: env.GATEWAY_PORT,
     workers: env.WORKERS,
+    taskRetentionDays: env[ENV.taskRetentionDays],
     model: env.MODEL,
     gatewayLimits: parseGatewayLimitsJson(env.GATEWAY_LIMITS),
     metrics,

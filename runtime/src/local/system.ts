@@ -33,6 +33,8 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export interface LocalSystemOptions {
   readonly logger: Logger;
+  /** Days task items are kept after their last write (TASK_RETENTION_DAYS), as deployed. */
+  readonly taskRetentionDays: number;
   /** Reuse running emulators (tests share one pair); otherwise start them. */
   readonly dynamoEndpoint?: string;
   readonly sqsEndpoint?: string;
@@ -129,7 +131,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const auth = new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000, webhookSecret }]);
     const callbackPolicy = new CallbackUrlPolicy({ allowHttpHosts: options.allowHttpCallbackHosts ?? [] });
     const notifier = new WebhookNotifier({
-      store: new TaskStore({ client: dynamo, tableName: resources.tasksTable }),
+      store: new TaskStore({ client: dynamo, tableName: resources.tasksTable, retentionDays: options.taskRetentionDays }),
       secretFor: (name) => auth.webhookSecretFor(name),
       policy: callbackPolicy,
       logger: logger.child({ service: 'worker' }),
@@ -145,6 +147,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         modelName: options.model ?? 'claude-sonnet-5',
         logger: logger.child({ service: 'worker' }),
         workerId: `local-worker-${i + 1}`,
+        taskRetentionDays: options.taskRetentionDays,
         metrics: serviceMetrics(SERVICES.worker),
         ...(options.prompts !== undefined ? { prompts: options.prompts } : {}),
         ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
@@ -166,6 +169,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         // As deployed: per-key rates counted in the tasks table.
         rateLimiter: new SharedKeyRateLimiter({ client: dynamo, tableName: resources.tasksTable, logger: intakeLogger }),
         logger: intakeLogger,
+        taskRetentionDays: options.taskRetentionDays,
       }), { tracer: trace.getTracer(TRACER.intake), metrics: intakeMetrics, onResponse: intakeResponseMetrics(intakeMetrics) }),
       options.intakePort ?? 0,
       intakeLogger,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { PORTS } from './ports';
+import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from '../gateway/limits-config';
 
 /**
@@ -41,6 +42,7 @@ export const ENV = {
   contextTokens: 'CONTEXT_TOKENS',
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
+  taskRetentionDays: 'TASK_RETENTION_DAYS',
 } as const;
 
 export { PORTS };
@@ -66,6 +68,15 @@ const commonShape = {
 
 const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
+/** Days task items are kept after their last write (the table's TTL deletes them then); the CDK sets it per stage. */
+const RETENTION_FIX = 'must be a whole number of days from 1 to 3650 (how long finished tasks, their steps and locks are kept); unset means 30';
+export const taskRetentionDaysSchema = z.coerce
+  .number({ error: RETENTION_FIX })
+  .int(RETENTION_FIX)
+  .min(1, RETENTION_FIX)
+  .max(3650, RETENTION_FIX)
+  .default(DEFAULT_TASK_RETENTION_DAYS);
+
 const intakeSchema = z.object({
   ...commonShape,
   [ENV.queueUrlHigh]: queueUrlSchema,
@@ -73,6 +84,7 @@ const intakeSchema = z.object({
   [ENV.port]: portSchema(PORTS.intake),
   [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.apiKeys]: z.string().min(2).optional(),
+  [ENV.taskRetentionDays]: taskRetentionDaysSchema,
 });
 
 const workerSchema = z.object({
@@ -102,6 +114,7 @@ const workerSchema = z.object({
   // The intake's key list: the worker signs completion webhooks with each key's webhookSecret.
   [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.apiKeys]: z.string().min(2).optional(),
+  [ENV.taskRetentionDays]: taskRetentionDaysSchema,
 });
 
 const gatewaySchema = z.object({
@@ -144,6 +157,8 @@ export interface IntakeConfig extends CommonConfig {
   /** Where API keys are stored in AWS; `apiKeysJson` is the local alternative. */
   readonly apiKeysSecretArn?: string;
   readonly apiKeysJson?: string;
+  /** Days a task row is kept after it is created or finishes (TASK_RETENTION_DAYS). */
+  readonly taskRetentionDays: number;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -155,6 +170,8 @@ export interface WorkerConfig extends CommonConfig {
   /** The intake's API key list (webhook secrets); without either, no completion webhooks are sent. */
   readonly apiKeysSecretArn?: string;
   readonly apiKeysJson?: string;
+  /** Days task items (row, steps, intents, lock) are kept after their last write (TASK_RETENTION_DAYS). */
+  readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
 }
@@ -239,6 +256,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     queues: { high: raw[ENV.queueUrlHigh], normal: raw[ENV.queueUrlNormal] },
     ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
+    taskRetentionDays: raw[ENV.taskRetentionDays],
   };
 }
 
@@ -253,6 +271,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('workerId', raw[ENV.workerId]),
     ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
+    taskRetentionDays: raw[ENV.taskRetentionDays],
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],

@@ -1,5 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionHeld, isConditionalCheckFailed, OpenClawError } from './errors';
+import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from './task-retention';
 import { terminalUpdate } from './terminal-update';
 import { META_SK, taskPk, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
 
@@ -14,13 +15,20 @@ export interface TaskStoreOptions {
   readonly tableName: string;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * Days the row is kept after it is created and again after it finishes (the table's TTL
+   * deletes it then); a row that is never enqueued expires this long after creation.
+   * @default DEFAULT_TASK_RETENTION_DAYS (30)
+   */
+  readonly retentionDays?: number;
 }
 
-type Item = TaskRecord & { pk: string; sk: string };
+type Item = TaskRecord & { pk: string; sk: string; [TASK_TTL_ATTRIBUTE]: number };
 
+/** The record as the rest of the runtime sees it: no keys, no storage bookkeeping. */
 function strip(item: Record<string, unknown> | undefined): TaskRecord | undefined {
   if (item === undefined) return undefined;
-  const { pk: _pk, sk: _sk, ...rest } = item;
+  const { pk: _pk, sk: _sk, [TASK_TTL_ATTRIBUTE]: _ttl, ...rest } = item;
   return rest as unknown as TaskRecord;
 }
 
@@ -29,16 +37,26 @@ export class TaskStore {
   private readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
   private readonly now: () => Date;
+  private readonly retentionDays: number;
 
   constructor(options: TaskStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.now = options.now ?? (() => new Date());
+    this.retentionDays = options.retentionDays ?? DEFAULT_TASK_RETENTION_DAYS;
   }
 
-  /** Insert a new task; false if a row with that ID already exists (the caller decides what that means). */
+  private expiry(): number {
+    return taskExpiry(this.now().getTime(), this.retentionDays);
+  }
+
+  /**
+   * Insert a new task; false if a row with that ID already exists (the caller decides what that means).
+   * The row expires after the retention unless it finishes (which restarts it), so a row whose
+   * writer died before SendMessage does not stay QUEUED forever.
+   */
   async create(task: TaskRecord): Promise<boolean> {
-    const item: Item = { ...task, pk: taskPk(task.taskId), sk: META_SK };
+    const item: Item = { ...task, pk: taskPk(task.taskId), sk: META_SK, [TASK_TTL_ATTRIBUTE]: this.expiry() };
     try {
       await this.client.send(
         new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
@@ -159,7 +177,8 @@ export class TaskStore {
             Key: { pk: taskPk(taskId), sk: META_SK },
             UpdateExpression: update,
             ConditionExpression: '#s = :expected',
-            ExpressionAttributeNames: { '#s': 'status' },
+            // DynamoDB rejects names the expression does not use; only the terminal step sets `ttl`.
+            ExpressionAttributeNames: { '#s': 'status', ...(update.includes('#ttl') ? { '#ttl': TASK_TTL_ATTRIBUTE } : {}) },
             ExpressionAttributeValues: { ':expected': expected, ':now': now, ...values },
             ReturnValues: 'ALL_NEW',
           }),
@@ -172,9 +191,9 @@ export class TaskStore {
     // sequence is retried from the top once.
     for (let round = 0; round < 2; round += 1) {
       const cancelled = await attempt(
-        'SET #s = :cancelled, cancelRequested = :t, updatedAt = :now, finishedAt = :now',
+        'SET #s = :cancelled, cancelRequested = :t, updatedAt = :now, finishedAt = :now, #ttl = :ttl',
         'QUEUED',
-        { ':cancelled': 'CANCELLED', ':t': true },
+        { ':cancelled': 'CANCELLED', ':t': true, ':ttl': this.expiry() },
       );
       if (cancelled !== undefined) return { outcome: 'cancelled', task: cancelled };
       const flagged = await attempt('SET cancelRequested = :t, updatedAt = :now', 'RUNNING', { ':t': true });
@@ -206,7 +225,8 @@ export class TaskStore {
    * such as a poison message about to go to the DLQ.
    */
   async finishUnfenced(taskId: string, status: Exclude<TaskStatus, 'QUEUED' | 'RUNNING'>, fields: Partial<TaskRecord>): Promise<boolean> {
-    const update = terminalUpdate(status, fields, this.now().toISOString());
+    const now = this.now();
+    const update = terminalUpdate(status, fields, now.toISOString(), taskExpiry(now.getTime(), this.retentionDays));
     try {
       await this.client.send(
         new UpdateCommand({

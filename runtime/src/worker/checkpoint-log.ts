@@ -1,6 +1,7 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FencedError, isConditionalCheckFailed } from '../shared/errors';
 import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type StepKind, type StepRecord, type TaskRecord } from '../shared/task-model';
+import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from '../shared/task-retention';
 import { terminalUpdate } from '../shared/terminal-update';
 import type { LeaseHandle } from './lease';
 
@@ -9,6 +10,12 @@ export interface CheckpointLogOptions {
   readonly tableName: string;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * Days each step and intent is kept after it is written, and the task row after its terminal
+   * write (the table's TTL deletes them then).
+   * @default DEFAULT_TASK_RETENTION_DAYS (30)
+   */
+  readonly retentionDays?: number;
 }
 
 /** Side-effecting tool calls announce themselves here before they run: `TASK#id / INTENT#000004`. */
@@ -38,11 +45,13 @@ export class CheckpointLog {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly now: () => number;
+  private readonly retentionDays: number;
 
   constructor(options: CheckpointLogOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.now = options.now ?? Date.now;
+    this.retentionDays = options.retentionDays ?? DEFAULT_TASK_RETENTION_DAYS;
   }
 
   async list(taskId: string): Promise<StepRecord[]> {
@@ -102,10 +111,12 @@ export class CheckpointLog {
   }
 
   async append(lease: LeaseHandle, seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> {
-    const step: StepRecord = { taskId: lease.taskId, seq, kind, fence: lease.fence, createdAt: new Date(this.now()).toISOString(), payload };
+    const now = this.now();
+    const step: StepRecord = { taskId: lease.taskId, seq, kind, fence: lease.fence, createdAt: new Date(now).toISOString(), payload };
+    const item = { pk: taskPk(lease.taskId), sk: stepSk(seq), ...step, [TASK_TTL_ATTRIBUTE]: taskExpiry(now, this.retentionDays) };
     await this.fenced(
       lease,
-      { Put: { TableName: this.tableName, Item: { pk: taskPk(lease.taskId), sk: stepSk(seq), ...step }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
       `Checkpoint ${seq}`,
       { seq },
     );
@@ -117,10 +128,12 @@ export class CheckpointLog {
    * intent without a matching step means the outcome is unknown (see README: side effects).
    */
   async recordIntent(lease: LeaseHandle, seq: number, intent: Omit<ToolIntent, 'fence' | 'createdAt'>): Promise<ToolIntent> {
-    const record: ToolIntent = { ...intent, fence: lease.fence, createdAt: new Date(this.now()).toISOString() };
+    const now = this.now();
+    const record: ToolIntent = { ...intent, fence: lease.fence, createdAt: new Date(now).toISOString() };
+    const item = { pk: taskPk(lease.taskId), sk: intentSk(seq), ...record, [TASK_TTL_ATTRIBUTE]: taskExpiry(now, this.retentionDays) };
     await this.fenced(
       lease,
-      { Put: { TableName: this.tableName, Item: { pk: taskPk(lease.taskId), sk: intentSk(seq), ...record }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
       `Intent for step ${seq}`,
       { seq, toolUseId: intent.toolUseId },
     );
@@ -130,13 +143,14 @@ export class CheckpointLog {
   async getIntent(taskId: string, seq: number): Promise<ToolIntent | undefined> {
     const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: taskPk(taskId), sk: intentSk(seq) }, ConsistentRead: true }));
     if (out.Item === undefined) return undefined;
-    const { pk: _pk, sk: _sk, ...rest } = out.Item;
+    const { pk: _pk, sk: _sk, [TASK_TTL_ATTRIBUTE]: _ttl, ...rest } = out.Item;
     return rest as ToolIntent;
   }
 
   /** Write the terminal status under the lease; the row must not already be terminal. */
   async finish(lease: LeaseHandle, outcome: TaskOutcome): Promise<void> {
-    const update = terminalUpdate(outcome.status, outcome.fields, new Date(this.now()).toISOString());
+    const now = this.now();
+    const update = terminalUpdate(outcome.status, outcome.fields, new Date(now).toISOString(), taskExpiry(now, this.retentionDays));
     await this.fenced(lease, { Update: { TableName: this.tableName, Key: { pk: taskPk(lease.taskId), sk: META_SK }, ...update } }, 'Result', {
       status: outcome.status,
     });

@@ -28,6 +28,11 @@ export interface WorkerDeps {
   readonly model: ModelClient;
   readonly modelName: string;
   readonly logger: Logger;
+  /**
+   * Days the task's row, steps, intents and lock are kept after their last write (TASK_RETENTION_DAYS);
+   * required so the deployed value cannot be dropped on the way to the stores.
+   */
+  readonly taskRetentionDays: number;
   /** @default `${hostname()}-${pid}` */
   readonly workerId?: string;
   /** @default 60_000 */
@@ -78,9 +83,10 @@ const opt = <K extends string, V>(key: K, value: V | undefined) => (value === un
 export function createWorker(deps: WorkerDeps): Consumer {
   const workerId = deps.workerId ?? `${hostname()}-${process.pid}`;
   const logger = deps.logger.child({ workerId });
-  const store = new TaskStore({ client: deps.dynamo, tableName: deps.tableName });
-  const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, ...opt('leaseMs', deps.leaseMs) });
-  const log = new CheckpointLog({ client: deps.dynamo, tableName: deps.tableName });
+  const retentionDays = deps.taskRetentionDays;
+  const store = new TaskStore({ client: deps.dynamo, tableName: deps.tableName, retentionDays });
+  const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, retentionDays, ...opt('leaseMs', deps.leaseMs) });
+  const log = new CheckpointLog({ client: deps.dynamo, tableName: deps.tableName, retentionDays });
   const telemetry = new AgentTelemetry({
     metrics: deps.metrics ?? noopMetrics,
     logger,

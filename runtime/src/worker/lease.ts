@@ -1,6 +1,7 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FencedError, isConditionalCheckFailed } from '../shared/errors';
 import { LOCK_SK, taskPk } from '../shared/task-model';
+import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from '../shared/task-retention';
 
 /** Proof of ownership: checkpoint and result writes are conditioned on exactly this pair. */
 export interface LeaseHandle {
@@ -17,6 +18,12 @@ export interface LeaseManagerOptions {
   readonly leaseMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * Days the LOCK item is kept after its last acquire or renew (the table's TTL deletes it then).
+   * Cleanup only: the lease itself is `expiresAt`, checked in every condition.
+   * @default DEFAULT_TASK_RETENTION_DAYS (30)
+   */
+  readonly retentionDays?: number;
 }
 
 /**
@@ -29,12 +36,14 @@ export class LeaseManager {
   private readonly tableName: string;
   readonly leaseMs: number;
   private readonly now: () => number;
+  private readonly retentionDays: number;
 
   constructor(options: LeaseManagerOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.now = options.now ?? Date.now;
+    this.retentionDays = options.retentionDays ?? DEFAULT_TASK_RETENTION_DAYS;
   }
 
   /** Take the lease if it is free or expired; undefined when someone else holds a live lease. */
@@ -46,10 +55,10 @@ export class LeaseManager {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(taskId), sk: LOCK_SK },
-          UpdateExpression: 'SET #owner = :me, expiresAt = :exp, fence = if_not_exists(fence, :zero) + :one, acquiredAt = :now',
+          UpdateExpression: 'SET #owner = :me, expiresAt = :exp, fence = if_not_exists(fence, :zero) + :one, acquiredAt = :now, #ttl = :ttl',
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':me': owner, ':exp': expiresAt, ':zero': 0, ':one': 1, ':now': now },
+          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': TASK_TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':me': owner, ':exp': expiresAt, ':zero': 0, ':one': 1, ':now': now, ':ttl': taskExpiry(now, this.retentionDays) },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -69,10 +78,10 @@ export class LeaseManager {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(lease.taskId), sk: LOCK_SK },
-          UpdateExpression: 'SET expiresAt = :exp',
+          UpdateExpression: 'SET expiresAt = :exp, #ttl = :ttl',
           ConditionExpression: '#owner = :me AND fence = :fence AND expiresAt >= :now',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':exp': expiresAt, ':now': now },
+          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': TASK_TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':exp': expiresAt, ':now': now, ':ttl': taskExpiry(now, this.retentionDays) },
         }),
       );
       return { ...lease, expiresAt };

@@ -34,7 +34,11 @@ async function main(): Promise<void> {
       secrets: new SecretsManagerClient({ region: config.aws.region }),
     });
     const secrets = new Map(keys.map((k) => [k.name, k.webhookSecret]));
-    notifier = new WebhookNotifier({ store: new TaskStore({ client: dynamo, tableName: config.tasksTable }), secretFor: (name) => secrets.get(name), logger });
+    notifier = new WebhookNotifier({
+      store: new TaskStore({ client: dynamo, tableName: config.tasksTable, retentionDays: config.taskRetentionDays }),
+      secretFor: (name) => secrets.get(name),
+      logger,
+    });
   }
   const consumer = createWorker({
     metrics: obs.metrics,
@@ -47,6 +51,7 @@ async function main(): Promise<void> {
     model: anthropicModelClient({ baseURL: config.gatewayUrl }),
     modelName: config.model,
     logger,
+    taskRetentionDays: config.taskRetentionDays,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,

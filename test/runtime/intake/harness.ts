@@ -5,6 +5,7 @@ import { createIntakeHandler, type IntakeOptions } from '../../../runtime/src/in
 import { CallbackUrlPolicy } from '../../../runtime/src/shared/callback-url-policy';
 import { listen, type RunningServer } from '../../../runtime/src/shared/http';
 import { silentLogger } from '../../../runtime/src/shared/logger';
+import { DEFAULT_TASK_RETENTION_DAYS } from '../../../runtime/src/shared/task-retention';
 import { TaskStore } from '../../../runtime/src/shared/task-store';
 import { createTestAws, type TestAws } from '../../support/aws';
 
@@ -56,6 +57,7 @@ export async function startIntake(
       auth: new ApiKeyAuthenticator(Object.values(keys).map((k) => k.entry)),
       logger: silentLogger,
       callbackPolicy: new CallbackUrlPolicy({ resolver: publicResolver }),
+      taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
       ...rest,
     }),
     0,

@@ -49,6 +49,28 @@ describe('runtime configuration', () => {
   });
 });
 
+describe('task retention (TASK_RETENTION_DAYS)', () => {
+  const intakeEnv = { ...base, INTAKE_API_KEYS: '[]' };
+  const workerEnv = { ...base, GATEWAY_URL: 'http://g:8090' };
+
+  it('GIVEN it unset THEN intake and worker keep task data 30 days', () => {
+    expect(loadIntakeConfig(intakeEnv).taskRetentionDays).toBe(30);
+    expect(loadWorkerConfig(workerEnv).taskRetentionDays).toBe(30);
+  });
+
+  it('GIVEN a whole number of days THEN both services use it', () => {
+    expect(loadIntakeConfig({ ...intakeEnv, TASK_RETENTION_DAYS: '90' }).taskRetentionDays).toBe(90);
+    expect(loadWorkerConfig({ ...workerEnv, TASK_RETENTION_DAYS: '7' }).taskRetentionDays).toBe(7);
+  });
+
+  it.each(['0', 'abc', '1.5', '3651'])('GIVEN TASK_RETENTION_DAYS=%s THEN both services refuse to start, naming the variable, the value and the fix', (value) => {
+    const expected = `TASK_RETENTION_DAYS=${JSON.stringify(value)}: must be a whole number of days from 1 to 3650`;
+    expect(() => loadIntakeConfig({ ...intakeEnv, TASK_RETENTION_DAYS: value })).toThrow(ConfigError);
+    expect(() => loadIntakeConfig({ ...intakeEnv, TASK_RETENTION_DAYS: value })).toThrow(expected);
+    expect(() => loadWorkerConfig({ ...workerEnv, TASK_RETENTION_DAYS: value })).toThrow(expected);
+  });
+});
+
 describe('queue URLs from the SQS emulator', () => {
   const fauxqs = 'http://sqs.us-east-1.127.0.0.1:4566/000000000000/local-tasks-high';
 

@@ -3,6 +3,7 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { silentLogger } from '../../../runtime/src/shared/logger';
 import type { Priority, StepRecord, TaskRecord } from '../../../runtime/src/shared/task-model';
+import { DEFAULT_TASK_RETENTION_DAYS } from '../../../runtime/src/shared/task-retention';
 import { TaskStore } from '../../../runtime/src/shared/task-store';
 import { startStubModel, type StubModel, type StubModelOptions } from '../../../runtime/src/local/stub-model';
 import { CheckpointLog } from '../../../runtime/src/worker/checkpoint-log';
@@ -66,6 +67,7 @@ export async function createWorkerHarness(
         waitTimeSeconds: 1,
         maxReceiveCount: options.maxReceiveCount ?? 5,
         probeBackoffMs: 200,
+        taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
         ...overrides,
       });
       workers.push(consumer);
