@@ -3,6 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { tableRef } from './as-interface';
+import { TASK_TTL_ATTRIBUTE } from '../../runtime/src/shared/task-retention';
 
 export interface TaskStoreProps {
   /** Key for server-side encryption of both tables. */
@@ -18,8 +19,8 @@ export interface TaskStoreProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Attribute the runtime writes epoch seconds into; DynamoDB deletes expired items eventually. */
-export const TTL_ATTRIBUTE = 'ttl';
+/** Attribute the runtime writes epoch seconds into (its own constant); DynamoDB deletes expired items eventually. */
+export const TTL_ATTRIBUTE = TASK_TTL_ATTRIBUTE;
 
 /**
  * The durable state of the system. `tasks` holds task rows, leases and the checkpoint log

@@ -1,6 +1,7 @@
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { TASK_TTL_ATTRIBUTE } from '../../runtime/src/shared/task-retention';
+import { TaskStore } from '../../runtime/src/shared/task-store';
 import { taskPk } from '../../runtime/src/shared/task-model';
 import { eventually, type TestAws } from '../support/aws';
 import { failingSendMessage, startIntake, type IntakeHarness } from '../runtime/intake/harness';
@@ -61,6 +62,25 @@ describe('task data retention: every item of a task partition carries the TTL', 
     for (const sk of sks) expect({ sk, ttl: ttls[sk] }).toEqual({ sk, ttl: expiryNear(now, RETENTION_DAYS) });
     // The API's view of the task does not leak the storage attribute.
     expect(await h.status(taskId)).not.toHaveProperty(TASK_TTL_ATTRIBUTE);
+  });
+});
+
+describe('task data retention when a task starts', () => {
+  let h: WorkerHarness;
+  beforeAll(async () => {
+    h = await createWorkerHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('GIVEN a row queued weeks ago WHEN a worker takes it up THEN its retention restarts, so it cannot expire mid-run', async () => {
+    const taskId = randomUUID();
+    const queuedAt = Date.parse('2026-01-01T00:00:00Z');
+    const old = new TaskStore({ client: h.aws.dynamo, tableName: h.aws.resources.tasksTable, retentionDays: RETENTION_DAYS, now: () => new Date(queuedAt) });
+    await old.create({ taskId, status: 'QUEUED', priority: 'normal', prompt: 'late', createdAt: new Date(queuedAt).toISOString(), updatedAt: new Date(queuedAt).toISOString() });
+    const startedAt = Date.now();
+    const current = new TaskStore({ client: h.aws.dynamo, tableName: h.aws.resources.tasksTable, retentionDays: RETENTION_DAYS });
+    expect((await current.markRunning(taskId))?.status).toBe('RUNNING');
+    expect(ttlBySk(await partition(h.aws, taskId))).toEqual({ META: expiryNear(startedAt, RETENTION_DAYS) });
   });
 });
 

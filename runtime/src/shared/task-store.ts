@@ -93,10 +93,11 @@ export class TaskStore {
           TableName: this.tableName,
           Key: { pk: taskPk(taskId), sk: META_SK },
           UpdateExpression:
-            'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one',
+            'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one, #ttl = :ttl',
           ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1 },
+          // Each attempt restarts the row's retention, so a task taken up late cannot expire mid-run.
+          ExpressionAttributeNames: { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1, ':ttl': this.expiry() },
           ReturnValues: 'ALL_NEW',
         }),
       );
