@@ -37,4 +37,8 @@ describe('compose.prod-like.yml matches the prod stage', () => {
     expect(service?.read_only).toBe(true);
     expect(String(service?.user)).toMatch(/^1000(:1000)?$/);
   });
+
+  test.each(['intake', 'worker'] as const)('GIVEN the %s service WHEN compared THEN it keeps task data as long as prod does', (name) => {
+    expect(compose.services[name]?.environment?.['TASK_RETENTION_DAYS']).toBe(String(prod.data.taskRetentionDays));
+  });
 });
