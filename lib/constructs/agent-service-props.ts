@@ -3,6 +3,8 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { taskRetentionDaysSchema } from '../../runtime/src/shared/config';
+import { requireProp } from '../errors';
 import type { AgentNetwork } from './agent-network';
 import type { ServiceRuntimeProps } from './agent-task-definition';
 
@@ -52,4 +54,9 @@ export function agentServiceProps(
     enableExecuteCommand: false,
     propagateTags: ecs.PropagatedTagSource.SERVICE,
   };
+}
+
+/** Fail at synth, with the runtime's own rule, on a retention the service would refuse at start. */
+export function requireTaskRetention(construct: string, days: number): void {
+  requireProp(taskRetentionDaysSchema.safeParse(days).success, construct, 'taskRetentionDays', days, 'use whole days from 1 to 3650 (the runtime rejects anything else at start)');
 }

@@ -14,7 +14,7 @@ import { KILL_SWITCH } from '../../runtime/src/shared/kill-switch-contract';
 import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
 import { taskCompletionRate } from './agent-metrics';
-import { agentServiceProps, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
+import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
 import { AgentTaskDefinition } from './agent-task-definition';
 import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantTableReadWrite } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
@@ -75,13 +75,7 @@ export class AgentWorkerService extends Construct {
     super(scope, id);
     const minTasks = props.minTasks ?? 0;
     const maxTasks = props.maxTasks ?? 10;
-    requireProp(
-      Number.isInteger(props.taskRetentionDays) && props.taskRetentionDays >= 1 && props.taskRetentionDays <= 3650,
-      'AgentWorkerService',
-      'taskRetentionDays',
-      props.taskRetentionDays,
-      'use whole days from 1 to 3650 (the runtime rejects anything else at start)',
-    );
+    requireTaskRetention('AgentWorkerService', props.taskRetentionDays);
     requireProp(minTasks >= 0 && minTasks <= maxTasks, 'AgentWorkerService', 'minTasks', minTasks, `use 0 to maxTasks (${maxTasks})`);
     requireProp(maxTasks >= 1 && maxTasks <= 1000, 'AgentWorkerService', 'maxTasks', maxTasks, 'use 1 to 1000');
     requireProp(

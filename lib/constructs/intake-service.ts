@@ -10,7 +10,7 @@ import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
 import { ratio } from './agent-metrics';
 import { bucketRef } from './as-interface';
-import { agentServiceProps, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
+import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
 import { AgentTaskDefinition } from './agent-task-definition';
 import { grantReadSecret, grantSendTasks, grantTableReadWrite } from './grants';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
@@ -82,13 +82,7 @@ export class IntakeService extends Construct {
     const canaryPercent = props.canaryPercent ?? 10;
     const canaryBake = props.canaryBake ?? Duration.minutes(10);
     const rollback5xxRatio = props.rollback5xxRatio ?? 0.05;
-    requireProp(
-      Number.isInteger(props.taskRetentionDays) && props.taskRetentionDays >= 1 && props.taskRetentionDays <= 3650,
-      'IntakeService',
-      'taskRetentionDays',
-      props.taskRetentionDays,
-      'use whole days from 1 to 3650 (the runtime rejects anything else at start)',
-    );
+    requireTaskRetention('IntakeService', props.taskRetentionDays);
     requireProp(minTasks >= 1 && minTasks <= maxTasks, 'IntakeService', 'minTasks', minTasks, `use 1 to maxTasks (${maxTasks}); a public API cannot scale to zero`);
     requireProp(
       canaryPercent >= 0.1 && canaryPercent <= 100 && Math.abs(canaryPercent * 10 - Math.round(canaryPercent * 10)) < 1e-9,

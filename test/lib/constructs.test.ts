@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { AgentNetwork } from '../../lib/constructs/agent-network';
 import { AgentTaskDefinition } from '../../lib/constructs/agent-task-definition';
 import { AgentAlarms } from '../../lib/constructs/agent-alarms';
+import { requireTaskRetention } from '../../lib/constructs/agent-service-props';
 import { AlarmTopics } from '../../lib/constructs/alarm-topics';
 import { ContainerRegistry } from '../../lib/constructs/container-registry';
 import { GithubDeployRole } from '../../lib/constructs/github-deploy-role';
@@ -122,37 +123,40 @@ describe('GithubDeployRole', () => {
 });
 
 describe('AgentAlarms', () => {
-  test('GIVEN a 429 ratio of 5 (not 0.05) WHEN created THEN it fails asking for a fraction', () => {
+  /** AgentAlarms with valid required props and `extra` on top. */
+  const alarmsWith = (extra: Partial<ConstructorParameters<typeof AgentAlarms>[2]>) => () => {
     const s = stack();
-    const topics = new AlarmTopics(s, 'T', { aliasPrefix: 'openclaw/test' });
     const queues = new TaskQueues(s, 'Q', { encryptionKey: new kms.Key(s, 'K') });
-    expect(
-      () =>
-        new AgentAlarms(s, 'A', {
-          stage: 'dev',
-          topics,
-          queues: { high: queues.high, normal: queues.normal, deadLetter: queues.deadLetter },
-          queueAgeThreshold: Duration.minutes(8),
-          p99TaskDurationThreshold: Duration.minutes(5),
-          gateway429Ratio: 5,
-        }),
-    ).toThrow(/AgentAlarms: gateway429Ratio=5 is invalid; use a fraction between 0 and 1/);
+    return new AgentAlarms(s, 'A', {
+      stage: 'dev',
+      topics: new AlarmTopics(s, 'T', { aliasPrefix: 'openclaw/test' }),
+      queues: { high: queues.high, normal: queues.normal, deadLetter: queues.deadLetter },
+      queueAgeThreshold: Duration.minutes(8),
+      p99TaskDurationThreshold: Duration.minutes(5),
+      ...extra,
+    });
+  };
+
+  test('GIVEN valid props WHEN created THEN it builds', () => {
+    expect(alarmsWith({})).not.toThrow();
+  });
+
+  test('GIVEN a 429 ratio of 5 (not 0.05) WHEN created THEN it fails asking for a fraction', () => {
+    expect(alarmsWith({ gateway429Ratio: 5 })).toThrow(/AgentAlarms: gateway429Ratio=5 is invalid; use a fraction between 0 and 1/);
   });
 
   test('GIVEN maxReceiveCount 0 WHEN created THEN it fails naming the prop and what to pass', () => {
-    const s = stack();
-    const topics = new AlarmTopics(s, 'T', { aliasPrefix: 'openclaw/test' });
-    const queues = new TaskQueues(s, 'Q', { encryptionKey: new kms.Key(s, 'K') });
-    expect(
-      () =>
-        new AgentAlarms(s, 'A', {
-          stage: 'dev',
-          topics,
-          queues: { high: queues.high, normal: queues.normal, deadLetter: queues.deadLetter },
-          queueAgeThreshold: Duration.minutes(8),
-          p99TaskDurationThreshold: Duration.minutes(5),
-          maxReceiveCount: 0,
-        }),
-    ).toThrow(/AgentAlarms: maxReceiveCount=0 is invalid; pass the queues' maxReceiveCount, a whole number from 1/);
+    expect(alarmsWith({ maxReceiveCount: 0 })).toThrow(/AgentAlarms: maxReceiveCount=0 is invalid; pass the queues' maxReceiveCount, a whole number from 1/);
+  });
+});
+
+describe('requireTaskRetention (IntakeService, AgentWorkerService)', () => {
+  test('GIVEN a retention the runtime would refuse WHEN synthesized THEN it fails naming the construct and the fix', () => {
+    for (const days of [0, 1.5, 3651]) {
+      expect(() => requireTaskRetention('IntakeService', days)).toThrow(
+        new RegExp(`IntakeService: taskRetentionDays=${days} is invalid; use whole days from 1 to 3650`),
+      );
+    }
+    expect(() => requireTaskRetention('AgentWorkerService', 90)).not.toThrow();
   });
 });
