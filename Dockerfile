@@ -12,11 +12,11 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: no third-party install scripts run at build time (esbuild ships a platform package).
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
-COPY scripts/bundle.mjs ./scripts/bundle.mjs
+COPY tools/bundle.mjs ./tools/bundle.mjs
 COPY runtime/src ./runtime/src
 # Prompts ship next to the bundles (dist/prompts); the worker hashes them into the prompt version.
 COPY prompts ./prompts
-RUN node scripts/bundle.mjs
+RUN node tools/bundle.mjs
 
 # ---- runtime: bundles, source maps and prompts only; no compiler, no node_modules, no npm ----
 FROM node:22-slim@sha256:dd9d21971ec4395903fa6143c2b9267d048ae01ca6d3ea96f16cb30df6187d94 AS runtime

@@ -4,13 +4,14 @@ import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dy
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { ApiKeyAuthenticator, hashApiKey } from '../../runtime/src/intake/api-keys';
+import { ApiKeyAuthenticator } from '../../runtime/src/intake/api-keys';
+import { hashApiKey } from '../../runtime/src/shared/api-keys';
 import { createIntakeHandler } from '../../runtime/src/intake/app';
 import { SharedKeyRateLimiter } from '../../runtime/src/intake/shared-rate-limiter';
 import { listen } from '../../runtime/src/shared/http';
 import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-retention';
 import { silentLogger } from '../../runtime/src/shared/logger';
-import { provisionLocalResources } from '../../runtime/src/local/provision';
+import { provisionLocalResources } from '../../tools/local/provision';
 import { benchEmulators } from '../support/emulators';
 
 export interface IntakeBenchOptions {

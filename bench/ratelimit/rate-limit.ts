@@ -1,8 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
 import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
-import { parseGatewayLimits } from '../../runtime/src/gateway/limits-config';
-import { startStubModel } from '../../runtime/src/local/stub-model';
+import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
+import { startStubModel } from '../../tools/local/stub-model';
 import { listen } from '../../runtime/src/shared/http';
 import { silentLogger } from '../../runtime/src/shared/logger';
 import { UpstreamRateLimit } from './upstream-limit';

@@ -1,4 +1,4 @@
-import { stubFailures, type StubOverride } from '../../runtime/src/local/stub-model';
+import { stubFailures, type StubOverride } from '../../tools/local/stub-model';
 
 /**
  * The provider's request limit, enforced by the stub model through its `intercept` hook: a

@@ -1,4 +1,4 @@
-import { DEFAULT_TIERS } from '../../runtime/src/gateway/limits-config';
+import { DEFAULT_TIERS } from '../../runtime/src/shared/gateway-limits';
 import { Autoscaler, type ScalingDecision } from './autoscaler';
 import { EventQueue } from './event-queue';
 import { seededRng } from './rng';

@@ -1,4 +1,4 @@
-import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../runtime/src/local/emulators';
+import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../tools/local/emulators';
 
 export interface BenchEmulators {
   readonly dynamoEndpoint: string;

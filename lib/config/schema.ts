@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseGatewayLimits } from '../../runtime/src/gateway/limits-config';
+import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
 
 /**
@@ -54,7 +54,7 @@ const gateway = serviceSizing.extend({
   cpuTargetPercent: z.number().int().min(10).max(90),
   /**
    * The provider limits, lanes, queue, breaker and routing the gateway enforces (GATEWAY_LIMITS;
-   * see runtime/src/gateway/limits-config.ts). Validated here with the runtime's own parser, so a
+   * see runtime/src/shared/gateway-limits.ts). Validated here with the runtime's own parser, so a
    * bad value fails synth instead of the deployed gateway's start. Omitted: the runtime defaults.
    */
   limits: z.record(z.string(), z.unknown()).optional(),

@@ -1,9 +1,9 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
-import { parseGatewayLimits } from '../../runtime/src/gateway/limits-config';
+import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
-import { startStubModel, type StubModel } from '../../runtime/src/local/stub-model';
+import { startStubModel, type StubModel } from '../../tools/local/stub-model';
 import { listen, type RunningServer } from '../../runtime/src/shared/http';
 import { silentLogger } from '../../runtime/src/shared/logger';
 import type { TaskRecord } from '../../runtime/src/shared/task-model';

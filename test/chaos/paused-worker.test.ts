@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startStubModel, type StubModel } from '../../runtime/src/local/stub-model';
+import { startStubModel, type StubModel } from '../../tools/local/stub-model';
 import { TaskStore } from '../../runtime/src/shared/task-store';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CheckpointLog } from '../../runtime/src/worker/checkpoint-log';

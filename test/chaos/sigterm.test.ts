@@ -1,6 +1,6 @@
 import { SendMessageCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { startStubModel, type StubModel } from '../../runtime/src/local/stub-model';
+import { startStubModel, type StubModel } from '../../tools/local/stub-model';
 import { TaskStore } from '../../runtime/src/shared/task-store';
 import { CheckpointLog } from '../../runtime/src/worker/checkpoint-log';
 import { LeaseManager } from '../../runtime/src/worker/lease';

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { node22Binary } from '../../runtime/src/local/emulators';
+import { node22Binary } from '../../tools/local/emulators';
 import { emulatorEndpoints, type TestAws } from '../support/aws';
 
 const ROOT = resolve(__dirname, '../..');

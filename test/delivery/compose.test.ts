@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadStageConfig } from '../../lib/config';
 import { heapLimitMiB } from '../../lib/constructs/agent-task-definition';
-import { freePort, node22Binary, startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../runtime/src/local/emulators';
+import { freePort, node22Binary, startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../tools/local/emulators';
 import { ROLES, devFindings, loadCompose, prodLikeFindings, type ComposeFile, type ProdSizing } from './compose-policy';
 
 const run = promisify(execFile);

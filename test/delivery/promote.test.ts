@@ -8,8 +8,8 @@ import {
   ScanNotFoundException,
 } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PromoteError, deployCommand, planPromotion, type PromoteRequest } from '../../runtime/src/delivery/promote';
-import { promoteCli } from '../../scripts/promote';
+import { PromoteError, deployCommand, planPromotion, type PromoteRequest } from '../../tools/delivery/promote';
+import { promoteCli } from '../../tools/delivery/promote-cli';
 
 // ECR has no emulator; aws-sdk-client-mock stands in for it (allowed for ECR by the project brief).
 const ecrMock = mockClient(ECRClient);

@@ -2,8 +2,8 @@
  * The smoke flow the release workflow and the prod-like run use, against the whole local system
  * (DynamoDB Local, fauxqs, stub model, gateway, workers, intake).
  */
-import { TaskFlowError, runTaskFlow } from '../../runtime/src/delivery/task-flow';
-import type { LocalSystem } from '../../runtime/src/local/system';
+import { TaskFlowError, runTaskFlow } from '../../tools/delivery/task-flow';
+import type { LocalSystem } from '../../tools/local/system';
 import { startTestSystem } from '../support/system';
 
 let system: LocalSystem;

@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { LocalSystem } from '../../runtime/src/local/system';
+import type { LocalSystem } from '../../tools/local/system';
 import { notePk } from '../../runtime/src/worker/tools/record-note';
 import { eventually } from '../support/aws';
 import { startTestSystem } from '../support/system';

@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { loadStageConfig } from '../../lib/config';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
-import { parseGatewayLimitsJson } from '../../runtime/src/gateway/limits-config';
+import { parseGatewayLimitsJson } from '../../runtime/src/shared/gateway-limits';
 import { resourcesOf, synthStage } from './support/synth-stage';
 
 const prod = synthStage('prod');

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
-import { provisionLocalResources, type LocalResources, type ProvisionOptions } from '../../runtime/src/local/provision';
+import { provisionLocalResources, type LocalResources, type ProvisionOptions } from '../../tools/local/provision';
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 

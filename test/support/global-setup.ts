@@ -1,4 +1,4 @@
-import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../runtime/src/local/emulators';
+import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../tools/local/emulators';
 
 declare global {
   // Shared between globalSetup and globalTeardown (same process).

@@ -1,6 +1,6 @@
 import { silentLogger } from '../../runtime/src/shared/logger';
 import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-retention';
-import { startLocalSystem, type LocalSystem, type LocalSystemOptions } from '../../runtime/src/local/system';
+import { startLocalSystem, type LocalSystem, type LocalSystemOptions } from '../../tools/local/system';
 import { emulatorEndpoints } from './aws';
 
 /**

@@ -1,5 +1,5 @@
 import { HttpError } from '../shared/errors';
-import type { Lane } from './limits-config';
+import type { Lane } from '../shared/gateway-limits';
 
 /**
  * An error the gateway answers itself, in the provider's shape

@@ -1,6 +1,6 @@
 import type { CircuitState } from './circuit-breaker';
 import type { RejectReason } from './gateway-errors';
-import type { Lane } from './limits-config';
+import type { Lane } from '../shared/gateway-limits';
 import type { Metrics } from '../shared/metrics';
 import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 

@@ -9,7 +9,7 @@ import { CircuitOpenError, GatewayHttpError, RateLimitedError, invalidRequest } 
 import { noopGatewayMetrics, type GatewayMetrics, type UpstreamErrorKind } from './gateway-metrics';
 import type { Units } from './gcra';
 import { MemoryLimitStore, type LimitStore } from './limit-store';
-import { LANES, parseGatewayLimits, tierOf, type GatewayLimits, type Lane } from './limits-config';
+import { LANES, parseGatewayLimits, tierOf, type GatewayLimits, type Lane } from '../shared/gateway-limits';
 import { availableCap, limitsBelowConfig, parseProviderLimits } from './provider-limits';
 import { routeModel } from './routing';
 import { TierLimiter } from './tier-limiter';

@@ -1,4 +1,4 @@
-import type { RoutingRule } from './limits-config';
+import type { RoutingRule } from '../shared/gateway-limits';
 
 /** What a routing rule can look at. */
 export interface RoutingInput {

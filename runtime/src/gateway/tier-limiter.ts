@@ -1,7 +1,7 @@
 import { RateLimitedError, invalidRequest, type RejectReason } from './gateway-errors';
 import { ZERO, addUnits, adjust, clamp, drain, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
 import type { LimitStore } from './limit-store';
-import { LANES, type Lane, type TierLimits } from './limits-config';
+import { LANES, type Lane, type TierLimits } from '../shared/gateway-limits';
 
 const fits = (cost: Units, available: Units): boolean => cost[0] <= available[0] && cost[1] <= available[1] && cost[2] <= available[2];
 

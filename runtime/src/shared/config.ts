@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
-import { parseGatewayLimitsJson, type GatewayLimits } from '../gateway/limits-config';
+import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;

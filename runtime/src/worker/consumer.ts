@@ -6,7 +6,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { unobservedTaskRuns, type TaskRunObserver } from '../shared/agent-telemetry';
+import { unobservedTaskRuns, type TaskRunObserver } from './agent-telemetry';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';

@@ -4,7 +4,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hostname } from 'node:os';
 import type { QueueUrls } from '../shared/config';
 import type { Logger } from '../shared/logger';
-import { AgentTelemetry } from '../shared/agent-telemetry';
+import { AgentTelemetry } from './agent-telemetry';
 import { noopMetrics, type Metrics } from '../shared/metrics';
 import type { PriceTable } from '../shared/model-profiles';
 import type { PromptRegistry } from '../shared/prompt-registry';

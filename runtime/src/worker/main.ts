@@ -1,6 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { loadApiKeys } from '../intake/api-keys';
+import { loadApiKeys } from '../shared/api-keys';
 import { createAwsClients } from '../shared/aws-clients';
 import { definedOnly, loadWorkerConfig } from '../shared/config';
 import { listen, sendJson } from '../shared/http';

@@ -1,4 +1,4 @@
-import { startStubModel, stubFailures, type StubModel } from '../../../runtime/src/local/stub-model';
+import { startStubModel, stubFailures, type StubModel } from '../../../tools/local/stub-model';
 import { createTestAws, eventually, type TestAws } from '../../support/aws';
 import { CountingMetrics, postMessage, startReplica, testLimits, type Replica } from './harness';
 

@@ -4,7 +4,7 @@ import { staticKeyProvider, type ApiKeyProvider } from '../../../runtime/src/gat
 import { DynamoBreakerStore } from '../../../runtime/src/gateway/breaker-store';
 import type { GatewayMetrics } from '../../../runtime/src/gateway/gateway-metrics';
 import { DynamoLimitStore } from '../../../runtime/src/gateway/limit-store';
-import { parseGatewayLimits, type GatewayLimits } from '../../../runtime/src/gateway/limits-config';
+import { parseGatewayLimits, type GatewayLimits } from '../../../runtime/src/shared/gateway-limits';
 import { createGateway, type Gateway } from '../../../runtime/src/gateway/proxy';
 import type { TestAws } from '../../support/aws';
 

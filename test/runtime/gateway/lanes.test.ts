@@ -1,4 +1,4 @@
-import { startStubModel, type StubModel } from '../../../runtime/src/local/stub-model';
+import { startStubModel, type StubModel } from '../../../tools/local/stub-model';
 import { createTestAws, type TestAws } from '../../support/aws';
 import { CountingMetrics, flood, startReplica, testLimits, type Replica } from './harness';
 

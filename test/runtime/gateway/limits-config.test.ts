@@ -1,6 +1,6 @@
 import { loadGatewayConfig } from '../../../runtime/src/shared/config';
 import { ConfigError } from '../../../runtime/src/shared/errors';
-import { parseGatewayLimitsJson, tierOf } from '../../../runtime/src/gateway/limits-config';
+import { parseGatewayLimitsJson, tierOf } from '../../../runtime/src/shared/gateway-limits';
 import { routeModel } from '../../../runtime/src/gateway/routing';
 
 describe('GATEWAY_LIMITS and routing policy', () => {

@@ -1,7 +1,7 @@
 import { DynamoLimitStore } from '../../../runtime/src/gateway/limit-store';
 import { WINDOW_MS } from '../../../runtime/src/gateway/gcra';
-import type { GatewayLimits } from '../../../runtime/src/gateway/limits-config';
-import { startStubModel, type StubModel } from '../../../runtime/src/local/stub-model';
+import type { GatewayLimits } from '../../../runtime/src/shared/gateway-limits';
+import { startStubModel, type StubModel } from '../../../tools/local/stub-model';
 import { createTestAws, type TestAws } from '../../support/aws';
 import { flood, postMessage, startReplica, testLimits, type Replica } from './harness';
 

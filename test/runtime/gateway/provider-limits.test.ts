@@ -4,7 +4,7 @@ import { WINDOW_MS, clamp, drain, remaining, type Units } from '../../../runtime
 import { DynamoLimitStore } from '../../../runtime/src/gateway/limit-store';
 import { availableCap, limitsBelowConfig, parseProviderLimits } from '../../../runtime/src/gateway/provider-limits';
 import { createGateway } from '../../../runtime/src/gateway/proxy';
-import { startStubModel, type StubCall, type StubModel, type StubOverride, type StubRateLimitHeaders } from '../../../runtime/src/local/stub-model';
+import { startStubModel, type StubCall, type StubModel, type StubOverride, type StubRateLimitHeaders } from '../../../tools/local/stub-model';
 import { listen, type RunningServer } from '../../../runtime/src/shared/http';
 import { silentLogger, type LogFields, type Logger } from '../../../runtime/src/shared/logger';
 import { createTestAws, eventually, type TestAws } from '../../support/aws';

@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { startStubModel, stubFailures, type StubModel, type StubOverride } from '../../../runtime/src/local/stub-model';
+import { startStubModel, stubFailures, type StubModel, type StubOverride } from '../../../tools/local/stub-model';
 import type { ApiKeyProvider } from '../../../runtime/src/gateway/api-key-provider';
 import { createTestAws, type TestAws } from '../../support/aws';
 import { CountingMetrics, postMessage, startReplica, testLimits, type Replica } from './harness';

@@ -1,7 +1,7 @@
 import { MemoryLimitStore, type LimitStore } from '../../../runtime/src/gateway/limit-store';
 import { TierLimiter } from '../../../runtime/src/gateway/tier-limiter';
 import { RateLimitedError } from '../../../runtime/src/gateway/gateway-errors';
-import type { Lane } from '../../../runtime/src/gateway/limits-config';
+import type { Lane } from '../../../runtime/src/shared/gateway-limits';
 
 const ceilings: Record<Lane, number> = { high: 1, normal: 0.8, batch: 0.6 };
 

@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ApiKeyAuthenticator, hashApiKey, loadApiKeys, parseApiKeys } from '../../../runtime/src/intake/api-keys';
+import { ApiKeyAuthenticator } from '../../../runtime/src/intake/api-keys';
+import { hashApiKey, loadApiKeys, parseApiKeys } from '../../../runtime/src/shared/api-keys';
 import { ConfigError, HttpError } from '../../../runtime/src/shared/errors';
 import { KeyRateLimiter } from '../../../runtime/src/intake/rate-limiter';
 

@@ -1,6 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
-import { ApiKeyAuthenticator, hashApiKey, type ApiKeyEntry } from '../../../runtime/src/intake/api-keys';
+import { ApiKeyAuthenticator } from '../../../runtime/src/intake/api-keys';
+import { hashApiKey, type ApiKeyEntry } from '../../../runtime/src/shared/api-keys';
 import { createIntakeHandler, type IntakeOptions } from '../../../runtime/src/intake/app';
 import { CallbackUrlPolicy } from '../../../runtime/src/shared/callback-url-policy';
 import { listen, type RunningServer } from '../../../runtime/src/shared/http';

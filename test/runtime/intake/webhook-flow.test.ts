@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LocalSystem } from '../../../runtime/src/local/system';
+import type { LocalSystem } from '../../../tools/local/system';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, verifyWebhookSignature } from '../../../runtime/src/shared/webhooks';
 import { eventually } from '../../support/aws';
 import { startTestSystem } from '../../support/system';

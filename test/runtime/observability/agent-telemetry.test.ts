@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
-import { AgentTelemetry, inputHash } from '../../../runtime/src/shared/agent-telemetry';
+import { AgentTelemetry, inputHash } from '../../../runtime/src/worker/agent-telemetry';
 import { silentLogger } from '../../../runtime/src/shared/logger';
 import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { LocalSystem } from '../../../runtime/src/local/system';
+import type { LocalSystem } from '../../../tools/local/system';
 import { createLogger } from '../../../runtime/src/shared/logger';
 import { EmfMetrics } from '../../../runtime/src/shared/metrics';
 import { DIMENSIONS } from '../../../runtime/src/shared/metrics-contract';
@@ -167,7 +167,7 @@ describe('observability end to end', () => {
     await new Promise<void>((resolve) => store.export(taskSpans(), () => resolve()));
     const run = promisify(execFile);
     const tsx = join(__dirname, '../../../node_modules/.bin/tsx');
-    const { stdout } = await run(tsx, [join(__dirname, '../../../runtime/src/local/trace-cli.ts'), taskId], { env: { ...process.env, TRACE_DIR: traceDir } });
+    const { stdout } = await run(tsx, [join(__dirname, '../../../tools/local/trace-cli.ts'), taskId], { env: { ...process.env, TRACE_DIR: traceDir } });
     expect(stdout).toMatch(new RegExp(`^Task ${taskId}: \\d+ spans in 1 trace`));
     expect(stdout).toContain('3 model call(s)');
     expect(stdout).toContain('2 tool call(s): calculator, record_note');

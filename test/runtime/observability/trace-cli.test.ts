@@ -8,7 +8,7 @@ const root = join(__dirname, '../../..');
 /** Run the CLI as `npm run trace` does (tsx), and report its exit code and output. */
 function runCli(args: string[], traceDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(join(root, 'node_modules/.bin/tsx'), [join(root, 'runtime/src/local/trace-cli.ts'), ...args], { env: { ...process.env, TRACE_DIR: traceDir } }, (err, stdout, stderr) => {
+    execFile(join(root, 'node_modules/.bin/tsx'), [join(root, 'tools/local/trace-cli.ts'), ...args], { env: { ...process.env, TRACE_DIR: traceDir } }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr });
     });
   });

@@ -5,7 +5,7 @@ import { silentLogger } from '../../../runtime/src/shared/logger';
 import type { Priority, StepRecord, TaskRecord } from '../../../runtime/src/shared/task-model';
 import { DEFAULT_TASK_RETENTION_DAYS } from '../../../runtime/src/shared/task-retention';
 import { TaskStore } from '../../../runtime/src/shared/task-store';
-import { startStubModel, type StubModel, type StubModelOptions } from '../../../runtime/src/local/stub-model';
+import { startStubModel, type StubModel, type StubModelOptions } from '../../../tools/local/stub-model';
 import { CheckpointLog } from '../../../runtime/src/worker/checkpoint-log';
 import type { Consumer } from '../../../runtime/src/worker/consumer';
 import { createWorker, type WorkerDeps } from '../../../runtime/src/worker/create-worker';

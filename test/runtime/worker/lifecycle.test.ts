@@ -3,7 +3,7 @@ import { KILL_SWITCH } from '../../../runtime/src/shared/kill-switch-contract';
 import { randomUUID } from 'node:crypto';
 import { listen, readBody, sendJson, type RunningServer } from '../../../runtime/src/shared/http';
 import { silentLogger } from '../../../runtime/src/shared/logger';
-import { startStubModel } from '../../../runtime/src/local/stub-model';
+import { startStubModel } from '../../../tools/local/stub-model';
 import { ConsumerConfigError } from '../../../runtime/src/worker/consumer';
 import { LeaseManager } from '../../../runtime/src/worker/lease';
 import { anthropicModelClient } from '../../../runtime/src/worker/model-client';

@@ -3,13 +3,13 @@
  * AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS. The compose files run it once before the
  * services start (`depends_on: condition: service_completed_successfully`).
  *
- *   PREFIX=openclaw-local npx tsx scripts/prodlike-provision.ts
+ *   PREFIX=openclaw-local npx tsx tools/delivery/prodlike-provision.ts
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { provisionLocalResources } from '../runtime/src/local/provision';
-import { describeIssues } from '../runtime/src/shared/zod-issues';
+import { provisionLocalResources } from '../local/provision';
+import { describeIssues } from '../../runtime/src/shared/zod-issues';
 
 const envSchema = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: z.url(),

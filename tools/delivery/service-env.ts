@@ -3,7 +3,7 @@
  * same variables the CDK task definitions set (runtime/src/shared/config.ts ENV), nothing else.
  * Used by the bundle tests and the prod-like run.
  */
-import { ENV } from '../shared/config';
+import { ENV } from '../../runtime/src/shared/config';
 
 export interface EmulatorEndpoints {
   readonly dynamo: string;

@@ -1,6 +1,6 @@
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { QueueUrls } from '../shared/config';
+import type { QueueUrls } from '../../runtime/src/shared/config';
 
 export interface LocalResources {
   readonly tasksTable: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ConfigError } from '../shared/errors';
-import { describeIssues } from '../shared/zod-issues';
+import { ConfigError } from './errors';
+import { describeIssues } from './zod-issues';
 
 /** Priority lanes, highest first; the worker sends one in `x-openclaw-priority`. */
 export const LANES = ['high', 'normal', 'batch'] as const;

@@ -1,5 +1,5 @@
 /**
- * `npm run prodlike` (via scripts/prodlike.sh, which builds the bundles first): the bundles run
+ * `npm run prodlike` (via tools/delivery/prodlike.sh, which builds the bundles first): the bundles run
  * the way the image runs them, without Docker, then the end-to-end flow must pass.
  *
  * Each service runs as `tini -- node dist/<role>.js` (tini is PID 1, as in the image) inside
@@ -15,15 +15,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { hashApiKey } from '../runtime/src/intake/api-keys';
-import { runTaskFlow } from '../runtime/src/delivery/task-flow';
-import { gatewayEnv, intakeEnv, workerEnv, type EmulatorEndpoints } from '../runtime/src/delivery/service-env';
-import { startServiceProcess, type ServiceProcess } from '../runtime/src/delivery/service-process';
-import { freePort, node22Binary, startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../runtime/src/local/emulators';
-import { provisionLocalResources, type LocalResources } from '../runtime/src/local/provision';
-import { startStubModel, type StubModel } from '../runtime/src/local/stub-model';
+import { hashApiKey } from '../../runtime/src/shared/api-keys';
+import { runTaskFlow } from './task-flow';
+import { gatewayEnv, intakeEnv, workerEnv, type EmulatorEndpoints } from './service-env';
+import { startServiceProcess, type ServiceProcess } from './service-process';
+import { freePort, node22Binary, startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../local/emulators';
+import { provisionLocalResources, type LocalResources } from '../local/provision';
+import { startStubModel, type StubModel } from '../local/stub-model';
 
-const ROOT = join(__dirname, '..');
+const ROOT = join(__dirname, '..', '..');
 const MEMORY_LIMIT_BYTES = 512 * 1024 * 1024;
 const CGROUP_MEMORY = '/sys/fs/cgroup/memory';
 const TINI = '/usr/bin/tini';
@@ -54,7 +54,7 @@ function preflight(): void {
   if (!existsSync('/usr/bin/bwrap')) fix.push('install bubblewrap: apt-get install -y bubblewrap');
   if (!existsSync(TINI)) fix.push('install tini: apt-get install -y tini');
   if (!existsSync(join(CGROUP_MEMORY, 'memory.limit_in_bytes'))) fix.push(`a cgroup v1 memory hierarchy at ${CGROUP_MEMORY} (this host has none)`);
-  for (const f of ['intake', 'worker', 'gateway', 'healthcheck']) if (!existsSync(join(ROOT, 'dist', `${f}.js`))) fix.push(`dist/${f}.js: run node scripts/bundle.mjs`);
+  for (const f of ['intake', 'worker', 'gateway', 'healthcheck']) if (!existsSync(join(ROOT, 'dist', `${f}.js`))) fix.push(`dist/${f}.js: run node tools/bundle.mjs`);
   if (fix.length > 0) throw new ProdlikeError(`prod-like run cannot start:\n  - ${fix.join('\n  - ')}`);
 }
 

@@ -10,7 +10,7 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { PROMOTE_STAGES, PromoteError, planPromotion, type PromotePlan } from '../runtime/src/delivery/promote';
+import { PROMOTE_STAGES, PromoteError, planPromotion, type PromotePlan } from './promote';
 
 const USAGE = 'usage: npm run promote -- --repository <name> (--tag <tag> | --digest sha256:<hex>) --stage <dev|staging|prod> [--region <r>] [--registry-id <account>] [--wait <seconds>] [--json]';
 

@@ -1,9 +1,9 @@
 // Bundles the three services and the health check into dist/ with esbuild's JS API.
 // The image ships only these files (no node_modules), so every dependency is bundled in.
 //
-//   node scripts/bundle.mjs                  all entries
-//   node scripts/bundle.mjs healthcheck      only the named entries
-//   OUTDIR=/tmp/x node scripts/bundle.mjs    another output directory (tests use this)
+//   node tools/bundle.mjs                  all entries
+//   node tools/bundle.mjs healthcheck      only the named entries
+//   OUTDIR=/tmp/x node tools/bundle.mjs    another output directory (tests use this)
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -43,7 +43,7 @@ function selectEntries(names) {
   if (missing.length > 0) {
     throw new Error(
       `Missing entry source for ${missing.map((n) => `${n} (${ENTRIES[n]})`).join(', ')}: ` +
-        'create the file or bundle only the entries that exist (node scripts/bundle.mjs <name>...)',
+        'create the file or bundle only the entries that exist (node tools/bundle.mjs <name>...)',
     );
   }
   return Object.fromEntries(chosen.map((n) => [n, join(root, ENTRIES[n])]));

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Prod-like run without Docker: build the bundles, then run them as the image would (read-only
 # root, uid 1000, tini as PID 1, 512 MiB memory limit) against the emulators and the stub model,
-# and require the end-to-end flow to pass. See scripts/prodlike-run.ts and docs/delivery.md.
+# and require the end-to-end flow to pass. See tools/delivery/prodlike-run.ts and docs/delivery.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "prodlike: run as root (cgroup memory limit, uid mapping), or use compose.prod-like.yml with Docker" >&2
@@ -19,5 +19,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
     || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 
-node scripts/bundle.mjs
-exec node_modules/.bin/tsx scripts/prodlike-run.ts
+node tools/bundle.mjs
+exec node_modules/.bin/tsx tools/delivery/prodlike-run.ts

@@ -14,7 +14,7 @@ import {
   type ECRClient,
   type ImageIdentifier,
 } from '@aws-sdk/client-ecr';
-import { OpenClawError, errorMessage } from '../shared/errors';
+import { OpenClawError, errorMessage } from '../../runtime/src/shared/errors';
 
 export const PROMOTE_STAGES = ['dev', 'staging', 'prod'] as const;
 export type PromoteStage = (typeof PROMOTE_STAGES)[number];

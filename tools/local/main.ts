@@ -1,16 +1,16 @@
 import { z } from 'zod';
-import { ENV, PORTS, taskRetentionDaysSchema } from '../shared/config';
-import { createLogger } from '../shared/logger';
-import { describeIssues } from '../shared/zod-issues';
-import { parseGatewayLimitsJson } from '../gateway/limits-config';
+import { ENV, PORTS, taskRetentionDaysSchema } from '../../runtime/src/shared/config';
+import { createLogger } from '../../runtime/src/shared/logger';
+import { describeIssues } from '../../runtime/src/shared/zod-issues';
+import { parseGatewayLimitsJson } from '../../runtime/src/shared/gateway-limits';
 import { startLocalSystem } from './system';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { EmfMetrics } from '../shared/metrics';
-import { DIMENSIONS } from '../shared/metrics-contract';
-import { PromptRegistry } from '../shared/prompt-registry';
-import { DEFAULT_TRACE_DIR, FileSpanExporter } from '../shared/span-store';
-import { startTracing } from '../shared/tracing';
+import { EmfMetrics } from '../../runtime/src/shared/metrics';
+import { DIMENSIONS } from '../../runtime/src/shared/metrics-contract';
+import { PromptRegistry } from '../../runtime/src/shared/prompt-registry';
+import { DEFAULT_TRACE_DIR, FileSpanExporter } from '../../runtime/src/shared/span-store';
+import { startTracing } from '../../runtime/src/shared/tracing';
 
 /** `npm start`: the local system's own knobs, validated here at its edge. */
 const localEnv = z.object({

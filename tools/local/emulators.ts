@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { OpenClawError } from '../shared/errors';
+import { OpenClawError } from '../../runtime/src/shared/errors';
 
 export class EmulatorError extends OpenClawError {}
 

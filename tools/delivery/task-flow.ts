@@ -3,10 +3,10 @@
  * a task, and the task reaches SUCCEEDED through queue, worker, gateway and model. Shared by the
  * prod-like run and the release workflow's smoke test so both prove the same thing.
  *
- *   SMOKE_API_KEY=... npx tsx runtime/src/delivery/task-flow.ts https://api.dev.example.com
+ *   SMOKE_API_KEY=... npx tsx tools/delivery/task-flow.ts https://api.dev.example.com
  */
-import { OpenClawError } from '../shared/errors';
-import { TERMINAL_STATUSES, type TaskStatus } from '../shared/task-model';
+import { OpenClawError } from '../../runtime/src/shared/errors';
+import { TERMINAL_STATUSES, type TaskStatus } from '../../runtime/src/shared/task-model';
 
 export class TaskFlowError extends OpenClawError {}
 
@@ -93,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
   const baseUrl = argv[0];
   const apiKey = process.env['SMOKE_API_KEY'];
   if (baseUrl === undefined || !URL.canParse(baseUrl) || apiKey === undefined || apiKey === '') {
-    process.stderr.write('usage: SMOKE_API_KEY=<intake key> npx tsx runtime/src/delivery/task-flow.ts <intake base URL>\n');
+    process.stderr.write('usage: SMOKE_API_KEY=<intake key> npx tsx tools/delivery/task-flow.ts <intake base URL>\n');
     return 2;
   }
   try {

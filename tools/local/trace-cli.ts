@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { DEFAULT_TRACE_DIR, readStoredSpans, spansForTask } from '../shared/span-store';
-import { renderTree } from '../shared/trace-tree';
+import { DEFAULT_TRACE_DIR, readStoredSpans, spansForTask } from '../../runtime/src/shared/span-store';
+import { renderTree } from '../../runtime/src/shared/trace-tree';
 
 const USAGE = 'Usage: npm run trace -- <taskId>   (reads spans that `npm start` stored under .local/traces; TRACE_DIR overrides)';
 

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { HttpError } from '../shared/errors';
-import { listen, readBody, sendJson, type RunningServer } from '../shared/http';
-import { silentLogger, type Logger } from '../shared/logger';
+import { HttpError } from '../../runtime/src/shared/errors';
+import { listen, readBody, sendJson, type RunningServer } from '../../runtime/src/shared/http';
+import { silentLogger, type Logger } from '../../runtime/src/shared/logger';
 
 /** The parts of a Messages API request the stub reads. */
 export interface StubRequest {

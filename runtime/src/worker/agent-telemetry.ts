@@ -1,16 +1,16 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { createHash } from 'node:crypto';
-import type { TaskOutcome } from '../worker/checkpoint-log';
-import type { ModelClient } from '../worker/model-client';
-import type { ToolDefinition } from '../worker/tool-registry';
-import type { Logger } from './logger';
-import { DIMENSIONS, METRICS } from './metrics-contract';
-import type { Metrics } from './metrics';
-import { DEFAULT_PRICE_TABLE, estimateCostUsd, profileFor, type PriceTable } from './model-profiles';
-import { GEN_AI, OPENCLAW, TRACER, contextFromTraceparent, inSpan, traceHeaders } from './spans';
-import type { TraceCarrier } from './task-message';
-import type { TaskRecord } from './task-model';
+import type { TaskOutcome } from './checkpoint-log';
+import type { ModelClient } from './model-client';
+import type { ToolDefinition } from './tool-registry';
+import type { Logger } from '../shared/logger';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
+import type { Metrics } from '../shared/metrics';
+import { DEFAULT_PRICE_TABLE, estimateCostUsd, profileFor, type PriceTable } from '../shared/model-profiles';
+import { GEN_AI, OPENCLAW, TRACER, contextFromTraceparent, inSpan, traceHeaders } from '../shared/spans';
+import type { TraceCarrier } from '../shared/task-message';
+import type { TaskRecord } from '../shared/task-model';
 
 /**
  * The worker's observability in one place, applied as decorators so the agent loop and the tools

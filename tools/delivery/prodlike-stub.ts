@@ -3,12 +3,12 @@
  * UPSTREAM_URL points at it when no real key is configured). Listens on loopback, so compose runs
  * it in the gateway's network namespace (`network_mode: service:gateway`).
  *
- *   STUB_PORT=8095 npx tsx scripts/prodlike-stub.ts
+ *   STUB_PORT=8095 npx tsx tools/delivery/prodlike-stub.ts
  */
 import { z } from 'zod';
-import { startStubModel } from '../runtime/src/local/stub-model';
-import { createLogger } from '../runtime/src/shared/logger';
-import { describeIssues } from '../runtime/src/shared/zod-issues';
+import { startStubModel } from '../local/stub-model';
+import { createLogger } from '../../runtime/src/shared/logger';
+import { describeIssues } from '../../runtime/src/shared/zod-issues';
 
 const envSchema = z.object({
   STUB_PORT: z.coerce.number().int().min(0).max(65535).default(8095),

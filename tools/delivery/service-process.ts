@@ -4,7 +4,7 @@
  * Used by the bundle tests and the prod-like run, which wraps the command in a sandbox.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { OpenClawError } from '../shared/errors';
+import { OpenClawError } from '../../runtime/src/shared/errors';
 
 export class ServiceProcessError extends OpenClawError {}
 

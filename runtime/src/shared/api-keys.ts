@@ -1,0 +1,72 @@
+/**
+ * The API-key list: the contract between the secret the stacks create, the intake that authenticates
+ * with it and the worker that signs webhooks with it.
+ */
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { PRIORITIES, type Priority } from './task-model';
+import { describeIssues } from './zod-issues';
+
+/** A client's identity. Only the SHA-256 of the key is ever stored. */
+export interface ApiKeyEntry {
+  readonly name: string;
+  readonly sha256: string;
+  /** The highest priority this key may request. */
+  readonly maxPriority: Priority;
+  /** Requests per minute allowed for this key. */
+  readonly ratePerMinute: number;
+  /** HMAC key for this client's completion webhooks; without it the client gets no webhooks. */
+  readonly webhookSecret?: string;
+}
+
+const entrySchema = z.object({
+  name: z.string().min(1).max(64),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (sha256 of the key)'),
+  maxPriority: z.enum(PRIORITIES).default('normal'),
+  ratePerMinute: z.number().int().positive().default(600),
+  webhookSecret: z.string().min(32, 'must be at least 32 characters (e.g. 32 random bytes, base64url)').optional(),
+});
+
+export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new ConfigError(`${source} is not valid JSON; expected [{"name","sha256","maxPriority","ratePerMinute"}]`, { source });
+  }
+  const parsed = z.array(entrySchema).min(1).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${source} is invalid: ${describeIssues(parsed.error)}`, { source });
+  const names = parsed.data.map((e) => e.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) throw new ConfigError(`${source} lists the key name "${duplicate}" twice; names must be unique`, { source });
+  return parsed.data.map(({ webhookSecret, ...rest }) => ({ ...rest, ...(webhookSecret !== undefined ? { webhookSecret } : {}) }));
+}
+
+export interface ApiKeySource {
+  /** Secrets Manager secret holding the JSON array (AWS). */
+  readonly secretArn?: string;
+  /** The JSON array itself (local runs). Wins over `secretArn`. */
+  readonly json?: string;
+  /** Required with `secretArn`. */
+  readonly secrets?: Pick<SecretsManagerClient, 'send'>;
+}
+
+/**
+ * Load the key list once at start-up, from the environment (local) or Secrets Manager (AWS). The
+ * worker uses the same list for the webhook secrets. Rotation takes effect on the next start.
+ */
+export async function loadApiKeys(source: ApiKeySource): Promise<ApiKeyEntry[]> {
+  if (source.json !== undefined) return parseApiKeys(source.json, 'INTAKE_API_KEYS');
+  if (source.secretArn === undefined || source.secrets === undefined) {
+    throw new ConfigError('No API keys configured: set API_KEYS_SECRET_ARN (AWS) or INTAKE_API_KEYS (local JSON)', {});
+  }
+  const out = await source.secrets.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
+  if (out.SecretString === undefined) {
+    throw new ConfigError(`Secret ${source.secretArn} has no SecretString; store the key list as JSON text`, { secretArn: source.secretArn });
+  }
+  return parseApiKeys(out.SecretString, `secret ${source.secretArn}`);
+}
