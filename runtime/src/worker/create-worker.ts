@@ -17,8 +17,7 @@ import { LeaseManager } from './lease';
 import { gatewayProbe, type ModelClient } from './model-client';
 import { TaskProtection } from './task-protection';
 import { ToolRegistry, type ToolDefinition } from './tool-registry';
-import { calculatorTool } from './tools/calculator';
-import { recordNoteTool } from './tools/record-note';
+import { builtinTools } from './tools/catalog';
 
 export interface WorkerDeps {
   readonly dynamo: DynamoDBDocumentClient;
@@ -63,7 +62,7 @@ export interface WorkerDeps {
   readonly maxTokens?: number;
   /** @default 50 */
   readonly maxSteps?: number;
-  /** @default calculator and record_note */
+  /** The tools offered to the model (main.ts passes the AGENT_TOOLS built-ins). @default DEFAULT_AGENT_TOOLS */
   readonly tools?: readonly ToolDefinition[];
   /** First wait before probing an open gateway circuit. @default 1000 */
   readonly probeBackoffMs?: number;
@@ -94,7 +93,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('prices', deps.prices),
   });
   const tools = new ToolRegistry(
-    (deps.tools ?? [calculatorTool, recordNoteTool({ client: deps.dynamo, tableName: deps.tableName })]).map((t) => telemetry.instrumentTool(t)),
+    (deps.tools ?? builtinTools(undefined, { dynamo: deps.dynamo, tableName: deps.tableName })).map((t) => telemetry.instrumentTool(t)),
   );
   const loop = new AgentLoop({
     model: telemetry.instrumentModel(deps.model),
