@@ -12,6 +12,7 @@ import { CircuitProbe } from './circuit-probe';
 import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
 import { ConsumerEmitter } from './consumer-events';
 import { HandBacks } from './hand-back';
+import type { HealthSnapshot, SlotProgress } from './health';
 import { Heartbeat } from './heartbeat';
 import type { KillSwitch } from './kill-switch';
 import type { LeaseHandle, LeaseManager } from './lease';
@@ -90,8 +91,8 @@ export class Consumer {
   private running: Promise<void> | undefined;
   private inFlight = 0;
   private processed = 0;
-  /** Last time a poll loop made progress (or was knowingly paused); the health check reads it. */
-  lastTick = Date.now();
+  /** What each slot is doing, for the health check: polling (and when it last came round) or running a task. */
+  private slots: SlotProgress[] = [];
 
   constructor(private readonly o: ConsumerOptions) {
     this.visibility = o.visibilityTimeoutSeconds ?? 300;
@@ -148,7 +149,8 @@ export class Consumer {
     this.stopController = new AbortController();
     this.hardStop = new AbortController();
     await this.o.killSwitch?.start(this.gate);
-    const slots = Array.from({ length: this.concurrency }, () => this.pollLoop());
+    this.slots = Array.from({ length: this.concurrency }, (): SlotProgress => ({ state: 'idle', tickAt: Date.now() }));
+    const slots = this.slots.map((_, i) => this.pollLoop(i));
     this.running = Promise.all(slots).then(() => undefined);
   }
 
@@ -179,15 +181,25 @@ export class Consumer {
     return this.running !== undefined && !this.stopController.signal.aborted;
   }
 
-  /** For the health endpoint and the soak: what the consumer is doing. */
-  stats(): { inFlight: number; processed: number; pausedBy: string[]; lastTick: number } {
-    return { inFlight: this.inFlight, processed: this.processed, pausedBy: this.gate.pausedBy, lastTick: this.lastTick };
+  /** How long a lease lives without renewal: a busy slot whose heartbeat is quiet longer has lost it. */
+  get leaseMs(): number {
+    return this.o.leases.leaseMs;
   }
 
-  private async pollLoop(): Promise<void> {
+  /** For the soak: what the consumer is doing. */
+  stats(): { inFlight: number; processed: number; pausedBy: string[] } {
+    return { inFlight: this.inFlight, processed: this.processed, pausedBy: this.gate.pausedBy };
+  }
+
+  /** For the health check: whether the consumer runs, and each slot's latest sign of progress. */
+  healthSnapshot(): HealthSnapshot {
+    return { running: this.isRunning, slots: [...this.slots] };
+  }
+
+  private async pollLoop(slot: number): Promise<void> {
     const signal = this.stopController.signal;
     while (!signal.aborted) {
-      this.lastTick = Date.now();
+      this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       try {
         if (this.gate.paused) {
           // Paused is healthy: keep the tick fresh while waiting.
@@ -198,7 +210,7 @@ export class Consumer {
         if (received === undefined) continue;
         this.inFlight += 1;
         try {
-          await this.handle(received);
+          await this.handle(received, slot);
         } finally {
           this.inFlight -= 1;
           this.processed += 1;
@@ -212,7 +224,7 @@ export class Consumer {
     }
   }
 
-  private async handle(received: Received): Promise<void> {
+  private async handle(received: Received, slot: number): Promise<void> {
     const { message, receiveCount } = received;
     let body: TaskMessage;
     try {
@@ -246,7 +258,7 @@ export class Consumer {
       await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
       return;
     }
-    await this.runLeased(received, body, task, acquired, logger);
+    await this.runLeased(received, body, task, acquired, logger, slot);
   }
 
   private async runLeased(
@@ -255,6 +267,7 @@ export class Consumer {
     task: NonNullable<Awaited<ReturnType<TaskStore['markRunning']>>>,
     acquired: LeaseHandle,
     logger: Logger,
+    slot: number,
   ): Promise<void> {
     const { taskId } = body;
     const started = Date.now();
@@ -277,7 +290,11 @@ export class Consumer {
         this.events.emit('heartbeat_failed', { taskId, error: asError(cause) });
         taskController.abort(cause);
       },
+      onRenewed: (at) => {
+        this.slots[slot] = { state: 'busy', taskId, renewedAt: at };
+      },
     });
+    this.slots[slot] = { state: 'busy', taskId, renewedAt: heartbeat.lastRenewedAt };
 
     try {
       const outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
@@ -289,15 +306,17 @@ export class Consumer {
           draining: () => this.stopController.signal.aborted,
         }),
       );
-      heartbeat.stop();
+      // The heartbeat keeps the lease and the message until the message is deleted: the webhook
+      // may take a while, and the slot must still show progress meanwhile.
       await this.o.log.finish(heartbeat.lease, outcome);
       logger.info('task.finished', { status: outcome.status });
       this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
       await this.notify(taskId, logger);
       await this.messages.delete(received);
+      await heartbeat.stop();
       await this.o.leases.release(heartbeat.lease);
     } catch (err) {
-      heartbeat.stop();
+      await heartbeat.stop();
       await this.onTaskError(heartbeat.lost ?? err, received, taskId, heartbeat.lease, logger);
     } finally {
       this.hardStop.signal.removeEventListener('abort', onHardStop);
