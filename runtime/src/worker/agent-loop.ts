@@ -10,7 +10,7 @@ import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
 import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
 import { DrainingError } from './worker-errors';
-import { hasSideEffects, type ToolContext, type ToolRegistry, type ToolResult } from './tool-registry';
+import { hasSideEffects, type TaskTools, type ToolContext, type ToolRegistry, type ToolResult } from './tool-registry';
 
 export interface AgentLoopOptions {
   readonly model: ModelClient;
@@ -77,6 +77,8 @@ export class AgentLoop {
     const steps: StepRecord[] = await this.options.log.list(task.taskId);
     const logger = this.options.logger.child({ taskId: task.taskId });
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
+    // The task's tool policy: what its API key may use, fixed at intake.
+    const tools = this.options.tools.forTask(task.allowedTools);
     // Only the step a previous owner was in when it died can carry its intent.
     const firstSeq = replay(task.prompt, steps).nextSeq;
 
@@ -98,7 +100,7 @@ export class AgentLoop {
 
       const stepLogger = logger.child({ step: convo.nextSeq });
       if (next !== undefined) {
-        const payload = await this.runTool(task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
+        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
         steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
         continue;
       }
@@ -112,7 +114,7 @@ export class AgentLoop {
           model: this.options.modelName,
           max_tokens: this.maxTokens,
           messages: sent.messages,
-          tools: this.options.tools.specs() as Anthropic.Tool[],
+          tools: tools.specs() as Anthropic.Tool[],
           ...(this.options.system !== undefined ? { system: this.options.system } : {}),
         },
         // The fence lets the gateway's logs tell a thawed former owner's call from its successor's.
@@ -160,15 +162,19 @@ export class AgentLoop {
     }
   }
 
-  private async runTool(taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
+  private async runTool(tools: TaskTools, taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
     const result = (r: ToolResult): ToolStepPayload => ({
       toolUseId: use.id,
       name: use.name,
       content: truncateOutput(r.content, this.maxToolOutputBytes),
       isError: r.isError === true,
     });
-    if (!this.options.tools.has(use.name)) return result({ content: `unknown tool "${use.name}"`, isError: true });
-    const tool = this.options.tools.get(use.name);
+    const resolved = tools.resolve(use.name);
+    if ('refused' in resolved) {
+      logger.warn('tool.refused', { tool: use.name, reason: resolved.refused });
+      return result({ content: resolved.message, isError: true });
+    }
+    const { tool } = resolved;
     const idempotencyKey = `${taskId}/${use.id}`;
     const toolCtx: ToolContext = { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal };
     if (tool.risk === 'requires_approval') {
