@@ -43,6 +43,7 @@ export const ENV = {
   contextTokens: 'CONTEXT_TOKENS',
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
+  gatewayDrainMs: 'GATEWAY_DRAIN_MS',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   agentTools: 'AGENT_TOOLS',
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
@@ -136,6 +137,8 @@ const gatewaySchema = z.object({
   [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.anthropicApiKey]: z.string().min(1).optional(),
   [ENV.gatewayLimits]: z.string().optional(),
+  // The CDK sets it below the task's ECS stopTimeout (at most 120 s): calls in flight finish before SIGKILL.
+  [ENV.gatewayDrainMs]: z.coerce.number().int().min(1000).max(120_000).default(25_000),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -219,6 +222,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly anthropicApiKey?: string;
   /** Tiers, lanes, queue, breaker and routing, from GATEWAY_LIMITS (JSON) or the defaults. */
   readonly limits: GatewayLimits;
+  /** How long SIGTERM waits for calls and streams in flight before closing connections (ms). */
+  readonly drainMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -317,5 +322,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
     limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
+    drainMs: raw[ENV.gatewayDrainMs],
   };
 }

@@ -82,6 +82,11 @@ const schema = z
       .default([{ intent: 'classification', model: 'claude-haiku-5-5' }]),
     /** Give up on an upstream that sends no response headers within this time. */
     upstreamTimeoutMs: z.number().int().positive().default(120_000),
+    /**
+     * Give up on an upstream body or stream that sends no bytes for this long after its headers
+     * (the provider pings streams every few seconds, so a minute of silence is a stalled call).
+     */
+    upstreamIdleTimeoutMs: z.number().int().positive().default(60_000),
   })
   .superRefine((v, ctx) => {
     if (v.tiers[v.fallbackTier] === undefined) {

@@ -207,7 +207,8 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     await worker.start();
     const taskId = await h.submit(`cancel me ${randomUUID()} [tools:30]`);
     await eventually(async () => ((await h.steps(taskId)).length >= 2 ? true : undefined), 'a few steps');
-    await h.store.requestCancel(taskId);
+    // What DELETE /v1/tasks/{id} does to a RUNNING task: flag it.
+    expect((await h.store.cancel(taskId))?.outcome).toBe('flagged');
     const done = await eventually(finished(h, taskId), 'the cancellation');
     await worker.stop(5000);
     expect(done.status).toBe('CANCELLED');
