@@ -39,8 +39,6 @@ export const METRICS = {
   loopsDetected: 'LoopsDetected',
   /** A task that ran out of one of its budgets (steps, tokens, cost, duration) and FAILED. */
   budgetExceeded: 'BudgetExceeded',
-  /** Tasks that reached a terminal status in the worker (the denominator of guardrail rates). */
-  tasksFinished: 'TasksFinished',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

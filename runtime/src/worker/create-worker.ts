@@ -111,6 +111,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('maxSteps', deps.maxSteps),
     ...definedOnly('loopThresholds', deps.loopThresholds),
     ...definedOnly('metrics', deps.metrics),
+    ...definedOnly('prices', deps.prices),
   });
   const killSwitch =
     deps.killSwitch === undefined
