@@ -46,6 +46,9 @@ export const ENV = {
   gatewayDrainMs: 'GATEWAY_DRAIN_MS',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   agentTools: 'AGENT_TOOLS',
+  loopSameCall: 'LOOP_SAME_CALL_LIMIT',
+  loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
+  loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
 } as const;
 
 export { PORTS };
@@ -120,6 +123,10 @@ const workerSchema = z.object({
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
   [ENV.agentTools]: agentToolsEnvSchema.optional(),
+  // Loop detection (runtime/src/worker/loop-detector.ts): same tool + same input N times, or a cycle repeated.
+  [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
+  [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
+  [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
 });
 
 const gatewaySchema = z.object({
@@ -183,6 +190,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly durability: WorkerDurabilityConfig;
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
   readonly tools: readonly BuiltinToolName[];
+  /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
+  readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
 }
 
 export interface WorkerDurabilityConfig {
@@ -284,6 +293,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
+    loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],

@@ -5,6 +5,9 @@ import type { Logger } from '../shared/logger';
 import type { StepRecord, TaskRecord } from '../shared/task-model';
 import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
 import { fitContext } from './context-window';
+import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
+import { noopMetrics, type Metrics } from '../shared/metrics';
+import { METRICS } from '../shared/metrics-contract';
 import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload } from './conversation';
 import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
@@ -36,6 +39,10 @@ export interface AgentLoopOptions {
   readonly system?: string;
   /** @default Date.now */
   readonly now?: () => number;
+  /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS */
+  readonly loopThresholds?: Partial<LoopThresholds>;
+  /** Guardrail metrics (loops caught, budgets exceeded), bound to Stage and Service. @default noopMetrics */
+  readonly metrics?: Metrics;
 }
 
 export interface RunContext {
@@ -63,6 +70,8 @@ export class AgentLoop {
   private readonly maxToolOutputBytes: number;
   private readonly maxReplyBytes: number;
   private readonly contextTokens: number;
+  private readonly loopThresholds: LoopThresholds;
+  private readonly metrics: Metrics;
 
   constructor(private readonly options: AgentLoopOptions) {
     this.maxTokens = options.maxTokens ?? 4096;
@@ -70,6 +79,8 @@ export class AgentLoop {
     this.maxToolOutputBytes = options.maxToolOutputBytes ?? DEFAULT_MAX_TOOL_OUTPUT_BYTES;
     this.maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     this.contextTokens = options.contextTokens ?? 150_000;
+    this.loopThresholds = { ...DEFAULT_LOOP_THRESHOLDS, ...options.loopThresholds };
+    this.metrics = options.metrics ?? noopMetrics;
   }
 
   async run(ctx: RunContext): Promise<TaskOutcome> {
@@ -100,6 +111,17 @@ export class AgentLoop {
 
       const stepLogger = logger.child({ step: convo.nextSeq });
       if (next !== undefined) {
+        const loop = detectLoop(steps, next.id, this.loopThresholds);
+        if (loop !== undefined) {
+          // First finding: warn the model with an error result, the call not run. A second: the task ends.
+          const final = loopWarnings(steps) > 0;
+          stepLogger.warn('loop.detected', { tool: next.name, kind: loop.kind, final });
+          this.metrics.emit([{ name: METRICS.loopsDetected, value: 1 }], {}, { taskId: task.taskId, kind: loop.kind, final });
+          if (final) return failed('loop_detected', loop.message);
+          const warning: ToolStepPayload = { toolUseId: next.id, name: next.name, content: loop.message, isError: true, loop: loop.kind };
+          steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...warning }));
+          continue;
+        }
         const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
         steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
         continue;

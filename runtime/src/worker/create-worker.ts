@@ -19,6 +19,7 @@ import { gatewayProbe, type ModelClient } from './model-client';
 import { TaskProtection } from './task-protection';
 import { ToolRegistry, type ToolDefinition } from './tool-registry';
 import { builtinTools } from './tools/catalog';
+import type { LoopThresholds } from './loop-detector';
 
 export interface WorkerDeps {
   readonly dynamo: DynamoDBDocumentClient;
@@ -73,6 +74,8 @@ export interface WorkerDeps {
   readonly prompts?: PromptRegistry;
   /** Prices and context windows for the cost and utilisation metrics. @default DEFAULT_PRICE_TABLE */
   readonly prices?: PriceTable;
+  /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS (3 same calls; a 2–4 call cycle twice) */
+  readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
   /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
@@ -109,6 +112,8 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('maxToolOutputBytes', deps.maxToolOutputBytes),
     ...definedOnly('maxTokens', deps.maxTokens),
     ...definedOnly('maxSteps', deps.maxSteps),
+    ...definedOnly('loopThresholds', deps.loopThresholds),
+    ...definedOnly('metrics', deps.metrics),
   });
   const killSwitch =
     deps.killSwitch === undefined

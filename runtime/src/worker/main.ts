@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     logger,
     taskRetentionDays: config.taskRetentionDays,
     tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
+    loopThresholds: config.loopThresholds,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,
