@@ -1,5 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { unobservedTaskRuns, type TaskRunObserver } from './agent-telemetry';
+import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
@@ -11,12 +12,13 @@ import type { CheckpointLog } from './checkpoint-log';
 import { CircuitProbe } from './circuit-probe';
 import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
 import { ConsumerEmitter } from './consumer-events';
-import { HandBacks } from './hand-back';
+import { HandBacks, weatherHandBacks } from './hand-back';
 import type { HealthSnapshot, SlotProgress } from './health';
 import { Heartbeat } from './heartbeat';
 import type { KillSwitch } from './kill-switch';
 import type { LeaseHandle, LeaseManager } from './lease';
 import { GatewayCircuitOpenError } from './model-client';
+import { ProviderWeatherError, weatherDelaySeconds, type WeatherBackoff } from './provider-weather';
 import { PollGate, sleep } from './poll-gate';
 import { LaneReceiver } from './queue-lanes';
 import { QueueMessages, type Received } from './queue-message';
@@ -62,6 +64,11 @@ export interface ConsumerOptions {
    * message is deleted so a crash delays the webhook instead of losing it. @default undefined (none)
    */
   readonly notifier?: TaskNotifier;
+  /**
+   * Backoff of a task handed back for provider weather (rate limit, overload, 5xx, timeout,
+   * rejected key). @default { baseMs: 2000, maxMs: 120_000 }
+   */
+  readonly weatherBackoff?: WeatherBackoff;
   /** Wraps each run in the task's trace (continued from the message's traceparent) and task metrics. @default none */
   readonly telemetry?: TaskRunObserver;
 }
@@ -85,6 +92,7 @@ export class Consumer {
   private readonly lanes: LaneReceiver;
   private readonly handBacks: HandBacks;
   private readonly circuit: CircuitProbe;
+  private readonly weatherBackoff: WeatherBackoff;
   private stopController = new AbortController();
   /** Fires just before a stop's deadline: running steps are cut short. */
   private hardStop = new AbortController();
@@ -100,6 +108,7 @@ export class Consumer {
     this.wait = o.waitTimeSeconds ?? 20;
     this.concurrency = o.concurrency ?? 1;
     this.releaseMarginMs = o.releaseMarginMs ?? 3000;
+    this.weatherBackoff = o.weatherBackoff ?? {};
     if (this.heartbeatMs * 2 > this.visibility * 1000) {
       throw new ConsumerConfigError(
         `heartbeatMs=${this.heartbeatMs} must be at most half the visibility timeout (${this.visibility}s) so a message never becomes visible while its task runs; lower heartbeatMs or raise the queue's visibility timeout`,
@@ -135,6 +144,7 @@ export class Consumer {
       messages: this.messages,
       leases: o.leases,
       log: o.log,
+      store: o.store,
       logger: o.logger,
       events: this.events,
       maxReceiveCount: o.maxReceiveCount ?? 5,
@@ -239,6 +249,16 @@ export class Consumer {
     }
     const taskId = body.taskId;
     const logger = this.o.logger.child({ taskId, receiveCount });
+    // The lease first: a receive that cannot take it (another worker runs the task) counts no attempt.
+    const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
+    if (acquired === undefined) {
+      // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
+      const lock = await this.o.leases.inspect(taskId);
+      const wait = Math.ceil(Math.max(0, (lock?.expiresAt ?? 0) - Date.now()) / 1000) + 1;
+      logger.info('task.leased_elsewhere', { retryInSeconds: wait });
+      await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
+      return;
+    }
     const task = await this.o.store.markRunning(taskId);
     if (task === undefined) {
       // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
@@ -247,15 +267,7 @@ export class Consumer {
       // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
       await this.notify(taskId, logger);
       await this.messages.delete(received);
-      return;
-    }
-    const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
-    if (acquired === undefined) {
-      // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
-      const lock = await this.o.leases.inspect(taskId);
-      const wait = Math.ceil(Math.max(0, (lock?.expiresAt ?? 0) - Date.now()) / 1000) + 1;
-      logger.info('task.leased_elsewhere', { retryInSeconds: wait });
-      await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
+      await this.o.leases.release(acquired).catch(() => false);
       return;
     }
     await this.runLeased(received, body, task, acquired, logger, slot);
@@ -317,14 +329,15 @@ export class Consumer {
       await this.o.leases.release(heartbeat.lease);
     } catch (err) {
       await heartbeat.stop();
-      await this.onTaskError(heartbeat.lost ?? err, received, taskId, heartbeat.lease, logger);
+      await this.onTaskError(heartbeat.lost ?? err, received, task.attempts ?? 1, heartbeat.lease, logger);
     } finally {
       this.hardStop.signal.removeEventListener('abort', onHardStop);
       await this.o.protection?.idle();
     }
   }
 
-  private async onTaskError(err: unknown, received: Received, taskId: string, lease: LeaseHandle, logger: Logger): Promise<void> {
+  private async onTaskError(err: unknown, received: Received, attempts: number, lease: LeaseHandle, logger: Logger): Promise<void> {
+    const { taskId } = lease;
     if (err instanceof FencedError) {
       // Someone else owns the task now; its message and its lease are theirs to settle.
       logger.warn('task.fenced', { error: errorMessage(err), fence: lease.fence });
@@ -333,18 +346,37 @@ export class Consumer {
     }
     if (err instanceof DrainingError || this.stopController.signal.aborted) {
       // Draining: everything done so far is checkpointed; the next worker resumes from there.
-      await this.o.leases.release(lease).catch(() => false);
-      await this.handBacks.handBack(received, taskId, 'draining', 0);
+      await this.handBacks.handBackUncounted(received, lease, 'draining', 0);
       return;
     }
     if (err instanceof GatewayCircuitOpenError) {
       // Not the task's fault: pause everyone's polling and give the message back uncounted.
-      await this.o.leases.release(lease).catch(() => false);
       this.circuit.pauseUntilProbeSucceeds('circuit_open', this.stopController.signal);
-      await this.handBacks.handBack(received, taskId, 'circuit_open', 0);
+      await this.handBacks.handBackUncounted(received, lease, 'circuit_open', 0);
       return;
     }
-    await this.handBacks.countFailure(asError(err), received, taskId, lease, logger);
+    if (err instanceof ProviderWeatherError || isRetryableCancellation(err)) {
+      await this.onWeather(err, received, lease, logger);
+      return;
+    }
+    await this.handBacks.countFailure(asError(err), received, attempts, lease, logger);
+  }
+
+  /**
+   * The provider's (or the store's) weather: hand the task back with a jittered backoff that grows
+   * with its earlier weather hand-backs (at least what retry-after asked for), without spending a
+   * receive; stop polling meanwhile. A rejected key pauses until a probe gets through, so tasks
+   * complete once the key is fixed, without a redeploy.
+   */
+  private async onWeather(err: ProviderWeatherError | Error, received: Received, lease: LeaseHandle, logger: Logger): Promise<void> {
+    const weather = err instanceof ProviderWeatherError ? err : undefined;
+    const kind = weather?.kind ?? 'store_contention';
+    const delaySeconds = weatherDelaySeconds(weatherHandBacks(received), weather?.retryAfterMs, this.weatherBackoff);
+    logger.warn('task.provider_weather', { kind, status: weather?.status, delaySeconds, error: errorMessage(err) });
+    this.events.emit('provider_weather', { taskId: lease.taskId, kind, ...(weather?.status !== undefined ? { status: weather.status } : {}), delaySeconds });
+    if (kind === 'auth_rejected') this.circuit.pauseUntilProbeSucceeds('provider_auth', this.stopController.signal);
+    else if (weather !== undefined) this.circuit.pauseFor('provider_weather', weather.retryAfterMs ?? this.weatherBackoff.baseMs ?? 2000);
+    await this.handBacks.handBackUncounted(received, lease, 'provider_weather', delaySeconds);
   }
 
   private notify(taskId: string, logger: Logger): Promise<void> {

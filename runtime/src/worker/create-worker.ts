@@ -6,6 +6,7 @@ import { definedOnly, type QueueUrls } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { AgentTelemetry } from './agent-telemetry';
 import { noopMetrics, type Metrics } from '../shared/metrics';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 import type { PriceTable } from '../shared/model-profiles';
 import type { PromptRegistry } from '../shared/prompt-registry';
 import { TaskStore } from '../shared/task-store';
@@ -77,6 +78,8 @@ export interface WorkerDeps {
   readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
+  /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
+  readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
 }
 
 /** Wire a worker from its ports; the same code runs against AWS, the emulators and test fakes. */
@@ -143,9 +146,21 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('concurrency', deps.concurrency),
     ...definedOnly('probeBackoffMs', deps.probeBackoffMs),
     ...definedOnly('notifier', deps.notifier),
+    ...definedOnly('weatherBackoff', deps.weatherBackoff),
   });
   consumer.events.on('task_started', (e) => {
     if (e.receiveCount > 1) telemetry.taskRedelivered(e.taskId, e.receiveCount);
+  });
+  const metrics = deps.metrics ?? noopMetrics;
+  consumer.events.on('provider_weather', (e) => {
+    metrics.emit(
+      [
+        { name: METRICS.providerWeatherHandBacks, value: 1 },
+        ...(e.kind === 'auth_rejected' ? [{ name: METRICS.providerAuthRejected, value: 1 }] : []),
+      ],
+      { [DIMENSIONS.model]: deps.modelName },
+      { taskId: e.taskId, kind: e.kind, ...(e.status !== undefined ? { status: e.status } : {}), delaySeconds: e.delaySeconds },
+    );
   });
   consumer.events.on('task_failed', (e) => {
     if (e.final) telemetry.taskAbandoned(e.taskId, e.error);
