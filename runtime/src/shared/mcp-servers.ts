@@ -26,7 +26,8 @@ export const mcpServerSchema = z
 
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;
 
-const listSchema = z.array(mcpServerSchema).superRefine((servers, ctx) => {
+/** The list, names unique: the stage schema uses it as is. */
+export const mcpServerListSchema = z.array(mcpServerSchema).superRefine((servers, ctx) => {
   const seen = new Set<string>();
   for (const [i, s] of servers.entries()) {
     if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${s.name}" is used twice; server names must be unique` });
@@ -36,7 +37,7 @@ const listSchema = z.array(mcpServerSchema).superRefine((servers, ctx) => {
 
 /** Validate a list of servers (stage config or parsed env); errors name the entry, the key and the fix. */
 export function parseMcpServers(value: unknown, source = 'MCP_SERVERS'): McpServerConfig[] {
-  const parsed = listSchema.safeParse(value);
+  const parsed = mcpServerListSchema.safeParse(value);
   if (!parsed.success) throw new ConfigError(`${source} is invalid: ${describeIssues(parsed.error)}`, { source });
   return parsed.data;
 }
