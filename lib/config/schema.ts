@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { agentToolsSchema } from '../../runtime/src/shared/agent-tools';
+import { mcpServerListSchema } from '../../runtime/src/shared/mcp-servers';
 import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
 
@@ -73,6 +74,11 @@ const worker = serviceSizing.extend({
    * schema so an unknown or repeated name fails synth. Omitted: the runtime's DEFAULT_AGENT_TOOLS.
    */
   tools: agentToolsSchema.optional(),
+  /**
+   * MCP servers the agent takes tools from (MCP_SERVERS), validated with the runtime's own schema.
+   * The workers get egress to each server's port and read access to its auth secret, nothing more.
+   */
+  mcpServers: mcpServerListSchema.optional(),
 });
 
 export const stageConfigSchema = z

@@ -113,6 +113,7 @@ export class ServicesStack extends Stack {
       maxTasks: worker.maxTasks,
       useSpot: worker.useSpot,
       ...(worker.tools === undefined ? {} : { tools: worker.tools }),
+      ...(worker.mcpServers === undefined ? {} : { mcpServers: worker.mcpServers }),
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,

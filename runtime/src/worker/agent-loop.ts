@@ -15,6 +15,7 @@ import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
 import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
 import { DrainingError } from './worker-errors';
+import { ProviderWeatherError } from './provider-weather';
 import { hasSideEffects, type TaskTools, type ToolContext, type ToolRegistry, type ToolResult } from './tool-registry';
 
 export interface AgentLoopOptions {
@@ -248,7 +249,8 @@ export class AgentLoop {
       return out;
     } catch (err) {
       // Aborts and fences propagate: the lease is gone or we are draining, and the step must not be recorded.
-      if (ctx.signal.aborted || err instanceof FencedError) throw err;
+      // A tool source that is down (an MCP server) is weather: the task is handed back, not failed.
+      if (ctx.signal.aborted || err instanceof FencedError || err instanceof ProviderWeatherError) throw err;
       logger.warn('tool.error', { tool: use.name, idempotencyKey, error: errorMessage(err) });
       return result({ content: `tool failed: ${truncateOutput(errorMessage(err), 2048)}`, isError: true });
     }
