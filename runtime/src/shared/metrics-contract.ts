@@ -45,6 +45,12 @@ export const METRICS = {
   circuitOpen: 'CircuitOpen',
   intakeAccepted: 'IntakeAccepted',
   intakeRejected: 'IntakeRejected',
+  /** A tool call that closed a loop: the model was warned (first) or the task failed (again). */
+  loopsDetected: 'LoopsDetected',
+  /** A task that ran out of one of its budgets (steps, tokens, cost, duration) and FAILED. */
+  budgetExceeded: 'BudgetExceeded',
+  /** Tasks that reached a terminal status in the worker (the denominator of guardrail rates). */
+  tasksFinished: 'TasksFinished',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

@@ -18,8 +18,8 @@ import { LeaseManager } from './lease';
 import { gatewayProbe, type ModelClient } from './model-client';
 import { TaskProtection } from './task-protection';
 import { ToolRegistry, type ToolDefinition } from './tool-registry';
-import { calculatorTool } from './tools/calculator';
-import { recordNoteTool } from './tools/record-note';
+import { builtinTools } from './tools/catalog';
+import type { LoopThresholds } from './loop-detector';
 
 export interface WorkerDeps {
   readonly dynamo: DynamoDBDocumentClient;
@@ -64,7 +64,7 @@ export interface WorkerDeps {
   readonly maxTokens?: number;
   /** @default 50 */
   readonly maxSteps?: number;
-  /** @default calculator and record_note */
+  /** The tools offered to the model (main.ts passes the AGENT_TOOLS built-ins). @default DEFAULT_AGENT_TOOLS */
   readonly tools?: readonly ToolDefinition[];
   /** First wait before probing an open gateway circuit. @default 1000 */
   readonly probeBackoffMs?: number;
@@ -74,6 +74,8 @@ export interface WorkerDeps {
   readonly prompts?: PromptRegistry;
   /** Prices and context windows for the cost and utilisation metrics. @default DEFAULT_PRICE_TABLE */
   readonly prices?: PriceTable;
+  /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS (3 same calls; a 2–4 call cycle twice) */
+  readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
   /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
@@ -97,7 +99,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('prices', deps.prices),
   });
   const tools = new ToolRegistry(
-    (deps.tools ?? [calculatorTool, recordNoteTool({ client: deps.dynamo, tableName: deps.tableName })]).map((t) => telemetry.instrumentTool(t)),
+    (deps.tools ?? builtinTools(undefined, { dynamo: deps.dynamo, tableName: deps.tableName })).map((t) => telemetry.instrumentTool(t)),
   );
   const loop = new AgentLoop({
     model: telemetry.instrumentModel(deps.model),
@@ -110,6 +112,8 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('maxToolOutputBytes', deps.maxToolOutputBytes),
     ...definedOnly('maxTokens', deps.maxTokens),
     ...definedOnly('maxSteps', deps.maxSteps),
+    ...definedOnly('loopThresholds', deps.loopThresholds),
+    ...definedOnly('metrics', deps.metrics),
   });
   const killSwitch =
     deps.killSwitch === undefined

@@ -14,6 +14,7 @@ import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
+import { builtinTools } from './tools/catalog';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 async function main(): Promise<void> {
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     modelName: config.model,
     logger,
     taskRetentionDays: config.taskRetentionDays,
+    tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
+    loopThresholds: config.loopThresholds,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,

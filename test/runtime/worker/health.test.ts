@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { checkHealth } from '../../../runtime/src/healthcheck';
@@ -77,8 +78,8 @@ function watchLikeEcs(port: number, check: EcsHealthCheck): { readonly replacedA
 const slowTool = (ms: number): ToolDefinition => ({
   name: 'slow_lookup',
   description: 'Looks something up, slowly.',
-  inputSchema: { type: 'object' },
-  sideEffects: false,
+  input: z.object({}).loose(),
+  risk: 'read_only',
   run: async () => {
     await new Promise((r) => setTimeout(r, ms));
     return { content: 'found it' };
