@@ -194,6 +194,35 @@ export class CheckpointLog {
     return rest as ToolIntent;
   }
 
+  /**
+   * Write the terminal status and give the lease up in one transaction: the lock's release is
+   * conditioned like the lease check (owner, fence, unexpired), so a worker that lost the lease
+   * writes neither. Saves the separate release round trip of a finished task.
+   */
+  async finishAndRelease(lease: LeaseHandle, outcome: TaskOutcome): Promise<void> {
+    const now = this.now();
+    const update = terminalUpdate(outcome.status, outcome.fields, new Date(now).toISOString(), taskExpiry(now, this.retentionDays));
+    const release = {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: taskPk(lease.taskId), sk: LOCK_SK },
+        // The item (and its fence counter) stays: deleting it would restart fences at 1.
+        UpdateExpression: 'SET expiresAt = :zero REMOVE #owner',
+        ConditionExpression: '#owner = :me AND fence = :fence AND expiresAt > :now',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':now': now, ':zero': 0 },
+      },
+    };
+    try {
+      await this.client.send(
+        new TransactWriteCommand({ TransactItems: [release, { Update: { TableName: this.tableName, Key: { pk: taskPk(lease.taskId), sk: META_SK }, ...update } }] }),
+      );
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      throw new FencedError(`Result of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`, { taskId: lease.taskId, fence: lease.fence, status: outcome.status }, { cause: err });
+    }
+  }
+
   /** Write the terminal status under the lease; the row must not already be terminal. */
   async finish(lease: LeaseHandle, outcome: TaskOutcome): Promise<void> {
     const now = this.now();

@@ -326,15 +326,15 @@ export class Consumer {
         if (!(err instanceof CancelRequestedError) || heartbeat.lost !== undefined) throw err;
         outcome = await this.cancelledOutcome(task);
       }
-      // The heartbeat keeps the lease and the message until the message is deleted: the webhook
-      // may take a while, and the slot must still show progress meanwhile.
-      await this.o.log.finish(heartbeat.lease, outcome);
+      // The result and the lease's release are one transaction; afterwards the slot counts as
+      // settling (the idle-stall limit covers the webhook's bounded retries).
+      await heartbeat.stop();
+      await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+      this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       logger.info('task.finished', { status: outcome.status });
       this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
       await this.notify(taskId, logger);
       await this.messages.delete(received);
-      await heartbeat.stop();
-      await this.o.leases.release(heartbeat.lease);
     } catch (err) {
       await heartbeat.stop();
       await this.onTaskError(heartbeat.lost ?? err, received, task.attempts ?? 1, heartbeat.lease, logger);
