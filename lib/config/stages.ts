@@ -34,7 +34,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 2, requestsPerTarget: 500, canaryPercent: 50, canaryBakeMinutes: 1 },
-      gateway: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 },
+      gateway: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60, spendCeilingUsdPerHour: 10 },
       worker: { cpu: 512, memoryMiB: 1024, minTasks: 0, maxTasks: 2, useSpot: true, acceptableLatencySeconds: 600, averageTaskSeconds: 60 },
     },
     alarms: { pageRoute: 'none', ticketRoute: 'none', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.2 },
@@ -59,7 +59,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
     model: 'claude-sonnet-5',
     services: {
       intake: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 4, requestsPerTarget: 500, canaryPercent: 10, canaryBakeMinutes: 5 },
-      gateway: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 3, cpuTargetPercent: 60 },
+      gateway: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 3, cpuTargetPercent: 60, spendCeilingUsdPerHour: 50 },
       worker: { cpu: 1024, memoryMiB: 2048, minTasks: 0, maxTasks: 10, useSpot: true, acceptableLatencySeconds: 300, averageTaskSeconds: 60 },
     },
     alarms: { pageRoute: 'ticket', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.1 },
@@ -90,6 +90,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
         minTasks: 2,
         maxTasks: 6,
         cpuTargetPercent: 50,
+        spendCeilingUsdPerHour: 500,
         // Your organisation's provider limits per model class (Anthropic console, Limits page).
         limits: {
           tiers: {

@@ -12,7 +12,9 @@ import { noopGatewayMetrics, type GatewayMetrics } from './gateway-metrics';
 import { MemoryLimitStore, type LimitStore } from './limit-store';
 import { parseMessagesCall } from './messages-request';
 import { isEventStream, relayBody, relayStream } from './pass-through';
+import { SpendCeiling } from './spend-ceiling';
 import type { TierLimiter } from './tier-limiter';
+import type { PriceTable } from '../shared/model-profiles';
 import { UpstreamClient, copyHeaders } from './upstream-client';
 
 export interface GatewayOptions {
@@ -35,11 +37,17 @@ export interface GatewayOptions {
   readonly now?: () => number;
   /** For retry-after jitter. @default Math.random */
   readonly random?: () => number;
+  /** The fleet's spend ceiling in USD per hour, shared through `limitStore`. @default none */
+  readonly spendCeilingUsdPerHour?: number;
+  /** Prices for the spend ceiling. @default DEFAULT_PRICE_TABLE */
+  readonly prices?: PriceTable;
 }
 
 export interface Gateway {
   readonly handler: Handler;
   readonly breaker: CircuitBreaker;
+  /** The spend ceiling, when one is set. */
+  readonly spend?: SpendCeiling;
   limiter(tier: string): TierLimiter;
 }
 
@@ -66,9 +74,25 @@ export function createGateway(options: GatewayOptions): Gateway {
       logger.info('gateway.circuit_state', { model, state });
     },
   });
+  const limitStore = options.limitStore ?? new MemoryLimitStore();
+  const spend =
+    options.spendCeilingUsdPerHour === undefined
+      ? undefined
+      : new SpendCeiling({
+          usdPerHour: options.spendCeilingUsdPerHour,
+          store: limitStore,
+          ceilings: limits.lanes,
+          maxDepth: limits.queue.maxDepth,
+          jitter: limits.queue.jitter,
+          onUse: (use) => metrics.spendCeilingUse({ use }),
+          now,
+          ...(options.prices !== undefined ? { prices: options.prices } : {}),
+          ...(options.random !== undefined ? { random: options.random } : {}),
+        });
   const admission = new Admission({
     limits,
-    limitStore: options.limitStore ?? new MemoryLimitStore(),
+    limitStore,
+    ...(spend !== undefined ? { spend } : {}),
     breaker,
     metrics,
     logger,
@@ -119,7 +143,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (req.method === 'POST' && path === '/v1/messages/count_tokens') return countTokens(req, res);
     throw notFound(`No route for ${req.method ?? '?'} ${path}; the gateway serves POST /v1/messages and /v1/messages/count_tokens`);
   };
-  return { handler, breaker, limiter: (tier) => admission.limiter(tier) };
+  return { handler, breaker, limiter: (tier) => admission.limiter(tier), ...(spend !== undefined ? { spend } : {}) };
 }
 
 /** The handler alone, for callers that need no access to the limiter or breaker. */

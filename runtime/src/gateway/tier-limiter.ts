@@ -1,6 +1,6 @@
 import { RateLimitedError, invalidRequest, type RejectReason } from './gateway-errors';
 import { CapacityLease } from './capacity-lease';
-import { ZERO, addUnits, adjust, clamp, drain, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
+import { ZERO, addUnits, adjust, clamp, drain, fillShare, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
 import type { LimitStore } from './limit-store';
 import { LANES, type Lane, type TierLimits } from '../shared/gateway-limits';
 
@@ -22,6 +22,8 @@ export interface Admission {
 export interface TierLimiterOptions {
   readonly tier: string;
   readonly limits: Pick<TierLimits, 'rpm' | 'itpm' | 'otpm'>;
+  /** The window the buckets hold (the limits are per window). @default one minute */
+  readonly windowMs?: number;
   /** How full each lane may fill the buckets, as a share of a minute's capacity. */
   readonly ceilings: Readonly<Record<Lane, number>>;
   readonly store: LimitStore;
@@ -88,7 +90,7 @@ export class TierLimiter {
   private refillQuietUntil = 0;
 
   constructor(private readonly options: TierLimiterOptions) {
-    this.rates = { perMinute: [options.limits.rpm, options.limits.itpm, options.limits.otpm] };
+    this.rates = { perMinute: [options.limits.rpm, options.limits.itpm, options.limits.otpm], ...(options.windowMs !== undefined ? { windowMs: options.windowMs } : {}) };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.pollMs = options.pollMs ?? 200;
@@ -175,6 +177,16 @@ export class TierLimiter {
     this.clampRequested = prev === undefined ? shared : [Math.min(prev[0], shared[0]), Math.min(prev[1], shared[1]), Math.min(prev[2], shared[2])];
     // No wake-up: less capacity frees no waiter, and every reply carries a report.
     this.kick(false);
+  }
+
+  /**
+   * How full each shared bucket stood at this replica's last read or write, as a share of its
+   * capacity (for metrics); undefined before the first.
+   */
+  fill(): Units | undefined {
+    if (this.cached === undefined) return undefined;
+    const now = this.now();
+    return fillShare(adjust(this.cached.tat, this.pending, this.rates, now), this.rates, now);
   }
 
   /** Requests waiting in this replica (for tests and metrics). */
