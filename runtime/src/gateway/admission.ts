@@ -10,7 +10,7 @@ import { availableCap, limitsBelowConfig, parseProviderLimits } from './provider
 import type { SpendCeiling, SpendReservation } from './spend-ceiling';
 import { TierLimiter } from './tier-limiter';
 import { chargedInput, correction, estimateInputTokens, type Usage } from './usage';
-import type { MessagesCall } from './messages-request';
+import { fallbackCall, type MessagesCall } from './messages-request';
 
 export interface AdmissionOptions {
   readonly limits: GatewayLimits;
@@ -30,6 +30,8 @@ export interface AdmissionOptions {
  */
 export interface AdmittedCall {
   readonly model: string;
+  /** The model the caller asked for, when its tier's fallback serves the call. */
+  readonly fallbackFrom?: string;
   readonly tier: string;
   readonly lane: Lane;
   readonly queuedMs: number;
@@ -84,6 +86,30 @@ export class Admission {
     return l;
   }
 
+  /**
+   * Admit the call; when its model's circuit is open, or its lane cannot be admitted before its
+   * deadline, serve it from its tier's fallback instead (unless pinned). If the fallback cannot
+   * take it either, the caller gets the refusal for the model it asked for.
+   */
+  async admitOrFallback(call: MessagesCall, signal: AbortSignal): Promise<AdmittedCall> {
+    try {
+      return await this.admit(call, signal);
+    } catch (err) {
+      const degraded = err instanceof CircuitOpenError || (err instanceof RateLimitedError && err.reason !== 'spend_limited');
+      const alternative = degraded && !signal.aborted ? fallbackCall(call, this.options.limits) : undefined;
+      if (alternative === undefined) throw err;
+      let admitted: AdmittedCall;
+      try {
+        admitted = await this.admit(alternative, signal);
+      } catch {
+        throw err;
+      }
+      this.options.metrics.fallback({ requested: call.model, model: alternative.model, reason: err instanceof CircuitOpenError ? 'circuit_open' : 'no_capacity' });
+      this.options.logger.info('gateway.fallback', { requested: call.model, model: alternative.model, lane: call.lane });
+      return admitted;
+    }
+  }
+
   /** Enter the model's circuit and take capacity in the tier's buckets, or throw 503/429. */
   async admit(call: MessagesCall, signal: AbortSignal): Promise<AdmittedCall> {
     const { breaker, metrics, now } = this.options;
@@ -122,6 +148,7 @@ export class Admission {
     const writeFailed = (err: unknown) => logger.warn('gateway.breaker_write_failed', { model, error: errorMessage(err) });
     return {
       model,
+      ...(call.fallbackFrom !== undefined ? { fallbackFrom: call.fallbackFrom } : {}),
       tier,
       lane,
       queuedMs,

@@ -115,20 +115,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const admitted = await admission.admit(call, abort.signal);
+    const admitted = await admission.admitOrFallback(call, abort.signal);
+    // From here on the call is the one admitted (its fallback's model and payload, if any).
+    const payload = admitted.fallbackFrom !== undefined ? Buffer.from(JSON.stringify({ ...call.body, model: admitted.model })) : call.payload;
 
     const timer = setTimeout(() => abort.abort(new Error('upstream timeout')), limits.upstreamTimeoutMs);
     let upstream: Response;
     try {
-      upstream = await upstreamClient.send(req, '/v1/messages', call.payload, abort.signal);
+      upstream = await upstreamClient.send(req, '/v1/messages', payload, abort.signal);
     } catch (err) {
       clearTimeout(timer);
       admitted.settle(undefined);
       if (res.destroyed) return;
       const timedOut = abort.signal.aborted;
       admitted.fail(timedOut ? 'timeout' : 'connection');
-      logger.warn('gateway.upstream_unreachable', { model: call.model, error: errorMessage(err) });
-      throw upstreamUnavailable(timedOut, timedOut ? `Upstream did not answer within ${limits.upstreamTimeoutMs} ms` : `Upstream unreachable: ${errorMessage(err)}`, call.model);
+      logger.warn('gateway.upstream_unreachable', { model: admitted.model, error: errorMessage(err) });
+      throw upstreamUnavailable(timedOut, timedOut ? `Upstream did not answer within ${limits.upstreamTimeoutMs} ms` : `Upstream unreachable: ${errorMessage(err)}`, admitted.model);
     }
     clearTimeout(timer);
     const relay = { abort, idleTimeoutMs: limits.upstreamIdleTimeoutMs, logger };
