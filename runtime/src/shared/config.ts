@@ -3,6 +3,7 @@ import { ConfigError } from './errors';
 import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
+import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -45,6 +46,10 @@ export const ENV = {
   gatewayDrainMs: 'GATEWAY_DRAIN_MS',
   gatewaySpendUsdPerHour: 'GATEWAY_SPEND_USD_PER_HOUR',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
+  agentTools: 'AGENT_TOOLS',
+  loopSameCall: 'LOOP_SAME_CALL_LIMIT',
+  loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
+  loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
 } as const;
 
 export { PORTS };
@@ -117,6 +122,12 @@ const workerSchema = z.object({
   [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.apiKeys]: z.string().min(2).optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
+  // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
+  [ENV.agentTools]: agentToolsEnvSchema.optional(),
+  // Loop detection (runtime/src/worker/loop-detector.ts): same tool + same input N times, or a cycle repeated.
+  [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
+  [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
+  [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
 });
 
 const gatewaySchema = z.object({
@@ -180,6 +191,10 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
+  /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
+  readonly tools: readonly BuiltinToolName[];
+  /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
+  readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
 }
 
 export interface WorkerDurabilityConfig {
@@ -282,6 +297,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
+    tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
+    loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
