@@ -265,6 +265,9 @@ export class TierLimiter {
     while (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined || this.refillRequested) {
       // Refunds wait for company; a lease refill does not, it is what keeps requests off the round trip.
       if (this.waiters.length === 0 && !this.refillRequested) await this.sleep(this.flushDelayMs);
+      // Requests are waiting here: capacity this replica leased must serve them through the shared
+      // buckets now, not sit unused until its TTL (that would under-use the limit).
+      if (this.waiters.length > 0 && !isZero(this.lease.held)) this.lease.release();
       const state = this.cached ?? (await this.options.store.read(this.options.tier));
       this.cached = state;
       const now = this.now();
