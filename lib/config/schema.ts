@@ -60,6 +60,12 @@ const gateway = serviceSizing.extend({
    * bad value fails synth instead of the deployed gateway's start. Omitted: the runtime defaults.
    */
   limits: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The fleet's spend ceiling in US dollars per hour (GATEWAY_SPEND_USD_PER_HOUR), shared by every
+   * gateway replica: batch is refused first as it fills, then normal; high keeps a reserved share.
+   * Omitted: no ceiling.
+   */
+  spendCeilingUsdPerHour: z.number().positive().max(1_000_000).optional(),
 });
 
 const worker = serviceSizing.extend({

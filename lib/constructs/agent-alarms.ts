@@ -110,6 +110,15 @@ export class AgentAlarms extends Construct {
       description: 'The gateway circuit to the model API stayed open for 3 minutes: workers are paused',
     });
 
+    // Self-contained: the gateway's share of the fleet's spend ceiling; at 80% batch is already refused.
+    this.add('SpendCeiling80', 'page', {
+      metric: appMetric(stage, SERVICES.gateway, METRICS.gatewaySpendCeilingUse, 'Maximum', minute),
+      threshold: 0.8,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      description: 'Fleet LLM spend at 80% or more of the stage ceiling (services.gateway.spendCeilingUsdPerHour) for 3 minutes: batch calls are refused, normal next',
+    });
+
     const admitted = appMetric(stage, SERVICES.gateway, METRICS.gatewayAdmitted, 'Sum', minute);
     const rejected = appMetric(stage, SERVICES.gateway, METRICS.gatewayRejected, 'Sum', minute);
     const requests = new cloudwatch.MathExpression({ expression: 'FILL(a, 0) + FILL(r, 0)', usingMetrics: { a: admitted, r: rejected }, period: minute });

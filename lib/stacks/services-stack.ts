@@ -77,6 +77,7 @@ export class ServicesStack extends Stack {
       maxTasks: gateway.maxTasks,
       cpuTargetPercent: gateway.cpuTargetPercent,
       ...(gateway.limits === undefined ? {} : { limits: gateway.limits }),
+      ...(gateway.spendCeilingUsdPerHour === undefined ? {} : { spendCeilingUsdPerHour: gateway.spendCeilingUsdPerHour }),
       alarmNamePrefix: prefix,
     });
     this.intake = new IntakeService(this, 'Intake', {

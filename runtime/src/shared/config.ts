@@ -45,6 +45,7 @@ export const ENV = {
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
   gatewayDrainMs: 'GATEWAY_DRAIN_MS',
+  gatewaySpendUsdPerHour: 'GATEWAY_SPEND_USD_PER_HOUR',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   agentTools: 'AGENT_TOOLS',
   mcpServers: 'MCP_SERVERS',
@@ -143,6 +144,8 @@ const gatewaySchema = z.object({
   [ENV.gatewayLimits]: z.string().optional(),
   // The CDK sets it below the task's ECS stopTimeout (at most 120 s): calls in flight finish before SIGKILL.
   [ENV.gatewayDrainMs]: z.coerce.number().int().min(1000).max(120_000).default(25_000),
+  // The fleet's spend ceiling (stage config services.gateway.spendCeilingUsdPerHour); unset: none.
+  [ENV.gatewaySpendUsdPerHour]: z.coerce.number().positive().optional(),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -230,6 +233,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly limits: GatewayLimits;
   /** How long SIGTERM waits for calls and streams in flight before closing connections (ms). */
   readonly drainMs: number;
+  /** The fleet's spend ceiling in USD per hour; unset: no ceiling. */
+  readonly spendCeilingUsdPerHour?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -330,5 +335,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
     limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
     drainMs: raw[ENV.gatewayDrainMs],
+    ...definedOnly('spendCeilingUsdPerHour', raw[ENV.gatewaySpendUsdPerHour]),
   };
 }
