@@ -51,6 +51,11 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
    * @default false
    */
   readonly useSpot?: boolean;
+  /**
+   * Built-in tools the agent offers the model (AGENT_TOOLS), already validated by the stage schema.
+   * @default undefined (the runtime's DEFAULT_AGENT_TOOLS)
+   */
+  readonly tools?: readonly string[];
 }
 
 /** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
@@ -114,6 +119,7 @@ export class AgentWorkerService extends Construct {
         [ENV.taskRetentionDays]: String(props.taskRetentionDays),
         // Finish or abort the step and hand the message back well before SIGKILL.
         [ENV.drainTimeoutMs]: String(WORKER_STOP_TIMEOUT.toMilliseconds() - 30_000),
+        ...(props.tools === undefined ? {} : { [ENV.agentTools]: props.tools.join(',') }),
       },
     });
     const taskRole = task.taskDefinition.taskRole;
