@@ -96,6 +96,7 @@ export class ServicesStack extends Stack {
       requestsPerTarget: intake.requestsPerTarget,
       canaryPercent: intake.canaryPercent,
       canaryBake: Duration.minutes(intake.canaryBakeMinutes),
+      deletionProtection: config.data.deletionProtection,
       alarmNamePrefix: prefix,
     });
     this.worker = new AgentWorkerService(this, 'Worker', {
