@@ -1,4 +1,5 @@
-import { Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Duration, SecretValue, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { EMPTY_WEBHOOK_SIGNING_KEYS } from '../../runtime/src/shared/webhook-signing-keys';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -22,6 +23,8 @@ export class DataStack extends Stack {
   readonly anthropicSecret: secretsmanager.ISecret;
   /** Intake client API keys (JSON); set out of band. */
   readonly apiKeysSecret: secretsmanager.ISecret;
+  /** Webhook-signing keys (API-key name -> signing key, JSON); the worker's only secret. */
+  readonly webhookSigningSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -50,12 +53,20 @@ export class DataStack extends Stack {
       description: `OpenClaw ${config.stage}: intake client API keys (JSON), read by intake at start`,
       removalPolicy,
     });
+    // Starts as "{}", a value the worker accepts: it signs for nobody until keys are added, and
+    // re-reads the secret, so a client's key added later signs its next webhook without a restart.
+    const webhookSigningSecret = new secretsmanager.Secret(this, 'WebhookSigningKeys', {
+      description: `OpenClaw ${config.stage}: webhook-signing keys by API-key name (JSON), read by the worker`,
+      secretStringValue: SecretValue.unsafePlainText(EMPTY_WEBHOOK_SIGNING_KEYS),
+      removalPolicy,
+    });
     this.anthropicSecret = secretRef(anthropicSecret);
     this.apiKeysSecret = secretRef(apiKeysSecret);
-    for (const secret of [anthropicSecret, apiKeysSecret]) {
+    this.webhookSigningSecret = secretRef(webhookSigningSecret);
+    for (const secret of [anthropicSecret, apiKeysSecret, webhookSigningSecret]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'Third-party credentials: the Anthropic key and client API keys are issued outside AWS and rotated there (runbook), so no rotation Lambda can rotate them.',
+        reason: 'Third-party credentials: the Anthropic key, client API keys and webhook-signing keys are issued to or shared with parties outside AWS and rotated with them (runbook), so no rotation Lambda can rotate them.',
       });
     }
   }

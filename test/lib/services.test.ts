@@ -153,11 +153,12 @@ describe('networking and load balancing (prod)', () => {
     }
   });
 
-  test('GIVEN the security groups WHEN read THEN only the gateway may reach the internet', () => {
+  test('GIVEN the security groups WHEN read THEN only the gateway (model API) and the workers (webhooks, HTTPS) may reach the internet', () => {
     const openEgress = resourcesOf(servicesJson, 'AWS::EC2::SecurityGroup')
-      .filter(([, p]) => (p['SecurityGroupEgress'] ?? []).some((r: Record<string, unknown>) => r['CidrIp'] === '0.0.0.0/0'))
-      .map(([id]) => id);
-    expect(openEgress).toEqual([expect.stringMatching(/^GatewayTaskSg/)]);
+      .filter(([, p]) => (p['SecurityGroupEgress'] ?? []).some((r: Record<string, unknown>) => r['CidrIp'] === '0.0.0.0/0' || r['CidrIpv6'] === '::/0'))
+      .map(([id]) => id)
+      .sort();
+    expect(openEgress).toEqual([expect.stringMatching(/^GatewayTaskSg/), expect.stringMatching(/^WorkerTaskSg/)]);
     services.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: Match.stringLikeRegexp('^LLM gateway'),
       SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }],
@@ -281,15 +282,19 @@ describe('least privilege (prod)', () => {
     expect(byResource['"*"']).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
   });
 
-  test('GIVEN the worker task role WHEN read THEN it may protect only its own cluster\'s tasks and read the API keys secret for webhook signing', () => {
+  test('GIVEN the worker task role WHEN read THEN it may protect only its own cluster\'s tasks and read only the webhook-signing secret, never the intake key list', () => {
     const policy = resourcesOf(servicesJson, 'AWS::IAM::Policy').find(([id]) => id.startsWith('WorkerTaskTaskDefinitionTaskRole'));
     const statements = policy?.[1]['PolicyDocument']['Statement'] as Array<Record<string, any>>;
     const protection = statements.find((st) => JSON.stringify(st['Action']).includes('TaskProtection'));
     expect(protection?.['Action']).toEqual(['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
     expect(JSON.stringify(protection?.['Resource'])).toMatch(/:task\/.*Cluster.*\/\*/);
-    const secretRead = statements.find((st) => JSON.stringify(st['Resource']).includes('ApiKeys'));
-    expect(secretRead?.['Action']).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
-    expect(env('worker')[ENV.apiKeysSecretArn]).toEqual(secretRead?.['Resource']);
+    const secretReads = statements.filter((st) => JSON.stringify(st['Action']).includes('secretsmanager:'));
+    expect(secretReads).toHaveLength(1);
+    expect(secretReads[0]?.['Action']).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+    expect(JSON.stringify(secretReads[0]?.['Resource'])).toMatch(/WebhookSigningKeys/);
+    expect(env('worker')[ENV.webhookSigningSecretArn]).toEqual(secretReads[0]?.['Resource']);
+    expect(env('worker')[ENV.apiKeysSecretArn]).toBeUndefined();
+    expect(JSON.stringify(statements)).not.toMatch(/IntakeApiKeys|AnthropicApiKey/);
   });
 
   test('GIVEN the data key WHEN used by tasks THEN only through SQS or DynamoDB', () => {
