@@ -3,6 +3,7 @@ import { ConfigError } from './errors';
 import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
+import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -45,6 +46,7 @@ export const ENV = {
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
+  agentTools: 'AGENT_TOOLS',
 } as const;
 
 export { PORTS };
@@ -117,6 +119,8 @@ const workerSchema = z.object({
   [ENV.webhookSigningSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.webhookSigningKeys]: z.string().min(2).optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
+  // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
+  [ENV.agentTools]: agentToolsEnvSchema.optional(),
 });
 
 const gatewaySchema = z.object({
@@ -176,6 +180,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
+  /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
+  readonly tools: readonly BuiltinToolName[];
 }
 
 export interface WorkerDurabilityConfig {
@@ -274,6 +280,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('webhookSigningSecretArn', raw[ENV.webhookSigningSecretArn]),
     ...definedOnly('webhookSigningKeysJson', raw[ENV.webhookSigningKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
+    tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
