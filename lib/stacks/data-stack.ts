@@ -1,4 +1,5 @@
 import { Duration, SecretValue, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { unsetSecretValue } from '../../runtime/src/shared/secret-source';
 import { EMPTY_WEBHOOK_SIGNING_KEYS } from '../../runtime/src/shared/webhook-signing-keys';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -19,9 +20,9 @@ export class DataStack extends Stack {
   readonly dataKey: kms.IKey;
   readonly queues: TaskQueues;
   readonly store: TaskStore;
-  /** Anthropic API key; its value is set out of band (`aws secretsmanager put-secret-value`). */
+  /** Anthropic API key; created unset, its value is put out of band (`aws secretsmanager put-secret-value`). */
   readonly anthropicSecret: secretsmanager.ISecret;
-  /** Intake client API keys (JSON); set out of band. */
+  /** Intake client API keys (JSON); created unset, put out of band. */
   readonly apiKeysSecret: secretsmanager.ISecret;
   /** Webhook-signing keys (API-key name -> signing key, JSON); the worker's only secret. */
   readonly webhookSigningSecret: secretsmanager.ISecret;
@@ -43,14 +44,20 @@ export class DataStack extends Stack {
       deletionProtection: config.data.deletionProtection,
       removalPolicy,
     });
-    // The generated value is a placeholder nobody can use; operators put the real key. The AWS
-    // managed key is enough: readers are already limited to one task role each by IAM.
+    // Each secret starts with a value its reader recognises: OPENCLAW_UNSET (the Anthropic key and the
+    // API keys, which only an operator can provide: the service starts and answers not-ready, naming
+    // the secret and the command, until they are put) or a valid empty document (webhook-signing
+    // keys). Never CloudFormation's random string, which no reader can tell from a real value. Not a
+    // secret, so plain text in the template is fine. The AWS managed key is enough: readers are
+    // already limited to one task role each by IAM.
     const anthropicSecret = new secretsmanager.Secret(this, 'AnthropicApiKey', {
-      description: `OpenClaw ${config.stage}: Anthropic API key, read by the gateway at start`,
+      description: `OpenClaw ${config.stage}: Anthropic API key, read by the gateway at run time`,
+      secretStringValue: SecretValue.unsafePlainText(unsetSecretValue('the Anthropic API key')),
       removalPolicy,
     });
     const apiKeysSecret = new secretsmanager.Secret(this, 'IntakeApiKeys', {
-      description: `OpenClaw ${config.stage}: intake client API keys (JSON), read by intake at start`,
+      description: `OpenClaw ${config.stage}: intake client API keys (JSON), read by intake at run time`,
+      secretStringValue: SecretValue.unsafePlainText(unsetSecretValue('the intake API keys (JSON array)')),
       removalPolicy,
     });
     // Starts as "{}", a value the worker accepts: it signs for nobody until keys are added, and

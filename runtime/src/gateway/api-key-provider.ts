@@ -19,7 +19,7 @@ export class SecretUnavailableError extends HttpError {
 }
 
 /** The `--secret-string` argument operators are told to use for the Anthropic key. */
-export const ANTHROPIC_KEY_VALUE_ARGUMENT = '<sk-ant-... key>';
+export const ANTHROPIC_KEY_VALUE_ARGUMENT = 'file://anthropic-key.txt';
 
 /** Local mode: the key from the environment (or none, for the stub model). */
 export function staticKeyProvider(key: string): ApiKeyProvider {

@@ -55,6 +55,8 @@ export interface ApiKeySourceOptions {
   readonly secrets?: Pick<SecretsManagerClient, 'send'>;
   /** Where `secret.not_ready` / `secret.ready` are logged. */
   readonly logger?: Logger;
+  /** Clock of the re-read cache. @default Date.now */
+  readonly now?: () => number;
 }
 
 /** The `--secret-string` argument operators are told to use; README, Deploying, shows the file's shape. */
@@ -77,5 +79,6 @@ export function apiKeySource(options: ApiKeySourceOptions): SecretSource<readonl
     parse: parseApiKeys,
     valueArgument: API_KEYS_VALUE_ARGUMENT,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
 }

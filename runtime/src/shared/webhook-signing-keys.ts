@@ -42,6 +42,8 @@ export interface WebhookSigningKeySourceOptions {
   /** Required with `secretArn`. */
   readonly secrets?: Pick<SecretsManagerClient, 'send'>;
   readonly logger?: Logger;
+  /** Clock of the re-read cache. @default Date.now */
+  readonly now?: () => number;
 }
 
 /**
@@ -59,6 +61,7 @@ export function webhookSigningKeySource(options: WebhookSigningKeySourceOptions)
     parse: parseWebhookSigningKeys,
     valueArgument: 'file://webhook-signing-keys.json',
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
 }
 
