@@ -18,6 +18,11 @@ const ADOT_VERSION = 'v0.43.3';
 
 type StagePatch = DeepPartial<StageConfigInput>;
 
+/** Example accounts (replace them in config/<stage>.json); promotion between stages refers to them. */
+const ACCOUNTS = { dev: '111111111111', staging: '222222222222', prod: '333333333333' } as const;
+/** Where CI pushes each build; staging and prod copy it from here (deploy.yml). */
+const DEV_REPOSITORY = { account: ACCOUNTS.dev, region: 'us-east-1', repositoryName: 'openclaw-dev' } as const;
+
 /** What every stage has unless it says otherwise. */
 const BASE: StagePatch = {
   env: { region: 'us-east-1' },
@@ -40,7 +45,8 @@ const BASE: StagePatch = {
 const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
   dev: {
     stage: 'dev',
-    env: { account: '111111111111' },
+    env: { account: ACCOUNTS.dev },
+    registry: { pullAccounts: [ACCOUNTS.staging, ACCOUNTS.prod] },
     network: { cidr: '10.10.0.0/16' },
     // No certificate in dev: the listener is plain HTTP and reachable only from the office/VPN
     // range below, never from the internet (see lib/README.md).
@@ -58,7 +64,8 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
   },
   staging: {
     stage: 'staging',
-    env: { account: '222222222222' },
+    env: { account: ACCOUNTS.staging },
+    registry: { promoteFrom: DEV_REPOSITORY },
     network: { cidr: '10.20.0.0/16' },
     ingress: { certificateArn: 'arn:aws:acm:us-east-1:222222222222:certificate/00000000-0000-4000-8000-000000000002' },
     github: { environment: 'staging' },
@@ -67,7 +74,8 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
   },
   prod: {
     stage: 'prod',
-    env: { account: '333333333333' },
+    env: { account: ACCOUNTS.prod },
+    registry: { promoteFrom: DEV_REPOSITORY },
     network: { cidr: '10.30.0.0/16', availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'], natGateways: 3 },
     ingress: { certificateArn: 'arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-4000-8000-000000000003' },
     github: { environment: 'prod' },

@@ -6,6 +6,13 @@ import { ContainerRegistry } from '../constructs/container-registry';
 import { GithubDeployRole } from '../constructs/github-deploy-role';
 import { ECR_PUBLIC_CACHE_PREFIX } from '../constructs/otel-collector-sidecar';
 
+const DEPLOY_ROLE_PREFIX = 'openclaw';
+
+/** The GitHub deploy role's fixed name, which the dev repository's policy matches by pattern. */
+export function deployRoleName(stage: string): string {
+  return `${DEPLOY_ROLE_PREFIX}-${stage}-github-deploy`;
+}
+
 export interface RegistryStackProps extends StackProps {
   readonly config: StageConfig;
 }
@@ -20,17 +27,22 @@ export class RegistryStack extends Stack {
     const registry = new ContainerRegistry(this, 'Registry', {
       repositoryName: `openclaw-${config.stage}`,
       removalPolicy: RemovalPolicy.RETAIN,
+      pullAccounts: config.registry.pullAccounts,
+      pullRoleNamePattern: `${DEPLOY_ROLE_PREFIX}-*-github-deploy`,
     });
     this.repository = registry.repository;
     if (config.tracing.collector) {
       // Tasks cannot reach public.ecr.aws; ECR caches the ADOT collector image on first pull.
       new ecr.CfnPullThroughCacheRule(this, 'EcrPublicCache', { ecrRepositoryPrefix: ECR_PUBLIC_CACHE_PREFIX, upstreamRegistryUrl: 'public.ecr.aws' });
     }
+    const from = config.registry.promoteFrom;
     const deploy = new GithubDeployRole(this, 'GithubDeploy', {
       owner: config.github.owner,
       repo: config.github.repo,
       environments: [config.github.environment],
       repository: registry.repository,
+      roleName: deployRoleName(config.stage),
+      ...(from === undefined ? {} : { promoteFromRepositoryArn: `arn:${this.partition}:ecr:${from.region}:${from.account}:repository/${from.repositoryName}` }),
       ...(config.github.existingOidcProviderArn === undefined ? {} : { existingOidcProviderArn: config.github.existingOidcProviderArn }),
     });
     // The values the stage's GitHub environment needs (vars.AWS_DEPLOY_ROLE_ARN, vars.ECR_REPOSITORY).
