@@ -133,6 +133,12 @@ const gatewaySchema = z.object({
   [ENV.gatewayLimits]: z.string().optional(),
 });
 
+/**
+ * Each service's environment schema, for the contract tests that check the task definitions set
+ * only variables their service reads, and every variable it requires.
+ */
+export const SERVICE_ENV_SCHEMAS = { intake: intakeSchema, worker: workerSchema, gateway: gatewaySchema } as const;
+
 export type Stage = z.infer<typeof stageSchema>;
 export type LogLevel = z.infer<typeof logLevelSchema>;
 
