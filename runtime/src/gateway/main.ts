@@ -9,6 +9,7 @@ import { tracedHandler } from '../shared/http-tracing';
 import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { DynamoBreakerStore } from './breaker-store';
+import { RequestDrain } from './drain';
 import { gatewayMetricsFrom } from './gateway-metrics';
 import { DynamoLimitStore } from './limit-store';
 import { createGatewayHandler } from './proxy';
@@ -61,10 +62,14 @@ async function main(): Promise<void> {
     },
     { tracer: obs.tracer, metrics: obs.metrics },
   );
-  const server = await listen(handler, config.port, logger);
+  const drain = new RequestDrain();
+  const server = await listen(drain.wrap(handler), config.port, logger);
   logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl, tiers: Object.keys(config.limits.tiers), shared: config.gatewayTable !== undefined });
-  stopOnSignals(async () => {
-    await server.close();
+  stopOnSignals(async (signal) => {
+    // Never cut calls in flight first: a cut call is retried by its worker and paid twice.
+    logger.info('gateway.draining', { signal, inFlight: drain.active, drainMs: config.drainMs });
+    const result = await drain.drain(server.server, config.drainMs);
+    logger.info('gateway.drained', { ...result });
     await obs.shutdown();
   });
 }

@@ -20,13 +20,37 @@ export interface ApiKeyEntry {
   readonly maxPriority: Priority;
   /** Requests per minute allowed for this key. */
   readonly ratePerMinute: number;
+  /** What this key's tasks may do; absent: every tool the worker offers. */
+  readonly entitlements?: ApiKeyEntitlements;
 }
+
+/** Limits a key's tasks carry to the worker (stored on the task row at intake). */
+export interface ApiKeyEntitlements {
+  /**
+   * The tools this key's tasks may use (tool names). A tool not listed is never offered to the
+   * model for the task, and a call to it anyway is refused. Absent: every tool the worker offers.
+   */
+  readonly tools?: readonly string[];
+}
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+const entitlementsSchema = z
+  .object({
+    tools: z
+      .array(z.string().regex(TOOL_NAME, 'must be a tool name (letters, digits, _ and -, at most 64)'))
+      .max(256)
+      .refine((t) => new Set(t).size === t.length, 'lists a tool twice')
+      .optional(),
+  })
+  .strict();
 
 const entrySchema = z.object({
   name: z.string().min(1).max(64),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (sha256 of the key)'),
   maxPriority: z.enum(PRIORITIES).default('normal'),
   ratePerMinute: z.number().int().positive().default(600),
+  entitlements: entitlementsSchema.optional(),
 });
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
@@ -43,7 +67,15 @@ export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
   const names = parsed.data.map((e) => e.name);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new ConfigError(`${source} lists the key name "${duplicate}" twice; names must be unique`, { source });
-  return parsed.data;
+  return parsed.data.map(({ entitlements, ...rest }) => ({
+    ...rest,
+    ...(entitlements !== undefined ? { entitlements: entitlementsOf(entitlements) } : {}),
+  }));
+}
+
+/** Drop unset keys, so the entry holds only what was configured (exactOptionalPropertyTypes). */
+function entitlementsOf(raw: z.infer<typeof entitlementsSchema>): ApiKeyEntitlements {
+  return { ...(raw.tools !== undefined ? { tools: raw.tools } : {}) };
 }
 
 export interface ApiKeySourceOptions {
