@@ -104,9 +104,14 @@ export const stageConfigSchema = z
       /** Who may reach the load balancer. */
       allowedCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/),
     }),
+    /**
+     * The GitHub repository whose Actions deploy this stage (OIDC). Without owner and repo no deploy
+     * role is created at all, so a forgotten setting never leaves a role trusting someone else's
+     * repository; staging and prod refuse to synthesize without them (placeholders.ts).
+     */
     github: z.strictObject({
-      owner: z.string().regex(/^[A-Za-z0-9-]{1,39}$/),
-      repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+      owner: z.string().regex(/^[A-Za-z0-9-]{1,39}$/).optional(),
+      repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
       /** GitHub environment whose jobs may assume the deploy role (`sub` claim). */
       environment: z.string().min(1).max(255),
       /** Reuse an account's existing GitHub OIDC provider instead of creating one. */
@@ -174,6 +179,13 @@ export const stageConfigSchema = z
     }),
   })
   .superRefine((cfg, ctx) => {
+    if ((cfg.github.owner === undefined) !== (cfg.github.repo === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['github', cfg.github.owner === undefined ? 'owner' : 'repo'],
+        message: 'set github.owner and github.repo together (the repository whose Actions deploy this stage), or neither (no deploy role)',
+      });
+    }
     if (cfg.stage !== 'dev' && cfg.ingress.certificateArn === undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -2,9 +2,12 @@ import { deepMerge, type DeepPartial } from './merge';
 import type { DeployStage, StageConfigInput } from './schema';
 
 /**
- * The three stages, stated as what each one changes over one base. Everything is validated by
- * `loadStageConfig` before any construct sees it. Prefix list IDs are the us-east-1 ones for S3
- * and DynamoDB.
+ * The three stages' shape, stated as what each one changes over one base: sizing, retention,
+ * routing, NAT gateways. What belongs to an adopter (accounts, regions, certificate ARNs, the
+ * GitHub repository, allowed CIDRs, alarm e-mails, the provider limits) comes from
+ * `config/<stage>.json`, laid over these values by `loadStageConfig`; the values here are examples
+ * that staging and prod refuse to synthesize with (placeholders.ts). Prefix list IDs are the
+ * us-east-1 ones for S3 and DynamoDB.
  *
  * The base is a production-shaped stage without production's cost: HTTPS for anyone, one NAT,
  * Spot workers, tickets for every alarm. Where staging and prod differ from it, it is on purpose:
@@ -12,7 +15,6 @@ import type { DeployStage, StageConfigInput } from './schema';
  * dev is cheap and disposable and only records its alarms.
  */
 const US_EAST_1_PREFIX_LISTS = { s3: 'pl-63a5400a', dynamodb: 'pl-02cd2c6b' } as const;
-const GITHUB = { owner: 'openclaw', repo: 'openclaw-deploy' } as const;
 /** ADOT collector release; check https://gallery.ecr.aws/aws-observability/aws-otel-collector when bumping. */
 const ADOT_VERSION = 'v0.43.3';
 
@@ -28,7 +30,6 @@ const BASE: StagePatch = {
   env: { region: 'us-east-1' },
   network: { availabilityZones: ['us-east-1a', 'us-east-1b'], natGateways: 1, prefixLists: US_EAST_1_PREFIX_LISTS },
   ingress: { allowedCidr: '0.0.0.0/0' },
-  github: GITHUB,
   data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5 },
   logs: { level: 'info' },
   tracing: { collector: true, collectorVersion: ADOT_VERSION },
@@ -83,19 +84,8 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
     logs: { retentionDays: 365 },
     services: {
       intake: { minTasks: 2, maxTasks: 10, requestsPerTarget: 1000, canaryBakeMinutes: 10 },
-      gateway: {
-        minTasks: 2,
-        maxTasks: 6,
-        cpuTargetPercent: 50,
-        // Your organisation's provider limits per model class (Anthropic console, Limits page).
-        limits: {
-          tiers: {
-            sonnet: { models: ['claude-sonnet-5'], rpm: 4000, itpm: 2_000_000, otpm: 400_000 },
-            opus: { models: ['claude-opus-5'], rpm: 4000, itpm: 2_000_000, otpm: 400_000 },
-            haiku: { models: ['claude-haiku-5-5'], rpm: 4000, itpm: 4_000_000, otpm: 800_000 },
-          },
-        },
-      },
+      // The provider limits (services.gateway.limits) are your organisation's: config/prod.json.
+      gateway: { minTasks: 2, maxTasks: 6, cpuTargetPercent: 50 },
       // On-demand only: prod latency targets leave no room for Spot reclaim storms.
       // Max sized for an 8x spike over a 40-worker baseline (bench/results/fleet-sim.md): at 50 the
       // p95 queue wait was 156 min; at 400 it is minutes. The gateway still caps provider usage.

@@ -17,6 +17,12 @@ export interface ContainerRegistryProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * Delete the images when the repository is deleted (with `RemovalPolicy.DESTROY`), so
+   * `cdk destroy` can remove it and a redeploy can create the same name again.
+   * @default false
+   */
+  readonly emptyOnDelete?: boolean;
+  /**
    * Other accounts whose deploy roles copy images out of this repository (cross-account promotion).
    * Each is allowed the read-only pull actions, and only for roles named by `pullRoleNamePattern`.
    * @default - no other account may pull
@@ -57,6 +63,7 @@ export class ContainerRegistry extends Construct {
       imageScanOnPush: true,
       encryption: ecr.RepositoryEncryption.KMS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      emptyOnDelete: props.emptyOnDelete ?? false,
       lifecycleRules: [
         {
           rulePriority: 1,

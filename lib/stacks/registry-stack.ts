@@ -1,4 +1,4 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
@@ -26,7 +26,10 @@ export class RegistryStack extends Stack {
     const { config } = props;
     const registry = new ContainerRegistry(this, 'Registry', {
       repositoryName: `openclaw-${config.stage}`,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Its name is fixed (CI and deploy.yml use it), so a retained repository would collide with
+      // the next deploy after `cdk destroy`: stages that do not keep data remove it, images and all.
+      removalPolicy: config.data.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      emptyOnDelete: !config.data.retain,
       pullAccounts: config.registry.pullAccounts,
       pullRoleNamePattern: `${DEPLOY_ROLE_PREFIX}-*-github-deploy`,
     });
@@ -36,17 +39,26 @@ export class RegistryStack extends Stack {
       new ecr.CfnPullThroughCacheRule(this, 'EcrPublicCache', { ecrRepositoryPrefix: ECR_PUBLIC_CACHE_PREFIX, upstreamRegistryUrl: 'public.ecr.aws' });
     }
     const from = config.registry.promoteFrom;
-    const deploy = new GithubDeployRole(this, 'GithubDeploy', {
-      owner: config.github.owner,
-      repo: config.github.repo,
-      environments: [config.github.environment],
-      repository: registry.repository,
-      roleName: deployRoleName(config.stage),
-      ...(from === undefined ? {} : { promoteFromRepositoryArn: `arn:${this.partition}:ecr:${from.region}:${from.account}:repository/${from.repositoryName}` }),
-      ...(config.github.existingOidcProviderArn === undefined ? {} : { existingOidcProviderArn: config.github.existingOidcProviderArn }),
-    });
-    // The values the stage's GitHub environment needs (vars.AWS_DEPLOY_ROLE_ARN, vars.ECR_REPOSITORY).
-    new CfnOutput(this, 'DeployRoleArn', { value: deploy.role.roleArn, description: 'GitHub environment variable AWS_DEPLOY_ROLE_ARN' });
+    const { owner, repo } = config.github;
+    if (owner === undefined || repo === undefined) {
+      // No repository named: no role at all, rather than one trusting a default someone else owns.
+      Annotations.of(this).addWarningV2(
+        'openclaw:no-github-role',
+        `Stage ${config.stage} has no GitHub deploy role: set github.owner and github.repo in config/${config.stage}.json to deploy from GitHub Actions`,
+      );
+    } else {
+      const deploy = new GithubDeployRole(this, 'GithubDeploy', {
+        owner,
+        repo,
+        environments: [config.github.environment],
+        repository: registry.repository,
+        roleName: deployRoleName(config.stage),
+        ...(from === undefined ? {} : { promoteFromRepositoryArn: `arn:${this.partition}:ecr:${from.region}:${from.account}:repository/${from.repositoryName}` }),
+        ...(config.github.existingOidcProviderArn === undefined ? {} : { existingOidcProviderArn: config.github.existingOidcProviderArn }),
+      });
+      // The values the stage's GitHub environment needs (vars.AWS_DEPLOY_ROLE_ARN, vars.ECR_REPOSITORY).
+      new CfnOutput(this, 'DeployRoleArn', { value: deploy.role.roleArn, description: 'GitHub environment variable AWS_DEPLOY_ROLE_ARN' });
+    }
     new CfnOutput(this, 'RepositoryName', { value: registry.repository.repositoryName, description: 'GitHub environment variable ECR_REPOSITORY' });
   }
 }

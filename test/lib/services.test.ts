@@ -1,8 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { loadStageConfig } from '../../lib/config';
+import { loadStageConfig, readSiteConfig } from '../../lib/config';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
 import { parseGatewayLimitsJson } from '../../runtime/src/shared/gateway-limits';
-import { resourcesOf, synthStage } from './support/synth-stage';
+import { TEST_CONFIG_DIR, resourcesOf, synthStage } from './support/synth-stage';
 
 const prod = synthStage('prod');
 const services = prod.templates.services;
@@ -195,7 +195,7 @@ describe('networking and load balancing (prod)', () => {
       Port: 443,
       Protocol: 'HTTPS',
       SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-      Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-4000-8000-000000000003' }],
+      Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:410987654321:certificate/7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9f0a' }],
     });
     services.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
       Scheme: 'internet-facing',
@@ -267,7 +267,7 @@ describe('gateway limits (prod)', () => {
     const raw = env('gateway')[ENV.gatewayLimits];
     expect(typeof raw).toBe('string');
     const parsed = parseGatewayLimitsJson(raw as string);
-    const configured = loadStageConfig('prod').services.gateway.limits as { tiers: Record<string, Record<string, unknown>> };
+    const configured = loadStageConfig('prod', readSiteConfig(TEST_CONFIG_DIR, 'prod')).services.gateway.limits as { tiers: Record<string, Record<string, unknown>> };
     expect(Object.keys(parsed.tiers).sort()).toEqual(Object.keys(configured.tiers).sort());
     for (const [name, tier] of Object.entries(configured.tiers)) expect(parsed.tiers[name]).toMatchObject(tier);
   });
@@ -317,7 +317,7 @@ describe('tracing sidecar (prod)', () => {
     const td = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role)?.[1];
     const collector = (td?.['ContainerDefinitions'] as Container[]).find((c) => c['Name'] === 'otel-collector');
     expect(collector).toMatchObject({ Essential: false, User: '10001', ReadonlyRootFilesystem: true, MemoryReservation: 64 });
-    expect(JSON.stringify(collector?.['Image'])).toMatch(/333333333333\.dkr\.ecr\.us-east-1\..*\/ecr-public\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+/);
+    expect(JSON.stringify(collector?.['Image'])).toMatch(/410987654321\.dkr\.ecr\.us-east-1\..*\/ecr-public\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+/);
     const config = (collector?.['Environment'] as Array<{ Name: string; Value: string }>).find((e) => e.Name === 'AOT_CONFIG_CONTENT')?.Value;
     expect(config).toContain('endpoint: 127.0.0.1:4318');
     expect(config).toContain('exporters: [awsxray]');
