@@ -1,16 +1,30 @@
 import { Annotations, Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { IMAGE_DIGEST_CONTEXT_KEY, allStageNames, loadStageConfig, resolveImageDigest, type DeployStage } from './config';
+import {
+  CONFIG_DIR_CONTEXT_KEY,
+  DEFAULT_CONFIG_DIR,
+  IMAGE_DIGEST_CONTEXT_KEY,
+  allStageNames,
+  loadDeployableStageConfig,
+  readSiteConfig,
+  resolveImageDigest,
+  type DeployStage,
+} from './config';
+import { InfraConfigError } from './errors';
 import { acknowledgeControlTowerFindings, controlTowerValidator } from './control-tower';
 import { OpenClawStage } from './openclaw-stage';
 
 export interface BuildOptions {
   /**
-   * Which stages to build.
-   * @default - all of dev, staging, prod
+   * Which stages to build. Each is configured from `<configDir>/<stage>.json` over its shape in
+   * lib/config/stages.ts; staging and prod refuse to build with placeholder settings.
+   * @default - the `stages` context (comma-separated), else dev plus every stage with a config file
    */
   readonly stages?: readonly DeployStage[];
 }
+
+/** CDK context key selecting the stages to build (`-c stages=dev,prod`). */
+export const STAGES_CONTEXT_KEY = 'stages';
 
 /**
  * Add one Stage per environment to the app and run cdk-nag's AwsSolutions pack and the AWS Control
@@ -20,7 +34,8 @@ export function buildApp(app: App, options: BuildOptions = {}): Record<string, O
   const digestContext: unknown = app.node.tryGetContext(IMAGE_DIGEST_CONTEXT_KEY);
   // Cross-stack references keep today's producer-protecting behaviour, stated so CDK stops guessing.
   setContextDefault(app, CROSS_STACK_REFERENCES_FLAG, 'strong');
-  const configs = (options.stages ?? allStageNames()).map((name) => loadStageConfig(name));
+  const configDir = String(app.node.tryGetContext(CONFIG_DIR_CONTEXT_KEY) ?? DEFAULT_CONFIG_DIR);
+  const configs = selectStages(app, options, configDir).map((name) => loadDeployableStageConfig(name, readSiteConfig(configDir, name)));
   for (const config of configs) {
     // The VPC checks its AZs against the account's; answering from config keeps synth offline.
     setContextDefault(app, `availability-zones:account=${config.env.account}:region=${config.env.region}`, config.network.availabilityZones);
@@ -45,6 +60,23 @@ export function buildApp(app: App, options: BuildOptions = {}): Record<string, O
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), controlTowerValidator());
   return stages;
+}
+
+/**
+ * Dev always builds (its examples are usable in a sandbox); staging and prod build when their file
+ * exists, so `cdk synth 'dev/*'` works before anyone has written config/prod.json, and a stage that
+ * is asked for by name without its file fails on its placeholders instead of vanishing.
+ */
+function selectStages(app: App, options: BuildOptions, configDir: string): readonly DeployStage[] {
+  if (options.stages !== undefined) return options.stages;
+  const asked: unknown = app.node.tryGetContext(STAGES_CONTEXT_KEY);
+  if (typeof asked === 'string' && asked.trim() !== '') {
+    const names = asked.split(',').map((n) => n.trim());
+    const unknown = names.filter((n) => !(allStageNames() as readonly string[]).includes(n));
+    if (unknown.length > 0) throw new InfraConfigError(`-c ${STAGES_CONTEXT_KEY}=${asked}: unknown stage ${unknown.join(', ')}; use ${allStageNames().join(', ')}`, { stages: asked });
+    return names as DeployStage[];
+  }
+  return allStageNames().filter((name) => name === 'dev' || readSiteConfig(configDir, name) !== undefined);
 }
 
 const CROSS_STACK_REFERENCES_FLAG = '@aws-cdk/core:defaultCrossStackReferences';

@@ -10,6 +10,8 @@ import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
  */
 
 const deployStage = z.enum(['dev', 'staging', 'prod']);
+const account = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID');
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1');
 
 /** Fargate's valid CPU units; memory is validated against them in `fargateSizing`. */
 const fargateCpu = z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]);
@@ -91,10 +93,7 @@ export const stageConfigSchema = z
   .strictObject({
     stage: deployStage,
     /** AWS account and region the stage deploys into. */
-    env: z.strictObject({
-      account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID'),
-      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1'),
-    }),
+    env: z.strictObject({ account, region }),
     network: z.strictObject({
       cidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/(1[6-8])$/, 'must be an IPv4 CIDR from /16 to /18 (three AZs of /20 task subnets)'),
       /** Explicit AZs keep synth offline (no context lookup). */
@@ -117,14 +116,39 @@ export const stageConfigSchema = z
       /** Who may reach the load balancer. */
       allowedCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/),
     }),
+    /**
+     * The GitHub repository whose Actions deploy this stage (OIDC). Without owner and repo no deploy
+     * role is created at all, so a forgotten setting never leaves a role trusting someone else's
+     * repository; staging and prod refuse to synthesize without them (placeholders.ts).
+     */
     github: z.strictObject({
-      owner: z.string().regex(/^[A-Za-z0-9-]{1,39}$/),
-      repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+      owner: z.string().regex(/^[A-Za-z0-9-]{1,39}$/).optional(),
+      repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
       /** GitHub environment whose jobs may assume the deploy role (`sub` claim). */
       environment: z.string().min(1).max(255),
       /** Reuse an account's existing GitHub OIDC provider instead of creating one. */
       existingOidcProviderArn: z.string().startsWith('arn:aws').optional(),
     }),
+    /**
+     * Cross-account promotion: CI pushes each build to the dev repository once, and the staging and
+     * prod deploy roles copy it from there into their own repositories (deploy.yml). Both sides must
+     * allow the pull: the source repository's policy names the pulling accounts, and the pulling
+     * role's identity policy names the source repository.
+     */
+    registry: z
+      .strictObject({
+        /** Accounts whose GitHub deploy role may pull from this stage's repository (dev: the staging and prod accounts). */
+        pullAccounts: z.array(account).default([]),
+        /** The repository this stage's deploy role copies images from (staging and prod: dev's). */
+        promoteFrom: z
+          .strictObject({
+            account,
+            region,
+            repositoryName: z.string().regex(/^[a-z0-9][a-z0-9._/-]{1,255}$/, 'must be an ECR repository name such as openclaw-dev'),
+          })
+          .optional(),
+      })
+      .default({ pullAccounts: [] }),
     data: z.strictObject({
       /** Keep tables, queues and keys when the stack is deleted. */
       retain: z.boolean(),
@@ -167,6 +191,13 @@ export const stageConfigSchema = z
     }),
   })
   .superRefine((cfg, ctx) => {
+    if ((cfg.github.owner === undefined) !== (cfg.github.repo === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['github', cfg.github.owner === undefined ? 'owner' : 'repo'],
+        message: 'set github.owner and github.repo together (the repository whose Actions deploy this stage), or neither (no deploy role)',
+      });
+    }
     if (cfg.stage !== 'dev' && cfg.ingress.certificateArn === undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -2,9 +2,12 @@ import { deepMerge, type DeepPartial } from './merge';
 import type { DeployStage, StageConfigInput } from './schema';
 
 /**
- * The three stages, stated as what each one changes over one base. Everything is validated by
- * `loadStageConfig` before any construct sees it. Prefix list IDs are the us-east-1 ones for S3
- * and DynamoDB.
+ * The three stages' shape, stated as what each one changes over one base: sizing, retention,
+ * routing, NAT gateways. What belongs to an adopter (accounts, regions, certificate ARNs, the
+ * GitHub repository, allowed CIDRs, alarm e-mails, the provider limits) comes from
+ * `config/<stage>.json`, laid over these values by `loadStageConfig`; the values here are examples
+ * that staging and prod refuse to synthesize with (placeholders.ts). Prefix list IDs are the
+ * us-east-1 ones for S3 and DynamoDB.
  *
  * The base is a production-shaped stage without production's cost: HTTPS for anyone, one NAT,
  * Spot workers, tickets for every alarm. Where staging and prod differ from it, it is on purpose:
@@ -12,18 +15,21 @@ import type { DeployStage, StageConfigInput } from './schema';
  * dev is cheap and disposable and only records its alarms.
  */
 const US_EAST_1_PREFIX_LISTS = { s3: 'pl-63a5400a', dynamodb: 'pl-02cd2c6b' } as const;
-const GITHUB = { owner: 'openclaw', repo: 'openclaw-deploy' } as const;
 /** ADOT collector release; check https://gallery.ecr.aws/aws-observability/aws-otel-collector when bumping. */
 const ADOT_VERSION = 'v0.43.3';
 
 type StagePatch = DeepPartial<StageConfigInput>;
+
+/** Example accounts (replace them in config/<stage>.json); promotion between stages refers to them. */
+const ACCOUNTS = { dev: '111111111111', staging: '222222222222', prod: '333333333333' } as const;
+/** Where CI pushes each build; staging and prod copy it from here (deploy.yml). */
+const DEV_REPOSITORY = { account: ACCOUNTS.dev, region: 'us-east-1', repositoryName: 'openclaw-dev' } as const;
 
 /** What every stage has unless it says otherwise. */
 const BASE: StagePatch = {
   env: { region: 'us-east-1' },
   network: { availabilityZones: ['us-east-1a', 'us-east-1b'], natGateways: 1, prefixLists: US_EAST_1_PREFIX_LISTS },
   ingress: { allowedCidr: '0.0.0.0/0' },
-  github: GITHUB,
   data: { retain: false, deletionProtection: false, visibilityTimeoutSeconds: 300, maxReceiveCount: 5 },
   logs: { level: 'info' },
   tracing: { collector: true, collectorVersion: ADOT_VERSION },
@@ -40,7 +46,8 @@ const BASE: StagePatch = {
 const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
   dev: {
     stage: 'dev',
-    env: { account: '111111111111' },
+    env: { account: ACCOUNTS.dev },
+    registry: { pullAccounts: [ACCOUNTS.staging, ACCOUNTS.prod] },
     network: { cidr: '10.10.0.0/16' },
     // No certificate in dev: the listener is plain HTTP and reachable only from the office/VPN
     // range below, never from the internet (see lib/README.md).
@@ -58,7 +65,8 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
   },
   staging: {
     stage: 'staging',
-    env: { account: '222222222222' },
+    env: { account: ACCOUNTS.staging },
+    registry: { promoteFrom: DEV_REPOSITORY },
     network: { cidr: '10.20.0.0/16' },
     ingress: { certificateArn: 'arn:aws:acm:us-east-1:222222222222:certificate/00000000-0000-4000-8000-000000000002' },
     github: { environment: 'staging' },
@@ -67,7 +75,8 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
   },
   prod: {
     stage: 'prod',
-    env: { account: '333333333333' },
+    env: { account: ACCOUNTS.prod },
+    registry: { promoteFrom: DEV_REPOSITORY },
     network: { cidr: '10.30.0.0/16', availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'], natGateways: 3 },
     ingress: { certificateArn: 'arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-4000-8000-000000000003' },
     github: { environment: 'prod' },
@@ -75,20 +84,8 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
     logs: { retentionDays: 365 },
     services: {
       intake: { minTasks: 2, maxTasks: 10, requestsPerTarget: 1000, canaryBakeMinutes: 10 },
-      gateway: {
-        minTasks: 2,
-        maxTasks: 6,
-        cpuTargetPercent: 50,
-        spendCeilingUsdPerHour: 500,
-        // Your organisation's provider limits per model class (Anthropic console, Limits page).
-        limits: {
-          tiers: {
-            sonnet: { models: ['claude-sonnet-5'], rpm: 4000, itpm: 2_000_000, otpm: 400_000 },
-            opus: { models: ['claude-opus-5'], rpm: 4000, itpm: 2_000_000, otpm: 400_000 },
-            haiku: { models: ['claude-haiku-5-5'], rpm: 4000, itpm: 4_000_000, otpm: 800_000 },
-          },
-        },
-      },
+      // The provider limits (services.gateway.limits) are your organisation's: config/prod.json.
+      gateway: { minTasks: 2, maxTasks: 6, cpuTargetPercent: 50, spendCeilingUsdPerHour: 500 },
       // On-demand only: prod latency targets leave no room for Spot reclaim storms.
       // Max sized for an 8x spike over a 40-worker baseline (bench/results/fleet-sim.md): at 50 the
       // p95 queue wait was 156 min; at 400 it is minutes. The gateway still caps provider usage.

@@ -11,6 +11,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
 import { KILL_SWITCH } from '../../runtime/src/shared/kill-switch-contract';
+import { WEBHOOK_PORT } from '../../runtime/src/shared/callback-url-policy';
 import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
 import { taskCompletionRate } from './agent-metrics';
@@ -30,8 +31,8 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
   readonly stage: string;
   /** Model the agent loop asks the gateway for. */
   readonly model: string;
-  /** The intake's API keys; workers read each key's webhook secret to sign completion webhooks. */
-  readonly apiKeysSecret: secretsmanager.ISecret;
+  /** Webhook-signing keys by API-key name: the only secret workers read (never the intake's key list). */
+  readonly webhookSigningSecret: secretsmanager.ISecret;
   /**
    * Workers when idle; 0 lets the fleet scale to zero (the step policy brings it back).
    * @default 0
@@ -100,9 +101,21 @@ export class AgentWorkerService extends Construct {
       'use at least 1 (acceptable latency ÷ average task time)',
     );
 
-    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSg', { vpc: props.network.vpc, description: 'Agent workers: AWS APIs and the LLM gateway only', allowAllOutbound: false });
+    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSg', {
+      vpc: props.network.vpc,
+      description: 'Agent workers: AWS APIs, the LLM gateway, and webhooks over HTTPS',
+      allowAllOutbound: false,
+      allowAllIpv6Outbound: false,
+    });
     props.network.allowAwsApis(this.securityGroup);
     props.gateway.allowFrom(this.securityGroup);
+    // Completion webhooks go to clients' public HTTPS endpoints through the NAT gateway. The network
+    // cannot tell a public address from a private one, so the SSRF policy is enforced in code at
+    // delivery time (CallbackUrlPolicy: https on 443 only, public addresses only, the checked
+    // address pinned against DNS rebinding); this rule only opens the port that policy allows.
+    for (const peer of [ec2.Peer.anyIpv4(), ec2.Peer.anyIpv6()]) {
+      this.securityGroup.addEgressRule(peer, ec2.Port.tcp(WEBHOOK_PORT), 'Completion webhooks (HTTPS, SSRF policy enforced in code)');
+    }
 
     this.killSwitch = new ssm.StringParameter(this, 'KillSwitch', {
       parameterName: `/openclaw/${props.stage}/worker/kill-switch`,
@@ -122,7 +135,7 @@ export class AgentWorkerService extends Construct {
         [ENV.gatewayUrl]: GATEWAY_URL,
         [ENV.model]: props.model,
         [ENV.killSwitchParam]: this.killSwitch.parameterName,
-        [ENV.apiKeysSecretArn]: props.apiKeysSecret.secretArn,
+        [ENV.webhookSigningSecretArn]: props.webhookSigningSecret.secretArn,
         [ENV.visibilityTimeoutSeconds]: String(props.visibilityTimeout.toSeconds()),
         [ENV.maxReceiveCount]: String(props.maxReceiveCount),
         [ENV.taskRetentionDays]: String(props.taskRetentionDays),
@@ -136,7 +149,7 @@ export class AgentWorkerService extends Construct {
     grantConsumeTasks(taskRole, [props.queues.high, props.queues.normal], props.dataKey);
     grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey);
     grantReadParameter(taskRole, this.killSwitch);
-    grantReadSecret(taskRole, props.apiKeysSecret);
+    grantReadSecret(taskRole, props.webhookSigningSecret);
     for (const server of props.mcpServers ?? []) {
       for (const rule of mcpEgressRules(server)) this.securityGroup.addEgressRule(rule.peer, ec2.Port.tcp(rule.port), rule.description);
       if (server.authSecretArn !== undefined) {

@@ -1,5 +1,6 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { requireProp } from '../errors';
 
@@ -15,7 +16,27 @@ export interface ContainerRegistryProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Delete the images when the repository is deleted (with `RemovalPolicy.DESTROY`), so
+   * `cdk destroy` can remove it and a redeploy can create the same name again.
+   * @default false
+   */
+  readonly emptyOnDelete?: boolean;
+  /**
+   * Other accounts whose deploy roles copy images out of this repository (cross-account promotion).
+   * Each is allowed the read-only pull actions, and only for roles named by `pullRoleNamePattern`.
+   * @default - no other account may pull
+   */
+  readonly pullAccounts?: readonly string[];
+  /**
+   * IAM role name (with `*`) in the pulling accounts that may pull.
+   * @default 'openclaw-*-github-deploy' (GithubDeployRole's names)
+   */
+  readonly pullRoleNamePattern?: string;
 }
+
+/** What copying an image out of a repository needs (skopeo: manifest, layers, and the digest check). */
+export const IMAGE_PULL_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer'] as const;
 
 /**
  * The stage account's image repository. Tags are immutable, every push is scanned, and the only
@@ -42,6 +63,7 @@ export class ContainerRegistry extends Construct {
       imageScanOnPush: true,
       encryption: ecr.RepositoryEncryption.KMS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      emptyOnDelete: props.emptyOnDelete ?? false,
       lifecycleRules: [
         {
           rulePriority: 1,
@@ -51,5 +73,20 @@ export class ContainerRegistry extends Construct {
         },
       ],
     });
+    const pattern = props.pullRoleNamePattern ?? 'openclaw-*-github-deploy';
+    for (const account of props.pullAccounts ?? []) {
+      requireProp(/^\d{12}$/.test(account), 'ContainerRegistry', 'pullAccounts', account, 'list 12-digit AWS account IDs');
+      // The account principal plus a role-name condition: naming the role itself would make the
+      // policy fail to apply before that account's role exists (ECR validates principals), and the
+      // source stage is deployed first.
+      this.repository.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `PromotionPull${account}`,
+          principals: [new iam.AccountPrincipal(account)],
+          actions: [...IMAGE_PULL_ACTIONS],
+          conditions: { ArnLike: { 'aws:PrincipalArn': `arn:${Stack.of(this).partition}:iam::${account}:role/${pattern}` } },
+        }),
+      );
+    }
   }
 }

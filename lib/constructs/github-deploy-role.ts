@@ -3,6 +3,7 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { requireProp } from '../errors';
+import { IMAGE_PULL_ACTIONS } from './container-registry';
 
 export interface GithubDeployRoleProps {
   /** GitHub repository owner (organisation or user). */
@@ -23,6 +24,18 @@ export interface GithubDeployRoleProps {
    * @default 'hnb659fds'
    */
   readonly bootstrapQualifier?: string;
+  /**
+   * Fixed role name, so a source repository's policy can name the role by pattern before it exists.
+   * @default - a generated name
+   */
+  readonly roleName?: string;
+  /**
+   * The repository (usually in another account) the pipeline copies the image from before pushing
+   * it into `repository`; the role may pull from it. That repository's policy must allow this
+   * account too (ContainerRegistry `pullAccounts`).
+   * @default - the role pulls only from `repository`
+   */
+  readonly promoteFromRepositoryArn?: string;
 }
 
 const GITHUB_ISSUER = 'token.actions.githubusercontent.com';
@@ -51,6 +64,7 @@ export class GithubDeployRole extends Construct {
         : iam.OidcProviderNative.fromOidcProviderArn(this, 'Provider', props.existingOidcProviderArn);
     const subjects = props.environments.map((env) => `repo:${props.owner}/${props.repo}:environment:${env}`);
     this.role = new iam.Role(this, 'Role', {
+      ...(props.roleName === undefined ? {} : { roleName: props.roleName }),
       description: `GitHub Actions deploys of ${props.owner}/${props.repo} (${props.environments.join(', ')})`,
       maxSessionDuration: Duration.hours(1),
       assumedBy: new iam.WebIdentityPrincipal(provider.oidcProviderArn, {
@@ -79,6 +93,9 @@ export class GithubDeployRole extends Construct {
         resources: [props.repository.repositoryArn],
       }),
     );
+    if (props.promoteFromRepositoryArn !== undefined) {
+      this.role.addToPolicy(new iam.PolicyStatement({ sid: 'PullForPromotion', actions: [...IMAGE_PULL_ACTIONS], resources: [props.promoteFromRepositoryArn] }));
+    }
     // GetAuthorizationToken has no resource-level permissions: AWS only accepts "*" here.
     this.role.addToPolicy(new iam.PolicyStatement({ sid: 'RegistryLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
     Validations.of(this.role).acknowledge({

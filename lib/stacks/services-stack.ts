@@ -110,7 +110,7 @@ export class ServicesStack extends Stack {
       gateway: this.gateway,
       stage: config.stage,
       model: config.model,
-      apiKeysSecret: data.apiKeysSecret,
+      webhookSigningSecret: data.webhookSigningSecret,
       minTasks: worker.minTasks,
       maxTasks: worker.maxTasks,
       useSpot: worker.useSpot,

@@ -1,10 +1,10 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { STAGE_CONFIGS } from '../../lib/config/stages';
-import { loadStageConfig } from '../../lib/config';
+import { loadStageConfig, readSiteConfig } from '../../lib/config';
+import type { SiteConfig } from '../../lib/config/site-config';
 import { OpenClawStage } from '../../lib/openclaw-stage';
 import { ENV } from '../../runtime/src/shared/config';
 import { parseMcpServersJson } from '../../runtime/src/shared/mcp-servers';
-import { TEST_DIGEST, testApp } from './support/synth-stage';
+import { TEST_CONFIG_DIR, TEST_DIGEST, testApp } from './support/synth-stage';
 
 const AUTH = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:mcp-docs-token-AbCdEf';
 const servers = [
@@ -13,9 +13,10 @@ const servers = [
 ];
 
 function workerTemplate(mcpServers: unknown): { template: Template; json: Record<string, any> } {
-  const dev = STAGE_CONFIGS.dev;
-  const services = { ...dev.services, worker: { ...dev.services.worker, mcpServers } };
-  const config = loadStageConfig('dev', { ...STAGE_CONFIGS, dev: { ...dev, services } as typeof dev });
+  // A site config file (config/dev.json) that lists the servers, over the test fixture's dev.
+  const fixture = readSiteConfig(TEST_CONFIG_DIR, 'dev');
+  const values = { ...fixture?.values, services: { ...fixture?.values.services, worker: { ...fixture?.values.services?.worker, mcpServers } } } as SiteConfig['values'];
+  const config = loadStageConfig('dev', { path: 'config/dev.json', values });
   const app = testApp({ imageDigest: TEST_DIGEST });
   const stage = new OpenClawStage(app, 'dev', { config, imageDigest: TEST_DIGEST });
   const json = app.synth().getStackArtifact(stage.services.artifactId).template as Record<string, any>;
@@ -39,13 +40,13 @@ describe('MCP servers in the stage configuration', () => {
     expect(parseMcpServersJson(value as string).map((s) => [s.name, s.url])).toEqual(servers.map((s) => [s.name, s.url]));
   });
 
-  it('THEN egress opens exactly each server\'s port: the address when the URL names one, any address for a hostname', () => {
-    const egress = workerSgEgress(json).filter((r) => typeof r.Description === 'string' && r.Description.startsWith('MCP server'));
-    expect(egress.map((r) => ({ cidr: r.CidrIp ?? r.CidrIpv6, port: r.FromPort, to: r.ToPort })).sort((a, b) => (String(a.cidr) < String(b.cidr) ? -1 : 1))).toEqual([
-      { cidr: '0.0.0.0/0', port: 443, to: 443 },
-      { cidr: '10.20.30.40/32', port: 8931, to: 8931 },
-      { cidr: '::/0', port: 443, to: 443 },
-    ]);
+  it('THEN egress opens exactly each server\'s port (its address when the URL names one, any address for a hostname) and nothing else', () => {
+    const rules = (j: Record<string, any>): string[] => workerSgEgress(j).map((r) => `${r.CidrIp ?? r.CidrIpv6 ?? r.DestinationSecurityGroupId?.['Fn::GetAtt']?.[0] ?? r.DestinationPrefixListId ?? '?'}:${r.FromPort}-${r.ToPort}`);
+    const withMcp = rules(json);
+    const without = rules(workerTemplate(undefined).json);
+    // The hostname's port 443 may already be open for webhooks; the named address is MCP's alone.
+    for (const needed of ['0.0.0.0/0:443-443', '::/0:443-443', '10.20.30.40/32:8931-8931']) expect(withMcp).toContain(needed);
+    expect(withMcp.filter((r) => !without.includes(r))).toEqual(['10.20.30.40/32:8931-8931']);
   });
 
   it('THEN the worker role may read the auth secret of the server that has one, and only that one', () => {

@@ -46,10 +46,12 @@ describe('data (prod)', () => {
     data.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  test('GIVEN the secrets WHEN created THEN their values are generated placeholders, never from the repository', () => {
-    data.resourceCountIs('AWS::SecretsManager::Secret', 2);
-    data.allResourcesProperties('AWS::SecretsManager::Secret', { GenerateSecretString: {} });
-    expect(JSON.stringify(prod.json.data)).not.toMatch(/"SecretString"/);
+  test('GIVEN the secrets WHEN created THEN their initial values are the unset marker or an empty document, never a credential from the repository', () => {
+    data.resourceCountIs('AWS::SecretsManager::Secret', 3);
+    const values = Object.values(prod.json.data['Resources'] as Record<string, { Type: string; Properties: { SecretString?: string } }>)
+      .filter((r) => r.Type === 'AWS::SecretsManager::Secret')
+      .map((r) => r.Properties.SecretString ?? '');
+    for (const v of values) expect(v === '{}' || v.startsWith('OPENCLAW_UNSET: ')).toBe(true);
   });
 
   test('GIVEN staging WHEN compared with prod THEN tables are unprotected and removable', () => {
@@ -88,7 +90,7 @@ describe('registry and deploy access (prod)', () => {
             Condition: {
               StringEquals: {
                 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-                'token.actions.githubusercontent.com:sub': ['repo:openclaw/openclaw-deploy:environment:prod'],
+                'token.actions.githubusercontent.com:sub': ['repo:example-org/agents-deploy:environment:prod'],
               },
             },
           },
@@ -101,7 +103,7 @@ describe('registry and deploy access (prod)', () => {
     const policy = resourcesOf(prod.json.registry, 'AWS::IAM::Policy')[0]?.[1];
     const statements = policy?.['PolicyDocument']['Statement'] as Array<Record<string, any>>;
     const bootstrap = statements.find((s) => s['Sid'] === 'CdkBootstrapRoles');
-    expect(JSON.stringify(bootstrap?.['Resource'])).toContain('role/cdk-hnb659fds-deploy-role-333333333333-us-east-1');
+    expect(JSON.stringify(bootstrap?.['Resource'])).toContain('role/cdk-hnb659fds-deploy-role-410987654321-us-east-1');
     const push = statements.find((s) => s['Sid'] === 'PromoteImage');
     expect(push?.['Resource']).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^RegistryRepository/), 'Arn'] });
   });
@@ -140,7 +142,7 @@ describe('dev without a certificate', () => {
     dev.templates.services.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
     dev.templates.services.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: 'Intake ALB',
-      SecurityGroupIngress: [{ CidrIp: '203.0.113.0/24', FromPort: 80, ToPort: 80, IpProtocol: 'tcp', Description: 'Clients of the task API' }],
+      SecurityGroupIngress: [{ CidrIp: '10.99.0.0/16', FromPort: 80, ToPort: 80, IpProtocol: 'tcp', Description: 'Clients of the task API' }],
     });
   });
 });

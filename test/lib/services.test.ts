@@ -1,9 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { loadStageConfig } from '../../lib/config';
+import { loadStageConfig, readSiteConfig } from '../../lib/config';
 import { ENV, PORTS, loadGatewayConfig } from '../../runtime/src/shared/config';
 import { METRICS } from '../../runtime/src/shared/metrics-contract';
 import { parseGatewayLimitsJson } from '../../runtime/src/shared/gateway-limits';
-import { resourcesOf, synthStage } from './support/synth-stage';
+import { TEST_CONFIG_DIR, resourcesOf, synthStage } from './support/synth-stage';
 
 const prod = synthStage('prod');
 const services = prod.templates.services;
@@ -173,11 +173,12 @@ describe('networking and load balancing (prod)', () => {
     }
   });
 
-  test('GIVEN the security groups WHEN read THEN only the gateway may reach the internet', () => {
+  test('GIVEN the security groups WHEN read THEN only the gateway (model API) and the workers (webhooks, HTTPS) may reach the internet', () => {
     const openEgress = resourcesOf(servicesJson, 'AWS::EC2::SecurityGroup')
-      .filter(([, p]) => (p['SecurityGroupEgress'] ?? []).some((r: Record<string, unknown>) => r['CidrIp'] === '0.0.0.0/0'))
-      .map(([id]) => id);
-    expect(openEgress).toEqual([expect.stringMatching(/^GatewayTaskSg/)]);
+      .filter(([, p]) => (p['SecurityGroupEgress'] ?? []).some((r: Record<string, unknown>) => r['CidrIp'] === '0.0.0.0/0' || r['CidrIpv6'] === '::/0'))
+      .map(([id]) => id)
+      .sort();
+    expect(openEgress).toEqual([expect.stringMatching(/^GatewayTaskSg/), expect.stringMatching(/^WorkerTaskSg/)]);
     services.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: Match.stringLikeRegexp('^LLM gateway'),
       SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }],
@@ -209,7 +210,7 @@ describe('networking and load balancing (prod)', () => {
       Port: 443,
       Protocol: 'HTTPS',
       SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-      Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-4000-8000-000000000003' }],
+      Certificates: [{ CertificateArn: 'arn:aws:acm:us-east-1:410987654321:certificate/7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9f0a' }],
     });
     services.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
       Scheme: 'internet-facing',
@@ -281,7 +282,7 @@ describe('gateway limits (prod)', () => {
     const raw = env('gateway')[ENV.gatewayLimits];
     expect(typeof raw).toBe('string');
     const parsed = parseGatewayLimitsJson(raw as string);
-    const configured = loadStageConfig('prod').services.gateway.limits as { tiers: Record<string, Record<string, unknown>> };
+    const configured = loadStageConfig('prod', readSiteConfig(TEST_CONFIG_DIR, 'prod')).services.gateway.limits as { tiers: Record<string, Record<string, unknown>> };
     expect(Object.keys(parsed.tiers).sort()).toEqual(Object.keys(configured.tiers).sort());
     for (const [name, tier] of Object.entries(configured.tiers)) expect(parsed.tiers[name]).toMatchObject(tier);
   });
@@ -302,15 +303,19 @@ describe('least privilege (prod)', () => {
     expect(byResource['"*"']).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
 
-  test('GIVEN the worker task role WHEN read THEN it may protect only its own cluster\'s tasks and read the API keys secret for webhook signing', () => {
+  test('GIVEN the worker task role WHEN read THEN it may protect only its own cluster\'s tasks and read only the webhook-signing secret, never the intake key list', () => {
     const policy = resourcesOf(servicesJson, 'AWS::IAM::Policy').find(([id]) => id.startsWith('WorkerTaskTaskDefinitionTaskRole'));
     const statements = policy?.[1]['PolicyDocument']['Statement'] as Array<Record<string, any>>;
     const protection = statements.find((st) => JSON.stringify(st['Action']).includes('TaskProtection'));
     expect(protection?.['Action']).toEqual(['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
     expect(JSON.stringify(protection?.['Resource'])).toMatch(/:task\/.*Cluster.*\/\*/);
-    const secretRead = statements.find((st) => JSON.stringify(st['Resource']).includes('ApiKeys'));
-    expect([...(secretRead?.['Action'] as string[])].sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-    expect(env('worker')[ENV.apiKeysSecretArn]).toEqual(secretRead?.['Resource']);
+    const secretReads = statements.filter((st) => JSON.stringify(st['Action']).includes('secretsmanager:'));
+    expect(secretReads).toHaveLength(1);
+    expect([...(secretReads[0]?.['Action'] as string[])].sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(secretReads[0]?.['Resource'])).toMatch(/WebhookSigningKeys/);
+    expect(env('worker')[ENV.webhookSigningSecretArn]).toEqual(secretReads[0]?.['Resource']);
+    expect(env('worker')[ENV.apiKeysSecretArn]).toBeUndefined();
+    expect(JSON.stringify(statements)).not.toMatch(/IntakeApiKeys|AnthropicApiKey/);
   });
 
   test('GIVEN the data key WHEN used by tasks THEN only through SQS or DynamoDB', () => {
@@ -327,7 +332,7 @@ describe('tracing sidecar (prod)', () => {
     const td = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role)?.[1];
     const collector = (td?.['ContainerDefinitions'] as Container[]).find((c) => c['Name'] === 'otel-collector');
     expect(collector).toMatchObject({ Essential: false, User: '10001', ReadonlyRootFilesystem: true, MemoryReservation: 64 });
-    expect(JSON.stringify(collector?.['Image'])).toMatch(/333333333333\.dkr\.ecr\.us-east-1\..*\/ecr-public\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+/);
+    expect(JSON.stringify(collector?.['Image'])).toMatch(/410987654321\.dkr\.ecr\.us-east-1\..*\/ecr-public\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+/);
     const config = (collector?.['Environment'] as Array<{ Name: string; Value: string }>).find((e) => e.Name === 'AOT_CONFIG_CONTENT')?.Value;
     expect(config).toContain('endpoint: 127.0.0.1:4318');
     expect(config).toContain('exporters: [awsxray]');

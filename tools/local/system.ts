@@ -129,11 +129,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
     const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
-    const auth = new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000, webhookSecret }]);
+    const auth = new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000 }]);
+    // As deployed: the worker's signing keys are their own document, apart from the intake's key list.
+    const signingKeys = new Map([['local-dev', webhookSecret]]);
     const callbackPolicy = new CallbackUrlPolicy({ allowHttpHosts: options.allowHttpCallbackHosts ?? [] });
     const notifier = new WebhookNotifier({
       store: new TaskStore({ client: dynamo, tableName: resources.tasksTable, retentionDays: options.taskRetentionDays }),
-      secretFor: (name) => auth.webhookSecretFor(name),
+      secretFor: (name) => signingKeys.get(name),
       policy: callbackPolicy,
       logger: logger.child({ service: 'worker' }),
     });

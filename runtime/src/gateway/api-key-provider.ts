@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { OpenClawError } from '../shared/errors';
+import { HttpError } from '../shared/errors';
+import { putSecretCommand, UNSET_SECRET_MARKER } from '../shared/secret-source';
 
 /** Source of the upstream API key. `refresh()` is called after a 401 so a rotated key is picked up. */
 export interface ApiKeyProvider {
@@ -7,7 +8,18 @@ export interface ApiKeyProvider {
   refresh(): Promise<string>;
 }
 
-export class SecretUnavailableError extends OpenClawError {}
+/**
+ * The key cannot be read or is not set: a 503 for the caller (the operator's fault, not the task's;
+ * retry later), with a message naming the secret and the command that sets it, never the value.
+ */
+export class SecretUnavailableError extends HttpError {
+  constructor(message: string, context: Record<string, unknown>) {
+    super(503, 'secret_unavailable', message, context, { 'x-should-retry': 'true', 'retry-after-ms': '30000' });
+  }
+}
+
+/** The `--secret-string` argument operators are told to use for the Anthropic key. */
+export const ANTHROPIC_KEY_VALUE_ARGUMENT = 'file://anthropic-key.txt';
 
 /** Local mode: the key from the environment (or none, for the stub model). */
 export function staticKeyProvider(key: string): ApiKeyProvider {
@@ -46,14 +58,16 @@ export function secretsManagerKeyProvider(options: SecretsManagerKeyProviderOpti
       try {
         const out = await options.client.send(new GetSecretValueCommand({ SecretId: options.secretArn }));
         const raw = out.SecretString;
-        if (raw === undefined || raw.length === 0) {
-          throw new SecretUnavailableError('secret_unavailable', `Secret ${options.secretArn} has no SecretString; store the Anthropic API key as a string`, { secretArn: options.secretArn });
+        const fix = putSecretCommand(options.secretArn, ANTHROPIC_KEY_VALUE_ARGUMENT);
+        if (raw === undefined || raw.trim().length === 0 || raw.trimStart().startsWith(UNSET_SECRET_MARKER)) {
+          // The stack's initial value: a first deploy comes up and waits for the operator; no redeploy needed.
+          throw new SecretUnavailableError(`Secret ${options.secretArn} (Anthropic API key) is not set yet; fix: ${fix}`, { secretArn: options.secretArn });
         }
         let key = raw.trim();
         if (key.startsWith('{')) {
           const parsed = JSON.parse(key) as { apiKey?: unknown };
           if (typeof parsed.apiKey !== 'string') {
-            throw new SecretUnavailableError('secret_unavailable', `Secret ${options.secretArn} is JSON without a string "apiKey" field`, { secretArn: options.secretArn });
+            throw new SecretUnavailableError(`Secret ${options.secretArn} is JSON without a string "apiKey" field; fix: ${fix}`, { secretArn: options.secretArn });
           }
           key = parsed.apiKey;
         }

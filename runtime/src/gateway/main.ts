@@ -1,7 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadGatewayConfig } from '../shared/config';
-import { ConfigError } from '../shared/errors';
-import { listen } from '../shared/http';
+import { ConfigError, errorMessage } from '../shared/errors';
+import { listen, sendJson } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { secretsManagerKeyProvider, staticKeyProvider, type ApiKeyProvider } from './api-key-provider';
 import { createAwsClients } from '../shared/aws-clients';
@@ -39,19 +39,38 @@ async function main(): Promise<void> {
   // Spans by OTLP to the collector sidecar (continuing the worker's chat spans), EMF metrics on stdout.
   const obs = startServiceObservability(SERVICES.gateway, config.stage, process.env);
   const metrics = gatewayMetricsFrom(obs.metrics);
-  const drain = new RequestDrain();
-  const handler = tracedHandler(createGatewayHandler({
-      upstreamUrl: config.upstreamUrl,
-      keys,
-      logger,
-      limits: config.limits,
-      metrics,
-      ...stores,
-      ...(config.spendCeilingUsdPerHour !== undefined ? { spendCeilingUsdPerHour: config.spendCeilingUsdPerHour } : {}),
-    }), {
-    tracer: obs.tracer,
-    metrics: obs.metrics,
+  const proxy = createGatewayHandler({
+    upstreamUrl: config.upstreamUrl,
+    keys,
+    logger,
+    limits: config.limits,
+    metrics,
+    ...stores,
+    ...(config.spendCeilingUsdPerHour !== undefined ? { spendCeilingUsdPerHour: config.spendCeilingUsdPerHour } : {}),
   });
+  // A first deploy starts before anyone has put the Anthropic key: /health stays 200 (ECS keeps the
+  // task), /ready and model calls answer 503 naming the secret and the command, until it is set.
+  const keyProblem = async (): Promise<string | undefined> => {
+    try {
+      await keys.get();
+      return undefined;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  };
+  const startProblem = await keyProblem();
+  if (startProblem !== undefined) logger.warn('secret.not_ready', { message: startProblem });
+  const handler = tracedHandler(
+    async (req, res) => {
+      if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/ready') {
+        const problem = await keyProblem();
+        return sendJson(res, problem === undefined ? 200 : 503, problem === undefined ? { status: 'ready' } : { status: 'not_ready', reasons: [problem] });
+      }
+      return proxy(req, res);
+    },
+    { tracer: obs.tracer, metrics: obs.metrics },
+  );
+  const drain = new RequestDrain();
   const server = await listen(drain.wrap(handler), config.port, logger);
   logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl, tiers: Object.keys(config.limits.tiers), shared: config.gatewayTable !== undefined });
   stopOnSignals(async (signal) => {

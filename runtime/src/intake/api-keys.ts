@@ -1,9 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import { HttpError } from '../shared/errors';
 import { hashApiKey, type ApiKeyEntry } from '../shared/api-keys';
+import type { SecretSource } from '../shared/secret-source';
+
+/** Who is calling: the entry of the bearer token's key, or an HttpError (401, or 503 while keys are not set). */
+export interface Authenticator {
+  authenticate(authorization: string | undefined): ApiKeyEntry | Promise<ApiKeyEntry>;
+}
 
 /** Authenticates bearer tokens by comparing hashes in constant time. */
-export class ApiKeyAuthenticator {
+export class ApiKeyAuthenticator implements Authenticator {
   private readonly entries: readonly { entry: ApiKeyEntry; digest: Buffer }[];
 
   constructor(entries: readonly ApiKeyEntry[]) {
@@ -24,9 +30,30 @@ export class ApiKeyAuthenticator {
     if (found === undefined) throw new HttpError(401, 'authentication_error', 'Invalid API key', {}, { 'www-authenticate': 'Bearer' });
     return found;
   }
+}
 
-  /** The webhook signing secret of the named key, for the notifier. */
-  webhookSecretFor(name: string): string | undefined {
-    return this.entries.find(({ entry }) => entry.name === name)?.entry.webhookSecret;
+/**
+ * Authenticates against the key list's current value: rebuilt when the secret changes, and a 503
+ * (retryable, the operator's fault, not the client's) while the secret is not set or not usable.
+ * `notReadyReason` feeds the intake's /ready.
+ */
+export class SecretBackedAuthenticator implements Authenticator {
+  private current: { keys: readonly ApiKeyEntry[]; auth: ApiKeyAuthenticator } | undefined;
+
+  constructor(private readonly source: SecretSource<readonly ApiKeyEntry[]>) {}
+
+  async authenticate(authorization: string | undefined): Promise<ApiKeyEntry> {
+    const state = await this.source.state();
+    if (!state.ready) {
+      throw new HttpError(503, 'service_unavailable', 'The API keys are not configured yet; retry later', {}, { 'retry-after': '30' });
+    }
+    if (this.current?.keys !== state.value) this.current = { keys: state.value, auth: new ApiKeyAuthenticator(state.value) };
+    return this.current.auth.authenticate(authorization);
+  }
+
+  /** Why the intake cannot authenticate anyone yet (naming the secret and the fix), or undefined when it can. */
+  async notReadyReason(): Promise<string | undefined> {
+    const state = await this.source.state();
+    return state.ready ? undefined : `${state.message}; fix: ${state.fix}`;
   }
 }

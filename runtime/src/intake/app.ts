@@ -15,7 +15,7 @@ import { TaskStore } from '../shared/task-store';
 import { describeIssues } from '../shared/zod-issues';
 import { definedBudget, resolveBudget } from '../shared/task-budget';
 import type { ApiKeyEntry } from '../shared/api-keys';
-import type { ApiKeyAuthenticator } from './api-keys';
+import type { Authenticator } from './api-keys';
 import { IdempotencyStore, parseIdempotencyKey, sha256Hex, type Claim } from './idempotency';
 import { openApiDocument } from './openapi';
 import { KeyRateLimiter, type RateLimiter } from './rate-limiter';
@@ -27,8 +27,14 @@ export interface IntakeOptions {
   readonly sqs: SQSClient;
   readonly tableName: string;
   readonly queues: QueueUrls;
-  readonly auth: ApiKeyAuthenticator;
+  readonly auth: Authenticator;
   readonly logger: Logger;
+  /**
+   * Extra conditions for /ready: each answers why the intake cannot serve yet (e.g. its API-key
+   * secret is not set), or undefined. /health stays 200 meanwhile, so ECS keeps the task.
+   * @default none
+   */
+  readonly readyChecks?: readonly (() => Promise<string | undefined>)[];
   /**
    * Days a task row is kept after it is created or cancelled (TASK_RETENTION_DAYS); a row whose
    * message was never sent expires after this. Required so the deployed value reaches the store.
@@ -103,7 +109,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
   const logger = options.logger;
 
   const authenticate = async (req: IncomingMessage): Promise<ApiKeyEntry> => {
-    const caller = options.auth.authenticate(req.headers.authorization);
+    const caller = await options.auth.authenticate(req.headers.authorization);
     const decision = await limiter.take(caller.name, caller.ratePerMinute);
     if (!decision.allowed) {
       logger.warn('intake.rate_limited', { key: caller.name });
@@ -222,6 +228,11 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     }
     if (path === '/ready') {
       if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+      const reasons = (await Promise.all((options.readyChecks ?? []).map((check) => check()))).filter((r): r is string => r !== undefined);
+      if (reasons.length > 0) {
+        logger.warn('intake.not_ready', { reasons });
+        return sendJson(res, 503, { status: 'not_ready', reasons });
+      }
       try {
         await Promise.all([
           options.dynamo.send(new DescribeTableCommand({ TableName: options.tableName })),

@@ -6,8 +6,8 @@ import { intakeResponseMetrics, tracedHandler } from '../shared/http-tracing';
 import { createLogger } from '../shared/logger';
 import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
-import { loadApiKeys } from '../shared/api-keys';
-import { ApiKeyAuthenticator } from './api-keys';
+import { apiKeySource } from '../shared/api-keys';
+import { SecretBackedAuthenticator } from './api-keys';
 import { createIntakeHandler } from './app';
 import { SharedKeyRateLimiter } from './shared-rate-limiter';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
@@ -16,13 +16,17 @@ async function main(): Promise<void> {
   const config = loadIntakeConfig(process.env);
   const logger = createLogger({ service: 'intake', stage: config.stage }, { level: config.logLevel });
   const { dynamo, sqs } = createAwsClients(config.aws);
-  const auth = new ApiKeyAuthenticator(
-    await loadApiKeys({
+  // Read at run time with a short cache: a first deploy starts before anyone has put the keys, and
+  // answers not-ready (naming the secret and the command) until they are there; no redeploy needed.
+  const auth = new SecretBackedAuthenticator(
+    apiKeySource({
       ...definedOnly('secretArn', config.apiKeysSecretArn),
       ...definedOnly('json', config.apiKeysJson),
       secrets: new SecretsManagerClient({ region: config.aws.region }),
+      logger,
     }),
   );
+  await auth.notReadyReason(); // read once at start, so an unset secret is logged before the first request
   // Spans by OTLP to the collector sidecar, EMF metrics on stdout.
   const obs = startServiceObservability(SERVICES.intake, config.stage, process.env);
   const metrics = obs.metrics;
@@ -34,6 +38,7 @@ async function main(): Promise<void> {
     tableName: config.tasksTable,
     queues: config.queues,
     auth,
+    readyChecks: [() => auth.notReadyReason()],
     logger,
     rateLimiter,
     taskRetentionDays: config.taskRetentionDays,

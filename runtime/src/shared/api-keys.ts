@@ -1,11 +1,14 @@
 /**
- * The API-key list: the contract between the secret the stacks create, the intake that authenticates
- * with it and the worker that signs webhooks with it.
+ * The API-key list: the contract between the secret the stacks create and the intake that
+ * authenticates with it. It holds names, hashes and limits only; webhook-signing keys are a
+ * separate secret (webhook-signing-keys.ts) that only the worker reads.
  */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import type { Logger } from './logger';
+import { secretsManagerSource, staticSecret, type SecretSource } from './secret-source';
 import { PRIORITIES, type Priority } from './task-model';
 import { budgetEntitlementSchema, definedBudget, type BudgetEntitlement } from './task-budget';
 import { describeIssues } from './zod-issues';
@@ -18,8 +21,6 @@ export interface ApiKeyEntry {
   readonly maxPriority: Priority;
   /** Requests per minute allowed for this key. */
   readonly ratePerMinute: number;
-  /** HMAC key for this client's completion webhooks; without it the client gets no webhooks. */
-  readonly webhookSecret?: string;
   /** What this key's tasks may do; absent: every tool the worker offers. */
   readonly entitlements?: ApiKeyEntitlements;
 }
@@ -53,7 +54,6 @@ const entrySchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (sha256 of the key)'),
   maxPriority: z.enum(PRIORITIES).default('normal'),
   ratePerMinute: z.number().int().positive().default(600),
-  webhookSecret: z.string().min(32, 'must be at least 32 characters (e.g. 32 random bytes, base64url)').optional(),
   entitlements: entitlementsSchema.optional(),
 });
 
@@ -71,9 +71,8 @@ export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
   const names = parsed.data.map((e) => e.name);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new ConfigError(`${source} lists the key name "${duplicate}" twice; names must be unique`, { source });
-  return parsed.data.map(({ webhookSecret, entitlements, ...rest }) => ({
+  return parsed.data.map(({ entitlements, ...rest }) => ({
     ...rest,
-    ...(webhookSecret !== undefined ? { webhookSecret } : {}),
     ...(entitlements !== undefined ? { entitlements: entitlementsOf(entitlements) } : {}),
   }));
 }
@@ -87,27 +86,39 @@ function entitlementsOf(raw: z.infer<typeof entitlementsSchema>): ApiKeyEntitlem
   return { ...(raw.tools !== undefined ? { tools: raw.tools } : {}), ...(budgets !== undefined ? { budgets } : {}) };
 }
 
-export interface ApiKeySource {
+export interface ApiKeySourceOptions {
   /** Secrets Manager secret holding the JSON array (AWS). */
   readonly secretArn?: string;
   /** The JSON array itself (local runs). Wins over `secretArn`. */
   readonly json?: string;
   /** Required with `secretArn`. */
   readonly secrets?: Pick<SecretsManagerClient, 'send'>;
+  /** Where `secret.not_ready` / `secret.ready` are logged. */
+  readonly logger?: Logger;
+  /** Clock of the re-read cache. @default Date.now */
+  readonly now?: () => number;
 }
 
+/** The `--secret-string` argument operators are told to use; README, Deploying, shows the file's shape. */
+export const API_KEYS_VALUE_ARGUMENT = 'file://api-keys.json';
+
 /**
- * Load the key list once at start-up, from the environment (local) or Secrets Manager (AWS). The
- * worker uses the same list for the webhook secrets. Rotation takes effect on the next start.
+ * The key list, from the environment (local: parsed once, a bad value fails the start) or from
+ * Secrets Manager (AWS: re-read every minute, so keys added or revoked land without a restart; while
+ * the secret still holds the stack's initial value or is malformed, the intake answers not-ready).
  */
-export async function loadApiKeys(source: ApiKeySource): Promise<ApiKeyEntry[]> {
-  if (source.json !== undefined) return parseApiKeys(source.json, 'INTAKE_API_KEYS');
-  if (source.secretArn === undefined || source.secrets === undefined) {
+export function apiKeySource(options: ApiKeySourceOptions): SecretSource<readonly ApiKeyEntry[]> {
+  if (options.json !== undefined) return staticSecret(parseApiKeys(options.json, 'INTAKE_API_KEYS'));
+  if (options.secretArn === undefined || options.secrets === undefined) {
     throw new ConfigError('No API keys configured: set API_KEYS_SECRET_ARN (AWS) or INTAKE_API_KEYS (local JSON)', {});
   }
-  const out = await source.secrets.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
-  if (out.SecretString === undefined) {
-    throw new ConfigError(`Secret ${source.secretArn} has no SecretString; store the key list as JSON text`, { secretArn: source.secretArn });
-  }
-  return parseApiKeys(out.SecretString, `secret ${source.secretArn}`);
+  return secretsManagerSource({
+    client: options.secrets,
+    secretId: options.secretArn,
+    label: 'intake API keys, a JSON array of {name, sha256, maxPriority, ratePerMinute}',
+    parse: parseApiKeys,
+    valueArgument: API_KEYS_VALUE_ARGUMENT,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
 }

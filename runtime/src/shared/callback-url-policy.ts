@@ -9,6 +9,13 @@ export class CallbackUrlRejectedError extends OpenClawError {
   }
 }
 
+/**
+ * The only port a callback may use. The worker's security group opens exactly this port to the
+ * internet (lib/constructs/agent-worker-service.ts), so a URL on any other port would be accepted
+ * at submission and time out at delivery; refusing it here keeps the two in agreement.
+ */
+export const WEBHOOK_PORT = 443;
+
 /** Resolve a hostname to every address it has (A and AAAA). */
 export type Resolver = (hostname: string) => Promise<readonly string[]>;
 
@@ -123,6 +130,9 @@ export class CallbackUrlPolicy {
     }
     if (url.protocol !== 'https:') {
       throw new CallbackUrlRejectedError(`callbackUrl must use https (got "${url.protocol.replace(':', '')}")`, { host });
+    }
+    if (url.port !== '' && Number(url.port) !== WEBHOOK_PORT) {
+      throw new CallbackUrlRejectedError(`callbackUrl port ${url.port} is not allowed; webhooks are sent to https on port ${WEBHOOK_PORT} only`, { host, port: url.port });
     }
     if (isIP(host) !== 0) {
       if (isPrivateAddress(host)) throw new CallbackUrlRejectedError(`callbackUrl host ${host} is a private, loopback or link-local address`, { host });

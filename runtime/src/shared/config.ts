@@ -30,6 +30,8 @@ export const ENV = {
   anthropicApiKey: 'ANTHROPIC_API_KEY',
   apiKeysSecretArn: 'API_KEYS_SECRET_ARN',
   apiKeys: 'INTAKE_API_KEYS',
+  webhookSigningSecretArn: 'WEBHOOK_SIGNING_SECRET_ARN',
+  webhookSigningKeys: 'WEBHOOK_SIGNING_KEYS',
   visibilityTimeoutSeconds: 'VISIBILITY_TIMEOUT_SECONDS',
   leaseMs: 'LEASE_MS',
   heartbeatMs: 'HEARTBEAT_MS',
@@ -120,9 +122,9 @@ const workerSchema = z.object({
   [ENV.protectionMinutes]: z.coerce.number().int().min(1).max(2880).default(60),
   [ENV.contextTokens]: z.coerce.number().int().min(1000).default(150_000),
   [ENV.maxToolOutputBytes]: z.coerce.number().int().min(1024).max(350_000).default(65_536),
-  // The intake's key list: the worker signs completion webhooks with each key's webhookSecret.
-  [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
-  [ENV.apiKeys]: z.string().min(2).optional(),
+  // The webhook-signing keys (API-key name -> signing key), the worker's only secret.
+  [ENV.webhookSigningSecretArn]: z.string().startsWith('arn:').optional(),
+  [ENV.webhookSigningKeys]: z.string().min(2).optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
   [ENV.agentTools]: agentToolsEnvSchema.optional(),
@@ -147,6 +149,12 @@ const gatewaySchema = z.object({
   // The fleet's spend ceiling (stage config services.gateway.spendCeilingUsdPerHour); unset: none.
   [ENV.gatewaySpendUsdPerHour]: z.coerce.number().positive().optional(),
 });
+
+/**
+ * Each service's environment schema, for the contract tests that check the task definitions set
+ * only variables their service reads, and every variable it requires.
+ */
+export const SERVICE_ENV_SCHEMAS = { intake: intakeSchema, worker: workerSchema, gateway: gatewaySchema } as const;
 
 export type Stage = z.infer<typeof stageSchema>;
 export type LogLevel = z.infer<typeof logLevelSchema>;
@@ -188,9 +196,9 @@ export interface WorkerConfig extends CommonConfig {
   readonly gatewayUrl: string;
   readonly model: string;
   readonly workerId?: string;
-  /** The intake's API key list (webhook secrets); without either, no completion webhooks are sent. */
-  readonly apiKeysSecretArn?: string;
-  readonly apiKeysJson?: string;
+  /** Where the webhook-signing keys are stored in AWS; `webhookSigningKeysJson` is the local alternative. Without either, no completion webhooks are sent. */
+  readonly webhookSigningSecretArn?: string;
+  readonly webhookSigningKeysJson?: string;
   /** Days task items (row, steps, intents, lock) are kept after their last write (TASK_RETENTION_DAYS). */
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
@@ -246,7 +254,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 function parseEnv<S extends z.ZodType>(schema: S, env: Env, service: string): z.infer<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
-  const secretKeys = new Set<string>([ENV.anthropicApiKey, ENV.apiKeys]);
+  const secretKeys = new Set<string>([ENV.anthropicApiKey, ENV.apiKeys, ENV.webhookSigningKeys]);
   const lines = result.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '(root)');
     const raw = env[key];
@@ -300,8 +308,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     gatewayUrl: raw[ENV.gatewayUrl],
     model: raw[ENV.model],
     ...definedOnly('workerId', raw[ENV.workerId]),
-    ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
-    ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
+    ...definedOnly('webhookSigningSecretArn', raw[ENV.webhookSigningSecretArn]),
+    ...definedOnly('webhookSigningKeysJson', raw[ENV.webhookSigningKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
     mcpServers: parseMcpServersJson(raw[ENV.mcpServers], ENV.mcpServers),

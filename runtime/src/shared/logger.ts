@@ -45,8 +45,10 @@ export const USER_CONTENT_PATHS: readonly string[] = ['why', 'shown.lastMessage'
  * AWS access key IDs, and `key=value` / `key: value` pairs whose key names a secret (as in an
  * error message that quotes a header or a connection string). Paths cannot see inside a string.
  */
+// `(?<!:\d{12}:)`: a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:<account>:secret:<name>`)
+// names a secret, it is not one; operators need it whole in the "set this secret" log line.
 const SECRET_VALUE =
-  /(sk-ant-[A-Za-z0-9_-]+|Bearer\s+[A-Za-z0-9._~+/=-]+|ocl_[A-Za-z0-9_-]{8,}|(?:AKIA|ASIA)[0-9A-Z]{16}|(?<![A-Za-z0-9])(?:x-api-key|api[-_]?key|secret(?:[-_]?access[-_]?key)?|password|authorization)["']?\s*[:=]\s*["']?(?:(?:Bearer|Basic)\s+)?[^\s"',;&]+)/gi;
+  /(sk-ant-[A-Za-z0-9_-]+|Bearer\s+[A-Za-z0-9._~+/=-]+|ocl_[A-Za-z0-9_-]{8,}|(?:AKIA|ASIA)[0-9A-Z]{16}|(?<![A-Za-z0-9])(?<!:\d{12}:)(?:x-api-key|api[-_]?key|secret(?:[-_]?access[-_]?key)?|password|authorization)["']?\s*[:=]\s*["']?(?:(?:Bearer|Basic)\s+)?[^\s"',;&]+)/gi;
 
 export type LogFields = Readonly<Record<string, unknown>>;
 

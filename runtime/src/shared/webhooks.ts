@@ -152,7 +152,7 @@ export class WebhookNotifier {
     const secret = task.submittedBy === undefined ? undefined : await this.o.secretFor(task.submittedBy);
     if (secret === undefined) {
       // Never send unsigned: the receiver could not tell us from anyone else.
-      return this.record(taskId, { status: 'FAILED', attempts: 0, lastError: `API key "${task.submittedBy ?? '?'}" has no webhookSecret configured` }, logger);
+      return this.record(taskId, { status: 'FAILED', attempts: 0, lastError: `API key "${task.submittedBy ?? '?'}" has no webhook-signing key configured` }, logger);
     }
     const body = payload(task);
     let attempts = 0;

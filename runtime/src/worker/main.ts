@@ -1,12 +1,12 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { loadApiKeys } from '../shared/api-keys';
 import { createAwsClients } from '../shared/aws-clients';
 import { definedOnly, loadWorkerConfig } from '../shared/config';
 import { listen } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { TaskStore } from '../shared/task-store';
 import { WebhookNotifier } from '../shared/webhooks';
+import { signingKeyLookup, webhookSigningKeySource } from '../shared/webhook-signing-keys';
 import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { promptDirectories } from '../shared/observability-config';
@@ -26,20 +26,21 @@ async function main(): Promise<void> {
   // Spans by OTLP to the collector sidecar, EMF metrics on stdout; prompts from PROMPTS_DIR, ./prompts or dist/prompts.
   const obs = startServiceObservability(SERVICES.worker, config.stage, process.env);
   const prompts = PromptRegistry.fromFirstDirectory(promptDirectories(obs.config, process.cwd(), __dirname));
-  let notifier: WebhookNotifier | undefined;
-  if (config.apiKeysSecretArn !== undefined || config.apiKeysJson !== undefined) {
-    const keys = await loadApiKeys({
-      ...definedOnly('secretArn', config.apiKeysSecretArn),
-      ...definedOnly('json', config.apiKeysJson),
-      secrets: new SecretsManagerClient({ region: config.aws.region }),
-    });
-    const secrets = new Map(keys.map((k) => [k.name, k.webhookSecret]));
-    notifier = new WebhookNotifier({
-      store: new TaskStore({ client: dynamo, tableName: config.tasksTable, retentionDays: config.taskRetentionDays }),
-      secretFor: (name) => secrets.get(name),
-      logger,
-    });
-  }
+  // The worker reads only the webhook-signing keys, never the intake's API-key list.
+  const signingKeys = webhookSigningKeySource({
+    ...definedOnly('secretArn', config.webhookSigningSecretArn),
+    ...definedOnly('json', config.webhookSigningKeysJson),
+    secrets: new SecretsManagerClient({ region: config.aws.region }),
+    logger,
+  });
+  const notifier =
+    signingKeys === undefined
+      ? undefined
+      : new WebhookNotifier({
+          store: new TaskStore({ client: dynamo, tableName: config.tasksTable, retentionDays: config.taskRetentionDays }),
+          secretFor: signingKeyLookup(signingKeys),
+          logger,
+        });
   const toolSources = mcpToolSources(config.mcpServers, new SecretsManagerClient({ region: config.aws.region }), logger);
   await Promise.all(toolSources.map((source) => source.start()));
   const consumer = createWorker({

@@ -7,6 +7,12 @@ import { buildApp } from '../../../lib/app';
 import type { DeployStage } from '../../../lib/config';
 import type { OpenClawStage } from '../../../lib/openclaw-stage';
 
+/**
+ * The adopter settings the tests deploy with (config/<stage>.json of a made-up organisation): real
+ * staging and prod refuse the examples' placeholders, so every synth here goes through this file.
+ */
+export const TEST_CONFIG_DIR = join(__dirname, '..', 'fixtures', 'config');
+
 /** A well-formed digest that no registry holds; stands in for CI's output. */
 export const TEST_DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -34,7 +40,7 @@ export function cdkJsonContext(): Record<string, unknown> {
 
 /** A test App as `cdk synth` builds it: cdk.json's context under the test's own. */
 export function testApp(context: Record<string, unknown>): App {
-  return new App({ context: { ...cdkJsonContext(), ...context }, outdir: mkdtempSync(join(tmpdir(), 'openclaw-cdk-')), builtinCloudFormationValidation: false });
+  return new App({ context: { ...cdkJsonContext(), configDir: TEST_CONFIG_DIR, ...context }, outdir: mkdtempSync(join(tmpdir(), 'openclaw-cdk-')), builtinCloudFormationValidation: false });
 }
 
 /**

@@ -1,17 +1,17 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ApiKeyAuthenticator } from '../../../runtime/src/intake/api-keys';
-import { hashApiKey, loadApiKeys, parseApiKeys } from '../../../runtime/src/shared/api-keys';
+import { apiKeySource, hashApiKey, parseApiKeys } from '../../../runtime/src/shared/api-keys';
 import { ConfigError, HttpError } from '../../../runtime/src/shared/errors';
 import { KeyRateLimiter } from '../../../runtime/src/intake/rate-limiter';
 
 const entry = (name: string, key: string, extra: Record<string, unknown> = {}) => ({ name, sha256: hashApiKey(key), ...extra });
 
 describe('API keys', () => {
-  it('GIVEN a key list WHEN parsed THEN defaults apply and the webhook secret is kept per key', () => {
+  it('GIVEN a key list WHEN parsed THEN defaults apply and a webhook secret (now its own secret) is not kept', () => {
     const keys = parseApiKeys(JSON.stringify([entry('a', 'ka', { webhookSecret: 's'.repeat(32) }), entry('b', 'kb', { maxPriority: 'high', ratePerMinute: 5 })]), 'test');
     expect(keys).toEqual([
-      { name: 'a', sha256: hashApiKey('ka'), maxPriority: 'normal', ratePerMinute: 600, webhookSecret: 's'.repeat(32) },
+      { name: 'a', sha256: hashApiKey('ka'), maxPriority: 'normal', ratePerMinute: 600 },
       { name: 'b', sha256: hashApiKey('kb'), maxPriority: 'high', ratePerMinute: 5 },
     ]);
   });
@@ -19,7 +19,6 @@ describe('API keys', () => {
   it.each([
     ['not JSON', '{', /not valid JSON/],
     ['a plain-text key instead of its hash', JSON.stringify([{ name: 'a', sha256: 'secret' }]), /0\.sha256: must be 64 lowercase hex/],
-    ['a short webhook secret', JSON.stringify([entry('a', 'k', { webhookSecret: 'short' })]), /0\.webhookSecret: must be at least 32 characters/],
     ['a duplicate name', JSON.stringify([entry('a', 'k1'), entry('a', 'k2')]), /lists the key name "a" twice/],
     ['an empty list', '[]', /invalid/],
   ])('GIVEN %s THEN a ConfigError names the problem', (_what, json, message) => {
@@ -27,18 +26,20 @@ describe('API keys', () => {
     expect(() => parseApiKeys(json, 'test')).toThrow(message);
   });
 
-  it('GIVEN the list in Secrets Manager WHEN loaded THEN it is fetched once by ARN and parsed', async () => {
+  it('GIVEN the list in Secrets Manager WHEN read twice within the cache THEN it is fetched once by ARN and parsed', async () => {
     const secrets = mockClient(SecretsManagerClient);
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:intake-keys';
     secrets.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: JSON.stringify([entry('svc', 'k')]) });
-    const keys = await loadApiKeys({ secretArn: arn, secrets: new SecretsManagerClient({ region: 'us-east-1' }) });
-    expect(keys.map((k) => k.name)).toEqual(['svc']);
+    const source = apiKeySource({ secretArn: arn, secrets: new SecretsManagerClient({ region: 'us-east-1' }) });
+    const first = await source.state();
+    await source.state();
+    expect(first.ready && first.value.map((k) => k.name)).toEqual(['svc']);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     secrets.restore();
   });
 
-  it('GIVEN neither a secret nor JSON THEN the error says what to set', async () => {
-    await expect(loadApiKeys({})).rejects.toThrow(/set API_KEYS_SECRET_ARN \(AWS\) or INTAKE_API_KEYS/);
+  it('GIVEN neither a secret nor JSON THEN the error says what to set', () => {
+    expect(() => apiKeySource({})).toThrow(/set API_KEYS_SECRET_ARN \(AWS\) or INTAKE_API_KEYS/);
   });
 
   it('GIVEN several keys WHEN authenticating THEN the matching entry is returned and anything else is a 401', () => {
@@ -57,8 +58,6 @@ describe('API keys', () => {
       expect(err).toBeInstanceOf(HttpError);
       expect((err as HttpError).status).toBe(401);
     }
-    expect(auth.webhookSecretFor('b')).toBe('w'.repeat(40));
-    expect(auth.webhookSecretFor('a')).toBeUndefined();
   });
 });
 

@@ -138,7 +138,7 @@ describe('WebhookNotifier against a loopback receiver and DynamoDB Local', () =>
   it('GIVEN a key without a webhook secret THEN nothing unsigned is sent', async () => {
     const transport = jest.fn(async () => 200);
     const taskId = await finishedTask('http://127.0.0.1:9/hook', 'no-secret');
-    expect(await notifier({ transport }).n.notify(taskId)).toMatchObject({ status: 'FAILED', attempts: 0, lastError: expect.stringMatching(/no webhookSecret/) });
+    expect(await notifier({ transport }).n.notify(taskId)).toMatchObject({ status: 'FAILED', attempts: 0, lastError: expect.stringMatching(/no webhook-signing key/) });
     expect(transport).not.toHaveBeenCalled();
   });
 

@@ -8,14 +8,16 @@ const base = {
 };
 
 describe('worker configuration for completion webhooks', () => {
-  it('GIVEN the API key secret ARN THEN the worker config carries it (the worker signs webhooks with its keys)', () => {
-    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:intake-keys';
-    expect(loadWorkerConfig({ ...base, API_KEYS_SECRET_ARN: arn }).apiKeysSecretArn).toBe(arn);
-    expect(loadWorkerConfig(base)).not.toHaveProperty('apiKeysSecretArn');
+  it('GIVEN the webhook-signing secret ARN THEN the worker config carries it, and nothing of the intake key list', () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-signing';
+    expect(loadWorkerConfig({ ...base, WEBHOOK_SIGNING_SECRET_ARN: arn }).webhookSigningSecretArn).toBe(arn);
+    expect(loadWorkerConfig(base)).not.toHaveProperty('webhookSigningSecretArn');
+    // The intake's key list is no longer the worker's business: set or not, the worker ignores it.
+    expect(JSON.stringify(loadWorkerConfig({ ...base, API_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:k' }))).not.toContain('secret:k');
   });
 
-  it('GIVEN a malformed key list variable THEN the error names it without echoing its value', () => {
-    expect(() => loadWorkerConfig({ ...base, INTAKE_API_KEYS: 'x' })).toThrow(/INTAKE_API_KEYS=\(redacted\)/);
-    expect(() => loadWorkerConfig({ ...base, API_KEYS_SECRET_ARN: 'intake-keys' })).toThrow(/API_KEYS_SECRET_ARN="intake-keys"/);
+  it('GIVEN a malformed signing-key variable THEN the error names it without echoing its value', () => {
+    expect(() => loadWorkerConfig({ ...base, WEBHOOK_SIGNING_KEYS: 'x' })).toThrow(/WEBHOOK_SIGNING_KEYS=\(redacted\)/);
+    expect(() => loadWorkerConfig({ ...base, WEBHOOK_SIGNING_SECRET_ARN: 'signing' })).toThrow(/WEBHOOK_SIGNING_SECRET_ARN="signing"/);
   });
 });
