@@ -77,6 +77,7 @@ export class ServicesStack extends Stack {
       maxTasks: gateway.maxTasks,
       cpuTargetPercent: gateway.cpuTargetPercent,
       ...(gateway.limits === undefined ? {} : { limits: gateway.limits }),
+      ...(gateway.spendCeilingUsdPerHour === undefined ? {} : { spendCeilingUsdPerHour: gateway.spendCeilingUsdPerHour }),
       alarmNamePrefix: prefix,
     });
     this.intake = new IntakeService(this, 'Intake', {
@@ -114,6 +115,7 @@ export class ServicesStack extends Stack {
       maxTasks: worker.maxTasks,
       useSpot: worker.useSpot,
       ...(worker.tools === undefined ? {} : { tools: worker.tools }),
+      ...(worker.mcpServers === undefined ? {} : { mcpServers: worker.mcpServers }),
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,
