@@ -132,7 +132,18 @@ export class LlmGatewayService extends Construct {
     this.service = new ecs.FargateService(this, 'Service', {
       ...agentServiceProps(props, task.taskDefinition, this.securityGroup, [alarmName]),
       serviceConnectConfiguration: {
-        services: [{ portMappingName: SERVICES.gateway, dnsName: GATEWAY_DNS_NAME, port: PORTS.gateway, discoveryName: GATEWAY_DNS_NAME }],
+        services: [
+          {
+            portMappingName: SERVICES.gateway,
+            dnsName: GATEWAY_DNS_NAME,
+            port: PORTS.gateway,
+            discoveryName: GATEWAY_DNS_NAME,
+            // Envoy's HTTP default (15 s per request) would cut every queued wait plus streamed reply;
+            // 0 disables it: the gateway's upstream timeouts and the worker's model-call timeout bound
+            // a call (test/contracts/timeouts.test.ts).
+            perRequestTimeout: Duration.seconds(0),
+          },
+        ],
       },
     });
     // Service Connect publishes per-service HTTP metrics; 5xx here means the gateway itself is failing.

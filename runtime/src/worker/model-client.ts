@@ -37,12 +37,15 @@ export interface ModelClient {
   create(request: ModelRequest, options: ModelCallOptions): Promise<Anthropic.Message>;
 }
 
+/** How long one model call through the gateway may take, retries aside (the SDK's default). */
+export const MODEL_CALL_TIMEOUT_MS = 600_000;
+
 export interface AnthropicModelClientOptions {
   /** The gateway's URL; workers never talk to the provider directly. */
   readonly baseURL: string;
   /** @default 2 (the SDK's own default) */
   readonly maxRetries?: number;
-  /** @default 600_000 */
+  /** @default MODEL_CALL_TIMEOUT_MS */
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
 }
@@ -53,7 +56,7 @@ export function anthropicModelClient(options: AnthropicModelClientOptions): Mode
     // The gateway injects the real key; workers hold none.
     apiKey: 'via-gateway',
     maxRetries: options.maxRetries ?? 2,
-    timeout: options.timeoutMs ?? 600_000,
+    timeout: options.timeoutMs ?? MODEL_CALL_TIMEOUT_MS,
     ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
   });
   return {
