@@ -43,6 +43,8 @@ export const ENV = {
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
 } as const;
 
 export { PORTS };
@@ -115,6 +117,9 @@ const workerSchema = z.object({
   [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.apiKeys]: z.string().min(2).optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
+  // The lanes' DLQ: set, every worker also sweeps it so dead-lettered tasks end FAILED.
+  [ENV.deadLetterQueueUrl]: queueUrlSchema.optional(),
+  [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 const gatewaySchema = z.object({
@@ -174,6 +179,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
+  /** The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep. */
+  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
 }
 
 export interface WorkerDurabilityConfig {
@@ -260,6 +267,10 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
   };
 }
 
+function deadLetterOf(queueUrl: string | undefined, sweepMs: number): Pick<WorkerConfig, 'deadLetter'> {
+  return queueUrl === undefined ? {} : { deadLetter: { queueUrl, sweepMs } };
+}
+
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const raw = parseEnv(workerSchema, env, 'worker');
   return {
@@ -287,6 +298,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       contextTokens: raw[ENV.contextTokens],
       maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
     },
+    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs]),
   };
 }
 
