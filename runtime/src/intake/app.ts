@@ -86,11 +86,12 @@ async function readSubmission(req: IncomingMessage, maxBody: number): Promise<Su
  * left for the client's retry with the same key, which re-enqueues the same task.
  */
 export function createIntakeHandler(options: IntakeOptions): Handler {
+  const clock = options.now;
   const store = new TaskStore({
     client: options.dynamo,
     tableName: options.tableName,
     retentionDays: options.taskRetentionDays,
-    ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(clock !== undefined ? { now: () => clock().getTime() } : {}),
   });
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;

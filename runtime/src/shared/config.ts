@@ -3,6 +3,7 @@ import { ConfigError } from './errors';
 import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
+import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -45,6 +46,7 @@ export const ENV = {
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
+  agentTools: 'AGENT_TOOLS',
 } as const;
 
 export { PORTS };
@@ -120,6 +122,8 @@ const workerSchema = z.object({
   // The lanes' DLQ: set, every worker also sweeps it so dead-lettered tasks end FAILED.
   [ENV.deadLetterQueueUrl]: queueUrlSchema.optional(),
   [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
+  [ENV.agentTools]: agentToolsEnvSchema.optional(),
 });
 
 const gatewaySchema = z.object({
@@ -181,6 +185,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly durability: WorkerDurabilityConfig;
   /** The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep. */
   readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
+  /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
+  readonly tools: readonly BuiltinToolName[];
 }
 
 export interface WorkerDurabilityConfig {
@@ -283,6 +289,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
+    tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],

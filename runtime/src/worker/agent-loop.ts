@@ -10,7 +10,7 @@ import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
 import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
 import { DrainingError } from './worker-errors';
-import type { ToolContext, ToolRegistry, ToolResult } from './tool-registry';
+import { hasSideEffects, type ToolContext, type ToolRegistry, type ToolResult } from './tool-registry';
 
 export interface AgentLoopOptions {
   readonly model: ModelClient;
@@ -171,16 +171,21 @@ export class AgentLoop {
     const tool = this.options.tools.get(use.name);
     const idempotencyKey = `${taskId}/${use.id}`;
     const toolCtx: ToolContext = { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal };
+    if (tool.risk === 'requires_approval') {
+      // Durable human approval is not part of this worker yet: such a tool is never run unattended.
+      logger.warn('tool.approval_unavailable', { tool: use.name, idempotencyKey });
+      return result({ content: `tool "${use.name}" requires human approval, which this deployment does not offer; it was not run`, isError: true });
+    }
 
-    if (tool.sideEffects) {
+    if (hasSideEffects(tool)) {
       const intent = mayHaveIntent ? await this.options.log.getIntent(taskId, seq) : undefined;
       if (intent?.toolUseId === use.id) {
         // A previous owner announced this call and died before recording its result.
-        if (tool.reconcile === undefined) {
+        if (tool.idempotency.onInterrupted === 'outcome_unknown') {
           logger.warn('tool.outcome_unknown', { tool: use.name, idempotencyKey, intentFence: intent.fence });
           return result({ content: outcomeUnknown(idempotencyKey), isError: true });
         }
-        const found = await tool.reconcile(idempotencyKey, toolCtx);
+        const found = await tool.idempotency.reconcile(idempotencyKey, toolCtx);
         logger.info('tool.reconciled', { tool: use.name, idempotencyKey, performed: found.performed });
         if (found.performed) return result(found.result);
         // The downstream system says it never happened: running it now cannot do it twice.
@@ -191,8 +196,8 @@ export class AgentLoop {
 
     this.assertLeaseLive(ctx.lease());
     try {
-      const out = result(await tool.run(use.input, toolCtx));
-      logger.info('tool.result', { tool: use.name, idempotencyKey, sideEffects: tool.sideEffects, isError: out.isError, bytes: out.content.length });
+      const out = result(await this.options.tools.execute(tool, use.input, toolCtx, this.maxToolOutputBytes));
+      logger.info('tool.result', { tool: use.name, idempotencyKey, risk: tool.risk, isError: out.isError, bytes: out.content.length });
       return out;
     } catch (err) {
       // Aborts and fences propagate: the lease is gone or we are draining, and the step must not be recorded.

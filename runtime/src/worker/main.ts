@@ -14,6 +14,7 @@ import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { startDeadLetterSweeper } from './dead-letter-wiring';
 import { anthropicModelClient } from './model-client';
+import { builtinTools } from './tools/catalog';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 /** The health check fails when no poll loop made progress for this long (a paused worker still ticks). */
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     modelName: config.model,
     logger,
     taskRetentionDays: config.taskRetentionDays,
+    tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,
