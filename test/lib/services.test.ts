@@ -52,6 +52,11 @@ describe('task definitions (prod)', () => {
     expect(env('worker')[ENV.drainTimeoutMs]).toBe('90000');
   });
 
+  test('GIVEN the gateway WHEN stopped THEN it gets 120 s and drains calls in flight for all but the last 10 s of it', () => {
+    expect(container('gateway')['StopTimeout']).toBe(120);
+    expect(env('gateway')[ENV.gatewayDrainMs]).toBe('110000');
+  });
+
   test.each(ROLES)('GIVEN the %s task WHEN synthesized THEN the heap is capped at 75%% of task memory', (role) => {
     const td = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role);
     const memory = Number(td?.[1]['Memory']);

@@ -71,7 +71,7 @@ export class Admission {
         store: limitStore,
         maxDepth: limits.queue.maxDepth,
         jitter: limits.queue.jitter,
-        creditRequests: limits.queue.creditRequests,
+        lease: limits.queue.lease,
         now,
         ...(random !== undefined ? { random } : {}),
         onQueued: (lane) => metrics.queued({ lane, tier }),

@@ -3,6 +3,8 @@ import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { AdmittedCall } from './admission';
 import { classifyStreamError, classifyUpstream, retryHeaders } from './error-map';
+import { upstreamUnavailable } from './gateway-errors';
+import { UpstreamIdleError, chunksWithIdleTimeout, readWithIdleTimeout } from './idle-timeout';
 import { copyHeaders } from './upstream-client';
 import { SseUsageTap, type Usage } from './usage';
 
@@ -11,13 +13,37 @@ function ownHeaders(call: AdmittedCall): Record<string, string> {
   return { 'x-openclaw-model': call.model, 'x-openclaw-tier': call.tier, 'x-openclaw-lane': call.lane, 'x-openclaw-queued-ms': String(call.queuedMs) };
 }
 
+/** How one upstream call is bounded and reported. */
+export interface RelayContext {
+  /** Aborts the upstream call: the caller went away, or the upstream fell silent. */
+  readonly abort: AbortController;
+  /** Longest silence allowed between body bytes once the headers arrived (ms). */
+  readonly idleTimeoutMs: number;
+  readonly logger: Logger;
+}
+
 export function isEventStream(upstream: Response): boolean {
   return upstream.ok && (upstream.headers.get('content-type') ?? '').includes('text/event-stream');
 }
 
 /** Relay a whole (non-streamed) answer, then charge its usage and tell the breaker its outcome. */
-export async function relayBody(res: ServerResponse, upstream: Response, call: AdmittedCall): Promise<void> {
-  const text = Buffer.from(await upstream.arrayBuffer());
+export async function relayBody(res: ServerResponse, upstream: Response, call: AdmittedCall, ctx: RelayContext): Promise<void> {
+  let text: Buffer;
+  try {
+    text = await readWithIdleTimeout(upstream.body, ctx.idleTimeoutMs, ctx.abort);
+  } catch (err) {
+    // Unknown output: keep the whole reservation rather than risk overshooting the provider.
+    call.settle(undefined, call.cost[2]);
+    const reason: unknown = ctx.abort.signal.reason;
+    if (reason instanceof UpstreamIdleError) {
+      call.fail('idle_timeout');
+      ctx.logger.warn('gateway.upstream_idle', { model: call.model, idleMs: reason.idleMs });
+      throw upstreamUnavailable(true, `${reason.message} after its headers; the gateway gave up on the body`, call.model);
+    }
+    if (res.destroyed) return;
+    call.fail('broken_stream');
+    throw upstreamUnavailable(false, `Upstream body broke off: ${errorMessage(err)}`, call.model);
+  }
   const outcome = classifyUpstream(upstream.status, upstream.status === 429 ? text.toString('utf8') : undefined);
   // A spend-limit 429 says nothing about the per-minute buckets.
   if (outcome !== 'spend_limit') call.calibrate(upstream.headers);
@@ -64,22 +90,26 @@ export async function relayBody(res: ServerResponse, upstream: Response, call: A
  * Pass an SSE stream through chunk by chunk, reading usage and errors on the way without holding
  * the stream back; the reservation is settled from what the stream reported.
  */
-export async function relayStream(res: ServerResponse, upstream: Response, call: AdmittedCall, aborted: AbortSignal, logger: Logger): Promise<void> {
+export async function relayStream(res: ServerResponse, upstream: Response, call: AdmittedCall, ctx: RelayContext): Promise<void> {
   // The headers come before the body: calibrate now, not when a long stream ends.
   call.calibrate(upstream.headers);
   res.writeHead(upstream.status, copyHeaders(upstream, ownHeaders(call)));
   const tap = new SseUsageTap();
   try {
-    for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of chunksWithIdleTimeout(upstream.body, ctx.idleTimeoutMs, ctx.abort)) {
       tap.push(chunk);
       if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
     }
   } catch (err) {
     // Unknown output: keep the whole reservation rather than risk overshooting the provider.
     call.settle(tap.outcome().usage, call.cost[2]);
-    if (!aborted.aborted || res.writableFinished) {
+    const reason: unknown = ctx.abort.signal.reason;
+    if (reason instanceof UpstreamIdleError) {
+      call.fail('idle_timeout');
+      ctx.logger.warn('gateway.upstream_idle', { model: call.model, idleMs: reason.idleMs, streaming: true });
+    } else if (!ctx.abort.signal.aborted || res.writableFinished) {
       call.fail('broken_stream');
-      logger.warn('gateway.stream_broken', { model: call.model, error: errorMessage(err) });
+      ctx.logger.warn('gateway.stream_broken', { model: call.model, error: errorMessage(err) });
     }
     res.destroy();
     return;

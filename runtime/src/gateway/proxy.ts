@@ -107,8 +107,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       throw upstreamUnavailable(timedOut, timedOut ? `Upstream did not answer within ${limits.upstreamTimeoutMs} ms` : `Upstream unreachable: ${errorMessage(err)}`, call.model);
     }
     clearTimeout(timer);
-    if (isEventStream(upstream)) await relayStream(res, upstream, admitted, abort.signal, logger);
-    else await relayBody(res, upstream, admitted);
+    const relay = { abort, idleTimeoutMs: limits.upstreamIdleTimeoutMs, logger };
+    if (isEventStream(upstream)) await relayStream(res, upstream, admitted, relay);
+    else await relayBody(res, upstream, admitted, relay);
   };
 
   const handler: Handler = async (req, res) => {

@@ -25,7 +25,8 @@ export function copyHeaders(upstream: Response, extra: Record<string, string>): 
 
 /**
  * Sends a call upstream with the organisation's key (the caller's key is never forwarded). On a
- * 401 it asks the key provider once for a fresher key and retries: the key may have been rotated.
+ * 401 it asks the key provider once for a fresher key and retries with it: the key may have been
+ * rotated. A provider that has no other key (a revoked one, within its cooldown) gets no retry.
  */
 export class UpstreamClient {
   private readonly doFetch: typeof fetch;
@@ -44,9 +45,13 @@ export class UpstreamClient {
       headers['anthropic-version'] ??= '2023-06-01';
       return this.doFetch(new URL(path, this.options.upstreamUrl), { method: 'POST', headers, body, signal });
     };
-    const first = await attempt(await this.options.keys.get());
+    const key = await this.options.keys.get();
+    const first = await attempt(key);
     if (first.status !== 401) return first;
+    // Within the provider's refresh cooldown the same key comes back: its 401 is the answer.
+    const fresh = await this.options.keys.refresh();
+    if (fresh === key) return first;
     await first.body?.cancel();
-    return attempt(await this.options.keys.refresh());
+    return attempt(fresh);
   }
 }

@@ -175,6 +175,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
       ...(input.callbackUrl !== undefined ? { callbackUrl: input.callbackUrl } : {}),
       submittedBy: caller.name,
+      ...(caller.entitlements?.tools !== undefined ? { allowedTools: caller.entitlements.tools } : {}),
       createdAt: at,
       updatedAt: at,
     };

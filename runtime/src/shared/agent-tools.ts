@@ -6,10 +6,13 @@
 import { z } from 'zod';
 
 /** Every built-in tool, by the name the model calls it. */
-export const BUILTIN_TOOL_NAMES = ['calculator', 'record_note'] as const;
+export const BUILTIN_TOOL_NAMES = ['calculator', 'record_note', 'http_fetch'] as const;
 export type BuiltinToolName = (typeof BUILTIN_TOOL_NAMES)[number];
 
-/** What a worker offers when nothing is configured. */
+/**
+ * What a worker offers when nothing is configured. `http_fetch` is opt-in: it needs egress to the
+ * internet from the workers' security group.
+ */
 export const DEFAULT_AGENT_TOOLS: readonly BuiltinToolName[] = ['calculator', 'record_note'];
 
 const FIX = `list built-in tool names, each once, from: ${BUILTIN_TOOL_NAMES.join(', ')}`;

@@ -43,10 +43,14 @@ export const ENV = {
   contextTokens: 'CONTEXT_TOKENS',
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
+  gatewayDrainMs: 'GATEWAY_DRAIN_MS',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
   agentTools: 'AGENT_TOOLS',
+  loopSameCall: 'LOOP_SAME_CALL_LIMIT',
+  loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
+  loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
 } as const;
 
 export { PORTS };
@@ -124,6 +128,10 @@ const workerSchema = z.object({
   [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
   [ENV.agentTools]: agentToolsEnvSchema.optional(),
+  // Loop detection (runtime/src/worker/loop-detector.ts): same tool + same input N times, or a cycle repeated.
+  [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
+  [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
+  [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
 });
 
 const gatewaySchema = z.object({
@@ -134,6 +142,8 @@ const gatewaySchema = z.object({
   [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.anthropicApiKey]: z.string().min(1).optional(),
   [ENV.gatewayLimits]: z.string().optional(),
+  // The CDK sets it below the task's ECS stopTimeout (at most 120 s): calls in flight finish before SIGKILL.
+  [ENV.gatewayDrainMs]: z.coerce.number().int().min(1000).max(120_000).default(25_000),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -187,6 +197,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
   readonly tools: readonly BuiltinToolName[];
+  /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
+  readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
 }
 
 export interface WorkerDurabilityConfig {
@@ -217,6 +229,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly anthropicApiKey?: string;
   /** Tiers, lanes, queue, breaker and routing, from GATEWAY_LIMITS (JSON) or the defaults. */
   readonly limits: GatewayLimits;
+  /** How long SIGTERM waits for calls and streams in flight before closing connections (ms). */
+  readonly drainMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -290,6 +304,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
+    loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
@@ -319,5 +334,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
     limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
+    drainMs: raw[ENV.gatewayDrainMs],
   };
 }

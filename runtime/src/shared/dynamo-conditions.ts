@@ -35,7 +35,7 @@ const TRANSIENT_CANCELLATION_CODES: ReadonlySet<string> = new Set(['TransactionC
  * flight, throttling, capacity) and not by any condition: it wrote nothing, so retrying it is
  * safe and may succeed. A `ValidationError` cancellation is neither a fence nor retryable.
  */
-export function isRetryableCancellation(err: unknown): boolean {
+export function isRetryableCancellation(err: unknown): err is Error {
   if (!(err instanceof Error) || err.name !== 'TransactionCanceledException' || isConditionalCheckFailed(err)) return false;
   return cancellationReasons(err).some((r) => r.Code !== undefined && TRANSIENT_CANCELLATION_CODES.has(r.Code));
 }

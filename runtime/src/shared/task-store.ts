@@ -76,8 +76,9 @@ export class TaskStore {
   }
 
   /**
-   * Move a task to RUNNING unless it already finished. Returns the updated row, or undefined when
-   * the task is terminal (a duplicate delivery of finished work).
+   * Move a task to RUNNING unless it already finished, counting one attempt (call it once the
+   * lease is held, so a receive that could not take the lease counts nothing). Returns the updated
+   * row, or undefined when the task is terminal (a duplicate delivery of finished work) or unknown.
    */
   async markRunning(taskId: string): Promise<TaskRecord | undefined> {
     const now = this.now().toISOString();
@@ -99,6 +100,25 @@ export class TaskStore {
         return strip(out.Attributes);
       },
       () => undefined,
+    );
+  }
+
+  /**
+   * Give back the attempt `markRunning` counted, when the task is handed back for a reason that
+   * is not its own (provider weather, a drain): `attempts` counts only receives spent toward the DLQ.
+   */
+  async refundAttempt(taskId: string): Promise<boolean> {
+    return conditionHeld(() =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          UpdateExpression: 'SET attempts = attempts - :one',
+          ConditionExpression: 'attempts >= :one AND #s = :running',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':one': 1, ':running': 'RUNNING' },
+        }),
+      ),
     );
   }
 

@@ -12,11 +12,13 @@ export interface CircuitProbeOptions {
 }
 
 /**
- * Stops polling for a reason that only a probe can clear (the gateway's circuit is open), and
- * probes with backoff until it succeeds or `signal` aborts. One probe loop per reason at a time.
+ * Stops polling while the model cannot be reached: for a reason only a probe can clear (the
+ * gateway's circuit is open, the provider rejects the key), probing with backoff until it
+ * succeeds; or for a while (a rate limit's retry-after). One probe loop per reason at a time.
  */
 export class CircuitProbe {
   private readonly loops = new Map<PauseReason, Promise<void>>();
+  private readonly timed = new Map<PauseReason, { until: number; timer: NodeJS.Timeout }>();
 
   constructor(private readonly o: CircuitProbeOptions) {}
 
@@ -38,8 +40,29 @@ export class CircuitProbe {
     this.loops.set(reason, loop);
   }
 
-  /** Settles when every probe loop has ended (after the stop signal aborted them). */
+  /** Pause polling for `reason` for `ms` (extended, never shortened, by a later call). */
+  pauseFor(reason: PauseReason, ms: number): void {
+    const until = Date.now() + ms;
+    const current = this.timed.get(reason);
+    if (current !== undefined && current.until >= until) return;
+    if (current !== undefined) clearTimeout(current.timer);
+    this.o.gate.pause(reason);
+    const timer = setTimeout(() => {
+      this.timed.delete(reason);
+      this.o.gate.resume(reason);
+    }, ms);
+    // A pending resume must not keep a stopping process alive.
+    timer.unref();
+    this.timed.set(reason, { until, timer });
+  }
+
+  /** Settles when every probe loop has ended (after the stop signal aborted them); timed pauses are dropped. */
   async settled(): Promise<void> {
+    for (const [reason, { timer }] of this.timed) {
+      clearTimeout(timer);
+      this.o.gate.resume(reason);
+    }
+    this.timed.clear();
     await Promise.all([...this.loops.values()]);
   }
 }

@@ -1,5 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { unobservedTaskRuns, type TaskRunObserver } from './agent-telemetry';
+import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
@@ -11,11 +12,13 @@ import type { CheckpointLog } from './checkpoint-log';
 import { CircuitProbe } from './circuit-probe';
 import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
 import { ConsumerEmitter } from './consumer-events';
-import { HandBacks } from './hand-back';
+import { HandBacks, weatherHandBacks } from './hand-back';
+import type { HealthSnapshot, SlotProgress } from './health';
 import { Heartbeat } from './heartbeat';
 import type { KillSwitch } from './kill-switch';
 import type { LeaseHandle, LeaseManager } from './lease';
 import { GatewayCircuitOpenError } from './model-client';
+import { ProviderWeatherError, weatherDelaySeconds, type WeatherBackoff } from './provider-weather';
 import { PollGate, sleep } from './poll-gate';
 import { LaneReceiver } from './queue-lanes';
 import { QueueMessages, type Received } from './queue-message';
@@ -61,6 +64,11 @@ export interface ConsumerOptions {
    * message is deleted so a crash delays the webhook instead of losing it. @default undefined (none)
    */
   readonly notifier?: TaskNotifier;
+  /**
+   * Backoff of a task handed back for provider weather (rate limit, overload, 5xx, timeout,
+   * rejected key). @default { baseMs: 2000, maxMs: 120_000 }
+   */
+  readonly weatherBackoff?: WeatherBackoff;
   /** Wraps each run in the task's trace (continued from the message's traceparent) and task metrics. @default none */
   readonly telemetry?: TaskRunObserver;
 }
@@ -84,14 +92,15 @@ export class Consumer {
   private readonly lanes: LaneReceiver;
   private readonly handBacks: HandBacks;
   private readonly circuit: CircuitProbe;
+  private readonly weatherBackoff: WeatherBackoff;
   private stopController = new AbortController();
   /** Fires just before a stop's deadline: running steps are cut short. */
   private hardStop = new AbortController();
   private running: Promise<void> | undefined;
   private inFlight = 0;
   private processed = 0;
-  /** Last time a poll loop made progress (or was knowingly paused); the health check reads it. */
-  lastTick = Date.now();
+  /** What each slot is doing, for the health check: polling (and when it last came round) or running a task. */
+  private slots: SlotProgress[] = [];
 
   constructor(private readonly o: ConsumerOptions) {
     this.visibility = o.visibilityTimeoutSeconds ?? 300;
@@ -99,6 +108,7 @@ export class Consumer {
     this.wait = o.waitTimeSeconds ?? 20;
     this.concurrency = o.concurrency ?? 1;
     this.releaseMarginMs = o.releaseMarginMs ?? 3000;
+    this.weatherBackoff = o.weatherBackoff ?? {};
     if (this.heartbeatMs * 2 > this.visibility * 1000) {
       throw new ConsumerConfigError(
         `heartbeatMs=${this.heartbeatMs} must be at most half the visibility timeout (${this.visibility}s) so a message never becomes visible while its task runs; lower heartbeatMs or raise the queue's visibility timeout`,
@@ -134,6 +144,7 @@ export class Consumer {
       messages: this.messages,
       leases: o.leases,
       log: o.log,
+      store: o.store,
       logger: o.logger,
       events: this.events,
       maxReceiveCount: o.maxReceiveCount ?? 5,
@@ -148,7 +159,8 @@ export class Consumer {
     this.stopController = new AbortController();
     this.hardStop = new AbortController();
     await this.o.killSwitch?.start(this.gate);
-    const slots = Array.from({ length: this.concurrency }, () => this.pollLoop());
+    this.slots = Array.from({ length: this.concurrency }, (): SlotProgress => ({ state: 'idle', tickAt: Date.now() }));
+    const slots = this.slots.map((_, i) => this.pollLoop(i));
     this.running = Promise.all(slots).then(() => undefined);
   }
 
@@ -179,15 +191,25 @@ export class Consumer {
     return this.running !== undefined && !this.stopController.signal.aborted;
   }
 
-  /** For the health endpoint and the soak: what the consumer is doing. */
-  stats(): { inFlight: number; processed: number; pausedBy: string[]; lastTick: number } {
-    return { inFlight: this.inFlight, processed: this.processed, pausedBy: this.gate.pausedBy, lastTick: this.lastTick };
+  /** How long a lease lives without renewal: a busy slot whose heartbeat is quiet longer has lost it. */
+  get leaseMs(): number {
+    return this.o.leases.leaseMs;
   }
 
-  private async pollLoop(): Promise<void> {
+  /** For the soak: what the consumer is doing. */
+  stats(): { inFlight: number; processed: number; pausedBy: string[] } {
+    return { inFlight: this.inFlight, processed: this.processed, pausedBy: this.gate.pausedBy };
+  }
+
+  /** For the health check: whether the consumer runs, and each slot's latest sign of progress. */
+  healthSnapshot(): HealthSnapshot {
+    return { running: this.isRunning, slots: [...this.slots] };
+  }
+
+  private async pollLoop(slot: number): Promise<void> {
     const signal = this.stopController.signal;
     while (!signal.aborted) {
-      this.lastTick = Date.now();
+      this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       try {
         if (this.gate.paused) {
           // Paused is healthy: keep the tick fresh while waiting.
@@ -198,7 +220,7 @@ export class Consumer {
         if (received === undefined) continue;
         this.inFlight += 1;
         try {
-          await this.handle(received);
+          await this.handle(received, slot);
         } finally {
           this.inFlight -= 1;
           this.processed += 1;
@@ -212,7 +234,7 @@ export class Consumer {
     }
   }
 
-  private async handle(received: Received): Promise<void> {
+  private async handle(received: Received, slot: number): Promise<void> {
     const { message, receiveCount } = received;
     let body: TaskMessage;
     try {
@@ -227,16 +249,7 @@ export class Consumer {
     }
     const taskId = body.taskId;
     const logger = this.o.logger.child({ taskId, receiveCount });
-    const task = await this.o.store.markRunning(taskId);
-    if (task === undefined) {
-      // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
-      logger.info('task.duplicate_or_missing');
-      this.events.emit('task_duplicate', { taskId });
-      // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
-      await this.notify(taskId, logger);
-      await this.messages.delete(received);
-      return;
-    }
+    // The lease first: a receive that cannot take it (another worker runs the task) counts no attempt.
     const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
     if (acquired === undefined) {
       // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
@@ -246,7 +259,18 @@ export class Consumer {
       await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
       return;
     }
-    await this.runLeased(received, body, task, acquired, logger);
+    const task = await this.o.store.markRunning(taskId);
+    if (task === undefined) {
+      // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
+      logger.info('task.duplicate_or_missing');
+      this.events.emit('task_duplicate', { taskId });
+      // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
+      await this.notify(taskId, logger);
+      await this.messages.delete(received);
+      await this.o.leases.release(acquired).catch(() => false);
+      return;
+    }
+    await this.runLeased(received, body, task, acquired, logger, slot);
   }
 
   private async runLeased(
@@ -255,6 +279,7 @@ export class Consumer {
     task: NonNullable<Awaited<ReturnType<TaskStore['markRunning']>>>,
     acquired: LeaseHandle,
     logger: Logger,
+    slot: number,
   ): Promise<void> {
     const { taskId } = body;
     const started = Date.now();
@@ -277,7 +302,11 @@ export class Consumer {
         this.events.emit('heartbeat_failed', { taskId, error: asError(cause) });
         taskController.abort(cause);
       },
+      onRenewed: (at) => {
+        this.slots[slot] = { state: 'busy', taskId, renewedAt: at };
+      },
     });
+    this.slots[slot] = { state: 'busy', taskId, renewedAt: heartbeat.lastRenewedAt };
 
     try {
       const outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
@@ -289,23 +318,26 @@ export class Consumer {
           draining: () => this.stopController.signal.aborted,
         }),
       );
-      heartbeat.stop();
+      // The heartbeat keeps the lease and the message until the message is deleted: the webhook
+      // may take a while, and the slot must still show progress meanwhile.
       await this.o.log.finish(heartbeat.lease, outcome);
       logger.info('task.finished', { status: outcome.status });
       this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
       await this.notify(taskId, logger);
       await this.messages.delete(received);
+      await heartbeat.stop();
       await this.o.leases.release(heartbeat.lease);
     } catch (err) {
-      heartbeat.stop();
-      await this.onTaskError(heartbeat.lost ?? err, received, taskId, heartbeat.lease, logger);
+      await heartbeat.stop();
+      await this.onTaskError(heartbeat.lost ?? err, received, task.attempts ?? 1, heartbeat.lease, logger);
     } finally {
       this.hardStop.signal.removeEventListener('abort', onHardStop);
       await this.o.protection?.idle();
     }
   }
 
-  private async onTaskError(err: unknown, received: Received, taskId: string, lease: LeaseHandle, logger: Logger): Promise<void> {
+  private async onTaskError(err: unknown, received: Received, attempts: number, lease: LeaseHandle, logger: Logger): Promise<void> {
+    const { taskId } = lease;
     if (err instanceof FencedError) {
       // Someone else owns the task now; its message and its lease are theirs to settle.
       logger.warn('task.fenced', { error: errorMessage(err), fence: lease.fence });
@@ -314,18 +346,37 @@ export class Consumer {
     }
     if (err instanceof DrainingError || this.stopController.signal.aborted) {
       // Draining: everything done so far is checkpointed; the next worker resumes from there.
-      await this.o.leases.release(lease).catch(() => false);
-      await this.handBacks.handBack(received, taskId, 'draining', 0);
+      await this.handBacks.handBackUncounted(received, lease, 'draining', 0);
       return;
     }
     if (err instanceof GatewayCircuitOpenError) {
       // Not the task's fault: pause everyone's polling and give the message back uncounted.
-      await this.o.leases.release(lease).catch(() => false);
       this.circuit.pauseUntilProbeSucceeds('circuit_open', this.stopController.signal);
-      await this.handBacks.handBack(received, taskId, 'circuit_open', 0);
+      await this.handBacks.handBackUncounted(received, lease, 'circuit_open', 0);
       return;
     }
-    await this.handBacks.countFailure(asError(err), received, taskId, lease, logger);
+    if (err instanceof ProviderWeatherError || isRetryableCancellation(err)) {
+      await this.onWeather(err, received, lease, logger);
+      return;
+    }
+    await this.handBacks.countFailure(asError(err), received, attempts, lease, logger);
+  }
+
+  /**
+   * The provider's (or the store's) weather: hand the task back with a jittered backoff that grows
+   * with its earlier weather hand-backs (at least what retry-after asked for), without spending a
+   * receive; stop polling meanwhile. A rejected key pauses until a probe gets through, so tasks
+   * complete once the key is fixed, without a redeploy.
+   */
+  private async onWeather(err: ProviderWeatherError | Error, received: Received, lease: LeaseHandle, logger: Logger): Promise<void> {
+    const weather = err instanceof ProviderWeatherError ? err : undefined;
+    const kind = weather?.kind ?? 'store_contention';
+    const delaySeconds = weatherDelaySeconds(weatherHandBacks(received), weather?.retryAfterMs, this.weatherBackoff);
+    logger.warn('task.provider_weather', { kind, status: weather?.status, delaySeconds, error: errorMessage(err) });
+    this.events.emit('provider_weather', { taskId: lease.taskId, kind, ...(weather?.status !== undefined ? { status: weather.status } : {}), delaySeconds });
+    if (kind === 'auth_rejected') this.circuit.pauseUntilProbeSucceeds('provider_auth', this.stopController.signal);
+    else if (weather !== undefined) this.circuit.pauseFor('provider_weather', weather.retryAfterMs ?? this.weatherBackoff.baseMs ?? 2000);
+    await this.handBacks.handBackUncounted(received, lease, 'provider_weather', delaySeconds);
   }
 
   private notify(taskId: string, logger: Logger): Promise<void> {

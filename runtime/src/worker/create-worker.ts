@@ -6,6 +6,7 @@ import { definedOnly, type QueueUrls } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { AgentTelemetry } from './agent-telemetry';
 import { noopMetrics, type Metrics } from '../shared/metrics';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 import type { PriceTable } from '../shared/model-profiles';
 import type { PromptRegistry } from '../shared/prompt-registry';
 import { TaskStore } from '../shared/task-store';
@@ -18,6 +19,7 @@ import { gatewayProbe, type ModelClient } from './model-client';
 import { TaskProtection } from './task-protection';
 import { ToolRegistry, type ToolDefinition } from './tool-registry';
 import { builtinTools } from './tools/catalog';
+import type { LoopThresholds } from './loop-detector';
 
 export interface WorkerDeps {
   readonly dynamo: DynamoDBDocumentClient;
@@ -72,8 +74,12 @@ export interface WorkerDeps {
   readonly prompts?: PromptRegistry;
   /** Prices and context windows for the cost and utilisation metrics. @default DEFAULT_PRICE_TABLE */
   readonly prices?: PriceTable;
+  /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS (3 same calls; a 2–4 call cycle twice) */
+  readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
+  /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
+  readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
 }
 
 /** Wire a worker from its ports; the same code runs against AWS, the emulators and test fakes. */
@@ -106,6 +112,8 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('maxToolOutputBytes', deps.maxToolOutputBytes),
     ...definedOnly('maxTokens', deps.maxTokens),
     ...definedOnly('maxSteps', deps.maxSteps),
+    ...definedOnly('loopThresholds', deps.loopThresholds),
+    ...definedOnly('metrics', deps.metrics),
   });
   const killSwitch =
     deps.killSwitch === undefined
@@ -137,9 +145,21 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('concurrency', deps.concurrency),
     ...definedOnly('probeBackoffMs', deps.probeBackoffMs),
     ...definedOnly('notifier', deps.notifier),
+    ...definedOnly('weatherBackoff', deps.weatherBackoff),
   });
   consumer.events.on('task_started', (e) => {
     if (e.receiveCount > 1) telemetry.taskRedelivered(e.taskId, e.receiveCount);
+  });
+  const metrics = deps.metrics ?? noopMetrics;
+  consumer.events.on('provider_weather', (e) => {
+    metrics.emit(
+      [
+        { name: METRICS.providerWeatherHandBacks, value: 1 },
+        ...(e.kind === 'auth_rejected' ? [{ name: METRICS.providerAuthRejected, value: 1 }] : []),
+      ],
+      { [DIMENSIONS.model]: deps.modelName },
+      { taskId: e.taskId, kind: e.kind, ...(e.status !== undefined ? { status: e.status } : {}), delaySeconds: e.delaySeconds },
+    );
   });
   consumer.events.on('task_failed', (e) => {
     if (e.final) telemetry.taskAbandoned(e.taskId, e.error);

@@ -4,11 +4,22 @@ import type { CheckpointLog } from './checkpoint-log';
 import type { ConsumerEmitter, HandBackReason } from './consumer-events';
 import type { LeaseHandle, LeaseManager } from './lease';
 import type { QueueMessages, Received } from './queue-message';
+import type { TaskStore } from '../shared/task-store';
+
+/** Message attribute counting a task's hand-backs for weather, so its backoff grows across fresh copies. */
+export const WEATHER_HANDBACKS_ATTRIBUTE = 'openclaw-weather-handbacks';
+
+/** Hand-backs for weather this message has been through already. */
+export function weatherHandBacks(received: Received): number {
+  const n = Number(received.message.MessageAttributes?.[WEATHER_HANDBACKS_ATTRIBUTE]?.StringValue ?? 0);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
 
 export interface HandBackOptions {
   readonly messages: QueueMessages;
   readonly leases: LeaseManager;
   readonly log: CheckpointLog;
+  readonly store: TaskStore;
   readonly logger: Logger;
   readonly events: ConsumerEmitter;
   /** The DLQ redrive's maxReceiveCount. */
@@ -39,13 +50,43 @@ export class HandBacks {
       // The message reappears after its visibility timeout anyway; nothing is lost.
       this.o.logger.warn('task.hand_back_failed', { taskId, error: errorMessage(err) });
     }
-    this.o.logger.info('task.handed_back', { taskId, reason, requeued: requeue });
-    this.o.events.emit('task_handed_back', { taskId, reason, requeued: requeue });
+    this.o.logger.info('task.handed_back', { taskId, reason, requeued: requeue, delaySeconds });
+    this.o.events.emit('task_handed_back', { taskId, reason, requeued: requeue, delaySeconds });
   }
 
-  /** The task failed for its own reasons: count the receive, back off, and on the last one record FAILED. */
-  async countFailure(error: Error, received: Received, taskId: string, lease: LeaseHandle, logger: Logger): Promise<void> {
-    const final = received.receiveCount >= this.o.maxReceiveCount;
+  /**
+   * Give back a task we hold the lease on, for a reason that is not its fault (draining, an open
+   * circuit, provider weather), spending nothing toward the DLQ: the attempt counted when the
+   * lease was taken is refunded on the row, the lease released, and the message replaced by a fresh
+   * copy (SQS's receive count starts over) visible after `delaySeconds`.
+   */
+  async handBackUncounted(received: Received, lease: LeaseHandle, reason: HandBackReason, delaySeconds: number): Promise<void> {
+    const { taskId } = lease;
+    await this.o.store.refundAttempt(taskId).catch((err: unknown) => this.o.logger.warn('task.refund_failed', { taskId, error: errorMessage(err) }));
+    await this.o.leases.release(lease).catch(() => false);
+    const handBacks = weatherHandBacks(received) + (reason === 'provider_weather' ? 1 : 0);
+    try {
+      await this.o.messages.replace(
+        received,
+        delaySeconds,
+        handBacks > 0 ? { [WEATHER_HANDBACKS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(handBacks) } } : {},
+      );
+    } catch (err) {
+      // The message reappears after its visibility timeout (one receive spent); nothing is lost.
+      this.o.logger.warn('task.hand_back_failed', { taskId, error: errorMessage(err) });
+    }
+    this.o.logger.info('task.handed_back', { taskId, reason, requeued: true, delaySeconds });
+    this.o.events.emit('task_handed_back', { taskId, reason, requeued: true, delaySeconds });
+  }
+
+  /**
+   * The task failed for its own reasons: the receive stays spent, the message comes back after a
+   * backoff, and on the last receive allowed (by SQS's count, or by the row's `attempts`, which a
+   * fresh copy does not reset) FAILED is recorded so the status does not stay RUNNING.
+   */
+  async countFailure(error: Error, received: Received, attempts: number, lease: LeaseHandle, logger: Logger): Promise<void> {
+    const { taskId } = lease;
+    const final = Math.max(received.receiveCount, attempts) >= this.o.maxReceiveCount;
     logger.error('task.error', { error: error.message, final });
     this.o.events.emit('task_failed', { taskId, receiveCount: received.receiveCount, error, final });
     if (final) {
@@ -53,7 +94,7 @@ export class HandBacks {
       await this.o.log
         .finish(lease, {
           status: 'FAILED',
-          fields: { error: { type: 'poison', message: `failed ${received.receiveCount} times; last error: ${error.message.slice(0, 1000)}` } },
+          fields: { error: { type: 'poison', message: `failed ${Math.max(received.receiveCount, attempts)} times; last error: ${error.message.slice(0, 1000)}` } },
         })
         .catch((e: unknown) => logger.warn('task.fail_record_failed', { error: errorMessage(e) }));
       await this.o.notify(taskId, logger);

@@ -15,6 +15,8 @@ export interface HeartbeatOptions {
   readonly logger: Logger;
   /** Called once when the lease is lost or about to lapse: the work must stop, not just be told. */
   readonly onLost: (err: FencedError, cause: unknown) => void;
+  /** Called after each beat that renewed both the lease and the visibility (the health check's sign of progress). */
+  readonly onRenewed?: (at: number) => void;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -28,6 +30,7 @@ export interface HeartbeatOptions {
 export class Heartbeat {
   private current: LeaseHandle;
   private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
   private beating = true;
   private lostWith: FencedError | undefined;
   /** When the lease and visibility were last both renewed (or the task started); the health check reads it. */
@@ -55,13 +58,18 @@ export class Heartbeat {
     return this.renewedAt;
   }
 
-  stop(): void {
+  /** No more beats; settles once a beat already in flight has ended, so the lease can be released after it. */
+  async stop(): Promise<void> {
     this.beating = false;
     clearTimeout(this.timer);
+    await this.inFlight;
   }
 
   private schedule(): void {
-    if (this.beating) this.timer = setTimeout(() => void this.beat(), this.o.periodMs);
+    if (!this.beating) return;
+    this.timer = setTimeout(() => {
+      this.inFlight = this.beat();
+    }, this.o.periodMs);
   }
 
   private async beat(): Promise<void> {
@@ -72,7 +80,9 @@ export class Heartbeat {
       const left = MAX_VISIBILITY_FROM_RECEIVE_S - Math.floor((this.now() - received.receivedAt) / 1000);
       await this.o.messages.setVisibility(received, Math.max(0, Math.min(this.o.visibilitySeconds, left)));
       this.renewedAt = this.now();
+      this.o.onRenewed?.(this.renewedAt);
     } catch (err) {
+      if (!this.beating) return;
       // A lost lease, or one about to lapse before the next beat, must stop the work, not just be reported.
       if (err instanceof FencedError || this.current.expiresAt - this.now() < this.o.periodMs) {
         logger.warn('heartbeat.failed', { error: errorMessage(err), fence: this.current.fence });

@@ -183,6 +183,14 @@ export class ToolRegistry {
   }
 
   /**
+   * The tools one task may use: this registry narrowed by the task's allowlist (its API key's
+   * entitlements, stored on the task row at intake). Undefined allows every registered tool.
+   */
+  forTask(allowed: readonly string[] | undefined): TaskTools {
+    return new TaskTools(this, allowed === undefined ? undefined : new Set(allowed));
+  }
+
+  /**
    * Validate the raw input against the tool's schema, run it and cap its output at
    * `maxOutputBytes`. Invalid input is an error result (the tool never sees it); errors the tool
    * throws propagate, so the caller decides between an error result and a fence/abort.
@@ -192,5 +200,37 @@ export class ToolRegistry {
     if (!parsed.success) return { content: truncateOutput(`invalid input for ${tool.name}: ${describeIssues(parsed.error)}`, maxOutputBytes), isError: true };
     const out = await tool.run(parsed.data, ctx);
     return { content: truncateOutput(out.content, maxOutputBytes), isError: out.isError === true };
+  }
+}
+
+/** A refusal the model sees as an error tool result; the tool is not run. */
+export interface ToolRefusal {
+  readonly refused: 'unknown_tool' | 'not_allowed';
+  readonly message: string;
+}
+
+/**
+ * The tool policy for one task. A tool outside the allowlist is never offered to the model, and a
+ * call to it anyway (a model that guesses names, or a conversation resumed after the policy
+ * changed) is refused without running it.
+ */
+export class TaskTools {
+  constructor(
+    readonly registry: ToolRegistry,
+    private readonly allowed: ReadonlySet<string> | undefined,
+  ) {}
+
+  /** The `tools` array of this task's Messages API requests. */
+  specs(): ToolSpec[] {
+    return this.registry.specs(this.allowed);
+  }
+
+  /** The tool to run for a call named `name`, or why it may not run. */
+  resolve(name: string): { readonly tool: ToolDefinition } | ToolRefusal {
+    if (!this.registry.has(name)) return { refused: 'unknown_tool', message: `unknown tool "${name}"` };
+    if (this.allowed !== undefined && !this.allowed.has(name)) {
+      return { refused: 'not_allowed', message: `tool "${name}" is not allowed for this task (its API key may use: ${[...this.allowed].join(', ') || 'no tools'}); it was not run` };
+    }
+    return { tool: this.registry.get(name) };
   }
 }

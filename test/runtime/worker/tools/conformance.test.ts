@@ -6,7 +6,10 @@ import Ajv from 'ajv';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { BUILTIN_TOOL_NAMES, type BuiltinToolName } from '../../../../runtime/src/shared/agent-tools';
+import { CallbackUrlPolicy } from '../../../../runtime/src/shared/callback-url-policy';
 import { FencedError } from '../../../../runtime/src/shared/errors';
+import { listen, type RunningServer } from '../../../../runtime/src/shared/http';
+import { silentLogger } from '../../../../runtime/src/shared/logger';
 import { TOOL_NAME, ToolRegistry, hasSideEffects, type ToolContext } from '../../../../runtime/src/worker/tool-registry';
 import { builtinTools, type BuiltinToolDeps } from '../../../../runtime/src/worker/tools/catalog';
 import { NOTE_SK, notePk } from '../../../../runtime/src/worker/tools/record-note';
@@ -26,9 +29,20 @@ interface Fixture {
 
 let aws: TestAws;
 let deps: BuiltinToolDeps;
+let web: RunningServer;
 
 const FIXTURES: { readonly [N in BuiltinToolName]: Fixture } = {
   calculator: { valid: { a: 6, b: 7, op: 'mul' }, invalid: { a: '6', b: 7, op: 'pow' } },
+  // A loopback site, reachable only because the test injects a policy that allows 127.0.0.1 over http.
+  http_fetch: {
+    get valid() {
+      return { url: `${web.url}/page` };
+    },
+    invalid: { url: 42 },
+    get large() {
+      return { url: `${web.url}/large` };
+    },
+  },
   record_note: {
     valid: { text: 'conformance' },
     invalid: { text: '' },
@@ -45,9 +59,16 @@ const newKey = () => `task-${randomUUID()}/toolu_${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
   aws = await createTestAws();
-  deps = { dynamo: aws.dynamo, tableName: aws.resources.tasksTable };
+  web = await listen(async (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(req.url === '/large' ? 'x'.repeat(10_000) : 'hello');
+  }, 0, silentLogger, '127.0.0.1');
+  deps = { dynamo: aws.dynamo, tableName: aws.resources.tasksTable, httpFetch: { policy: new CallbackUrlPolicy({ allowHttpHosts: ['127.0.0.1'] }) } };
 });
-afterAll(() => aws.destroy());
+afterAll(async () => {
+  await web.close();
+  aws.destroy();
+});
 
 describe('tool conformance: every built-in tool', () => {
   const registry = () => new ToolRegistry(builtinTools(BUILTIN_TOOL_NAMES, deps));

@@ -64,7 +64,7 @@ describe('AGENT_TOOLS: which tools an agent has is validated at start', () => {
   });
 
   it.each([
-    ['calculator,web_search', /AGENT_TOOLS="calculator,web_search": unknown tool "web_search"; list built-in tool names, each once, from: calculator, record_note/],
+    ['calculator,web_search', /AGENT_TOOLS="calculator,web_search": unknown tool "web_search"; list built-in tool names, each once, from: calculator, record_note, http_fetch/],
     ['calculator,calculator', /AGENT_TOOLS="calculator,calculator": names a tool twice/],
     [' , ', /must name at least one tool/],
   ])('GIVEN AGENT_TOOLS=%j WHEN loaded THEN start fails naming the variable, the value and the fix', (value, message) => {
