@@ -4,7 +4,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS, SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
-import { appMetric, ratio, taskCompletionRate } from './agent-metrics';
+import { appMetric, deadLetterDepth, ratio, taskCompletionRate } from './agent-metrics';
 import type { AlarmTopics, Severity } from './alarm-topics';
 
 export interface AgentAlarmsProps {
@@ -38,6 +38,18 @@ export interface AgentAlarmsProps {
    * @default 5
    */
   readonly budgetExceededPercent?: number;
+}
+
+/** A threshold alarm for AgentAlarms.add. */
+export interface AgentAlarmSpec {
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold: number;
+  /** Consecutive breaching periods before it fires (datapoints to alarm is the same). */
+  readonly evaluationPeriods: number;
+  /** What happened and what to do; shown as the alarm description after `[severity]`. */
+  readonly description: string;
+  /** @default GREATER_THAN_THRESHOLD */
+  readonly comparisonOperator?: cloudwatch.ComparisonOperator;
 }
 
 /**
@@ -94,12 +106,14 @@ export class AgentAlarms extends Construct {
       description: `A task message was received ${Math.max(2, maxReceiveCount - 1)}+ times (the DLQ takes it at ${maxReceiveCount}): it keeps failing`,
     });
 
+    // Depth, not visible messages: the workers' dead-letter sweeper holds each message on every
+    // pass, and the alarm must stay raised until an operator redrives or discards.
     this.add('DeadLetters', 'ticket', {
-      metric: props.queues.deadLetter.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: minute }),
+      metric: deadLetterDepth(props.queues.deadLetter, minute),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
-      description: 'A task reached the dead-letter queue: inspect it and redrive or discard',
+      description: 'A task reached the dead-letter queue (its row is FAILED dead_lettered): fix the cause, then npm run redrive, or purge',
     });
 
     this.add('CircuitOpen', 'page', {
@@ -163,17 +177,14 @@ export class AgentAlarms extends Construct {
     });
   }
 
-  private add(
-    name: string,
-    severity: Severity,
-    opts: {
-      readonly metric: cloudwatch.IMetric;
-      readonly threshold: number;
-      readonly evaluationPeriods: number;
-      readonly description: string;
-      readonly comparisonOperator?: cloudwatch.ComparisonOperator;
-    },
-  ): void {
+  /**
+   * Add one agent alarm: a static threshold over `evaluationPeriods` consecutive breaching
+   * periods, missing data healthy, description prefixed with its severity, routed through the
+   * stage's topics and listed on the dashboard. New agent alarms (a spend ceiling, a bad provider
+   * key) are one call from the constructor with a metric built in agent-metrics.ts; resource
+   * alarms (queues, services, tables) belong in StandardMonitoring instead.
+   */
+  add(name: string, severity: Severity, opts: AgentAlarmSpec): void {
     const alarm = new cloudwatch.Alarm(this, name, {
       metric: opts.metric,
       threshold: opts.threshold,

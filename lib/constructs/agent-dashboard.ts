@@ -5,7 +5,7 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DIMENSIONS, METRICS, SERVICES, type MetricName, type ServiceName } from '../../runtime/src/shared/metrics-contract';
-import { appMetric, breakdown, taskCompletionRate } from './agent-metrics';
+import { appMetric, breakdown, deadLetterDepth, taskCompletionRate } from './agent-metrics';
 
 export interface AgentDashboardProps {
   readonly stage: string;
@@ -17,12 +17,19 @@ export interface AgentDashboardProps {
   readonly backlogPerTask: cloudwatch.IMetric;
   /** Alarms to show in the status widget. */
   readonly alarms: readonly cloudwatch.IAlarm[];
+  /**
+   * The standard resource sections (queues, services, ALB, tables) from StandardMonitoring, drawn
+   * below the agent's own rows.
+   * @default none
+   */
+  readonly standardWidgets?: readonly cloudwatch.IWidget[];
 }
 
 /**
  * One dashboard per stage, read top to bottom: alarm status, outcomes (completion, duration,
  * cost, tool calls), the model's side (tokens, finish reasons, retries, context use), queues and
- * scaling, gateway, then the fleet.
+ * scaling, gateway, running tasks, then the standard sections of cdk-monitoring-constructs
+ * (per-queue, per-service CPU/memory/task counts, ALB, tables).
  */
 export class AgentDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -56,12 +63,12 @@ export class AgentDashboard extends Construct {
           ),
         ],
         [
-          graph('Visible tasks', lanes.map((q) => q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }))),
           graph('Oldest task age (s)', lanes.map((q) => q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum' }))),
           graph('Backlog per worker, dead letters, redeliveries', [props.backlogPerTask], [
-            props.queues.deadLetter.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }),
+            deadLetterDepth(props.queues.deadLetter, minute),
             appMetric(stage, SERVICES.worker, METRICS.messageReceiveCount, 'Maximum', minute),
           ]),
+          graph('Running tasks', (Object.keys(props.services) as ServiceName[]).map((role) => runningTasks(props.services[role], role))),
         ],
         [
           graph('Gateway admissions', [gateway(METRICS.gatewayAdmitted), gateway(METRICS.gatewayQueued), gateway(METRICS.gatewayRejected)], [
@@ -73,11 +80,7 @@ export class AgentDashboard extends Construct {
             appMetric(stage, SERVICES.intake, METRICS.intakeRejected, 'Sum', minute),
           ], [props.loadBalancer.metrics.targetResponseTime({ period: minute, statistic: 'p99' })]),
         ],
-        [
-          graph('Running tasks', (Object.keys(props.services) as ServiceName[]).map((role) => runningTasks(props.services[role], role))),
-          graph('CPU (%)', (Object.keys(props.services) as ServiceName[]).map((role) => props.services[role].metricCpuUtilization({ period: minute, label: role }))),
-          graph('Memory (%)', (Object.keys(props.services) as ServiceName[]).map((role) => props.services[role].metricMemoryUtilization({ period: minute, label: role }))),
-        ],
+        [...(props.standardWidgets ?? [])],
       ],
     });
   }

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { DIMENSIONS, METRIC_NAMESPACE, type MetricName, type ServiceName } from '../../runtime/src/shared/metrics-contract';
 import { METRICS, SERVICES } from '../../runtime/src/shared/metrics-contract';
 
@@ -38,6 +39,22 @@ export function taskCompletionRate(stage: string, period: Duration): cloudwatch.
   const failed = appMetric(stage, SERVICES.worker, METRICS.tasksFailed, 'Sum', period);
   const finished = new cloudwatch.MathExpression({ expression: 'FILL(ok, 0) + FILL(failed, 0)', usingMetrics: { ok, failed }, period });
   return ratio(ok, finished, { label: 'Task completion rate (%)', period, scale: 100, whenEmpty: 100 });
+}
+
+/**
+ * Messages in the dead-letter queue, visible or not: the worker's sweeper holds each one for a
+ * while on every pass, so the visible count alone would dip to 0 while tasks are still dead.
+ */
+export function deadLetterDepth(queue: sqs.IQueue, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: 'FILL(visible, 0) + FILL(held, 0)',
+    usingMetrics: {
+      visible: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period }),
+      held: queue.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', period }),
+    },
+    period,
+    label: 'Dead-lettered tasks',
+  });
 }
 
 /**

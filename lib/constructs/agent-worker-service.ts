@@ -19,7 +19,7 @@ import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, ty
 import { mcpEgressRules } from './mcp-egress';
 import type { McpServerConfig } from '../../runtime/src/shared/mcp-servers';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantTableReadWrite } from './grants';
+import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadLetters, grantTableReadWrite } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
@@ -48,6 +48,12 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
   readonly maxReceiveCount: number;
   /** Target visible messages per running worker (see deriveCapacityPlan). */
   readonly backlogPerTaskTarget: number;
+  /**
+   * The lanes' dead-letter queue. Each worker sweeps it (receive and hold, never delete) so a task
+   * whose message got there without the worker's help (OOM, crash on receive) ends FAILED.
+   * @default undefined (no sweep: such tasks stay RUNNING until their TTL)
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
   /**
    * Place workers on Fargate Spot (3:1 with on-demand); they checkpoint every step and protect
    * themselves while busy, so a reclaim costs at most one step.
@@ -141,6 +147,7 @@ export class AgentWorkerService extends Construct {
         [ENV.taskRetentionDays]: String(props.taskRetentionDays),
         // Finish or abort the step and hand the message back well before SIGKILL.
         [ENV.drainTimeoutMs]: String(WORKER_STOP_TIMEOUT.toMilliseconds() - 30_000),
+        ...(props.deadLetterQueue !== undefined ? { [ENV.deadLetterQueueUrl]: props.deadLetterQueue.queueUrl } : {}),
         ...(props.tools === undefined ? {} : { [ENV.agentTools]: props.tools.join(',') }),
         ...(props.mcpServers === undefined || props.mcpServers.length === 0 ? {} : { [ENV.mcpServers]: JSON.stringify(props.mcpServers) }),
       },
@@ -156,6 +163,7 @@ export class AgentWorkerService extends Construct {
         taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [server.authSecretArn] }));
       }
     }
+    if (props.deadLetterQueue !== undefined) grantSweepDeadLetters(taskRole, props.deadLetterQueue, props.dataKey);
     // Scale-in protection: the worker PUTs to its agent endpoint ($ECS_AGENT_URI), and the agent
     // calls Get/UpdateTaskProtection with the task role, limited to this cluster's tasks.
     taskRole.addToPrincipalPolicy(

@@ -44,6 +44,20 @@ export function grantConsumeTasks(grantee: iam.IGrantable, queues: readonly sqs.
 }
 
 /**
+ * Worker's dead-letter sweeper: receive and hold (ChangeMessageVisibility), never delete, so the
+ * message stays for the operator's redrive and the DLQ alarm.
+ */
+export function grantSweepDeadLetters(grantee: iam.IGrantable, queue: sqs.IQueue, key: kms.IKey): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+      resources: [queue.queueArn],
+    }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:Decrypt']));
+}
+
+/**
  * Item-level reads and conditional writes; TransactWriteItems is authorised per item as
  * PutItem/UpdateItem/DeleteItem/ConditionCheckItem, so it needs no action of its own.
  */

@@ -4,10 +4,11 @@ import { deriveCapacityPlan, type StageConfig } from '../config';
 import { AgentAlarms } from '../constructs/agent-alarms';
 import { AgentDashboard } from '../constructs/agent-dashboard';
 import { AlarmTopics } from '../constructs/alarm-topics';
+import { StandardMonitoring } from '../constructs/standard-monitoring';
 import { TaskOomMonitor } from '../constructs/task-oom-monitor';
 import type { DataStack } from './data-stack';
 import type { ServicesStack } from './services-stack';
-import { removalPolicyFor } from './stage-policies';
+import { alarmNamePrefix, removalPolicyFor } from './stage-policies';
 
 export interface ObservabilityStackProps extends StackProps {
   readonly config: StageConfig;
@@ -42,16 +43,27 @@ export class ObservabilityStack extends Stack {
       gateway429Ratio: config.alarms.gateway429Ratio,
       maxReceiveCount: config.data.maxReceiveCount,
     });
+    const roles = { intake: services.intake.service, worker: services.worker.service, gateway: services.gateway.service };
+    const standard = new StandardMonitoring(this, 'Standard', {
+      alarmNamePrefix: alarmNamePrefix(config),
+      topics: this.topics,
+      queues,
+      services: roles,
+      intakeLoadBalancer: { loadBalancer: services.intake.loadBalancer, targetGroups: [services.intake.blueTargetGroup, services.intake.greenTargetGroup] },
+      tables: { TasksTable: data.store.tasksTable, GatewayTable: data.store.gatewayTable },
+    });
     const ticketTopic = this.topics.topicFor('ticket');
     const oom = new TaskOomMonitor(this, 'Oom', { cluster: services.cluster, ...(ticketTopic === undefined ? {} : { topic: ticketTopic }) });
     new AgentDashboard(this, 'Dashboard', {
       stage: config.stage,
       queues,
-      services: { intake: services.intake.service, worker: services.worker.service, gateway: services.gateway.service },
+      services: roles,
       loadBalancer: services.intake.loadBalancer,
       backlogPerTask: services.worker.backlogPerTask,
+      standardWidgets: standard.widgets(),
       alarms: [
         ...Object.values(this.alarms.alarms),
+        ...standard.alarms,
         oom.alarm,
         services.intake.rollbackAlarm.alarm,
         services.gateway.rollbackAlarm.alarm,

@@ -108,6 +108,7 @@ export class ServicesStack extends Stack {
       dataKey: data.dataKey,
       taskRetentionDays: config.data.taskRetentionDays,
       gateway: this.gateway,
+      deadLetterQueue: data.queues.deadLetter,
       stage: config.stage,
       model: config.model,
       webhookSigningSecret: data.webhookSigningSecret,

@@ -65,10 +65,13 @@ describe('alarms (prod)', () => {
     expect(alarm['AlarmActions']).toEqual(topicRef('Page'));
   });
 
-  test('GIVEN any message in the DLQ WHEN evaluated THEN a ticket is filed', () => {
+  test('GIVEN any message in the DLQ, visible or held by a sweeper WHEN evaluated THEN a ticket is filed', () => {
     const alarm = alarmByDescription(/dead-letter queue/);
-    expect(alarm).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
-    expect(JSON.stringify(alarm['Dimensions'])).toMatch(/QueuesDeadLetter/);
+    expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
+    // The workers' dead-letter sweeper holds each message on every pass: visible + not visible.
+    const stats = (alarm['Metrics'] as Alarm[]).filter((m) => m['MetricStat'] !== undefined).map((m) => m['MetricStat']['Metric']);
+    expect(stats.map((m) => m['MetricName']).sort()).toEqual(['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesVisible']);
+    for (const m of stats) expect(JSON.stringify(m['Dimensions'])).toMatch(/QueuesDeadLetter/);
     expect(alarm['AlarmActions']).toEqual(topicRef('Ticket'));
   });
 
@@ -152,6 +155,44 @@ describe('alarms (prod)', () => {
     // Finish reasons come from their [Stage, Service, FinishReason] rollup, one line per reason.
     expect(body).toMatch(/SEARCH\('\{OpenClaw,Stage,Service,FinishReason\} MetricName=\\+"FinishReasonCount\\+" Stage=\\+"prod\\+" Service=\\+"worker\\+"', 'Sum', 300\)/);
     expect(body).toContain("${PROP('Dim.FinishReason')}");
+  });
+});
+
+describe('standard resource monitoring (cdk-monitoring-constructs, prod)', () => {
+  const alarms = resourcesOf(json, 'AWS::CloudWatch::Alarm').map(([, p]) => p);
+  const named = (pattern: RegExp) => alarms.filter((p) => pattern.test(String(p['AlarmName'] ?? '')));
+
+  test('GIVEN the two tables WHEN synthesized THEN read and write throttles and system errors file tickets, with deterministic names', () => {
+    const throttles = alarms.filter((p) => ['ReadThrottleEvents', 'WriteThrottleEvents'].includes(String(p['MetricName'] ?? '')) || /ThrottleEvents|Throttled/.test(JSON.stringify(p['Metrics'] ?? '')));
+    expect(throttles.length).toBeGreaterThanOrEqual(4);
+    for (const p of throttles) {
+      expect(String(p['AlarmName'])).toMatch(/^openclaw-prod-/);
+      expect(p['AlarmActions']).toEqual(topicRef('Ticket'));
+      expect(p['DatapointsToAlarm']).toBe(3);
+    }
+    expect(alarms.filter((p) => /SystemErrors/.test(JSON.stringify(p)))).toHaveLength(2);
+  });
+
+  test('GIVEN the three services WHEN synthesized THEN memory above 90% files a ticket for each, once', () => {
+    const memory = alarms.filter((p) => /MemoryUtilization/.test(JSON.stringify(p)) && /Memory/i.test(String(p['AlarmName'])));
+    expect(memory).toHaveLength(3);
+    for (const p of memory) {
+      expect(p['Threshold']).toBe(90);
+      expect(p['AlarmActions']).toEqual(topicRef('Ticket'));
+    }
+  });
+
+  test('GIVEN the intake target groups WHEN a target stays unhealthy THEN a ticket is filed', () => {
+    const unhealthy = alarms.filter((p) => /UnHealthyHostCount/.test(JSON.stringify(p)));
+    expect(unhealthy.length).toBe(2);
+    for (const p of unhealthy) expect(p['AlarmActions']).toEqual(topicRef('Ticket'));
+  });
+
+  test('GIVEN the dashboard WHEN created THEN the standard queue, service and table sections follow the agent rows, with no second dashboard', () => {
+    expect(resourcesOf(json, 'AWS::CloudWatch::Dashboard')).toHaveLength(1);
+    const body = JSON.stringify(resourcesOf(json, 'AWS::CloudWatch::Dashboard')[0]?.[1]['DashboardBody']);
+    for (const title of ['Queues', 'High lane', 'Normal lane', 'Services', 'Agent workers', 'LLM gateway', 'Tables']) expect(body).toContain(title);
+    expect(named(/^openclaw-prod-/).length).toBeGreaterThan(0);
   });
 });
 

@@ -10,6 +10,8 @@
  * cgroup before it execs node, so every byte it ever allocates counts.
  *
  * Knobs (env): SOAK_TASKS (1000), SOAK_BASELINE (100), SOAK_CONCURRENCY (4), SOAK_MEMORY_MB (512).
+ *
+ * `npm run soak -- --faults` runs the fault soak instead (tools/local/fault-soak.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -25,6 +27,7 @@ import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
 import { freePort, node22Binary, startDynamoDbLocal, startFauxqs } from './emulators';
 import { provisionLocalResources } from './provision';
 import { startStubModel } from './stub-model';
+import { runFaultSoak } from './fault-soak';
 import { listen } from '../../runtime/src/shared/http';
 import { silentLogger } from '../../runtime/src/shared/logger';
 import { TaskStore } from '../../runtime/src/shared/task-store';
@@ -238,8 +241,13 @@ async function main(): Promise<void> {
   process.exit(ok ? 0 : 1);
 }
 
-main().catch(async (err: unknown) => {
-  process.stderr.write(`soak failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  await cleanup();
-  process.exit(1);
-});
+if (process.argv.includes('--faults')) {
+  // The fault soak (tools/local/fault-soak.ts): every fault at once over 300+ tasks.
+  runFaultSoak();
+} else {
+  main().catch(async (err: unknown) => {
+    process.stderr.write(`soak failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    await cleanup();
+    process.exit(1);
+  });
+}

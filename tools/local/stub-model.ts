@@ -50,6 +50,44 @@ export const stubFailures = {
   streamError: (type = 'overloaded_error', message = 'Overloaded'): StubOverride => ({ streamFailure: { type, message } }),
 } as const;
 
+/**
+ * Provider weather for soaks: between `startMs` and `startMs + durationMs` (from the clock), a share
+ * `failRatio` of calls answers 429 (rate limited, `retry-after` 1 s) or 529 (overloaded), half and
+ * half; outside the window it answers normally. Combine with other intercepts by calling it first.
+ */
+export function providerWeather(options: {
+  /** When the window opens (epoch ms), or a function read on each call (the window can be placed later). */
+  readonly startMs: number | (() => number);
+  readonly durationMs: number;
+  /** @default 0.5 */
+  readonly failRatio?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default Math.random */
+  readonly random?: () => number;
+}): { intercept: (call: StubCall) => StubOverride | undefined; readonly injected: { rateLimited: number; overloaded: number } } {
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const failRatio = options.failRatio ?? 0.5;
+  const injected = { rateLimited: 0, overloaded: 0 };
+  return {
+    injected,
+    intercept: (call) => {
+      const t = now();
+      const start = typeof options.startMs === 'function' ? options.startMs() : options.startMs;
+      if (call.prompt === 'ping' || t < start || t >= start + options.durationMs) return undefined;
+      const r = random();
+      if (r >= failRatio) return undefined;
+      if (r < failRatio / 2) {
+        injected.rateLimited += 1;
+        return stubFailures.rateLimited(1);
+      }
+      injected.overloaded += 1;
+      return stubFailures.overloaded();
+    },
+  };
+}
+
 export interface StubCall {
   readonly at: number;
   readonly path: string;

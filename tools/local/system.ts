@@ -19,6 +19,7 @@ import type { GatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { createWorker } from '../../runtime/src/worker/create-worker';
 import { anthropicModelClient } from '../../runtime/src/worker/model-client';
 import type { Consumer } from '../../runtime/src/worker/consumer';
+import { startDeadLetterSweeper } from '../../runtime/src/worker/dead-letter-wiring';
 import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from './emulators';
 import { provisionLocalResources, type LocalResources } from './provision';
 import { startStubModel, type StubModel } from './stub-model';
@@ -62,6 +63,10 @@ export interface LocalSystemOptions {
   readonly prompts?: PromptRegistry;
   /** Hosts that callbacks may reach over plain http (e.g. '127.0.0.1' for a test receiver). @default none: https to public addresses only */
   readonly allowHttpCallbackHosts?: readonly string[];
+  /** How often the DLQ is swept (dead-lettered tasks end FAILED), as every deployed worker does. @default 60_000 */
+  readonly deadLetterSweepMs?: number;
+  /** The lanes' redrive maxReceiveCount. @default 5 */
+  readonly maxReceiveCount?: number;
 }
 
 export interface LocalSystem {
@@ -99,7 +104,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const rawDynamo = new DynamoDBClient({ region, endpoint: dynamoEndpoint, credentials: LOCAL_CREDENTIALS });
     const dynamo = DynamoDBDocumentClient.from(rawDynamo, { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({ region, endpoint: sqsEndpoint, credentials: LOCAL_CREDENTIALS });
-    const resources = await provisionLocalResources(rawDynamo, sqs, { prefix: options.prefix ?? 'openclaw-local' });
+    const maxReceiveCount = options.maxReceiveCount ?? 5;
+    const resources = await provisionLocalResources(rawDynamo, sqs, { prefix: options.prefix ?? 'openclaw-local', maxReceiveCount });
 
     let stub: StubModel | undefined;
     let upstreamUrl = 'https://api.anthropic.com';
@@ -154,10 +160,21 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         metrics: serviceMetrics(SERVICES.worker),
         ...(options.prompts !== undefined ? { prompts: options.prompts } : {}),
         ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+        maxReceiveCount,
         notifier,
       }),
     );
     await Promise.all(workers.map((w) => w.start()));
+    // One sweeper stands for the fleet's (each deployed worker runs one; they share the DLQ).
+    const sweeper = startDeadLetterSweeper(
+      {
+        deadLetter: { queueUrl: resources.dlqUrl, sweepMs: options.deadLetterSweepMs ?? 60_000 },
+        tasksTable: resources.tasksTable,
+        taskRetentionDays: options.taskRetentionDays,
+        maxReceiveCount,
+      },
+      { dynamo, sqs, logger: logger.child({ service: 'worker' }), notifier },
+    );
 
     const intakeLogger = logger.child({ service: 'intake' });
     const intakeMetrics = serviceMetrics(SERVICES.intake);
@@ -193,7 +210,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       sqs,
       workers,
       stop: async () => {
-        await Promise.all(workers.map((w) => w.stop(5000)));
+        await Promise.all([...workers.map((w) => w.stop(5000)), sweeper?.stop()]);
         await Promise.all(servers.map((s) => s.close()));
         await stub?.close();
         await Promise.all(emulators.map((e) => e.stop()));

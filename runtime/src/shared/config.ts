@@ -49,6 +49,8 @@ export const ENV = {
   gatewayDrainMs: 'GATEWAY_DRAIN_MS',
   gatewaySpendUsdPerHour: 'GATEWAY_SPEND_USD_PER_HOUR',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
   agentTools: 'AGENT_TOOLS',
   mcpServers: 'MCP_SERVERS',
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
@@ -126,6 +128,9 @@ const workerSchema = z.object({
   [ENV.webhookSigningSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.webhookSigningKeys]: z.string().min(2).optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
+  // The lanes' DLQ: set, every worker also sweeps it so dead-lettered tasks end FAILED.
+  [ENV.deadLetterQueueUrl]: queueUrlSchema.optional(),
+  [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
   [ENV.agentTools]: agentToolsEnvSchema.optional(),
   // MCP servers the agent takes tools from (JSON; see runtime/src/shared/mcp-servers.ts).
@@ -203,6 +208,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
+  /** The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep. */
+  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
   readonly tools: readonly BuiltinToolName[];
   /** MCP servers whose tools are offered too (MCP_SERVERS); unset: none. */
@@ -299,6 +306,10 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
   };
 }
 
+function deadLetterOf(queueUrl: string | undefined, sweepMs: number): Pick<WorkerConfig, 'deadLetter'> {
+  return queueUrl === undefined ? {} : { deadLetter: { queueUrl, sweepMs } };
+}
+
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const raw = parseEnv(workerSchema, env, 'worker');
   return {
@@ -329,6 +340,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       contextTokens: raw[ENV.contextTokens],
       maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
     },
+    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs]),
   };
 }
 

@@ -12,6 +12,7 @@ import { startServiceObservability } from '../shared/observability';
 import { promptDirectories } from '../shared/observability-config';
 import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
+import { startDeadLetterSweeper } from './dead-letter-wiring';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
 import { builtinTools } from './tools/catalog';
@@ -76,11 +77,12 @@ async function main(): Promise<void> {
   });
   const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
+  const sweeper = startDeadLetterSweeper({ ...config, maxReceiveCount: d.maxReceiveCount }, { dynamo, sqs, logger, ...definedOnly('notifier', notifier) });
   logger.info('worker.started', { port: health.port, promptVersion: prompts.version, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
-    const drained = await consumer.stop(d.drainTimeoutMs);
+    const [drained] = await Promise.all([consumer.stop(d.drainTimeoutMs), sweeper?.stop()]);
     await Promise.all(toolSources.map((source) => source.stop()));
     await health.close();
     await obs.shutdown();

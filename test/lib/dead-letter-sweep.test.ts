@@ -1,0 +1,44 @@
+import { ENV } from '../../runtime/src/shared/config';
+import { resourcesOf, synthStage } from './support/synth-stage';
+
+const prod = synthStage('prod');
+
+/** The DLQ's logical ID in the data stack, and what the services stack imports for it. */
+function deadLetterQueue(): { logicalId: string } {
+  const found = resourcesOf(prod.json.data, 'AWS::SQS::Queue').find(([id]) => id.includes('DeadLetter'));
+  if (found === undefined) throw new Error('no dead-letter queue in the data stack');
+  return { logicalId: found[0] };
+}
+
+function workerContainer(): Record<string, any> {
+  const found = resourcesOf(prod.json.services, 'AWS::ECS::TaskDefinition')
+    .map(([, p]) => p['ContainerDefinitions'][0] as Record<string, any>)
+    .find((c) => c['Name'] === 'worker');
+  if (found === undefined) throw new Error('no worker container');
+  return found;
+}
+
+/** Statements of every policy attached to the worker's task role. */
+function workerStatements(): Array<Record<string, any>> {
+  const taskDef = resourcesOf(prod.json.services, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0]['Name'] === 'worker');
+  const roleId = (taskDef?.[1]['TaskRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return resourcesOf(prod.json.services, 'AWS::IAM::Policy')
+    .filter(([, p]) => (p['Roles'] as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p['PolicyDocument']['Statement'] as Array<Record<string, any>>);
+}
+
+const importsDeadLetter = (value: unknown, attribute: 'Ref' | 'Arn') =>
+  JSON.stringify(value).includes(deadLetterQueue().logicalId) && JSON.stringify(value).includes(attribute === 'Arn' ? 'Arn' : 'ExportsOutputRef');
+
+describe('the worker sweeps the dead-letter queue (prod)', () => {
+  it('GIVEN the worker task WHEN synthesized THEN DEAD_LETTER_QUEUE_URL names the lanes\' DLQ', () => {
+    const env = Object.fromEntries((workerContainer()['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+    expect(importsDeadLetter(env[ENV.deadLetterQueueUrl], 'Ref')).toBe(true);
+  });
+
+  it('GIVEN the worker role WHEN synthesized THEN it may receive and hold DLQ messages but never delete or send them', () => {
+    const onDlq = workerStatements().filter((s) => importsDeadLetter(s['Resource'], 'Arn'));
+    const actions = onDlq.flatMap((s) => (Array.isArray(s['Action']) ? s['Action'] : [s['Action']]) as string[]);
+    expect(actions.sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+  });
+});
