@@ -1,4 +1,4 @@
-import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -51,6 +51,11 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
    * @default false
    */
   readonly useSpot?: boolean;
+  /**
+   * Built-in tools the agent offers the model (AGENT_TOOLS), already validated by the stage schema.
+   * @default undefined (the runtime's DEFAULT_AGENT_TOOLS)
+   */
+  readonly tools?: readonly string[];
 }
 
 /** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
@@ -114,6 +119,7 @@ export class AgentWorkerService extends Construct {
         [ENV.taskRetentionDays]: String(props.taskRetentionDays),
         // Finish or abort the step and hand the message back well before SIGKILL.
         [ENV.drainTimeoutMs]: String(WORKER_STOP_TIMEOUT.toMilliseconds() - 30_000),
+        ...(props.tools === undefined ? {} : { [ENV.agentTools]: props.tools.join(',') }),
       },
     });
     const taskRole = task.taskDefinition.taskRole;
@@ -131,8 +137,10 @@ export class AgentWorkerService extends Construct {
     );
     const stack = Stack.of(this);
     const clusterLogicalId = stack.getLogicalId(props.cluster.node.defaultChild as CfnElement);
+    // With @aws-cdk/core:enablePartitionLiterals the partition is a literal, otherwise a token.
+    const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
     Validations.of(taskRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${stack.region}:${stack.account}:task/<${clusterLogicalId}>/*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:${partition}:ecs:${stack.region}:${stack.account}:task/<${clusterLogicalId}>/*]`,
       reason: 'A worker protects its own task, whose ID is only known at run time; the statement is limited to this cluster\'s tasks and the two task-protection actions.',
     });
 

@@ -3,6 +3,7 @@ import { ConfigError } from './errors';
 import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
+import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -42,7 +43,12 @@ export const ENV = {
   contextTokens: 'CONTEXT_TOKENS',
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
+  gatewayDrainMs: 'GATEWAY_DRAIN_MS',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
+  agentTools: 'AGENT_TOOLS',
+  loopSameCall: 'LOOP_SAME_CALL_LIMIT',
+  loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
+  loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
 } as const;
 
 export { PORTS };
@@ -115,6 +121,12 @@ const workerSchema = z.object({
   [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.apiKeys]: z.string().min(2).optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
+  // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
+  [ENV.agentTools]: agentToolsEnvSchema.optional(),
+  // Loop detection (runtime/src/worker/loop-detector.ts): same tool + same input N times, or a cycle repeated.
+  [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
+  [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
+  [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
 });
 
 const gatewaySchema = z.object({
@@ -125,6 +137,8 @@ const gatewaySchema = z.object({
   [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.anthropicApiKey]: z.string().min(1).optional(),
   [ENV.gatewayLimits]: z.string().optional(),
+  // The CDK sets it below the task's ECS stopTimeout (at most 120 s): calls in flight finish before SIGKILL.
+  [ENV.gatewayDrainMs]: z.coerce.number().int().min(1000).max(120_000).default(25_000),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -174,6 +188,10 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
+  /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
+  readonly tools: readonly BuiltinToolName[];
+  /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
+  readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
 }
 
 export interface WorkerDurabilityConfig {
@@ -204,6 +222,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly anthropicApiKey?: string;
   /** Tiers, lanes, queue, breaker and routing, from GATEWAY_LIMITS (JSON) or the defaults. */
   readonly limits: GatewayLimits;
+  /** How long SIGTERM waits for calls and streams in flight before closing connections (ms). */
+  readonly drainMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -272,6 +292,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
+    tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
+    loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
@@ -300,5 +322,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
     limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
+    drainMs: raw[ENV.gatewayDrainMs],
   };
 }
