@@ -71,6 +71,15 @@ const HEAP_SHARE = 0.75;
 export function heapLimitMiB(memoryMiB: number): number {
   return Math.floor(memoryMiB * HEAP_SHARE);
 }
+/**
+ * NODE_OPTIONS for a task of this size. A task definition's value replaces the image's whole
+ * NODE_OPTIONS, so every flag the image sets must be repeated here: `--enable-source-maps` keeps
+ * stack traces pointing at runtime/src instead of the bundle.
+ */
+export function nodeOptions(memoryMiB: number): string {
+  return `--enable-source-maps --max-old-space-size=${heapLimitMiB(memoryMiB)}`;
+}
+
 const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /**
@@ -121,7 +130,6 @@ export class AgentTaskDefinition extends Construct {
       size: tmpSizeMiB,
       mountOptions: [ecs.TmpfsMountOption.RW, ecs.TmpfsMountOption.NOEXEC, ecs.TmpfsMountOption.NOSUID, ecs.TmpfsMountOption.NODEV],
     });
-    const heapMiB = heapLimitMiB(props.memoryMiB);
     this.container = this.taskDefinition.addContainer(props.role, {
       image: ecs.ContainerImage.fromEcrRepository(props.repository, props.imageDigest),
       command: ['node', `dist/${props.role}.js`],
@@ -136,7 +144,7 @@ export class AgentTaskDefinition extends Construct {
         ...props.commonEnvironment,
         ...props.environment,
         PORT: String(props.port),
-        NODE_OPTIONS: `--max-old-space-size=${heapMiB}`,
+        NODE_OPTIONS: nodeOptions(props.memoryMiB),
       },
       healthCheck: {
         command: ['CMD', 'node', 'dist/healthcheck.js', props.role],

@@ -25,7 +25,7 @@ export const TTL_ATTRIBUTE = TASK_TTL_ATTRIBUTE;
 /**
  * The durable state of the system. `tasks` holds task rows, leases and the checkpoint log
  * (`pk`/`sk`); `gateway` holds the rate-limit buckets and breaker state that gateway replicas
- * share. TTL only cleans up: the runtime compares timestamps in its conditions (RELIABILITY.md #4).
+ * share. TTL only cleans up: the runtime compares timestamps in its conditions (docs/architecture.md, "Traps the worker is built to avoid", 4).
  */
 export class TaskStore extends Construct {
   readonly tasksTable: dynamodb.ITable;

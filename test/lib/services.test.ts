@@ -1,4 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadStageConfig, readSiteConfig } from '../../lib/config';
 import { ENV, PORTS, loadGatewayConfig } from '../../runtime/src/shared/config';
 import { METRICS } from '../../runtime/src/shared/metrics-contract';
@@ -9,6 +11,7 @@ const prod = synthStage('prod');
 const services = prod.templates.services;
 const servicesJson = prod.json.services;
 const ROLES = ['intake', 'worker', 'gateway'] as const;
+const STAGES = ['dev', 'staging', 'prod'] as const;
 
 type Container = Record<string, any>;
 function container(role: (typeof ROLES)[number]): Container {
@@ -72,11 +75,25 @@ describe('task definitions (prod)', () => {
     });
   });
 
-  test.each(ROLES)('GIVEN the %s task WHEN synthesized THEN the heap is capped at 75%% of task memory', (role) => {
+  test.each(ROLES)('GIVEN the %s task WHEN synthesized THEN the heap is capped at 75%% of task memory and source maps stay on', (role) => {
     const td = resourcesOf(servicesJson, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role);
     const memory = Number(td?.[1]['Memory']);
-    expect(env(role)['NODE_OPTIONS']).toBe(`--max-old-space-size=${Math.floor(memory * 0.75)}`);
+    expect(env(role)['NODE_OPTIONS']).toBe(`--enable-source-maps --max-old-space-size=${Math.floor(memory * 0.75)}`);
   });
+
+  test.each(STAGES.flatMap((stage) => ROLES.map((role) => [stage, role] as const)))(
+    'GIVEN the %s %s task WHEN its NODE_OPTIONS replaces the image\'s THEN every flag the image sets but the heap size is kept',
+    (stage, role) => {
+      const dockerfile = readFileSync(join(__dirname, '../../Dockerfile'), 'utf8');
+      const imageOptions = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
+      expect(imageOptions).toContain('--enable-source-maps');
+      const kept = (imageOptions ?? '').split(/\s+/).filter((flag) => flag !== '' && !flag.startsWith('--max-old-space-size='));
+      const td = resourcesOf(synthStage(stage).json.services, 'AWS::ECS::TaskDefinition').find(([, p]) => p['ContainerDefinitions'][0].Name === role)?.[1];
+      const environment = td?.['ContainerDefinitions'][0]['Environment'] as Array<{ Name: string; Value: string }>;
+      const taskOptions = environment.find((e) => e.Name === 'NODE_OPTIONS')?.Value.split(/\s+/) ?? [];
+      for (const flag of kept) expect(taskOptions).toContain(flag);
+    },
+  );
 
   test('GIVEN the environments WHEN read THEN secrets appear only as ARNs, never as values', () => {
     const all = ROLES.flatMap((r) => Object.keys(env(r)));

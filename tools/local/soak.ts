@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     CONTEXT_TOKENS: '1000',
   };
   // stdout (warn-level JSON logs and several EMF metric lines per task) is dropped: the figures are what matter here.
-  // The heap cap sits under the cgroup limit, as in the image (DELIVERY.md: cap the heap explicitly).
+  // The heap cap sits under the cgroup limit, as in the image (Node sizes its heap from the cgroup limit differently across releases, so the image caps it explicitly).
   const nodeCmd = [node22Binary(), '--expose-gc', `--max-old-space-size=${Math.floor(MEMORY_MB * 0.75)}`, join(outdir, 'worker.js')];
   const worker = spawn('/bin/sh', ['-c', `echo $$ > ${cgroup.procs} && exec "$@"`, 'soak-worker', ...nodeCmd], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   let exit: { code: number | null; signal: string | null } | undefined;

@@ -11,7 +11,8 @@ import type { Logger } from '../shared/logger';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import { taskTraceContext } from '../shared/spans';
 import { traceMessageAttributes } from '../shared/task-message';
-import { TaskStore } from '../shared/task-store';
+import { TaskStore, TaskTooLargeError } from '../shared/task-store';
+import { MAX_TASK_BODY_BYTES } from '../shared/task-size';
 import { describeIssues } from '../shared/zod-issues';
 import { definedBudget, resolveBudget } from '../shared/task-budget';
 import type { ApiKeyEntry } from '../shared/api-keys';
@@ -40,7 +41,7 @@ export interface IntakeOptions {
    * message was never sent expires after this. Required so the deployed value reaches the store.
    */
   readonly taskRetentionDays: number;
-  /** @default 256 KiB */
+  /** @default MAX_TASK_BODY_BYTES (derived from DynamoDB's item limit; see shared/task-size.ts) */
   readonly maxBodyBytes?: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
@@ -102,7 +103,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
   });
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;
-  const maxBody = options.maxBodyBytes ?? 256 * 1024;
+  const maxBody = options.maxBodyBytes ?? MAX_TASK_BODY_BYTES;
   const policy = options.callbackPolicy ?? new CallbackUrlPolicy();
   const limiter = options.rateLimiter ?? new KeyRateLimiter();
   const idempotency = options.idempotency ?? new IdempotencyStore({ client: options.dynamo, tableName: options.tableName });
@@ -197,8 +198,11 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     try {
       created = await store.create(task);
     } catch (err) {
-      logger.error('intake.store_failed', { taskId: task.taskId, error: errorMessage(err) });
       if (claim !== undefined) await idempotency.release(caller.name, key as string, claim.claimId).catch(() => false);
+      if (err instanceof TaskTooLargeError) {
+        throw new HttpError(413, 'request_too_large', `Task takes ${err.sizeBytes} bytes as stored; the limit is ${err.limitBytes} bytes (a body of at most ${maxBody} bytes of text and objects always fits; long arrays of small numbers take more room): send less data`);
+      }
+      logger.error('intake.store_failed', { taskId: task.taskId, error: errorMessage(err) });
       throw new HttpError(503, 'store_unavailable', 'The task could not be stored; retry (with the same Idempotency-Key, if you sent one)', {}, { 'retry-after': '1' });
     }
     const row = created ? task : await store.get(task.taskId);

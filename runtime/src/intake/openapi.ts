@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DYNAMODB_ITEM_LIMIT_BYTES, MAX_SUBMITTED_ROW_BYTES, MAX_TASK_BODY_BYTES, OUTCOME_RESERVE_BYTES } from '../shared/task-size';
 import { submitTaskSchema } from './task-input';
 import { errorBodySchema, healthSchema, taskAcceptedSchema, taskViewSchema } from './task-view';
 
@@ -65,17 +66,23 @@ export function buildOpenApiDocument(): JsonSchema {
               description: 'Same key and body within 24 h returns the same task; same key with another body is 422',
             },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: REF('SubmitTask') } } },
+          requestBody: {
+            required: true,
+            description: `At most ${MAX_TASK_BODY_BYTES} bytes (derived from DynamoDB's item limit: the task row keeps the input once and room for the result)`,
+            content: { 'application/json': { schema: REF('SubmitTask') } },
+          },
           responses: {
             '202': json('TaskAccepted', 'Accepted: the task is stored and queued'),
             '400': error('Malformed body, schema violation (names the field), a refused callbackUrl, or a budget above the API key\'s ceiling (names the field and the ceiling)'),
             ...AUTH_ERRORS,
             '403': error('Priority above the key\'s entitlement'),
             '409': error('A request with the same Idempotency-Key is still in progress'),
-            '413': error('Body larger than the limit'),
+            '413': error(
+              `Body larger than ${MAX_TASK_BODY_BYTES} bytes, or a task whose stored form exceeds ${MAX_SUBMITTED_ROW_BYTES} bytes (DynamoDB's ${DYNAMODB_ITEM_LIMIT_BYTES}-byte item limit less ${OUTCOME_RESERVE_BYTES} bytes kept for the result); the message names the limit`,
+            ),
             '415': error('Content-Type is not application/json'),
             '422': error('Idempotency-Key reused with a different body'),
-            '503': error('The queue is unavailable; retry'),
+            '503': error('The store or the queue is unavailable; retry (never answered to a valid request because of its size)'),
           },
         },
       },

@@ -65,6 +65,8 @@ interface Slices {
   next: Batch | undefined;
   /** Settles when the last round sent has ended; the next round starts only then (single-flight). */
   tail: Promise<unknown>;
+  /** A round started ahead of need is pending: requests keep taking units meanwhile. */
+  refilling: boolean;
 }
 
 /** What one request knows when it has to wait for a reservation. */
@@ -126,12 +128,13 @@ export class SharedKeyRateLimiter implements RateLimiter {
     let slices = this.slices.get(key);
     // A new window starts with nothing in hand: units of the old one were counted against the old cap.
     if (slices === undefined || slices.windowStart !== windowStart) {
-      slices = { windowStart, units: 0, next: undefined, tail: Promise.resolve() };
+      slices = { windowStart, units: 0, next: undefined, tail: Promise.resolve(), refilling: false };
       this.slices.set(key, slices);
     }
     // Units already reserved stay within the cap: it only grows during a window.
     if (slices.units > 0) {
       slices.units -= 1;
+      this.refillAhead(key, ratePerMinute, slices, elapsedMs);
       return { allowed: true };
     }
     try {
@@ -166,11 +169,39 @@ export class SharedKeyRateLimiter implements RateLimiter {
   }
 
   /**
+   * Keep a busy key off the round trip: once a replica's units fall to half a slice, reserve the
+   * next slice in the background, so requests find units in hand instead of waiting for an
+   * UpdateItem. Only for keys whose slice is more than one unit (from 120/min), so a small key
+   * stays exact; a busy key may lose up to two slices per replica at a window's end instead of one.
+   */
+  private refillAhead(key: string, rate: number, slices: Slices, elapsedMs: number): void {
+    const slice = this.sliceFor(rate);
+    if (slice <= 1 || slices.refilling || slices.next !== undefined || slices.units > slice / 2) return;
+    slices.refilling = true;
+    const refill = async () => {
+      const previous = await this.previousCount(key, slices.windowStart - RATE_WINDOW_MS);
+      const cap = Math.floor((rate * RATE_WINDOW_MS - previous * (RATE_WINDOW_MS - elapsedMs)) / RATE_WINDOW_MS);
+      if (cap <= 0) return;
+      // A slice of demand that no request holds yet: its units stay in hand for the next requests.
+      await this.join(slices, { key, rate, previous, cap, elapsedMs }, slice);
+    };
+    refill()
+      .catch((err: unknown) => this.logger.warn('intake.rate_limiter_failed', { key, error: errorMessage(err) }))
+      .finally(() => {
+        slices.refilling = false;
+      });
+  }
+
+  private sliceFor(rate: number): number {
+    return Math.min(this.maxSlice, Math.max(1, Math.floor(rate / this.slicesPerWindow)));
+  }
+
+  /**
    * Wait for the key's next reservation round, starting one if none is pending. A round is sent once
    * the previous one has ended and after the current tick, so requests that arrive together share it.
    */
-  private join(slices: Slices, ask: Ask): Promise<boolean> {
-    const slice = Math.min(this.maxSlice, Math.max(1, Math.floor(ask.rate / this.slicesPerWindow)));
+  private join(slices: Slices, ask: Ask, demand = 1): Promise<boolean> {
+    const slice = this.sliceFor(ask.rate);
     let batch = slices.next;
     if (batch === undefined) {
       const created: Batch = { demand: 0, cap: ask.cap, slice, done: Promise.resolve(true) };
@@ -184,7 +215,7 @@ export class SharedKeyRateLimiter implements RateLimiter {
       slices.next = created;
       batch = created;
     }
-    batch.demand += 1;
+    batch.demand += demand;
     batch.cap = ask.cap;
     batch.slice = slice;
     return batch.done;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PRIORITIES } from '../shared/task-model';
+import { PRIORITIES, renderStructuredInput } from '../shared/task-model';
 import { taskBudgetSchema } from '../shared/task-budget';
 
 /** Nesting deeper than this is refused before zod sees the body (deep JSON is a cheap DoS). */
@@ -40,8 +40,7 @@ export type SubmitTaskInput = z.infer<typeof submitTaskSchema>;
 /** The text the agent receives: the prompt, or the instructions followed by the data as JSON. */
 export function renderPrompt(input: SubmitTaskInput): string {
   if (input.prompt !== undefined) return input.prompt;
-  const structured = input.input as z.infer<typeof structuredInputSchema>;
-  return structured.data === undefined ? structured.instructions : `${structured.instructions}\n\nInput (JSON):\n${JSON.stringify(structured.data)}`;
+  return renderStructuredInput(input.input as z.infer<typeof structuredInputSchema>);
 }
 
 /** Depth of a parsed JSON value, iteratively, stopping as soon as `limit` is exceeded. */

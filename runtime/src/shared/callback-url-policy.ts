@@ -40,9 +40,13 @@ export interface CallbackUrlPolicyOptions {
   readonly allowHttpHosts?: readonly string[];
 }
 
-// Everything a callback must never reach: the VPC, the host, the metadata service, and ranges
-// that are not routable on the internet.
-const PRIVATE = new BlockList();
+// Everything a callback must never reach: the VPC, the host, the metadata service, and every range
+// that is not global unicast on the internet. Kept a superset of request-filtering-agent's (ipaddr.js
+// special ranges): test/runtime/shared/ssrf-policy-vs-library.test.ts compares both on one table.
+// Two lists: a BlockList also matches IPv4 addresses against IPv4-mapped IPv6 rules, and every
+// IPv4 address is "mapped" under the IPv6 rules below.
+const PRIVATE_V4 = new BlockList();
+const PRIVATE_V6 = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
@@ -52,52 +56,49 @@ for (const [net, prefix] of [
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
   ['192.0.2.0', 24],
+  ['192.31.196.0', 24],
+  ['192.52.193.0', 24],
   ['192.88.99.0', 24],
   ['192.168.0.0', 16],
+  ['192.175.48.0', 24],
   ['198.18.0.0', 15],
   ['198.51.100.0', 24],
   ['203.0.113.0', 24],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const) {
-  PRIVATE.addSubnet(net, prefix, 'ipv4');
+  PRIVATE_V4.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // Unspecified, loopback and the IPv4-compatible block; then IPv4-mapped and -translated (SIIT):
+  // an IPv6 literal that only carries an IPv4 address is never a legitimate callback target.
+  ['::', 96],
+  ['::ffff:0:0', 96],
+  ['::ffff:0:0:0', 96],
+  // NAT64 (well-known and local-use prefixes), 6to4 and the 2001::/23 IETF block (Teredo, benchmarking, ORCHID...).
+  ['64:ff9b::', 96],
   ['64:ff9b:1::', 48],
+  ['2002::', 16],
+  ['2001::', 23],
   ['100::', 64],
   ['2001:db8::', 32],
+  ['2620:4f:8000::', 48],
   ['fc00::', 7],
   ['fe80::', 10],
   ['fec0::', 10],
   ['ff00::', 8],
 ] as const) {
-  PRIVATE.addSubnet(net, prefix, 'ipv6');
+  PRIVATE_V6.addSubnet(net, prefix, 'ipv6');
 }
 
 const BLOCKED_NAMES = /(^|\.)(localhost|localdomain|internal|local|home\.arpa)$/i;
 
-/** The IPv4 address embedded in an IPv4-mapped, -compatible or NAT64 IPv6 address, if any. */
-function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted !== null) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex === null) return undefined;
-  const hi = parseInt(hex[1] as string, 16);
-  const lo = parseInt(hex[2] as string, 16);
-  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
-}
-
-/** True for loopback, private, link-local (incl. 169.254.169.254 and fd00:ec2::254), multicast and reserved. */
+/** True for loopback, private, link-local (incl. 169.254.169.254 and fd00:ec2::254), multicast, reserved and IPv4-embedding IPv6. */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
-  if (family === 4) return PRIVATE.check(address, 'ipv4');
+  if (family === 4) return PRIVATE_V4.check(address, 'ipv4');
   if (family !== 6) return true; // not an address at all: refuse rather than guess
-  const v4 = embeddedIpv4(address);
-  if (v4 !== undefined) return PRIVATE.check(v4, 'ipv4');
-  return PRIVATE.check(address, 'ipv6');
+  return PRIVATE_V6.check(address, 'ipv6');
 }
 
 /**

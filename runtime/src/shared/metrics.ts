@@ -1,8 +1,6 @@
-import { MetricsLogger } from 'aws-embedded-metrics';
-import { MetricsContext } from 'aws-embedded-metrics/lib/logger/MetricsContext';
-import { LogSerializer } from 'aws-embedded-metrics/lib/serializers/LogSerializer';
-import type { IEnvironment } from 'aws-embedded-metrics/lib/environment/IEnvironment';
-import type { ISink } from 'aws-embedded-metrics/lib/sinks/Sink';
+import { LocalSink, MetricsLogger } from 'aws-embedded-metrics';
+import { Console } from 'node:console';
+import { Writable } from 'node:stream';
 import { DIMENSIONS, METRIC_NAMESPACE, type MetricName } from './metrics-contract';
 
 /** CloudWatch units the runtime uses (a subset of EMF's). */
@@ -104,17 +102,31 @@ const ROLLUP: readonly DimensionName[] = [DIMENSIONS.stage, DIMENSIONS.service];
 const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane];
 
 /**
- * An environment that always writes to an injected line writer. The library's own ECS
- * environment sends to a CloudWatch agent over TCP, which these tasks do not run.
+ * What aws-embedded-metrics resolves before each flush, typed from its public `MetricsLogger`
+ * constructor (the package exports no environment type; its deep paths are not its API).
  */
-function lineEnvironment(write: (line: string) => void): IEnvironment {
-  const serializer = new LogSerializer();
-  const sink: ISink = {
-    name: 'LineSink',
-    accept: async (context) => {
-      for (const line of serializer.serialize(context)) write(`${line}\n`);
+type EmfEnvironment = Awaited<ReturnType<ConstructorParameters<typeof MetricsLogger>[0]>>;
+
+/** A Console whose every line goes to the injected writer, synchronously. */
+function lineConsole(write: (line: string) => void): Console {
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      write(chunk.toString());
+      done();
     },
-  };
+  });
+  return new Console({ stdout: stream, stderr: stream });
+}
+
+/**
+ * An environment that always writes EMF lines through the library's public `LocalSink` (one JSON
+ * line per record, no decoration). The library's own ECS environment sends to a CloudWatch agent
+ * over TCP, which these tasks do not run; awslogs ships stdout and CloudWatch extracts the metrics.
+ */
+function lineEnvironment(write: ((line: string) => void) | undefined): EmfEnvironment {
+  const sink = new LocalSink();
+  // LocalSink writes each serialised record with `console.log`; its console is a public field.
+  if (write !== undefined) Object.assign(sink, { console: lineConsole(write) });
   return {
     probe: async () => true,
     getName: () => 'openclaw',
@@ -127,14 +139,14 @@ function lineEnvironment(write: (line: string) => void): IEnvironment {
 
 /** CloudWatch Embedded Metric Format through aws-embedded-metrics, one JSON line per record. */
 export class EmfMetrics implements Metrics {
-  private readonly environment: IEnvironment;
+  private readonly environment: EmfEnvironment;
   private pending: Promise<void>[] = [];
 
   constructor(
     private readonly options: EmfMetricsOptions,
-    environment?: IEnvironment,
+    environment?: EmfEnvironment,
   ) {
-    this.environment = environment ?? lineEnvironment(options.write ?? ((line) => void process.stdout.write(line)));
+    this.environment = environment ?? lineEnvironment(options.write);
   }
 
   emit(data: readonly MetricDatum[], dimensions: Dimensions = {}, properties: Readonly<Record<string, unknown>> = {}): void {
@@ -145,7 +157,7 @@ export class EmfMetrics implements Metrics {
     const breakdowns = BREAKDOWNS.filter((d) => all[d] !== undefined).map((d) => pick([...ROLLUP, d]));
     const smaller = [rollup, ...breakdowns].filter((set) => Object.keys(set).length > 0 && Object.keys(set).length < Object.keys(all).length);
     const sets = [all, ...smaller.filter((set, i) => smaller.findIndex((other) => sameKeys(other, set)) === i)];
-    const logger = new MetricsLogger(async () => this.environment, MetricsContext.empty());
+    const logger = new MetricsLogger(async () => this.environment);
     logger.setNamespace(this.options.namespace ?? METRIC_NAMESPACE);
     logger.setDimensions(sets, false);
     for (const d of data) logger.putMetric(d.name, d.value, d.unit ?? 'Count');

@@ -49,8 +49,11 @@ export interface TaskRecord {
   readonly prompt: string;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly callbackUrl?: string;
-  /** Structured input as submitted; `prompt` holds its rendering for the agent. */
-  readonly input?: Readonly<Record<string, unknown>>;
+  /**
+   * Structured input as submitted. Stored once (as its JSON text): a row with an input has no
+   * stored `prompt`; the store renders `prompt` from it when the row is read (renderStructuredInput).
+   */
+  readonly input?: StructuredInput;
   /** Set by the intake once SendMessage succeeded; a QUEUED row without it may not be in the queue yet. */
   readonly enqueuedAt?: string;
   readonly webhook?: WebhookDelivery;
@@ -74,6 +77,20 @@ export interface TaskRecord {
   readonly promptVersion?: string;
   readonly cancelRequested?: boolean;
   readonly attempts?: number;
+}
+
+/** The structured alternative to a prompt: instructions plus JSON data. */
+export interface StructuredInput {
+  readonly instructions: string;
+  readonly data?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/**
+ * The text the agent receives for a structured input: the instructions, then the data as JSON.
+ * Rows keep only the input and the prompt is rendered when read, so large data is stored once.
+ */
+export function renderStructuredInput(input: StructuredInput): string {
+  return input.data === undefined ? input.instructions : `${input.instructions}\n\nInput (JSON):\n${JSON.stringify(input.data)}`;
 }
 
 export type StepKind = 'llm' | 'tool';

@@ -4,7 +4,8 @@ import type { DynamoStoreOptions } from './dynamo-store';
 import { OpenClawError } from './errors';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from './task-retention';
 import { terminalUpdate } from './terminal-update';
-import { META_SK, taskPk, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
+import { META_SK, renderStructuredInput, taskPk, type StructuredInput, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
+import { MAX_SUBMITTED_ROW_BYTES, dynamoItemSize } from './task-size';
 
 export class TaskNotFoundError extends OpenClawError {
   constructor(taskId: string) {
@@ -21,13 +22,39 @@ export interface TaskStoreOptions extends DynamoStoreOptions {
   readonly retentionDays?: number;
 }
 
-type Item = TaskRecord & { pk: string; sk: string; [TASK_TTL_ATTRIBUTE]: number };
+/** A task too large for its row: refused before it is written, so the caller can answer 413. */
+export class TaskTooLargeError extends OpenClawError {
+  constructor(
+    taskId: string,
+    readonly sizeBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super('request_too_large', `Task ${taskId} takes ${sizeBytes} bytes as stored; the limit is ${limitBytes} bytes`, { taskId, sizeBytes, limitBytes });
+  }
+}
 
-/** The record as the rest of the runtime sees it: no keys, no storage bookkeeping. */
+/**
+ * The row as stored. A structured input is kept once, as its JSON text (`inputJson`): a DynamoDB
+ * map would not keep the order of its keys, and the agent must see the data as it was sent. Its
+ * `input` and rendered `prompt` are derived on read.
+ */
+type Item = Omit<TaskRecord, 'prompt' | 'input'> & { prompt?: string; inputJson?: string; pk: string; sk: string; [TASK_TTL_ATTRIBUTE]: number };
+
+/** The row for a new task. */
+function toItem(task: TaskRecord, expiresAt: number): Item {
+  const { prompt, input, ...rest } = task;
+  const keys = { pk: taskPk(task.taskId), sk: META_SK, [TASK_TTL_ATTRIBUTE]: expiresAt };
+  return input === undefined ? { ...rest, prompt, ...keys } : { ...rest, inputJson: JSON.stringify(input), ...keys };
+}
+
+/** The record as the rest of the runtime sees it: no keys, no storage bookkeeping, input and prompt as submitted. */
 function strip(item: Record<string, unknown> | undefined): TaskRecord | undefined {
   if (item === undefined) return undefined;
-  const { pk: _pk, sk: _sk, [TASK_TTL_ATTRIBUTE]: _ttl, ...rest } = item;
-  return rest as unknown as TaskRecord;
+  const { pk: _pk, sk: _sk, [TASK_TTL_ATTRIBUTE]: _ttl, inputJson, ...rest } = item;
+  const row = rest as unknown as Omit<TaskRecord, 'prompt'> & { prompt?: string };
+  if (typeof inputJson !== 'string') return row as TaskRecord;
+  const input = JSON.parse(inputJson) as StructuredInput;
+  return { ...row, input, prompt: row.prompt ?? renderStructuredInput(input) };
 }
 
 /** The task rows (META items). Status transitions are conditional so racing writers cannot regress them. */
@@ -58,7 +85,9 @@ export class TaskStore {
    * writer died before SendMessage does not stay QUEUED forever.
    */
   async create(task: TaskRecord): Promise<boolean> {
-    const item: Item = { ...task, pk: taskPk(task.taskId), sk: META_SK, [TASK_TTL_ATTRIBUTE]: this.expiry() };
+    const item = toItem(task, this.expiry());
+    const size = dynamoItemSize(item);
+    if (size > MAX_SUBMITTED_ROW_BYTES) throw new TaskTooLargeError(task.taskId, size, MAX_SUBMITTED_ROW_BYTES);
     return conditionHeld(() => this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
 

@@ -1,3 +1,4 @@
+import { MAX_TASK_BODY_BYTES } from '../../../runtime/src/shared/task-size';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { taskAcceptedSchema, taskViewSchema } from '../../../runtime/src/intake/task-view';
 import { createLogger } from '../../../runtime/src/shared/logger';
@@ -129,7 +130,7 @@ describe('intake API against DynamoDB Local and fauxqs', () => {
     });
 
     it('GIVEN a body over the limit WHEN submitting THEN 413; GIVEN text/plain THEN 415', async () => {
-      const big = await h.call('/v1/tasks', { body: { prompt: 'x'.repeat(300 * 1024) } });
+      const big = await h.call('/v1/tasks', { body: { prompt: 'x'.repeat(MAX_TASK_BODY_BYTES) } });
       expect(big.status).toBe(413);
       const plain = await h.call('/v1/tasks', { body: '{"prompt":"a"}', headers: { 'content-type': 'text/plain' } });
       expect(plain.status).toBe(415);

@@ -1,3 +1,4 @@
+import { MAX_TASK_BODY_BYTES } from '../../../runtime/src/shared/task-size';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
@@ -58,7 +59,7 @@ describe('OpenAPI document', () => {
       await other.claim('standard', key, sha256Hex(canonicalJson(submitTaskSchema.parse(body))), 'held-elsewhere');
       return h.call('/v1/tasks', { body, headers: { 'idempotency-key': key } });
     },
-    'post /v1/tasks 413': () => h.call('/v1/tasks', { body: { prompt: 'x'.repeat(257 * 1024) } }),
+    'post /v1/tasks 413': () => h.call('/v1/tasks', { body: { prompt: 'x'.repeat(MAX_TASK_BODY_BYTES) } }),
     'post /v1/tasks 415': () => h.call('/v1/tasks', { body: 'prompt=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
     'post /v1/tasks 422': async () => {
       const headers = { 'idempotency-key': `reuse-${Date.now()}` };

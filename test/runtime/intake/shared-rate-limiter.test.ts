@@ -160,8 +160,25 @@ describe('SharedKeyRateLimiter on DynamoDB Local', () => {
     expect(decisions.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => ({ allowed: true })));
     expect(decisions[10]).toEqual({ allowed: false, retryAfterMs: RATE_WINDOW_MS });
     expect(await counted(k, T0)).toBe(10);
-    // 4 + 4, then 4 refused by the condition, which reports 8, so exactly 2; the 11th learns the window is full.
-    expect(updates).toEqual([4, 4, 4, 2, 4]);
+    // 4, then 4 reserved ahead (half a slice left), then 4 refused by the condition, which reports 8,
+    // so exactly 2; a refill ahead and the 11th each learn from a refused 4 that the window is full.
+    expect(updates).toEqual([4, 4, 4, 2, 4, 4]);
+  });
+
+  it('GIVEN a busy key WHEN its units fall to half a slice THEN the next slice is reserved in the background and requests do not wait for it', async () => {
+    const { limiter, updates } = slicing({ slicesPerWindow: 2, maxSlice: 4 });
+    const k = key();
+    // The first request waits for the first slice of 4; taking units down to 2 starts the next reservation.
+    expect(await limiter.take(k, 100)).toEqual({ allowed: true });
+    expect(await limiter.take(k, 100)).toEqual({ allowed: true });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(updates).toEqual([4, 4]);
+    // 2 left + 4 reserved ahead: the next five are served from units in hand, with no UpdateItem.
+    for (let i = 0; i < 5; i += 1) expect(await limiter.take(k, 100)).toEqual({ allowed: true });
+    expect(updates.length).toBeLessThanOrEqual(3);
+    // Whatever was reserved ahead is counted in the window: the fleet-wide bound still holds.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await counted(k, T0)).toBe(updates.reduce((a, b) => a + b, 0));
   });
 
   it('GIVEN units left from a slice of the last window WHEN the new window has no room THEN the request is refused, not served from them', async () => {

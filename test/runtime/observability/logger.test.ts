@@ -1,4 +1,6 @@
 import { trace } from '@opentelemetry/api';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { SECRET_FIELDS, USER_CONTENT_PATHS, createLogger, scrubSecrets } from '../../../runtime/src/shared/logger';
 import { TRACER, inSpan } from '../../../runtime/src/shared/spans';
 import { startTestTracing, type TestTracing } from './tracing-harness';
@@ -104,6 +106,14 @@ describe('user content in logs (it must not outlive the task data)', () => {
       shown: { messages: 3, estimatedTokens: 40, lastMessage: '[user content redacted: 29 chars]' },
     });
     expect(USER_CONTENT_PATHS).toEqual(['why', 'shown.lastMessage']);
+  });
+
+  it('GIVEN the image\'s code THEN no service keeps user content (only local tooling may)', () => {
+    const src = join(__dirname, '../../../runtime/src');
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('logger.ts'));
+    const keeping = files.filter((f) => /userContent\s*:/.test(readFileSync(join(src, f), 'utf8')));
+    expect(files.length).toBeGreaterThan(10);
+    expect(keeping).toEqual([]);
   });
 
   it("GIVEN userContent 'keep' (a development system) THEN the excerpts are written, secrets still scrubbed", () => {

@@ -1,3 +1,5 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { EmfMetrics, InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';
 
@@ -85,6 +87,20 @@ describe('EmfMetrics', () => {
     metrics.emit([]);
     await metrics.flush();
     expect(out.lines).toEqual([]);
+  });
+});
+
+describe('aws-embedded-metrics through its public API', () => {
+  it('GIVEN the runtime and the CDK app THEN nothing imports the package by a deep path (lib/...)', () => {
+    const root = join(__dirname, '../../..');
+    const files = ['runtime', 'lib', 'tools'].flatMap((dir) =>
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join(root, dir, f)),
+    );
+    const imports = files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/['"](aws-embedded-metrics[^'"]*)['"]/g)].map((m) => m[1]));
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((i) => i !== 'aws-embedded-metrics')).toEqual([]);
   });
 });
 
