@@ -106,6 +106,15 @@ export function acknowledgeControlTowerFindings(stage: OpenClawStage, config: St
       'cloudwatch_alarm_action_check',
       `Stage ${config.stage} routes some severities nowhere (lib/config/stages.ts alarms.pageRoute=${config.alarms.pageRoute}, ticketRoute=${config.alarms.ticketRoute}): those alarms record state on the dashboard only.`,
     );
+    // The standard SQS/Fargate/ALB/DynamoDB alarms (cdk-monitoring-constructs) route the same way.
+    const standard = stage.observability.node.tryFindChild('Standard');
+    if (standard !== undefined) {
+      acknowledge(
+        standard,
+        'cloudwatch_alarm_action_check',
+        `Stage ${config.stage} routes some severities nowhere (alarms.pageRoute=${config.alarms.pageRoute}, ticketRoute=${config.alarms.ticketRoute}): the standard resource alarms record state on the dashboard only.`,
+      );
+    }
   }
 
   const intake = stage.services.intake;
