@@ -99,9 +99,10 @@ export interface EmfMetricsOptions {
 const ROLLUP: readonly DimensionName[] = [DIMENSIONS.stage, DIMENSIONS.service];
 /**
  * Dimensions worth a rollup of their own ([Stage, Service, X]): a dashboard plots one line per
- * finish reason or lane without knowing every prompt version and model that emitted it.
+ * finish reason or lane without knowing every prompt version and model that emitted it, and the
+ * canary alarm compares [Stage, Service, AgentVersion] stable against candidate.
  */
-const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane];
+const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane, DIMENSIONS.agentVersion];
 
 /**
  * An environment that always writes to an injected line writer. The library's own ECS

@@ -4,6 +4,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hostname } from 'node:os';
 import type { QueueUrls } from '../shared/config';
 import type { Logger } from '../shared/logger';
+import type { AgentVersion } from '../shared/agent-version';
 import { AgentTelemetry } from './agent-telemetry';
 import { noopMetrics, type Metrics } from '../shared/metrics';
 import type { PriceTable } from '../shared/model-profiles';
@@ -73,6 +74,8 @@ export interface WorkerDeps {
   readonly prompts?: PromptRegistry;
   /** Prices and context windows for the cost and utilisation metrics. @default DEFAULT_PRICE_TABLE */
   readonly prices?: PriceTable;
+  /** This worker's pool in an agent canary (AGENT_VERSION): its metrics' AgentVersion dimension. @default 'stable' */
+  readonly agentVersion?: AgentVersion;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
 }
@@ -93,6 +96,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     promptVersion: deps.prompts?.version ?? 'none',
     modelName: deps.modelName,
     workerId,
+    ...opt('agentVersion', deps.agentVersion),
     ...opt('prices', deps.prices),
   });
   const tools = new ToolRegistry(

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     queues: config.queues,
     model: anthropicModelClient({ baseURL: config.gatewayUrl }),
     modelName: config.model,
+    agentVersion: config.agentVersion,
     logger,
     taskRetentionDays: config.taskRetentionDays,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     sendJson(res, 503, { status: consumer.isRunning ? 'stalled' : 'stopped' });
   }, config.port, logger);
   await consumer.start();
-  logger.info('worker.started', { port: health.port, promptVersion: prompts.version, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
+  logger.info('worker.started', { port: health.port, promptVersion: prompts.version, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
