@@ -6,6 +6,7 @@ import { STAGE_CONFIGS } from './stages';
 export * from './schema';
 export { STAGE_CONFIGS } from './stages';
 export { resolveImageDigest, DEV_PLACEHOLDER_IMAGE_DIGEST, IMAGE_DIGEST_CONTEXT_KEY, type ImageDigestResolution } from './image-digest';
+export { canaryConfigSchema, canaryThresholdsSchema, DEFAULT_CANARY_THRESHOLDS, type CanaryConfig, type CanaryConfigInput, type CanaryThresholds } from './canary';
 export { deriveCapacityPlan, type CapacityPlan } from './capacity-plan';
 
 /**
