@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InfraConfigError } from '../errors';
 
 /**
  * The agent canary of a stage: a candidate version (image digest, prompts, model) running as its
@@ -54,3 +55,51 @@ export type CanaryConfig = z.infer<typeof canaryConfigSchema>;
 export type CanaryConfigInput = z.input<typeof canaryConfigSchema>;
 export type CanaryThresholds = z.infer<typeof canaryThresholdsSchema>;
 export const DEFAULT_CANARY_THRESHOLDS: CanaryThresholds = canaryThresholdsSchema.parse({});
+
+/** CDK context keys that override the stage's canary settings: what `npm run canary -- start` prints. */
+export const CANARY_CONTEXT_KEYS = { digest: 'canaryDigest', prompts: 'canaryPrompts', model: 'canaryModel' } as const;
+
+/** The candidate a stage runs: everything resolved (context over config, config over the stable values). */
+export interface CanaryPlan {
+  /** Image digest of the candidate pool. */
+  readonly digest: string;
+  /** PROMPTS_DIR inside the candidate's image; undefined: the image's own prompts. */
+  readonly promptsDir?: string;
+  readonly model: string;
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  readonly thresholds: CanaryThresholds;
+}
+
+/**
+ * The canary of a stage, or undefined when it has none. Context values are validated here with
+ * the same rules as the config, so a typo in `-c canaryDigest=` fails the synth naming the key.
+ */
+export function resolveCanaryPlan(
+  config: CanaryConfig | undefined,
+  stable: { readonly digest: string; readonly model: string },
+  context: (key: string) => unknown,
+): CanaryPlan | undefined {
+  if (config === undefined || !config.enabled) return undefined;
+  const read = (key: string, schema: z.ZodType<string>): string | undefined => {
+    const raw = context(key);
+    if (raw === undefined || raw === null || raw === '') return undefined;
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new InfraConfigError(`-c ${key}=${JSON.stringify(raw)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}`, { key });
+    }
+    return parsed.data;
+  };
+  const shape = canaryConfigSchema.shape;
+  const digest = read(CANARY_CONTEXT_KEYS.digest, shape.digest.unwrap()) ?? config.digest ?? stable.digest;
+  const promptsDir = read(CANARY_CONTEXT_KEYS.prompts, shape.promptsDir.unwrap()) ?? config.promptsDir;
+  const model = read(CANARY_CONTEXT_KEYS.model, shape.model.unwrap()) ?? config.model ?? stable.model;
+  return {
+    digest,
+    ...(promptsDir === undefined ? {} : { promptsDir }),
+    model,
+    minTasks: config.minTasks,
+    maxTasks: config.maxTasks,
+    thresholds: config.thresholds,
+  };
+}

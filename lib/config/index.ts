@@ -6,7 +6,17 @@ import { STAGE_CONFIGS } from './stages';
 export * from './schema';
 export { STAGE_CONFIGS } from './stages';
 export { resolveImageDigest, DEV_PLACEHOLDER_IMAGE_DIGEST, IMAGE_DIGEST_CONTEXT_KEY, type ImageDigestResolution } from './image-digest';
-export { canaryConfigSchema, canaryThresholdsSchema, DEFAULT_CANARY_THRESHOLDS, type CanaryConfig, type CanaryConfigInput, type CanaryThresholds } from './canary';
+export {
+  CANARY_CONTEXT_KEYS,
+  canaryConfigSchema,
+  canaryThresholdsSchema,
+  DEFAULT_CANARY_THRESHOLDS,
+  resolveCanaryPlan,
+  type CanaryConfig,
+  type CanaryConfigInput,
+  type CanaryPlan,
+  type CanaryThresholds,
+} from './canary';
 export { deriveCapacityPlan, type CapacityPlan } from './capacity-plan';
 
 /**

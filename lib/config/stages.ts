@@ -37,7 +37,8 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
       gateway: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 },
       worker: { cpu: 512, memoryMiB: 1024, minTasks: 0, maxTasks: 2, useSpot: true, acceptableLatencySeconds: 600, averageTaskSeconds: 60 },
     },
-    alarms: { pageRoute: 'none', ticketRoute: 'none', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.2 },
+    alarms: { pageRoute: 'none', ticketRoute: 'none', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.2 },    // Agent canary: a candidate pool next to the stable one, idle at share 0 (npm run canary -- start).
+    canary: { enabled: true, minTasks: 0, maxTasks: 2 },
   },
   staging: {
     stage: 'staging',
@@ -62,7 +63,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
       gateway: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 3, cpuTargetPercent: 60 },
       worker: { cpu: 1024, memoryMiB: 2048, minTasks: 0, maxTasks: 10, useSpot: true, acceptableLatencySeconds: 300, averageTaskSeconds: 60 },
     },
-    alarms: { pageRoute: 'ticket', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.1 },
+    alarms: { pageRoute: 'ticket', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.1 },    canary: { enabled: true, minTasks: 0, maxTasks: 4 },
   },
   prod: {
     stage: 'prod',
@@ -104,6 +105,7 @@ export const STAGE_CONFIGS: Readonly<Record<DeployStage, StageConfigInput>> = {
       // p95 queue wait was 156 min; at 400 it is minutes. The gateway still caps provider usage.
       worker: { cpu: 1024, memoryMiB: 2048, minTasks: 1, maxTasks: 400, useSpot: false, acceptableLatencySeconds: 300, averageTaskSeconds: 60 },
     },
-    alarms: { pageRoute: 'page', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.05 },
+    alarms: { pageRoute: 'page', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.05 },    // The candidate's ceiling: at a 10 % share of a 400-worker fleet it needs ~40; a bad one takes no more.
+    canary: { enabled: true, minTasks: 0, maxTasks: 60 },
   },
 };

@@ -5,9 +5,10 @@ import { AgentAlarms } from '../constructs/agent-alarms';
 import { AgentDashboard } from '../constructs/agent-dashboard';
 import { AlarmTopics } from '../constructs/alarm-topics';
 import { TaskOomMonitor } from '../constructs/task-oom-monitor';
+import { CanaryRollback } from '../constructs/canary-rollback';
 import type { DataStack } from './data-stack';
 import type { ServicesStack } from './services-stack';
-import { removalPolicyFor } from './stage-policies';
+import { alarmNamePrefix, removalPolicyFor } from './stage-policies';
 
 export interface ObservabilityStackProps extends StackProps {
   readonly config: StageConfig;
@@ -19,6 +20,8 @@ export interface ObservabilityStackProps extends StackProps {
 export class ObservabilityStack extends Stack {
   readonly topics: AlarmTopics;
   readonly alarms: AgentAlarms;
+  /** The agent canary's comparison alarm and automatic rollback, when the stage runs a canary. */
+  readonly canaryRollback?: CanaryRollback;
 
   constructor(scope: Construct, id: string, props: ObservabilityStackProps) {
     super(scope, id, props);
@@ -42,6 +45,16 @@ export class ObservabilityStack extends Stack {
       gateway429Ratio: config.alarms.gateway429Ratio,
       maxReceiveCount: config.data.maxReceiveCount,
     });
+    if (services.canary !== undefined && config.canary !== undefined) {
+      this.canaryRollback = new CanaryRollback(this, 'CanaryRollback', {
+        stage: config.stage,
+        thresholds: config.canary.thresholds,
+        shareParameterName: services.canary.share.parameterName,
+        topics: this.topics,
+        alarmNamePrefix: alarmNamePrefix(config),
+        removalPolicy: removalPolicyFor(config),
+      });
+    }
     const ticketTopic = this.topics.topicFor('ticket');
     const oom = new TaskOomMonitor(this, 'Oom', { cluster: services.cluster, ...(ticketTopic === undefined ? {} : { topic: ticketTopic }) });
     new AgentDashboard(this, 'Dashboard', {
@@ -56,6 +69,8 @@ export class ObservabilityStack extends Stack {
         services.intake.rollbackAlarm.alarm,
         services.gateway.rollbackAlarm.alarm,
         services.worker.rollbackAlarm.alarm,
+        ...(services.canary === undefined ? [] : [services.canary.worker.rollbackAlarm.alarm]),
+        ...(this.canaryRollback === undefined ? [] : [this.canaryRollback.alarm]),
       ],
     });
   }
