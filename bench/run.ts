@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runWorkerFleetBench, type WorkerFleetResult } from './fleet/worker-fleet';
-import { runGatewayBench } from './gateway/run';
+import { runGatewayOverloadBench } from './gateway/overload';
+import { runProcessOverheadBench } from './gateway/process-overhead';
 import { runIntakeBench, type IntakeBenchResult } from './intake/intake-bench';
 import { runRateLimitBench, type RateLimitResult } from './ratelimit/rate-limit';
 import { fmt, renderTable, type BenchRow } from './report/table';
@@ -89,7 +90,9 @@ async function main(): Promise<void> {
   try {
     const shared = { dynamoEndpoint: emulators.dynamoEndpoint, sqsEndpoint: emulators.sqsEndpoint };
     process.stdout.write('running gateway bench...\n');
-    rows.push(...(await runGatewayBench({ dynamoEndpoint: emulators.dynamoEndpoint })).rows);
+    rows.push(...(await runProcessOverheadBench({ dynamoEndpoint: emulators.dynamoEndpoint })).rows);
+    process.stdout.write('running gateway overload bench (70 s)...\n');
+    rows.push(...(await runGatewayOverloadBench({ dynamoEndpoint: emulators.dynamoEndpoint })));
     process.stdout.write('running intake bench...\n');
     rows.push(...intakeRows(await runIntakeBench(shared)));
     process.stdout.write('running worker fleet bench...\n');

@@ -28,8 +28,8 @@ export interface GatewayBenchOptions {
   readonly stream?: boolean;
   /** Where the buckets and breakers live: the deployed shape (DynamoDB) or in-process, to split the overhead. @default 'dynamodb' */
   readonly store?: 'dynamodb' | 'memory';
-  /** GATEWAY_LIMITS queue.creditRequests: local admission credit below saturation. @default 0 */
-  readonly creditRequests?: number;
+  /** GATEWAY_LIMITS queue.lease.horizonMs: leased capacity (0 turns it off). @default 1000 */
+  readonly leaseHorizonMs?: number;
 }
 
 export interface PathFigures {
@@ -103,7 +103,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     await createTable(raw, gatewayTable);
     const limits = parseGatewayLimits({
       tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: 10_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 } },
-      queue: { creditRequests: options.creditRequests ?? 0 },
+      queue: { lease: { horizonMs: options.leaseHorizonMs ?? 1000 } },
     });
     const gateway = await listen(
       createGatewayHandler({
@@ -130,7 +130,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       const d = figures(direct);
       const g = figures(viaGateway);
       const fmt = (n: number, digits = 1) => n.toFixed(digits);
-      const label = `gateway overhead: ${rounds}×${requests} ${stream ? 'streaming' : 'non-streaming'} calls, ${concurrency} in flight, stub latency ${options.modelLatencyMs ?? 0} ms, state in ${options.store ?? 'dynamodb'}, credit ${options.creditRequests ?? 0}`;
+      const label = `gateway overhead: ${rounds}×${requests} ${stream ? 'streaming' : 'non-streaming'} calls, ${concurrency} in flight, stub latency ${options.modelLatencyMs ?? 0} ms, state in ${options.store ?? 'dynamodb'}, lease horizon ${options.leaseHorizonMs ?? 1000} ms`;
       return {
         requests: requests * rounds,
         concurrency,
@@ -162,7 +162,7 @@ const argsSchema = z.object({
   latency: z.coerce.number().int().min(0).optional(),
   stream: z.boolean().optional(),
   store: z.enum(['dynamodb', 'memory']).optional(),
-  credit: z.coerce.number().int().min(0).optional(),
+  lease: z.coerce.number().int().min(0).optional(),
 });
 
 if (require.main === module) {
@@ -175,7 +175,7 @@ if (require.main === module) {
   }
   const parsed = argsSchema.strict().safeParse(raw);
   if (!parsed.success) {
-    process.stderr.write(`Invalid arguments: ${describeIssues(parsed.error)}; usage: npx tsx bench/gateway/run.ts [--requests N] [--concurrency N] [--rounds N] [--latency MS] [--stream] [--store dynamodb|memory] [--credit N]\n`);
+    process.stderr.write(`Invalid arguments: ${describeIssues(parsed.error)}; usage: npx tsx bench/gateway/run.ts [--requests N] [--concurrency N] [--rounds N] [--latency MS] [--stream] [--store dynamodb|memory] [--lease MS]\n`);
     process.exit(2);
   }
   const a = parsed.data;
@@ -186,7 +186,7 @@ if (require.main === module) {
     ...(a.latency !== undefined ? { modelLatencyMs: a.latency } : {}),
     ...(a.stream !== undefined ? { stream: a.stream } : {}),
     ...(a.store !== undefined ? { store: a.store } : {}),
-    ...(a.credit !== undefined ? { creditRequests: a.credit } : {}),
+    ...(a.lease !== undefined ? { leaseHorizonMs: a.lease } : {}),
   })
     .then((result) => {
       for (const row of result.rows) process.stdout.write(`${row.bench}\n  ${row.measured} vs ${row.baseline} = ${row.ratio}${row.note !== undefined ? ` (${row.note})` : ''}\n`);

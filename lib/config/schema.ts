@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { agentToolsSchema } from '../../runtime/src/shared/agent-tools';
 import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
 import { canaryConfigSchema } from './canary';
@@ -68,6 +69,11 @@ const worker = serviceSizing.extend({
   acceptableLatencySeconds: z.number().int().min(10).max(86400),
   /** Average end-to-end task time, measured from the TaskDurationMs metric (seconds). */
   averageTaskSeconds: z.number().int().min(1).max(43200),
+  /**
+   * The built-in tools the agent offers the model (AGENT_TOOLS), validated with the runtime's own
+   * schema so an unknown or repeated name fails synth. Omitted: the runtime's DEFAULT_AGENT_TOOLS.
+   */
+  tools: agentToolsSchema.optional(),
 });
 
 export const stageConfigSchema = z

@@ -1,4 +1,4 @@
-import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -65,6 +65,11 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
    * @default - the image's own prompts (dist/prompts)
    */
   readonly promptsDir?: string;
+  /**
+   * Built-in tools the agent offers the model (AGENT_TOOLS), already validated by the stage schema.
+   * @default undefined (the runtime's DEFAULT_AGENT_TOOLS)
+   */
+  readonly tools?: readonly string[];
 }
 
 /** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
@@ -133,6 +138,7 @@ export class AgentWorkerService extends Construct {
         [ENV.drainTimeoutMs]: String(WORKER_STOP_TIMEOUT.toMilliseconds() - 30_000),
         ...(version === 'stable' ? {} : { [ENV.agentVersion]: version }),
         ...(props.promptsDir === undefined ? {} : { [OBSERVABILITY_ENV.promptsDir]: props.promptsDir }),
+        ...(props.tools === undefined ? {} : { [ENV.agentTools]: props.tools.join(',') }),
       },
     });
     const taskRole = task.taskDefinition.taskRole;
@@ -150,8 +156,10 @@ export class AgentWorkerService extends Construct {
     );
     const stack = Stack.of(this);
     const clusterLogicalId = stack.getLogicalId(props.cluster.node.defaultChild as CfnElement);
+    // With @aws-cdk/core:enablePartitionLiterals the partition is a literal, otherwise a token.
+    const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
     Validations.of(taskRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${stack.region}:${stack.account}:task/<${clusterLogicalId}>/*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:${partition}:ecs:${stack.region}:${stack.account}:task/<${clusterLogicalId}>/*]`,
       reason: 'A worker protects its own task, whose ID is only known at run time; the statement is limited to this cluster\'s tasks and the two task-protection actions.',
     });
 

@@ -47,6 +47,19 @@ export interface LlmGatewayServiceProps extends AgentServiceBaseProps {
   readonly cpuTargetPercent?: number;
 }
 
+/**
+ * Time between SIGTERM and SIGKILL for a gateway task: Fargate's maximum, because a cut LLM call
+ * is retried and paid twice, and streams run for minutes.
+ */
+export const GATEWAY_STOP_TIMEOUT = Duration.seconds(120);
+/** What the gateway keeps after its drain to flush telemetry and exit before SIGKILL. */
+export const GATEWAY_EXIT_MARGIN = Duration.seconds(10);
+
+/** The drain budget the gateway gets (GATEWAY_DRAIN_MS), derived from the stop timeout it runs under. */
+export function gatewayDrainMs(stopTimeout: Duration): number {
+  return stopTimeout.toMilliseconds() - GATEWAY_EXIT_MARGIN.toMilliseconds();
+}
+
 /** Service Connect name workers resolve: `http://gateway:8090`. */
 export const GATEWAY_DNS_NAME = SERVICES.gateway;
 export const GATEWAY_URL = `http://${GATEWAY_DNS_NAME}:${PORTS.gateway}`;
@@ -90,7 +103,9 @@ export class LlmGatewayService extends Construct {
       role: SERVICES.gateway,
       port: PORTS.gateway,
       exposePort: true,
+      stopTimeout: GATEWAY_STOP_TIMEOUT,
       environment: {
+        [ENV.gatewayDrainMs]: String(gatewayDrainMs(GATEWAY_STOP_TIMEOUT)),
         [ENV.gatewayTable]: props.gatewayTable.tableName,
         [ENV.upstreamUrl]: props.upstreamUrl ?? 'https://api.anthropic.com',
         [ENV.anthropicSecretArn]: props.anthropicSecret.secretArn,

@@ -118,6 +118,7 @@ export class ServicesStack extends Stack {
       minTasks: worker.minTasks,
       maxTasks: worker.maxTasks,
       useSpot: worker.useSpot,
+      ...(worker.tools === undefined ? {} : { tools: worker.tools }),
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,

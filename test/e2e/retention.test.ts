@@ -75,7 +75,7 @@ describe('task data retention when a task starts', () => {
   it('GIVEN a row queued weeks ago WHEN a worker takes it up THEN its retention restarts, so it cannot expire mid-run', async () => {
     const taskId = randomUUID();
     const queuedAt = Date.parse('2026-01-01T00:00:00Z');
-    const old = new TaskStore({ client: h.aws.dynamo, tableName: h.aws.resources.tasksTable, retentionDays: RETENTION_DAYS, now: () => new Date(queuedAt) });
+    const old = new TaskStore({ client: h.aws.dynamo, tableName: h.aws.resources.tasksTable, retentionDays: RETENTION_DAYS, now: () => new Date(queuedAt).getTime() });
     await old.create({ taskId, status: 'QUEUED', priority: 'normal', prompt: 'late', createdAt: new Date(queuedAt).toISOString(), updatedAt: new Date(queuedAt).toISOString() });
     const startedAt = Date.now();
     const current = new TaskStore({ client: h.aws.dynamo, tableName: h.aws.resources.tasksTable, retentionDays: RETENTION_DAYS });

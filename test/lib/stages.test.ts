@@ -1,13 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { buildApp } from '../../lib/app';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { DEPLOY_STAGES } from '../../lib/config';
 import { wildcardActions } from './support/iam-scan';
-import { STACK_KEYS, TEST_DIGEST, resourcesOf, synthStage } from './support/synth-stage';
+import { STACK_KEYS, TEST_DIGEST, resourcesOf, synthStage, testApp } from './support/synth-stage';
 
 /** Replace asset hashes and the test digest so snapshots change only when the infrastructure does. */
 function normalise(template: Record<string, unknown>): unknown {
@@ -67,7 +63,7 @@ describe('image digest context', () => {
 
 describe('cdk-nag control', () => {
   test('GIVEN a stage with one unacknowledged finding WHEN synthesized THEN the synth fails with ValidationFailed', () => {
-    const app = new App({ context: { imageDigest: TEST_DIGEST }, outdir: mkdtempSync(join(tmpdir(), 'openclaw-cdk-')), builtinCloudFormationValidation: false });
+    const app = testApp({ imageDigest: TEST_DIGEST });
     const stage = buildApp(app, { stages: ['dev'] })['dev'];
     if (stage === undefined) throw new Error('no dev stage');
     new sqs.Queue(stage.data, 'UnencryptedWithoutDlq', { encryption: sqs.QueueEncryption.UNENCRYPTED });

@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   const parsed = localEnv.safeParse(process.env);
   if (!parsed.success) throw new Error(`Invalid environment for npm start: ${describeIssues(parsed.error)}`);
   const env = parsed.data;
-  const logger = createLogger({}, { level: env.LOG_LEVEL });
+  // A local system's logs die with its data, so the decision log may show what the model was given.
+  const logger = createLogger({}, { level: env.LOG_LEVEL, userContent: 'keep' });
   // Spans go to the local store that `npm run trace -- <taskId>` reads.
   const tracing = startTracing({ serviceName: 'openclaw-local', stage: 'local', exporters: [new FileSpanExporter(DEFAULT_TRACE_DIR)] });
   mkdirSync(METRICS_DIR, { recursive: true });

@@ -145,13 +145,27 @@ function firstPrompt(messages: StubRequest['messages']): string {
 /**
  * The scripted agent: a prompt may say `[tools:N]` (default 2); the stub asks for N tool calls in
  * turn, alternating `calculator` and `record_note` when those tools are offered, then answers
- * with text that quotes the tool results it saw. Deterministic, so tests can assert on it.
+ * with text that quotes the tool results it saw. `[repeat:N]` instead asks N times for the same
+ * tool with the same input (`calculator` 2 × 3 when offered), which the worker's loop detection
+ * catches from the third call. Deterministic, so tests can assert on it.
  */
 export function scriptedReply(request: StubRequest): { content: Block[]; stopReason: 'tool_use' | 'end_turn' } {
   const prompt = firstPrompt(request.messages);
-  const wanted = Number(/\[tools:(\d+)\]/.exec(prompt)?.[1] ?? '2');
+  const repeat = /\[repeat:(\d+)\]/.exec(prompt)?.[1];
+  const wanted = Number(repeat ?? /\[tools:(\d+)\]/.exec(prompt)?.[1] ?? '2');
   const done = countToolResults(request.messages);
   const offered = new Set((request.tools ?? []).map((t) => t.name));
+  if (repeat !== undefined && done < wanted && offered.size > 0) {
+    const name = offered.has('calculator') ? 'calculator' : ([...offered][0] as string);
+    const input = name === 'calculator' ? { a: 2, b: 3, op: 'mul' } : { text: 'the same note again' };
+    return {
+      content: [
+        { type: 'text', text: `Attempt ${done + 1}: calling ${name} again.` },
+        { type: 'tool_use', id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 24)}`, name, input },
+      ],
+      stopReason: 'tool_use',
+    };
+  }
   if (done < wanted && offered.size > 0) {
     const useCalc = done % 2 === 0 && offered.has('calculator');
     const name = useCalc ? 'calculator' : offered.has('record_note') ? 'record_note' : [...offered][0] as string;

@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from '../shared/errors';
+import { conditionHeld, ifConditionFails } from '../shared/dynamo-conditions';
 
 /** One upstream model's breaker as all replicas see it. No `openUntil` means closed. */
 export interface BreakerRecord {
@@ -52,40 +52,30 @@ export class DynamoBreakerStore implements BreakerStore {
     return out.Attributes as Item | undefined;
   }
 
-  private async conditional(run: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await run();
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
-  }
-
   async read(model: string): Promise<BreakerRecord> {
     const out = await this.dynamo.send(new GetCommand({ TableName: this.tableName, Key: this.key(model), ConsistentRead: true }));
     return toRecord(out.Item as Item | undefined);
   }
 
   async recordFailure(model: string, now: number, staleBefore: number): Promise<BreakerRecord> {
-    try {
-      return toRecord(
-        await this.update(model, {
+    const counted = await ifConditionFails(
+      () =>
+        this.update(model, {
           UpdateExpression: 'SET streakStart = if_not_exists(streakStart, :now), failures = if_not_exists(failures, :zero) + :one, lastFailure = :now',
           ConditionExpression: 'attribute_not_exists(lastFailure) OR lastFailure >= :stale',
           ExpressionAttributeValues: { ':now': now, ':zero': 0, ':one': 1, ':stale': staleBefore },
         }),
-      );
-    } catch (err) {
-      if (!isConditionalCheckFailed(err)) throw err;
-      return toRecord(
-        await this.update(model, { UpdateExpression: 'SET streakStart = :now, failures = :one, lastFailure = :now', ExpressionAttributeValues: { ':now': now, ':one': 1 } }),
-      );
-    }
+      () => undefined,
+    );
+    if (counted !== undefined) return toRecord(counted);
+    // The last error is stale: this one starts a new streak.
+    return toRecord(
+      await this.update(model, { UpdateExpression: 'SET streakStart = :now, failures = :one, lastFailure = :now', ExpressionAttributeValues: { ':now': now, ':one': 1 } }),
+    );
   }
 
   open(model: string, openUntil: number, onlyIfClosed: boolean): Promise<boolean> {
-    return this.conditional(() =>
+    return conditionHeld(() =>
       this.update(model, {
         UpdateExpression: 'SET openUntil = :until REMOVE probeUntil',
         ...(onlyIfClosed ? { ConditionExpression: 'attribute_not_exists(openUntil)' } : {}),
@@ -95,7 +85,7 @@ export class DynamoBreakerStore implements BreakerStore {
   }
 
   claimProbe(model: string, now: number, leaseUntil: number): Promise<boolean> {
-    return this.conditional(() =>
+    return conditionHeld(() =>
       this.update(model, {
         UpdateExpression: 'SET probeUntil = :lease',
         ConditionExpression: 'openUntil <= :now AND (attribute_not_exists(probeUntil) OR probeUntil < :now)',

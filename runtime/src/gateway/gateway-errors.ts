@@ -1,5 +1,6 @@
 import { HttpError } from '../shared/errors';
 import type { Lane } from '../shared/gateway-limits';
+import { errorTypeFor, retryHeaders } from './error-map';
 
 /**
  * An error the gateway answers itself, in the provider's shape
@@ -12,19 +13,16 @@ export class GatewayHttpError extends HttpError {
   }
 }
 
-export type RejectReason = 'rate_limited' | 'queue_full' | 'deadline' | 'too_large';
+export type RejectReason = 'rate_limited' | 'queue_full' | 'deadline' | 'too_large' | 'spend_limited';
 
 /** Backpressure: no capacity for this lane within the caller's deadline. */
 export class RateLimitedError extends GatewayHttpError {
   readonly retryAfterMs: number;
   readonly reason: RejectReason;
 
-  constructor(message: string, context: { tier: string; lane: Lane; retryAfterMs: number; reason: RejectReason }) {
+  constructor(message: string, context: { tier: string; lane: Lane; retryAfterMs: number; reason: RejectReason }, type: string = errorTypeFor(429)) {
     const retryAfterMs = Math.max(1, Math.ceil(context.retryAfterMs));
-    super(429, 'rate_limit_error', message, context, {
-      'retry-after-ms': String(retryAfterMs),
-      'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-    });
+    super(429, type, message, context, retryHeaders({ retryAfterMs }));
     this.retryAfterMs = retryAfterMs;
     this.reason = context.reason;
   }
@@ -32,19 +30,38 @@ export class RateLimitedError extends GatewayHttpError {
 
 /** The upstream model is failing; callers should pause rather than spend their retries. */
 export class CircuitOpenError extends GatewayHttpError {
+  readonly model: string;
+
   constructor(model: string, retryAfterMs: number) {
     const ms = Math.max(1, Math.ceil(retryAfterMs));
     super(
       503,
-      'overloaded_error',
+      errorTypeFor(503),
       `Circuit open for model ${model}: upstream errors persisted, so the gateway is not sending it requests; it probes again in ${ms} ms. Pause and retry later`,
       { model, retryAfterMs: ms },
-      { 'x-should-retry': 'false', 'retry-after-ms': String(ms), 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) },
+      retryHeaders({ retryAfterMs: ms, shouldRetry: false }),
     );
+    this.model = model;
   }
+}
+
+/** The upstream did not answer in time (504) or could not be reached (502). */
+export function upstreamUnavailable(timedOut: boolean, message: string, model: string): GatewayHttpError {
+  const status = timedOut ? 504 : 502;
+  return new GatewayHttpError(status, errorTypeFor(status), message, { model });
 }
 
 /** The request itself is malformed (bad JSON, unknown lane): fixing it is the caller's job. */
 export function invalidRequest(message: string): GatewayHttpError {
-  return new GatewayHttpError(400, 'invalid_request_error', message);
+  return new GatewayHttpError(400, errorTypeFor(400), message);
+}
+
+/** No route for this method and path. */
+export function notFound(message: string): GatewayHttpError {
+  return new GatewayHttpError(404, errorTypeFor(404), message);
+}
+
+/** A server-side misconfiguration the caller cannot fix (e.g. a tier without limits). */
+export function gatewayMisconfigured(message: string): GatewayHttpError {
+  return new GatewayHttpError(500, errorTypeFor(500), message);
 }

@@ -17,7 +17,7 @@ export interface GatewayMetrics {
   circuit(event: { readonly model: string; readonly state: CircuitState }): void;
 }
 
-export type UpstreamErrorKind = 'status' | 'timeout' | 'connection' | 'stream_error' | 'broken_stream' | 'rate_limited' | 'spend_limit';
+export type UpstreamErrorKind = 'status' | 'timeout' | 'connection' | 'stream_error' | 'broken_stream' | 'idle_timeout' | 'rate_limited' | 'spend_limit';
 
 export const noopGatewayMetrics: GatewayMetrics = {
   admitted: () => undefined,

@@ -9,6 +9,7 @@ import { tracedHandler } from '../shared/http-tracing';
 import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { DynamoBreakerStore } from './breaker-store';
+import { RequestDrain } from './drain';
 import { gatewayMetricsFrom } from './gateway-metrics';
 import { DynamoLimitStore } from './limit-store';
 import { createGatewayHandler } from './proxy';
@@ -38,14 +39,18 @@ async function main(): Promise<void> {
   // Spans by OTLP to the collector sidecar (continuing the worker's chat spans), EMF metrics on stdout.
   const obs = startServiceObservability(SERVICES.gateway, config.stage, process.env);
   const metrics = gatewayMetricsFrom(obs.metrics);
+  const drain = new RequestDrain();
   const handler = tracedHandler(createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger, limits: config.limits, metrics, ...stores }), {
     tracer: obs.tracer,
     metrics: obs.metrics,
   });
-  const server = await listen(handler, config.port, logger);
+  const server = await listen(drain.wrap(handler), config.port, logger);
   logger.info('gateway.started', { port: server.port, upstream: config.upstreamUrl, tiers: Object.keys(config.limits.tiers), shared: config.gatewayTable !== undefined });
-  stopOnSignals(async () => {
-    await server.close();
+  stopOnSignals(async (signal) => {
+    // Never cut calls in flight first: a cut call is retried by its worker and paid twice.
+    logger.info('gateway.draining', { signal, inFlight: drain.active, drainMs: config.drainMs });
+    const result = await drain.drain(server.server, config.drainMs);
+    logger.info('gateway.drained', { ...result });
     await obs.shutdown();
   });
 }

@@ -1,9 +1,8 @@
 import { RateLimitedError, invalidRequest, type RejectReason } from './gateway-errors';
+import { CapacityLease } from './capacity-lease';
 import { ZERO, addUnits, adjust, clamp, drain, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
 import type { LimitStore } from './limit-store';
 import { LANES, type Lane, type TierLimits } from '../shared/gateway-limits';
-
-const fits = (cost: Units, available: Units): boolean => cost[0] <= available[0] && cost[1] <= available[1] && cost[2] <= available[2];
 
 export interface AcquireRequest {
   readonly lane: Lane;
@@ -38,14 +37,12 @@ export interface TierLimiterOptions {
    */
   readonly flushDelayMs?: number;
   /**
-   * While the shared buckets are far from saturation, each write also claims capacity for this
-   * many more requests like the ones just admitted, spent locally with no round trip. It is
-   * charged to the shared buckets like any admission, so limits still hold; what is not used
-   * within `creditTtlMs` is refunded. 0 turns it off. @default 0
+   * Capacity leased in slices and spent locally with no round trip (see CapacityLease). Slices
+   * cover about twice this replica's demand over `horizonMs` (0 turns leasing off), take at most
+   * `headroomShare` of the headroom below the lowest lane ceiling, and go back after `ttlMs`.
+   * @default { horizonMs: 1000, headroomShare: 0.25, ttlMs: 2000 }
    */
-  readonly creditRequests?: number;
-  /** @default 1000 */
-  readonly creditTtlMs?: number;
+  readonly lease?: { readonly horizonMs: number; readonly headroomShare: number; readonly ttlMs: number };
   /** Called when a request has to wait (for metrics). */
   readonly onQueued?: (lane: Lane) => void;
   /** @default Date.now */
@@ -85,8 +82,10 @@ export class TierLimiter {
   private clampRequested: Units | undefined;
   private running = false;
   private wake: (() => void) | undefined;
-  private credit: Units = ZERO;
-  private creditTimer: NodeJS.Timeout | undefined;
+  private readonly lease: CapacityLease;
+  private refillRequested = false;
+  /** After a slice came back empty (no headroom), do not ask again before this instant. */
+  private refillQuietUntil = 0;
 
   constructor(private readonly options: TierLimiterOptions) {
     this.rates = { perMinute: [options.limits.rpm, options.limits.itpm, options.limits.otpm] };
@@ -94,6 +93,14 @@ export class TierLimiter {
     this.random = options.random ?? Math.random;
     this.pollMs = options.pollMs ?? 200;
     this.flushDelayMs = options.flushDelayMs ?? 200;
+    const lease = options.lease ?? { horizonMs: 1000, headroomShare: 0.25, ttlMs: 2000 };
+    this.lease = new CapacityLease({
+      ...lease,
+      rates: this.rates,
+      floor: Math.min(...LANES.map((l) => options.ceilings[l])),
+      giveBack: (unused) => this.correct(unused),
+      now: this.now,
+    });
   }
 
   /** Resolve when the request may go upstream; reject with 429 when it cannot within its deadline. */
@@ -109,8 +116,10 @@ export class TierLimiter {
         ),
       );
     }
-    if (fits(request.cost, this.credit)) {
-      this.credit = subUnits(this.credit, request.cost);
+    this.lease.record(request.cost);
+    // Requests already waiting here go first: a lease never lets a newcomer overtake them.
+    if (this.waiters.length === 0 && this.lease.take(request.cost)) {
+      this.maybeRefill(now);
       return Promise.resolve({ queuedMs: 0 });
     }
     const rank = LANES.indexOf(request.lane);
@@ -146,6 +155,7 @@ export class TierLimiter {
 
   /** The provider answered 429: treat the shared buckets as empty, as the provider's are. */
   drain(): void {
+    this.lease.drop();
     this.drainRequested = true;
     this.kick();
   }
@@ -156,10 +166,13 @@ export class TierLimiter {
    * written only if it changes something, so a report that agrees with us costs no round trip.
    */
   clamp(available: Units): void {
+    // Leased capacity is capacity the provider has not seen spent yet: keep no more of it than it
+    // has left, and leave the shared buckets only what remains beyond what we hold.
+    this.lease.clampTo(available);
+    const held = this.lease.held;
+    const shared: Units = [available[0] - held[0], available[1] - held[1], available[2] - held[2]];
     const prev = this.clampRequested;
-    this.clampRequested = prev === undefined ? available : [Math.min(prev[0], available[0]), Math.min(prev[1], available[1]), Math.min(prev[2], available[2])];
-    // Local credit is capacity the provider has not seen spent yet: keep no more of it than it has left.
-    this.credit = [Math.min(this.credit[0], available[0]), Math.min(this.credit[1], available[1]), Math.min(this.credit[2], available[2])];
+    this.clampRequested = prev === undefined ? shared : [Math.min(prev[0], shared[0]), Math.min(prev[1], shared[1]), Math.min(prev[2], shared[2])];
     // No wake-up: less capacity frees no waiter, and every reply carries a report.
     this.kick(false);
   }
@@ -189,31 +202,11 @@ export class TierLimiter {
     return waitFor(tat, request.cost, this.rates, now, this.options.ceilings[request.lane]);
   }
 
-  /**
-   * Credit worth `creditRequests` of the batch's average request, if the buckets would still sit
-   * below half the lowest lane ceiling with it: far from saturation, where lanes do not compete.
-   */
-  private creditFor(admitted: readonly Waiter[], tat: Units, now: number): Units {
-    const base = this.options.creditRequests ?? 0;
-    if (base === 0 || this.credit[0] >= base / 2) return ZERO;
-    // Scale with demand: a replica admitting big batches gets credit for two batches like it.
-    const n = Math.max(base, 2 * admitted.length);
-    const total = admitted.reduce<Units>((sum, w) => addUnits(sum, w.cost), ZERO);
-    const grant: Units = [n, Math.ceil((total[1] / admitted.length) * n), Math.ceil((total[2] / admitted.length) * n)];
-    const floor = Math.min(...LANES.map((l) => this.options.ceilings[l])) / 2;
-    return waitFor(tat, grant, this.rates, now, floor) === 0 ? grant : ZERO;
-  }
-
-  private addCredit(grant: Units): void {
-    this.credit = addUnits(this.credit, grant);
-    clearTimeout(this.creditTimer);
-    this.creditTimer = setTimeout(() => {
-      // Unused credit goes back to the shared buckets.
-      const unused = this.credit;
-      this.credit = ZERO;
-      this.correct([-unused[0], -unused[1], -unused[2]]);
-    }, this.options.creditTtlMs ?? 1000);
-    this.creditTimer.unref();
+  /** Claim the next slice in the background while the current one still lasts. */
+  private maybeRefill(now: number): void {
+    if (this.refillRequested || now < this.refillQuietUntil || !this.lease.wantsRefill) return;
+    this.refillRequested = true;
+    this.kick(false);
   }
 
   private settle(waiter: Waiter, admission: Admission | undefined, err?: Error): void {
@@ -236,7 +229,7 @@ export class TierLimiter {
       })
       .finally(() => {
         this.running = false;
-        if (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined) this.kick();
+        if (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined || this.refillRequested) this.kick();
       });
   }
 
@@ -257,13 +250,15 @@ export class TierLimiter {
   }
 
   private async pump(): Promise<void> {
-    while (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined) {
-      if (this.waiters.length === 0) await this.sleep(this.flushDelayMs);
+    while (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined || this.refillRequested) {
+      // Refunds wait for company; a lease refill does not, it is what keeps requests off the round trip.
+      if (this.waiters.length === 0 && !this.refillRequested) await this.sleep(this.flushDelayMs);
       const state = this.cached ?? (await this.options.store.read(this.options.tier));
       this.cached = state;
       const now = this.now();
       const pendingSnap = this.pending;
       const drainSnap = this.drainRequested;
+      const refillSnap = this.refillRequested;
       const clampSnap = this.clampRequested;
       let tat = adjust(state.tat, pendingSnap, this.rates, now);
       if (drainSnap) tat = drain(tat, now);
@@ -300,9 +295,11 @@ export class TierLimiter {
         nextWake = Math.min(nextWake, Math.max(wait, 1));
       }
 
-      const grant = admitted.length > 0 ? this.creditFor(admitted, tat, now) : ZERO;
+      // A slice rides on this write when there are no waiters left behind (they come first).
+      const grant = (admitted.length > 0 || refillSnap) && !blocked && !drainSnap ? this.lease.slice(tat, now) : ZERO;
       if (!isZero(grant)) tat = spend(tat, grant, this.rates, now);
-      if (admitted.length > 0 || !isZero(pendingSnap) || drainSnap || clamped) {
+      if (refillSnap && isZero(grant)) this.refillQuietUntil = now + this.pollMs;
+      if (admitted.length > 0 || !isZero(pendingSnap) || drainSnap || clamped || !isZero(grant)) {
         const ok = await this.options.store.write(this.options.tier, tat, state.version);
         if (!ok) {
           // Another replica wrote first: re-read and decide again.
@@ -311,7 +308,8 @@ export class TierLimiter {
         }
         this.cached = { tat, version: state.version + 1 };
         this.pending = subUnits(this.pending, pendingSnap);
-        if (!isZero(grant)) this.addCredit(grant);
+        if (!isZero(grant)) this.lease.add(grant);
+        if (refillSnap) this.refillRequested = false;
         if (drainSnap) this.drainRequested = false;
         if (this.clampRequested === clampSnap) this.clampRequested = undefined;
         const at = this.now();
@@ -322,9 +320,10 @@ export class TierLimiter {
             this.settle(w, { queuedMs: at - w.enqueuedAt });
           }
         }
-      } else if (this.clampRequested === clampSnap) {
+      } else {
         // A clamp that changed nothing needs no write; one that arrived meanwhile stays for the next pass.
-        this.clampRequested = undefined;
+        if (this.clampRequested === clampSnap) this.clampRequested = undefined;
+        if (refillSnap) this.refillRequested = false;
       }
       if (this.waiters.length > 0 && admitted.length === 0) {
         await this.sleep(Math.max(1, Math.ceil(nextWake)));

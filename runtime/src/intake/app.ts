@@ -91,11 +91,12 @@ async function readSubmission(req: IncomingMessage, maxBody: number): Promise<Su
  * left for the client's retry with the same key, which re-enqueues the same task.
  */
 export function createIntakeHandler(options: IntakeOptions): Handler {
+  const clock = options.now;
   const store = new TaskStore({
     client: options.dynamo,
     tableName: options.tableName,
     retentionDays: options.taskRetentionDays,
-    ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(clock !== undefined ? { now: () => clock().getTime() } : {}),
   });
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;
@@ -184,6 +185,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
       ...(input.callbackUrl !== undefined ? { callbackUrl: input.callbackUrl } : {}),
       submittedBy: caller.name,
+      ...(caller.entitlements?.tools !== undefined ? { allowedTools: caller.entitlements.tools } : {}),
       createdAt: at,
       updatedAt: at,
     };

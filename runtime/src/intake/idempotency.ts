@@ -1,11 +1,14 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
-import { HttpError, conditionHeld } from '../shared/errors';
+import { conditionHeld } from '../shared/dynamo-conditions';
+import type { DynamoStoreOptions } from '../shared/dynamo-store';
+import { HttpError } from '../shared/errors';
+import { TASK_TTL_ATTRIBUTE } from '../shared/task-retention';
 
 /**
  * An idempotency record (Powertools' shape: key hash, payload hash, status, expiry), stored in the
- * tasks table next to the task rows. `ttl` is the table's TTL attribute (lib/constructs/task-store.ts);
- * TTL deletion is lazy, so every condition compares `ttl` itself instead of trusting it.
+ * tasks table next to the task rows, expiring by the table's TTL attribute (TASK_TTL_ATTRIBUTE);
+ * TTL deletion is lazy, so every condition compares that attribute itself instead of trusting it.
  */
 interface IdempotencyItem {
   readonly pk: string;
@@ -17,8 +20,8 @@ interface IdempotencyItem {
   readonly claimId: string;
   /** Epoch ms after which another request may take over an in-progress claim. */
   readonly inProgressExpiry: number;
-  /** Epoch seconds. */
-  readonly ttl: number;
+  /** Epoch seconds, in the table's TTL attribute. */
+  readonly [TASK_TTL_ATTRIBUTE]: number;
 }
 
 const RECORD_SK = 'IDEMPOTENCY';
@@ -31,15 +34,11 @@ export type Claim =
   /** Already done: answer with the existing task. */
   | { readonly kind: 'completed'; readonly taskId: string };
 
-export interface IdempotencyStoreOptions {
-  readonly client: DynamoDBDocumentClient;
-  readonly tableName: string;
+export interface IdempotencyStoreOptions extends DynamoStoreOptions {
   /** How long a key is remembered. @default 86_400 (24 h) */
   readonly ttlSeconds?: number;
   /** How long one request may hold a key before a retry may take over. @default 10_000 */
   readonly inProgressMs?: number;
-  /** @default Date.now */
-  readonly now?: () => number;
 }
 
 /** Validate the header value; keys are opaque to us but must be printable ASCII of sane length. */
@@ -89,7 +88,7 @@ export class IdempotencyStore {
         taskId: proposedTaskId,
         claimId,
         inProgressExpiry: now + this.inProgressMs,
-        ttl: Math.ceil(now / 1000) + this.ttlSeconds,
+        [TASK_TTL_ATTRIBUTE]: Math.ceil(now / 1000) + this.ttlSeconds,
       };
       const created = await conditionHeld(() =>
         this.client.send(
@@ -97,7 +96,7 @@ export class IdempotencyStore {
             TableName: this.tableName,
             Item: item,
             ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :nowSec',
-            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            ExpressionAttributeNames: { '#ttl': TASK_TTL_ATTRIBUTE },
             ExpressionAttributeValues: { ':nowSec': Math.floor(now / 1000) },
           }),
         ),
@@ -105,7 +104,7 @@ export class IdempotencyStore {
       if (created) return { kind: 'owned', taskId: proposedTaskId, claimId };
       const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: RECORD_SK }, ConsistentRead: true }));
       const existing = out.Item as IdempotencyItem | undefined;
-      if (existing === undefined || existing.ttl < Math.floor(now / 1000)) continue;
+      if (existing === undefined || existing[TASK_TTL_ATTRIBUTE] < Math.floor(now / 1000)) continue;
       if (existing.payloadHash !== payloadHash) {
         throw new HttpError(
           422,

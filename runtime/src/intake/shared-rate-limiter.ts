@@ -1,6 +1,9 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { errorMessage, isConditionalCheckFailed } from '../shared/errors';
+import { isConditionalCheckFailed } from '../shared/dynamo-conditions';
+import type { DynamoStoreOptions } from '../shared/dynamo-store';
+import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { TASK_TTL_ATTRIBUTE } from '../shared/task-retention';
 import type { RateDecision, RateLimiter } from './rate-limiter';
 
 /** One window per minute, so `ratePerMinute` is the count a window may hold. */
@@ -10,8 +13,8 @@ export const RATE_WINDOW_MS = 60_000;
 export const ratePk = (keyName: string): string => `RATE#${keyName}`;
 
 /**
- * A counter item in the tasks table. `ttl` is the table's TTL attribute (lib/constructs/task-store.ts
- * TTL_ATTRIBUTE). The sort key is the window's start, so a counter is never reused for a later window
+ * A counter item in the tasks table, expiring by the table's TTL attribute (TASK_TTL_ATTRIBUTE).
+ * The sort key is the window's start, so a counter is never reused for a later window
  * and lazy TTL deletion needs no guard in the condition.
  */
 interface CounterItem {
@@ -20,17 +23,13 @@ interface CounterItem {
   /** Requests admitted in this window. */
   readonly n: number;
   /** Epoch seconds. */
-  readonly ttl: number;
+  readonly [TASK_TTL_ATTRIBUTE]: number;
 }
 
-export interface SharedKeyRateLimiterOptions {
-  readonly client: DynamoDBDocumentClient;
-  /** The tasks table (it has the `ttl` TTL attribute the counters rely on for cleanup). */
-  readonly tableName: string;
+/** `tableName` is the tasks table: its TTL attribute cleans the counters up. */
+export interface SharedKeyRateLimiterOptions extends DynamoStoreOptions {
   /** Receives `intake.rate_limiter_failed` when DynamoDB errors and the request is let through. */
   readonly logger: Logger;
-  /** @default Date.now */
-  readonly now?: () => number;
   /**
    * A key's slice (the units a replica reserves per UpdateItem) is `ratePerMinute / slicesPerWindow`,
    * so 60 means about one second of the key's rate.
@@ -220,7 +219,7 @@ export class SharedKeyRateLimiter implements RateLimiter {
           UpdateExpression: 'ADD n :k SET #ttl = :ttl',
           // k ≤ cap always (the caller clamps), so `attribute_not_exists(n)` cannot admit past the cap.
           ConditionExpression: 'attribute_not_exists(n) OR n <= :capMinusK',
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeNames: { '#ttl': TASK_TTL_ATTRIBUTE },
           // Kept until two windows after this one ends: it is read as "previous" during the next window.
           ExpressionAttributeValues: { ':k': k, ':capMinusK': cap - k, ':ttl': Math.ceil((windowStart + 3 * RATE_WINDOW_MS) / 1000) },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

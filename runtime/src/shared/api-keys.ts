@@ -19,7 +19,30 @@ export interface ApiKeyEntry {
   readonly ratePerMinute: number;
   /** HMAC key for this client's completion webhooks; without it the client gets no webhooks. */
   readonly webhookSecret?: string;
+  /** What this key's tasks may do; absent: every tool the worker offers. */
+  readonly entitlements?: ApiKeyEntitlements;
 }
+
+/** Limits a key's tasks carry to the worker (stored on the task row at intake). */
+export interface ApiKeyEntitlements {
+  /**
+   * The tools this key's tasks may use (tool names). A tool not listed is never offered to the
+   * model for the task, and a call to it anyway is refused. Absent: every tool the worker offers.
+   */
+  readonly tools?: readonly string[];
+}
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+const entitlementsSchema = z
+  .object({
+    tools: z
+      .array(z.string().regex(TOOL_NAME, 'must be a tool name (letters, digits, _ and -, at most 64)'))
+      .max(256)
+      .refine((t) => new Set(t).size === t.length, 'lists a tool twice')
+      .optional(),
+  })
+  .strict();
 
 const entrySchema = z.object({
   name: z.string().min(1).max(64),
@@ -27,6 +50,7 @@ const entrySchema = z.object({
   maxPriority: z.enum(PRIORITIES).default('normal'),
   ratePerMinute: z.number().int().positive().default(600),
   webhookSecret: z.string().min(32, 'must be at least 32 characters (e.g. 32 random bytes, base64url)').optional(),
+  entitlements: entitlementsSchema.optional(),
 });
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
@@ -43,7 +67,16 @@ export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
   const names = parsed.data.map((e) => e.name);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new ConfigError(`${source} lists the key name "${duplicate}" twice; names must be unique`, { source });
-  return parsed.data.map(({ webhookSecret, ...rest }) => ({ ...rest, ...(webhookSecret !== undefined ? { webhookSecret } : {}) }));
+  return parsed.data.map(({ webhookSecret, entitlements, ...rest }) => ({
+    ...rest,
+    ...(webhookSecret !== undefined ? { webhookSecret } : {}),
+    ...(entitlements !== undefined ? { entitlements: entitlementsOf(entitlements) } : {}),
+  }));
+}
+
+/** Drop unset keys, so the entry holds only what was configured (exactOptionalPropertyTypes). */
+function entitlementsOf(raw: z.infer<typeof entitlementsSchema>): ApiKeyEntitlements {
+  return { ...(raw.tools !== undefined ? { tools: raw.tools } : {}) };
 }
 
 export interface ApiKeySource {

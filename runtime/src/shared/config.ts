@@ -4,6 +4,7 @@ import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
 import { AGENT_VERSIONS, CANARY_SHARE_PATTERN, parseCanaryShare, type AgentVersion } from './agent-version';
+import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -43,6 +44,7 @@ export const ENV = {
   contextTokens: 'CONTEXT_TOKENS',
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
+  gatewayDrainMs: 'GATEWAY_DRAIN_MS',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   agentVersion: 'AGENT_VERSION',
   canaryQueueUrlHigh: 'CANARY_QUEUE_URL_HIGH',
@@ -50,6 +52,10 @@ export const ENV = {
   canaryShareParam: 'CANARY_SHARE_PARAM',
   canaryShare: 'CANARY_SHARE',
   canaryShareCacheMs: 'CANARY_SHARE_CACHE_MS',
+  agentTools: 'AGENT_TOOLS',
+  loopSameCall: 'LOOP_SAME_CALL_LIMIT',
+  loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
+  loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
 } as const;
 
 export { PORTS };
@@ -130,6 +136,12 @@ const workerSchema = z.object({
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
   // Which pool this worker is (agent canary): the AgentVersion dimension and span attribute.
   [ENV.agentVersion]: z.enum(AGENT_VERSIONS).default('stable'),
+  // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
+  [ENV.agentTools]: agentToolsEnvSchema.optional(),
+  // Loop detection (runtime/src/worker/loop-detector.ts): same tool + same input N times, or a cycle repeated.
+  [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
+  [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
+  [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
 });
 
 const gatewaySchema = z.object({
@@ -140,6 +152,8 @@ const gatewaySchema = z.object({
   [ENV.anthropicSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.anthropicApiKey]: z.string().min(1).optional(),
   [ENV.gatewayLimits]: z.string().optional(),
+  // The CDK sets it below the task's ECS stopTimeout (at most 120 s): calls in flight finish before SIGKILL.
+  [ENV.gatewayDrainMs]: z.coerce.number().int().min(1000).max(120_000).default(25_000),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -204,6 +218,10 @@ export interface WorkerConfig extends CommonConfig {
   readonly durability: WorkerDurabilityConfig;
   /** Which pool this worker belongs to (AGENT_VERSION): `stable`, or `candidate` in an agent canary. */
   readonly agentVersion: AgentVersion;
+  /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
+  readonly tools: readonly BuiltinToolName[];
+  /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
+  readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
 }
 
 export interface WorkerDurabilityConfig {
@@ -234,6 +252,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly anthropicApiKey?: string;
   /** Tiers, lanes, queue, breaker and routing, from GATEWAY_LIMITS (JSON) or the defaults. */
   readonly limits: GatewayLimits;
+  /** How long SIGTERM waits for calls and streams in flight before closing connections (ms). */
+  readonly drainMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -326,6 +346,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
+    tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
+    loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
@@ -355,5 +377,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('anthropicSecretArn', raw[ENV.anthropicSecretArn]),
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
     limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
+    drainMs: raw[ENV.gatewayDrainMs],
   };
 }

@@ -58,19 +58,5 @@ export function errorMessage(err: unknown): string {
   return typeof err === 'string' ? err : JSON.stringify(err);
 }
 
-/** Run a conditional DynamoDB write: false when its condition failed, any other error rethrown. */
-export async function conditionHeld(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (err) {
-    if (isConditionalCheckFailed(err)) return false;
-    throw err;
-  }
-}
-
-/** True when an AWS SDK error is a failed DynamoDB condition. */
-export function isConditionalCheckFailed(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === 'ConditionalCheckFailedException' || err.name === 'TransactionCanceledException';
-}
+// The DynamoDB condition helpers live in dynamo-conditions.ts; re-exported for existing importers.
+export { conditionHeld, isConditionalCheckFailed } from './dynamo-conditions';

@@ -47,11 +47,19 @@ const schema = z
         /** Added to retry-after as a per-caller spread, as a share of the wait. */
         jitter: share.default(0.25),
         /**
-         * Below saturation, claim capacity for this many requests per shared write and admit from it
-         * locally (charged up front, unused part refunded after a second). Fewer round trips, same
-         * limits; 0 keeps every admission a shared write.
+         * Capacity leased in slices, so most admissions need no shared write: a replica claims about
+         * twice its recent demand over `horizonMs` in one write (charged like any admission, so the
+         * limits stay exact), spends it locally, and gives back what is unused after `ttlMs`. A slice
+         * takes at most `headroomShare` of what is left below the lowest lane ceiling, so slices shrink
+         * to nothing as the buckets near saturation. `horizonMs: 0` makes every admission a shared write.
          */
-        creditRequests: z.number().int().min(0).default(0),
+        lease: z
+          .object({
+            horizonMs: z.number().int().min(0).max(10_000).default(1000),
+            headroomShare: z.number().gt(0).max(1).default(0.25),
+            ttlMs: z.number().int().positive().max(60_000).default(2000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     breaker: z
@@ -82,6 +90,11 @@ const schema = z
       .default([{ intent: 'classification', model: 'claude-haiku-5-5' }]),
     /** Give up on an upstream that sends no response headers within this time. */
     upstreamTimeoutMs: z.number().int().positive().default(120_000),
+    /**
+     * Give up on an upstream body or stream that sends no bytes for this long after its headers
+     * (the provider pings streams every few seconds, so a minute of silence is a stalled call).
+     */
+    upstreamIdleTimeoutMs: z.number().int().positive().default(60_000),
   })
   .superRefine((v, ctx) => {
     if (v.tiers[v.fallbackTier] === undefined) {

@@ -1,14 +1,49 @@
+import pino, { type DestinationStream } from 'pino';
 import type { LogLevel } from './config';
 import { activeTraceIds } from './spans';
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** What a redacted secret is replaced with. */
+export const REDACTED = '[redacted]';
 
-/** Keys whose values are replaced before a line is written: redaction by construction, not by care. */
-const SECRET_KEY = /(authorization|api[-_]?key|secret|password|token(?!s)|x-api-key|signature)/i;
+/**
+ * Field names that hold secrets. pino redacts them by path at the top level and two levels down
+ * (`headers.authorization`, `nested[0].apiKey`): every secret the runtime handles arrives in one of
+ * these shapes, and a path list keeps redaction by construction at pino's speed.
+ */
+export const SECRET_FIELDS: readonly string[] = [
+  'authorization',
+  'Authorization',
+  'apiKey',
+  'api_key',
+  'apikey',
+  'x-api-key',
+  'anthropicApiKey',
+  'upstreamKey',
+  'secret',
+  'clientSecret',
+  'webhookSecret',
+  'password',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'sessionToken',
+  'signature',
+  'x-openclaw-signature',
+  'cookie',
+  'set-cookie',
+];
+
+/**
+ * Paths that carry what a user wrote or a tool returned (the decision log's excerpts). Task data
+ * lives for the stage's task retention (90 days in prod) while log groups keep a year, so by default
+ * these are replaced by their length: the logs never outlive the content's retention.
+ */
+export const USER_CONTENT_PATHS: readonly string[] = ['why', 'shown.lastMessage'];
+
 /**
  * Secret-shaped values anywhere in a string: Anthropic keys, bearer tokens, intake keys (`ocl_`),
  * AWS access key IDs, and `key=value` / `key: value` pairs whose key names a secret (as in an
- * error message that quotes a header or a connection string).
+ * error message that quotes a header or a connection string). Paths cannot see inside a string.
  */
 const SECRET_VALUE =
   /(sk-ant-[A-Za-z0-9_-]+|Bearer\s+[A-Za-z0-9._~+/=-]+|ocl_[A-Za-z0-9_-]{8,}|(?:AKIA|ASIA)[0-9A-Z]{16}|(?<![A-Za-z0-9])(?:x-api-key|api[-_]?key|secret(?:[-_]?access[-_]?key)?|password|authorization)["']?\s*[:=]\s*["']?(?:(?:Bearer|Basic)\s+)?[^\s"',;&]+)/gi;
@@ -27,47 +62,98 @@ export interface Logger {
 export interface LoggerOptions {
   /** @default 'info' */
   readonly level?: LogLevel;
-  /** Where lines go. @default process.stdout.write */
+  /** Where lines go. @default process.stdout (synchronous, so nothing is lost on exit) */
   readonly write?: (line: string) => void;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * Whether user content (prompt and tool-output excerpts, {@link USER_CONTENT_PATHS}) is written.
+   * Only for development systems whose logs die with their data; deployed services keep the default.
+   * @default 'redact'
+   */
+  readonly userContent?: 'redact' | 'keep';
 }
 
-export function redact(value: unknown, depth = 0): unknown {
+/** Replace secret-shaped substrings in every string of a value (keys are pino's job, by path). */
+export function scrubSecrets(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[depth]';
-  if (typeof value === 'string') return value.replace(SECRET_VALUE, '[redacted]');
-  if (value instanceof Error) {
-    return { name: value.name, message: redact(value.message, depth + 1) };
-  }
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  if (typeof value === 'string') return value.replace(SECRET_VALUE, REDACTED);
+  if (value instanceof Error) return { name: value.name, message: scrubSecrets(value.message, depth + 1) };
+  if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
-    }
+    for (const [k, v] of Object.entries(value)) out[k] = scrubSecrets(v, depth + 1);
     return out;
   }
   return value;
 }
 
-export function createLogger(base: LogFields = {}, options: LoggerOptions = {}): Logger {
-  const threshold = LEVELS[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => void process.stdout.write(line));
-  const now = options.now ?? Date.now;
-  const emit = (level: LogLevel, event: string, fields: LogFields | undefined) => {
-    if (LEVELS[level] < threshold) return;
-    // Trace and span IDs tie a line to its span: from a task's trace to its logs and back.
-    const record = redact({ ts: new Date(now()).toISOString(), level, event, ...base, ...activeTraceIds(), ...fields });
-    write(`${JSON.stringify(record)}\n`);
-  };
+/** `a`, `*.a`, `*.*.a` with bracket notation for names that are not identifiers. */
+function atDepths(field: string): string[] {
+  const key = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;
+  const dot = key.startsWith('[') ? '' : '.';
+  return [key, `*${dot}${key}`, `*.*${dot}${key}`];
+}
+
+function redactPaths(userContent: 'redact' | 'keep'): string[] {
+  const secrets = SECRET_FIELDS.flatMap(atDepths);
+  return userContent === 'redact' ? [...secrets, ...USER_CONTENT_PATHS] : secrets;
+}
+
+const CONTENT_PATHS = new Set(USER_CONTENT_PATHS);
+
+function censor(value: unknown, path: readonly (string | symbol)[]): string {
+  const dotted = path.filter((p): p is string => typeof p === 'string').join('.');
+  if (CONTENT_PATHS.has(dotted)) return `[user content redacted: ${typeof value === 'string' ? value.length : 0} chars]`;
+  return REDACTED;
+}
+
+/** The event name is the line's identity: a bound or passed `event` field must not shadow it. */
+function withoutEvent(fields: LogFields | undefined): Record<string, unknown> {
+  if (fields === undefined) return {};
+  const { event: shadow, ...rest } = fields;
+  return shadow === undefined ? rest : { ...rest, context: shadow };
+}
+
+function wrap(instance: pino.Logger): Logger {
+  const emit = (level: LogLevel) => (event: string, fields?: LogFields) => instance[level](withoutEvent(fields), event);
   return {
-    debug: (e, f) => emit('debug', e, f),
-    info: (e, f) => emit('info', e, f),
-    warn: (e, f) => emit('warn', e, f),
-    error: (e, f) => emit('error', e, f),
-    child: (fields) => createLogger({ ...base, ...fields }, options),
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    child: (fields) => wrap(instance.child(scrubSecrets(withoutEvent(fields)) as Record<string, unknown>)),
   };
 }
 
-/** A logger that drops everything; for tests that do not assert on logs. */
-export const silentLogger: Logger = createLogger({}, { write: () => undefined });
+/**
+ * pino with the project's line shape: `{ ts, level, event, ...context, traceId, spanId, ...fields }`.
+ * Secret fields are redacted by pino's paths, secret-shaped strings are scrubbed before
+ * serialisation, and user content is redacted unless the caller keeps it.
+ */
+export function createLogger(base: LogFields = {}, options: LoggerOptions = {}): Logger {
+  const now = options.now ?? Date.now;
+  const write = options.write;
+  const destination: DestinationStream = write === undefined ? pino.destination({ dest: 1, sync: true }) : { write: (line: string) => write(line) };
+  const instance = pino(
+    {
+      level: options.level ?? 'info',
+      base: null,
+      messageKey: 'event',
+      timestamp: () => `,"ts":"${new Date(now()).toISOString()}"`,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (fields) => scrubSecrets(fields) as Record<string, unknown>,
+      },
+      // Trace and span IDs tie a line to its span: from a task's trace to its logs and back.
+      mixin: () => ({ ...activeTraceIds() }),
+      redact: { paths: redactPaths(options.userContent ?? 'redact'), censor },
+    },
+    destination,
+  );
+  return wrap(Object.keys(base).length === 0 ? instance : instance.child(scrubSecrets(withoutEvent(base)) as Record<string, unknown>));
+}
+
+const drop = (): void => undefined;
+/** A logger that drops everything without serialising; for tests and benches that do not read logs. */
+export const silentLogger: Logger = { debug: drop, info: drop, warn: drop, error: drop, child: () => silentLogger };

@@ -30,6 +30,16 @@ export const METRICS = {
   /** The receive count of a task taken up again (emitted from the second receive on). */
   messageReceiveCount: 'MessageReceiveCount',
   costPerTaskUsd: 'CostPerTaskUsd',
+  /**
+   * A task handed back because the model call failed for a reason outside the task (rate limit,
+   * overload, 5xx, timeout, rejected key); `kind` is a property. No receive was spent.
+   */
+  providerWeatherHandBacks: 'ProviderWeatherHandBacks',
+  /**
+   * The provider (through the gateway) rejected the API key (401/403): workers pause until a probe
+   * gets through. Any datapoint is an operator page: set the key (no redeploy needed).
+   */
+  providerAuthRejected: 'ProviderAuthRejected',
   gatewayAdmitted: 'GatewayAdmitted',
   gatewayQueued: 'GatewayQueued',
   gatewayRejected: 'GatewayRejected',
@@ -37,6 +47,12 @@ export const METRICS = {
   circuitOpen: 'CircuitOpen',
   intakeAccepted: 'IntakeAccepted',
   intakeRejected: 'IntakeRejected',
+  /** A tool call that closed a loop: the model was warned (first) or the task failed (again). */
+  loopsDetected: 'LoopsDetected',
+  /** A task that ran out of one of its budgets (steps, tokens, cost, duration) and FAILED. */
+  budgetExceeded: 'BudgetExceeded',
+  /** Tasks that reached a terminal status in the worker (the denominator of guardrail rates). */
+  tasksFinished: 'TasksFinished',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

@@ -50,6 +50,11 @@ export interface TaskRecord {
   readonly webhook?: WebhookDelivery;
   /** Name of the API key that submitted the task (never the key itself). */
   readonly submittedBy?: string;
+  /**
+   * The tools this task may use, copied from the key's entitlements at intake (a later change to
+   * the key does not reach tasks already accepted). Absent: every tool the worker offers.
+   */
+  readonly allowedTools?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly startedAt?: string;

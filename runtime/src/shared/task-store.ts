@@ -1,5 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { conditionHeld, isConditionalCheckFailed, OpenClawError } from './errors';
+import { conditionHeld, ifConditionFails } from './dynamo-conditions';
+import type { DynamoStoreOptions } from './dynamo-store';
+import { OpenClawError } from './errors';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from './task-retention';
 import { terminalUpdate } from './terminal-update';
 import { META_SK, taskPk, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
@@ -10,11 +12,7 @@ export class TaskNotFoundError extends OpenClawError {
   }
 }
 
-export interface TaskStoreOptions {
-  readonly client: DynamoDBDocumentClient;
-  readonly tableName: string;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+export interface TaskStoreOptions extends DynamoStoreOptions {
   /**
    * Days the row is kept after it is created and again after it finishes (the table's TTL
    * deletes it then); a row that is never enqueued expires this long after creation.
@@ -36,18 +34,22 @@ function strip(item: Record<string, unknown> | undefined): TaskRecord | undefine
 export class TaskStore {
   private readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
-  private readonly now: () => Date;
+  private readonly clock: () => number;
   private readonly retentionDays: number;
 
   constructor(options: TaskStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.now ?? Date.now;
     this.retentionDays = options.retentionDays ?? DEFAULT_TASK_RETENTION_DAYS;
   }
 
+  private now(): Date {
+    return new Date(this.clock());
+  }
+
   private expiry(): number {
-    return taskExpiry(this.now().getTime(), this.retentionDays);
+    return taskExpiry(this.clock(), this.retentionDays);
   }
 
   /**
@@ -57,15 +59,7 @@ export class TaskStore {
    */
   async create(task: TaskRecord): Promise<boolean> {
     const item: Item = { ...task, pk: taskPk(task.taskId), sk: META_SK, [TASK_TTL_ATTRIBUTE]: this.expiry() };
-    try {
-      await this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
+    return conditionHeld(() => this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
 
   async get(taskId: string, consistent = true): Promise<TaskRecord | undefined> {
@@ -82,51 +76,50 @@ export class TaskStore {
   }
 
   /**
-   * Move a task to RUNNING unless it already finished. Returns the updated row, or undefined when
-   * the task is terminal (a duplicate delivery of finished work).
+   * Move a task to RUNNING unless it already finished, counting one attempt (call it once the
+   * lease is held, so a receive that could not take the lease counts nothing). Returns the updated
+   * row, or undefined when the task is terminal (a duplicate delivery of finished work) or unknown.
    */
   async markRunning(taskId: string): Promise<TaskRecord | undefined> {
     const now = this.now().toISOString();
-    try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: taskPk(taskId), sk: META_SK },
-          UpdateExpression:
-            'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one, #ttl = :ttl',
-          ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
-          // Each attempt restarts the row's retention, so a task taken up late cannot expire mid-run.
-          ExpressionAttributeNames: { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE },
-          ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1, ':ttl': this.expiry() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return strip(out.Attributes);
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return undefined;
-      throw err;
-    }
+    return ifConditionFails(
+      async () => {
+        const out = await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: taskPk(taskId), sk: META_SK },
+            UpdateExpression:
+              'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one, #ttl = :ttl',
+            ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
+            // Each attempt restarts the row's retention, so a task taken up late cannot expire mid-run.
+            ExpressionAttributeNames: { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE },
+            ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1, ':ttl': this.expiry() },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return strip(out.Attributes);
+      },
+      () => undefined,
+    );
   }
 
-  /** Ask a running or queued task to stop; the worker honours it at its next step. */
-  async requestCancel(taskId: string): Promise<TaskRecord> {
-    const now = this.now().toISOString();
-    try {
-      const out = await this.client.send(
+  /**
+   * Give back the attempt `markRunning` counted, when the task is handed back for a reason that
+   * is not its own (provider weather, a drain): `attempts` counts only receives spent toward the DLQ.
+   */
+  async refundAttempt(taskId: string): Promise<boolean> {
+    return conditionHeld(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(taskId), sk: META_SK },
-          UpdateExpression: 'SET cancelRequested = :t, updatedAt = :now',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':t': true, ':now': now },
-          ReturnValues: 'ALL_NEW',
+          UpdateExpression: 'SET attempts = attempts - :one',
+          ConditionExpression: 'attempts >= :one AND #s = :running',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':one': 1, ':running': 'RUNNING' },
         }),
-      );
-      return strip(out.Attributes) as TaskRecord;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) throw new TaskNotFoundError(taskId);
-      throw err;
-    }
+      ),
+    );
   }
 
   /** Mark the row as in the queue (after SendMessage succeeded). Idempotent: the first time wins. */
@@ -222,25 +215,21 @@ export class TaskStore {
 
   /**
    * Record a terminal status for a task that is not terminal yet. Fenced writers (the worker)
-   * use the checkpoint log's transaction instead; this path is for failures outside a lease,
-   * such as a poison message about to go to the DLQ.
+   * use the checkpoint log's transaction instead; this path is for failures outside any lease:
+   * a message that reached the DLQ without the worker's help (the DLQ sweeper).
    */
   async finishUnfenced(taskId: string, status: Exclude<TaskStatus, 'QUEUED' | 'RUNNING'>, fields: Partial<TaskRecord>): Promise<boolean> {
     const now = this.now();
-    const update = terminalUpdate(status, fields, now.toISOString(), taskExpiry(now.getTime(), this.retentionDays));
-    try {
-      await this.client.send(
+    const update = terminalUpdate(status, fields, now.toISOString(), this.expiry());
+    return conditionHeld(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(taskId), sk: META_SK },
           ...update,
           ConditionExpression: `attribute_exists(pk) AND ${update.ConditionExpression}`,
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 }

@@ -65,8 +65,15 @@ function details(span: StoredSpan): string {
 /** Spans this project made; the Anthropic SDK adds its own call span under each `chat` span. */
 const ours = (span: StoredSpan): boolean => span.scope.startsWith('openclaw.');
 
-/** Short service name from the instrumentation scope (`openclaw.worker` -> `worker`, the SDK's -> `sdk`). */
-const service = (span: StoredSpan): string => (ours(span) ? span.scope.slice('openclaw.'.length) : span.scope.startsWith('com.anthropic.') ? 'sdk' : span.scope);
+/**
+ * Short name from the instrumentation scope: `openclaw.worker` -> `worker`, the Anthropic SDK's ->
+ * `sdk`, `@opentelemetry/instrumentation-aws-sdk` -> `aws-sdk` (and `undici`, `http`).
+ */
+const service = (span: StoredSpan): string => {
+  if (ours(span)) return span.scope.slice('openclaw.'.length);
+  if (span.scope.startsWith('com.anthropic.')) return 'sdk';
+  return span.scope.replace(/^@opentelemetry\/instrumentation-/, '');
+};
 
 /** The span tree as terminal lines: offset from the first span, duration, service, and what happened. */
 export function renderTree(spans: readonly StoredSpan[], taskId: string): string {

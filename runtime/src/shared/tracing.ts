@@ -1,9 +1,19 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  SamplingDecision,
+  SimpleSpanProcessor,
+  type Sampler,
+  type SamplingResult,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { startInstrumentations } from './instrumentations';
 
 /**
  * The one place the OpenTelemetry SDK is set up. Each service's main calls startTracing once at
@@ -24,6 +34,12 @@ export interface TracingOptions {
    * @default none
    */
   readonly exporters?: readonly SpanExporter[];
+  /**
+   * Span every AWS SDK call (DynamoDB, SQS) and outgoing HTTP/fetch call under the span that made it
+   * (the OpenTelemetry aws-sdk, http and undici instrumentations).
+   * @default true
+   */
+  readonly instrument?: boolean;
 }
 
 export interface TracingHandle {
@@ -38,6 +54,18 @@ export function otlpTracesUrl(endpoint: string): string {
   return `${endpoint.replace(/\/+$/, '')}/v1/traces`;
 }
 
+/**
+ * Root spans are kept except an AWS call made outside any operation (a worker's idle long poll, the
+ * gateway's background refresh): alone in its own trace it explains nothing and would bury the
+ * task traces. An AWS call inside a request or a task follows its parent's decision.
+ */
+export const dropOrphanAwsCalls: Sampler = {
+  shouldSample(_context, _traceId, _name, _kind, attributes): SamplingResult {
+    return { decision: attributes['rpc.system'] === 'aws-api' ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED };
+  },
+  toString: () => 'DropOrphanAwsCalls',
+};
+
 export function startTracing(options: TracingOptions): TracingHandle {
   const processors: SpanProcessor[] = (options.exporters ?? []).map((e) => new SimpleSpanProcessor(e));
   if (options.otlpEndpoint !== undefined) {
@@ -49,12 +77,15 @@ export function startTracing(options: TracingOptions): TracingHandle {
       ...(options.stage !== undefined ? { 'deployment.environment.name': options.stage } : {}),
     }),
     spanProcessors: processors,
+    sampler: new ParentBasedSampler({ root: dropOrphanAwsCalls }),
   });
   // Sets the global provider, the AsyncLocalStorage context manager and the W3C propagator.
   provider.register();
+  const instrumentations = options.instrument === false ? undefined : startInstrumentations(provider);
   return {
     forceFlush: () => provider.forceFlush(),
     shutdown: async () => {
+      instrumentations?.stop();
       await provider.shutdown();
       trace.disable();
       context.disable();

@@ -148,7 +148,7 @@ export class WebhookNotifier {
   async notify(taskId: string, signal?: AbortSignal): Promise<WebhookDelivery | undefined> {
     const task = await this.o.store.get(taskId);
     if (task === undefined || task.callbackUrl === undefined || task.webhook !== undefined || !TERMINAL_STATUSES.has(task.status)) return undefined;
-    const logger = this.o.logger.child({ taskId, event: 'webhook' });
+    const logger = this.o.logger.child({ taskId });
     const secret = task.submittedBy === undefined ? undefined : await this.o.secretFor(task.submittedBy);
     if (secret === undefined) {
       // Never send unsigned: the receiver could not tell us from anyone else.

@@ -5,12 +5,15 @@ import type { Logger } from '../shared/logger';
 import type { StepRecord, TaskRecord } from '../shared/task-model';
 import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
 import { fitContext } from './context-window';
+import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
+import { noopMetrics, type Metrics } from '../shared/metrics';
+import { METRICS } from '../shared/metrics-contract';
 import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload } from './conversation';
 import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
 import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
 import { DrainingError } from './worker-errors';
-import type { ToolContext, ToolRegistry, ToolResult } from './tool-registry';
+import { hasSideEffects, type TaskTools, type ToolContext, type ToolRegistry, type ToolResult } from './tool-registry';
 
 export interface AgentLoopOptions {
   readonly model: ModelClient;
@@ -36,6 +39,10 @@ export interface AgentLoopOptions {
   readonly system?: string;
   /** @default Date.now */
   readonly now?: () => number;
+  /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS */
+  readonly loopThresholds?: Partial<LoopThresholds>;
+  /** Guardrail metrics (loops caught, budgets exceeded), bound to Stage and Service. @default noopMetrics */
+  readonly metrics?: Metrics;
 }
 
 export interface RunContext {
@@ -63,6 +70,8 @@ export class AgentLoop {
   private readonly maxToolOutputBytes: number;
   private readonly maxReplyBytes: number;
   private readonly contextTokens: number;
+  private readonly loopThresholds: LoopThresholds;
+  private readonly metrics: Metrics;
 
   constructor(private readonly options: AgentLoopOptions) {
     this.maxTokens = options.maxTokens ?? 4096;
@@ -70,6 +79,8 @@ export class AgentLoop {
     this.maxToolOutputBytes = options.maxToolOutputBytes ?? DEFAULT_MAX_TOOL_OUTPUT_BYTES;
     this.maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     this.contextTokens = options.contextTokens ?? 150_000;
+    this.loopThresholds = { ...DEFAULT_LOOP_THRESHOLDS, ...options.loopThresholds };
+    this.metrics = options.metrics ?? noopMetrics;
   }
 
   async run(ctx: RunContext): Promise<TaskOutcome> {
@@ -77,6 +88,8 @@ export class AgentLoop {
     const steps: StepRecord[] = await this.options.log.list(task.taskId);
     const logger = this.options.logger.child({ taskId: task.taskId });
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
+    // The task's tool policy: what its API key may use, fixed at intake.
+    const tools = this.options.tools.forTask(task.allowedTools);
     // Only the step a previous owner was in when it died can carry its intent.
     const firstSeq = replay(task.prompt, steps).nextSeq;
 
@@ -98,7 +111,18 @@ export class AgentLoop {
 
       const stepLogger = logger.child({ step: convo.nextSeq });
       if (next !== undefined) {
-        const payload = await this.runTool(task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
+        const loop = detectLoop(steps, next.id, this.loopThresholds);
+        if (loop !== undefined) {
+          // First finding: warn the model with an error result, the call not run. A second: the task ends.
+          const final = loopWarnings(steps) > 0;
+          stepLogger.warn('loop.detected', { tool: next.name, kind: loop.kind, final });
+          this.metrics.emit([{ name: METRICS.loopsDetected, value: 1 }], {}, { taskId: task.taskId, kind: loop.kind, final });
+          if (final) return failed('loop_detected', loop.message);
+          const warning: ToolStepPayload = { toolUseId: next.id, name: next.name, content: loop.message, isError: true, loop: loop.kind };
+          steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...warning }));
+          continue;
+        }
+        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
         steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
         continue;
       }
@@ -112,7 +136,7 @@ export class AgentLoop {
           model: this.options.modelName,
           max_tokens: this.maxTokens,
           messages: sent.messages,
-          tools: this.options.tools.specs() as Anthropic.Tool[],
+          tools: tools.specs() as Anthropic.Tool[],
           ...(this.options.system !== undefined ? { system: this.options.system } : {}),
         },
         // The fence lets the gateway's logs tell a thawed former owner's call from its successor's.
@@ -160,27 +184,36 @@ export class AgentLoop {
     }
   }
 
-  private async runTool(taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
+  private async runTool(tools: TaskTools, taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
     const result = (r: ToolResult): ToolStepPayload => ({
       toolUseId: use.id,
       name: use.name,
       content: truncateOutput(r.content, this.maxToolOutputBytes),
       isError: r.isError === true,
     });
-    if (!this.options.tools.has(use.name)) return result({ content: `unknown tool "${use.name}"`, isError: true });
-    const tool = this.options.tools.get(use.name);
+    const resolved = tools.resolve(use.name);
+    if ('refused' in resolved) {
+      logger.warn('tool.refused', { tool: use.name, reason: resolved.refused });
+      return result({ content: resolved.message, isError: true });
+    }
+    const { tool } = resolved;
     const idempotencyKey = `${taskId}/${use.id}`;
     const toolCtx: ToolContext = { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal };
+    if (tool.risk === 'requires_approval') {
+      // Durable human approval is not part of this worker yet: such a tool is never run unattended.
+      logger.warn('tool.approval_unavailable', { tool: use.name, idempotencyKey });
+      return result({ content: `tool "${use.name}" requires human approval, which this deployment does not offer; it was not run`, isError: true });
+    }
 
-    if (tool.sideEffects) {
+    if (hasSideEffects(tool)) {
       const intent = mayHaveIntent ? await this.options.log.getIntent(taskId, seq) : undefined;
       if (intent?.toolUseId === use.id) {
         // A previous owner announced this call and died before recording its result.
-        if (tool.reconcile === undefined) {
+        if (tool.idempotency.onInterrupted === 'outcome_unknown') {
           logger.warn('tool.outcome_unknown', { tool: use.name, idempotencyKey, intentFence: intent.fence });
           return result({ content: outcomeUnknown(idempotencyKey), isError: true });
         }
-        const found = await tool.reconcile(idempotencyKey, toolCtx);
+        const found = await tool.idempotency.reconcile(idempotencyKey, toolCtx);
         logger.info('tool.reconciled', { tool: use.name, idempotencyKey, performed: found.performed });
         if (found.performed) return result(found.result);
         // The downstream system says it never happened: running it now cannot do it twice.
@@ -191,8 +224,8 @@ export class AgentLoop {
 
     this.assertLeaseLive(ctx.lease());
     try {
-      const out = result(await tool.run(use.input, toolCtx));
-      logger.info('tool.result', { tool: use.name, idempotencyKey, sideEffects: tool.sideEffects, isError: out.isError, bytes: out.content.length });
+      const out = result(await this.options.tools.execute(tool, use.input, toolCtx, this.maxToolOutputBytes));
+      logger.info('tool.result', { tool: use.name, idempotencyKey, risk: tool.risk, isError: out.isError, bytes: out.content.length });
       return out;
     } catch (err) {
       // Aborts and fences propagate: the lease is gone or we are draining, and the step must not be recorded.

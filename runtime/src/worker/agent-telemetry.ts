@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api
 import { createHash } from 'node:crypto';
 import type { TaskOutcome } from './checkpoint-log';
 import type { ModelClient } from './model-client';
-import type { ToolDefinition } from './tool-registry';
+import { hasSideEffects, type ToolDefinition } from './tool-registry';
 import type { Logger } from '../shared/logger';
 import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 import type { Metrics } from '../shared/metrics';
@@ -227,7 +227,7 @@ export class AgentTelemetry implements TaskRunObserver {
             [GEN_AI.toolCallId]: ctx.idempotencyKey.slice(ctx.idempotencyKey.indexOf('/') + 1),
             [OPENCLAW.taskId]: ctx.taskId,
             [OPENCLAW.toolInputSha256]: inputHash(input),
-            [OPENCLAW.toolSideEffects]: tool.sideEffects,
+            [OPENCLAW.toolSideEffects]: hasSideEffects(tool),
           },
         },
         async (span) => {
@@ -242,15 +242,7 @@ export class AgentTelemetry implements TaskRunObserver {
           }
         },
       );
-    const reconcile = tool.reconcile;
-    return {
-      name: tool.name,
-      description: tool.description,
-      inputSchema: tool.inputSchema,
-      sideEffects: tool.sideEffects,
-      run,
-      ...(reconcile !== undefined ? { reconcile: reconcile.bind(tool) } : {}),
-    };
+    return { ...tool, run };
   }
 }
 

@@ -1,22 +1,29 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { FencedError, isConditionalCheckFailed } from '../shared/errors';
+import { isConditionalCheckFailed, isRetryableCancellation } from '../shared/dynamo-conditions';
+import type { DynamoStoreOptions } from '../shared/dynamo-store';
+import { FencedError } from '../shared/errors';
 import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type StepKind, type StepRecord, type TaskRecord } from '../shared/task-model';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from '../shared/task-retention';
 import { terminalUpdate } from '../shared/terminal-update';
 import type { LeaseHandle } from './lease';
 
-export interface CheckpointLogOptions {
-  readonly client: DynamoDBDocumentClient;
-  readonly tableName: string;
-  /** @default Date.now */
-  readonly now?: () => number;
+export interface CheckpointLogOptions extends DynamoStoreOptions {
   /**
    * Days each step and intent is kept after it is written, and the task row after its terminal
    * write (the table's TTL deletes them then).
    * @default DEFAULT_TASK_RETENTION_DAYS (30)
    */
   readonly retentionDays?: number;
+  /**
+   * Extra tries of a transaction cancelled for throttling or a conflicting transaction (nothing
+   * was written, so a retry is safe). @default 3
+   */
+  readonly cancelledRetries?: number;
+  /** Waits between those tries; injected so tests need not sleep. @default setTimeout with full jitter up to 50·2ⁿ ms */
+  readonly backoff?: (attempt: number) => Promise<void>;
 }
+
+const jitteredBackoff = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 50 * 2 ** attempt));
 
 /** Side-effecting tool calls announce themselves here before they run: `TASK#id / INTENT#000004`. */
 export const intentSk = (seq: number): string => `INTENT#${String(seq).padStart(6, '0')}`;
@@ -46,12 +53,16 @@ export class CheckpointLog {
   private readonly tableName: string;
   private readonly now: () => number;
   private readonly retentionDays: number;
+  private readonly cancelledRetries: number;
+  private readonly backoff: (attempt: number) => Promise<void>;
 
   constructor(options: CheckpointLogOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.now = options.now ?? Date.now;
     this.retentionDays = options.retentionDays ?? DEFAULT_TASK_RETENTION_DAYS;
+    this.cancelledRetries = options.cancelledRetries ?? 3;
+    this.backoff = options.backoff ?? jitteredBackoff;
   }
 
   async list(taskId: string): Promise<StepRecord[]> {
@@ -94,19 +105,28 @@ export class CheckpointLog {
     };
   }
 
-  /** One transaction: the lease check plus `write`; a failed condition means we no longer own the task. */
+  /**
+   * One transaction: the lease check plus `write`. Only a failed condition means we no longer own
+   * the task (FencedError); a cancellation for throttling or a conflicting transaction wrote
+   * nothing and is retried, then rethrown as it came.
+   */
   private async fenced(lease: LeaseHandle, write: Record<string, unknown>, what: string, context: Record<string, unknown>): Promise<void> {
-    try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: [this.leaseCheck(lease), write] }));
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) {
-        throw new FencedError(`${what} of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`, {
-          taskId: lease.taskId,
-          fence: lease.fence,
-          ...context,
-        }, { cause: err });
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        // The lease check is rebuilt per try: its `expiresAt > now` must use the time of this try.
+        await this.client.send(new TransactWriteCommand({ TransactItems: [this.leaseCheck(lease), write] }));
+        return;
+      } catch (err) {
+        if (isConditionalCheckFailed(err)) {
+          throw new FencedError(
+            `${what} of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`,
+            { taskId: lease.taskId, fence: lease.fence, ...context },
+            { cause: err },
+          );
+        }
+        if (!isRetryableCancellation(err) || attempt >= this.cancelledRetries) throw err;
+        await this.backoff(attempt);
       }
-      throw err;
     }
   }
 

@@ -1,12 +1,6 @@
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type Message,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { unobservedTaskRuns, type TaskRunObserver } from './agent-telemetry';
+import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
@@ -15,15 +9,24 @@ import type { TaskMessage } from '../shared/task-model';
 import type { TaskStore } from '../shared/task-store';
 import type { AgentLoop } from './agent-loop';
 import type { CheckpointLog } from './checkpoint-log';
-import { ConsumerEmitter, type HandBackReason } from './consumer-events';
+import { CircuitProbe } from './circuit-probe';
+import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
+import { ConsumerEmitter } from './consumer-events';
+import { HandBacks, weatherHandBacks } from './hand-back';
+import type { HealthSnapshot, SlotProgress } from './health';
+import { Heartbeat } from './heartbeat';
 import type { KillSwitch } from './kill-switch';
 import type { LeaseHandle, LeaseManager } from './lease';
 import { GatewayCircuitOpenError } from './model-client';
+import { ProviderWeatherError, weatherDelaySeconds, type WeatherBackoff } from './provider-weather';
 import { PollGate, sleep } from './poll-gate';
+import { LaneReceiver } from './queue-lanes';
+import { QueueMessages, type Received } from './queue-message';
 import type { TaskProtection } from './task-protection';
 import { ConsumerConfigError, DrainingError } from './worker-errors';
 
 export { ConsumerConfigError } from './worker-errors';
+export { backoffSeconds } from './hand-back';
 
 export interface ConsumerOptions {
   readonly sqs: SQSClient;
@@ -60,20 +63,15 @@ export interface ConsumerOptions {
    * Sends a terminal task's completion webhook (runtime/src/shared/webhooks.ts), awaited before the
    * message is deleted so a crash delays the webhook instead of losing it. @default undefined (none)
    */
-  readonly notifier?: { notify(taskId: string, signal?: AbortSignal): Promise<unknown> };
+  readonly notifier?: TaskNotifier;
+  /**
+   * Backoff of a task handed back for provider weather (rate limit, overload, 5xx, timeout,
+   * rejected key). @default { baseMs: 2000, maxMs: 120_000 }
+   */
+  readonly weatherBackoff?: WeatherBackoff;
   /** Wraps each run in the task's trace (continued from the message's traceparent) and task metrics. @default none */
   readonly telemetry?: TaskRunObserver;
 }
-
-interface Received {
-  readonly message: Message;
-  readonly queueUrl: string;
-  readonly receiveCount: number;
-  readonly receivedAt: number;
-}
-
-/** SQS cannot keep a message invisible for more than 12 h after its receive. */
-const MAX_VISIBILITY_FROM_RECEIVE_S = 12 * 3600;
 
 /**
  * The worker's SQS consumer: `concurrency` slots, each taking one task at a time (high queue first,
@@ -88,31 +86,29 @@ export class Consumer {
   private readonly visibility: number;
   private readonly heartbeatMs: number;
   private readonly wait: number;
-  private readonly maxReceiveCount: number;
-  private readonly highBurst: number;
   private readonly concurrency: number;
-  private readonly probeBackoffMs: number;
   private readonly releaseMarginMs: number;
+  private readonly messages: QueueMessages;
+  private readonly lanes: LaneReceiver;
+  private readonly handBacks: HandBacks;
+  private readonly circuit: CircuitProbe;
+  private readonly weatherBackoff: WeatherBackoff;
   private stopController = new AbortController();
   /** Fires just before a stop's deadline: running steps are cut short. */
   private hardStop = new AbortController();
   private running: Promise<void> | undefined;
-  private probing: Promise<void> | undefined;
-  private highStreak = 0;
   private inFlight = 0;
   private processed = 0;
-  /** Last time a poll loop made progress (or was knowingly paused); the health check reads it. */
-  lastTick = Date.now();
+  /** What each slot is doing, for the health check: polling (and when it last came round) or running a task. */
+  private slots: SlotProgress[] = [];
 
   constructor(private readonly o: ConsumerOptions) {
     this.visibility = o.visibilityTimeoutSeconds ?? 300;
     this.heartbeatMs = o.heartbeatMs ?? Math.min((this.visibility * 1000) / 3, o.leases.leaseMs / 4);
     this.wait = o.waitTimeSeconds ?? 20;
-    this.maxReceiveCount = o.maxReceiveCount ?? 5;
-    this.highBurst = o.highBurst ?? 4;
     this.concurrency = o.concurrency ?? 1;
-    this.probeBackoffMs = o.probeBackoffMs ?? 1000;
     this.releaseMarginMs = o.releaseMarginMs ?? 3000;
+    this.weatherBackoff = o.weatherBackoff ?? {};
     if (this.heartbeatMs * 2 > this.visibility * 1000) {
       throw new ConsumerConfigError(
         `heartbeatMs=${this.heartbeatMs} must be at most half the visibility timeout (${this.visibility}s) so a message never becomes visible while its task runs; lower heartbeatMs or raise the queue's visibility timeout`,
@@ -135,6 +131,26 @@ export class Consumer {
       this.o.logger.info(paused ? 'consumer.paused' : 'consumer.resumed', { reason });
       this.events.emit(paused ? 'paused' : 'resumed', { reason });
     });
+    this.messages = new QueueMessages(o.sqs);
+    this.lanes = new LaneReceiver({
+      sqs: o.sqs,
+      queues: o.queues,
+      visibilitySeconds: this.visibility,
+      waitSeconds: this.wait,
+      highBurst: o.highBurst ?? 4,
+      onReceived: (r) => this.events.emit('message_received', { messageId: r.message.MessageId ?? '', queueUrl: r.queueUrl, receiveCount: r.receiveCount }),
+    });
+    this.handBacks = new HandBacks({
+      messages: this.messages,
+      leases: o.leases,
+      log: o.log,
+      store: o.store,
+      logger: o.logger,
+      events: this.events,
+      maxReceiveCount: o.maxReceiveCount ?? 5,
+      notify: (taskId, logger) => this.notify(taskId, logger),
+    });
+    this.circuit = new CircuitProbe({ gate: this.gate, backoffMs: o.probeBackoffMs ?? 1000, ...(o.probe !== undefined ? { probe: o.probe } : {}) });
   }
 
   /** Start polling; resolves once the kill switch has been read, so a paused fleet never receives. */
@@ -143,7 +159,8 @@ export class Consumer {
     this.stopController = new AbortController();
     this.hardStop = new AbortController();
     await this.o.killSwitch?.start(this.gate);
-    const slots = Array.from({ length: this.concurrency }, () => this.pollLoop());
+    this.slots = Array.from({ length: this.concurrency }, (): SlotProgress => ({ state: 'idle', tickAt: Date.now() }));
+    const slots = this.slots.map((_, i) => this.pollLoop(i));
     this.running = Promise.all(slots).then(() => undefined);
   }
 
@@ -164,7 +181,7 @@ export class Consumer {
     }
     clearTimeout(hard);
     await this.o.killSwitch?.stop();
-    await this.probing;
+    await this.circuit.settled();
     this.running = undefined;
     this.events.emit('stopped', { drained });
     return drained;
@@ -174,26 +191,36 @@ export class Consumer {
     return this.running !== undefined && !this.stopController.signal.aborted;
   }
 
-  /** For the health endpoint and the soak: what the consumer is doing. */
-  stats(): { inFlight: number; processed: number; pausedBy: string[]; lastTick: number } {
-    return { inFlight: this.inFlight, processed: this.processed, pausedBy: this.gate.pausedBy, lastTick: this.lastTick };
+  /** How long a lease lives without renewal: a busy slot whose heartbeat is quiet longer has lost it. */
+  get leaseMs(): number {
+    return this.o.leases.leaseMs;
   }
 
-  private async pollLoop(): Promise<void> {
+  /** For the soak: what the consumer is doing. */
+  stats(): { inFlight: number; processed: number; pausedBy: string[] } {
+    return { inFlight: this.inFlight, processed: this.processed, pausedBy: this.gate.pausedBy };
+  }
+
+  /** For the health check: whether the consumer runs, and each slot's latest sign of progress. */
+  healthSnapshot(): HealthSnapshot {
+    return { running: this.isRunning, slots: [...this.slots] };
+  }
+
+  private async pollLoop(slot: number): Promise<void> {
     const signal = this.stopController.signal;
     while (!signal.aborted) {
-      this.lastTick = Date.now();
+      this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       try {
         if (this.gate.paused) {
           // Paused is healthy: keep the tick fresh while waiting.
           await Promise.race([this.gate.waitOpen(signal), sleep(10_000, signal)]);
           continue;
         }
-        const received = await this.receive(signal);
+        const received = await this.lanes.receive(signal);
         if (received === undefined) continue;
         this.inFlight += 1;
         try {
-          await this.handle(received);
+          await this.handle(received, slot);
         } finally {
           this.inFlight -= 1;
           this.processed += 1;
@@ -207,40 +234,7 @@ export class Consumer {
     }
   }
 
-  private async receiveFrom(queueUrl: string, waitSeconds: number, signal: AbortSignal): Promise<Received | undefined> {
-    const out = await this.o.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 1,
-        WaitTimeSeconds: waitSeconds,
-        VisibilityTimeout: this.visibility,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-        MessageAttributeNames: ['All'],
-      }),
-      // Aborting the long poll is what lets stop() return without waiting up to 20 s.
-      { abortSignal: signal },
-    );
-    const message = out.Messages?.[0];
-    if (message === undefined) return undefined;
-    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
-    this.highStreak = queueUrl === this.o.queues.high ? this.highStreak + 1 : 0;
-    this.events.emit('message_received', { messageId: message.MessageId ?? '', queueUrl, receiveCount });
-    return { message, queueUrl, receiveCount, receivedAt: Date.now() };
-  }
-
-  private async receive(signal: AbortSignal): Promise<Received | undefined> {
-    const { high, normal } = this.o.queues;
-    // High first, but after a burst give normal one turn so it is never starved.
-    const order = this.highStreak >= this.highBurst ? [normal, high] : [high, normal];
-    for (const url of order) {
-      const got = await this.receiveFrom(url, 0, signal);
-      if (got !== undefined) return got;
-    }
-    // Both empty: long-poll the high queue briefly, then normal, so an idle worker costs few calls.
-    return (await this.receiveFrom(high, Math.min(this.wait, 1), signal)) ?? (await this.receiveFrom(normal, this.wait, signal));
-  }
-
-  private async handle(received: Received): Promise<void> {
+  private async handle(received: Received, slot: number): Promise<void> {
     const { message, receiveCount } = received;
     let body: TaskMessage;
     try {
@@ -250,11 +244,21 @@ export class Consumer {
       // A malformed message can never succeed: let it reach the DLQ quickly by not deleting it.
       this.o.logger.error('message.malformed', { messageId: message.MessageId, error: errorMessage(err) });
       this.events.emit('consumer_error', { error: asError(err), ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
-      await this.setVisibility(received, 1).catch(() => undefined);
+      await this.messages.setVisibility(received, 1).catch(() => undefined);
       return;
     }
     const taskId = body.taskId;
     const logger = this.o.logger.child({ taskId, receiveCount });
+    // The lease first: a receive that cannot take it (another worker runs the task) counts no attempt.
+    const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
+    if (acquired === undefined) {
+      // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
+      const lock = await this.o.leases.inspect(taskId);
+      const wait = Math.ceil(Math.max(0, (lock?.expiresAt ?? 0) - Date.now()) / 1000) + 1;
+      logger.info('task.leased_elsewhere', { retryInSeconds: wait });
+      await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
+      return;
+    }
     const task = await this.o.store.markRunning(taskId);
     if (task === undefined) {
       // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
@@ -262,19 +266,11 @@ export class Consumer {
       this.events.emit('task_duplicate', { taskId });
       // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
       await this.notify(taskId, logger);
-      await this.delete(received);
+      await this.messages.delete(received);
+      await this.o.leases.release(acquired).catch(() => false);
       return;
     }
-    const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
-    if (acquired === undefined) {
-      // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
-      const lock = await this.o.leases.inspect(taskId);
-      const wait = Math.ceil(Math.max(0, (lock?.expiresAt ?? 0) - Date.now()) / 1000) + 1;
-      logger.info('task.leased_elsewhere', { retryInSeconds: wait });
-      await this.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
-      return;
-    }
-    await this.runLeased(received, body, task, acquired, logger);
+    await this.runLeased(received, body, task, acquired, logger, slot);
   }
 
   private async runLeased(
@@ -283,71 +279,65 @@ export class Consumer {
     task: NonNullable<Awaited<ReturnType<TaskStore['markRunning']>>>,
     acquired: LeaseHandle,
     logger: Logger,
+    slot: number,
   ): Promise<void> {
     const { taskId } = body;
     const started = Date.now();
-    let lease = acquired;
-    logger.info('task.started', { fence: lease.fence });
-    this.events.emit('task_started', { taskId, fence: lease.fence, receiveCount: received.receiveCount, resumedFromStep: (task.attempts ?? 1) > 1 });
+    logger.info('task.started', { fence: acquired.fence });
+    this.events.emit('task_started', { taskId, fence: acquired.fence, receiveCount: received.receiveCount, resumedFromStep: (task.attempts ?? 1) > 1 });
     await this.o.protection?.busy();
 
     const taskController = new AbortController();
     const onHardStop = () => taskController.abort(this.hardStop.signal.reason);
     this.hardStop.signal.addEventListener('abort', onHardStop, { once: true });
-    let beating = true;
-    let lostLease: unknown;
-    let beat: NodeJS.Timeout | undefined;
-    const heartbeat = async () => {
-      try {
-        lease = await this.o.leases.renew(lease);
-        const left = MAX_VISIBILITY_FROM_RECEIVE_S - Math.floor((Date.now() - received.receivedAt) / 1000);
-        await this.setVisibility(received, Math.max(0, Math.min(this.visibility, left)));
-      } catch (err) {
-        // A lost lease, or one about to lapse before the next beat, must stop the work, not just be reported.
-        if (err instanceof FencedError || lease.expiresAt - Date.now() < this.heartbeatMs) {
-          logger.warn('heartbeat.failed', { error: errorMessage(err), fence: lease.fence });
-          this.events.emit('heartbeat_failed', { taskId, error: asError(err) });
-          lostLease = err instanceof FencedError ? err : new FencedError(`Lease on task ${taskId} could not be renewed before it lapses`, { taskId, fence: lease.fence }, { cause: err });
-          taskController.abort(err);
-          return;
-        }
-        logger.warn('heartbeat.retry', { error: errorMessage(err) });
-      }
-      if (beating) beat = setTimeout(() => void heartbeat(), this.heartbeatMs);
-    };
-    beat = setTimeout(() => void heartbeat(), this.heartbeatMs);
-    const stopBeating = () => {
-      beating = false;
-      clearTimeout(beat);
-    };
+    const heartbeat = new Heartbeat({
+      leases: this.o.leases,
+      messages: this.messages,
+      received,
+      lease: acquired,
+      periodMs: this.heartbeatMs,
+      visibilitySeconds: this.visibility,
+      logger,
+      onLost: (_lost, cause) => {
+        this.events.emit('heartbeat_failed', { taskId, error: asError(cause) });
+        taskController.abort(cause);
+      },
+      onRenewed: (at) => {
+        this.slots[slot] = { state: 'busy', taskId, renewedAt: at };
+      },
+    });
+    this.slots[slot] = { state: 'busy', taskId, renewedAt: heartbeat.lastRenewedAt };
 
     try {
       const outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
         this.o.loop.run({
           task,
-          lease: () => lease,
+          lease: () => heartbeat.lease,
           signal: taskController.signal,
           isCancelled: async () => (await this.o.store.get(taskId))?.cancelRequested === true,
           draining: () => this.stopController.signal.aborted,
         }),
       );
-      stopBeating();
-      await this.o.log.finish(lease, outcome);
+      // The heartbeat keeps the lease and the message until the message is deleted: the webhook
+      // may take a while, and the slot must still show progress meanwhile.
+      await this.o.log.finish(heartbeat.lease, outcome);
       logger.info('task.finished', { status: outcome.status });
       this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
       await this.notify(taskId, logger);
-      await this.delete(received);
-      await this.o.leases.release(lease);
+      await this.messages.delete(received);
+      await heartbeat.stop();
+      await this.o.leases.release(heartbeat.lease);
     } catch (err) {
-      stopBeating();
-      await this.onTaskError(lostLease ?? err, received, taskId, lease, logger);
+      await heartbeat.stop();
+      await this.onTaskError(heartbeat.lost ?? err, received, task.attempts ?? 1, heartbeat.lease, logger);
     } finally {
       this.hardStop.signal.removeEventListener('abort', onHardStop);
       await this.o.protection?.idle();
     }
   }
 
-  private async onTaskError(err: unknown, received: Received, taskId: string, lease: LeaseHandle, logger: Logger): Promise<void> {
+  private async onTaskError(err: unknown, received: Received, attempts: number, lease: LeaseHandle, logger: Logger): Promise<void> {
+    const { taskId } = lease;
     if (err instanceof FencedError) {
       // Someone else owns the task now; its message and its lease are theirs to settle.
       logger.warn('task.fenced', { error: errorMessage(err), fence: lease.fence });
@@ -356,108 +346,42 @@ export class Consumer {
     }
     if (err instanceof DrainingError || this.stopController.signal.aborted) {
       // Draining: everything done so far is checkpointed; the next worker resumes from there.
-      await this.o.leases.release(lease).catch(() => false);
-      await this.handBack(received, taskId, 'draining', 0);
+      await this.handBacks.handBackUncounted(received, lease, 'draining', 0);
       return;
     }
     if (err instanceof GatewayCircuitOpenError) {
       // Not the task's fault: pause everyone's polling and give the message back uncounted.
-      await this.o.leases.release(lease).catch(() => false);
-      this.pauseForCircuit();
-      await this.handBack(received, taskId, 'circuit_open', 0);
+      this.circuit.pauseUntilProbeSucceeds('circuit_open', this.stopController.signal);
+      await this.handBacks.handBackUncounted(received, lease, 'circuit_open', 0);
       return;
     }
-    const error = asError(err);
-    const final = received.receiveCount >= this.maxReceiveCount;
-    logger.error('task.error', { error: error.message, final });
-    this.events.emit('task_failed', { taskId, receiveCount: received.receiveCount, error, final });
-    if (final) {
-      // Last receive before the DLQ: record why under our lease, so the status does not stay RUNNING.
-      await this.o.log
-        .finish(lease, {
-          status: 'FAILED',
-          fields: { error: { type: 'poison', message: `failed ${received.receiveCount} times; last error: ${error.message.slice(0, 1000)}` } },
-        })
-        .catch((e: unknown) => logger.warn('task.fail_record_failed', { error: errorMessage(e) }));
-      await this.notify(taskId, logger);
+    if (err instanceof ProviderWeatherError || isRetryableCancellation(err)) {
+      await this.onWeather(err, received, lease, logger);
+      return;
     }
-    await this.o.leases.release(lease).catch(() => false);
-    await this.setVisibility(received, final ? 0 : backoffSeconds(received.receiveCount)).catch(() => undefined);
-  }
-
-  /** Open circuit: stop polling, then probe with backoff until the gateway lets calls through. */
-  private pauseForCircuit(): void {
-    this.gate.pause('circuit_open');
-    if (this.probing !== undefined) return;
-    const signal = this.stopController.signal;
-    this.probing = (async () => {
-      let delay = this.probeBackoffMs;
-      while (!signal.aborted) {
-        await sleep(delay, signal);
-        if (signal.aborted) break;
-        const ok = this.o.probe === undefined ? true : await this.o.probe(signal).catch(() => false);
-        if (ok) break;
-        delay = Math.min(30_000, delay * 2);
-      }
-      this.gate.resume('circuit_open');
-    })().finally(() => {
-      this.probing = undefined;
-    });
+    await this.handBacks.countFailure(asError(err), received, attempts, lease, logger);
   }
 
   /**
-   * Give a message back without it counting toward the DLQ. Normally visibility 0 (or `delay`);
-   * when this receive was the last one the redrive policy allows, a fresh copy is sent (receive
-   * count 0) and this one deleted, so a deploy or an outage never pushes good work into the DLQ.
+   * The provider's (or the store's) weather: hand the task back with a jittered backoff that grows
+   * with its earlier weather hand-backs (at least what retry-after asked for), without spending a
+   * receive; stop polling meanwhile. A rejected key pauses until a probe gets through, so tasks
+   * complete once the key is fixed, without a redeploy.
    */
-  private async handBack(received: Received, taskId: string, reason: HandBackReason, delaySeconds: number): Promise<void> {
-    const requeue = received.receiveCount >= this.maxReceiveCount;
-    try {
-      if (requeue) {
-        await this.o.sqs.send(
-          new SendMessageCommand({
-            QueueUrl: received.queueUrl,
-            MessageBody: received.message.Body ?? '',
-            DelaySeconds: Math.min(900, delaySeconds),
-            ...(received.message.MessageAttributes !== undefined ? { MessageAttributes: received.message.MessageAttributes } : {}),
-          }),
-        );
-        await this.delete(received);
-      } else {
-        await this.setVisibility(received, delaySeconds);
-      }
-    } catch (err) {
-      // The message reappears after its visibility timeout anyway; nothing is lost.
-      this.o.logger.warn('task.hand_back_failed', { taskId, error: errorMessage(err) });
-    }
-    this.o.logger.info('task.handed_back', { taskId, reason, requeued: requeue });
-    this.events.emit('task_handed_back', { taskId, reason, requeued: requeue });
+  private async onWeather(err: ProviderWeatherError | Error, received: Received, lease: LeaseHandle, logger: Logger): Promise<void> {
+    const weather = err instanceof ProviderWeatherError ? err : undefined;
+    const kind = weather?.kind ?? 'store_contention';
+    const delaySeconds = weatherDelaySeconds(weatherHandBacks(received), weather?.retryAfterMs, this.weatherBackoff);
+    logger.warn('task.provider_weather', { kind, status: weather?.status, delaySeconds, error: errorMessage(err) });
+    this.events.emit('provider_weather', { taskId: lease.taskId, kind, ...(weather?.status !== undefined ? { status: weather.status } : {}), delaySeconds });
+    if (kind === 'auth_rejected') this.circuit.pauseUntilProbeSucceeds('provider_auth', this.stopController.signal);
+    else if (weather !== undefined) this.circuit.pauseFor('provider_weather', weather.retryAfterMs ?? this.weatherBackoff.baseMs ?? 2000);
+    await this.handBacks.handBackUncounted(received, lease, 'provider_weather', delaySeconds);
   }
 
-  /** A webhook failure is recorded on the task by the notifier; it never fails the task. */
-  private async notify(taskId: string, logger: Logger): Promise<void> {
-    try {
-      await this.o.notifier?.notify(taskId, this.hardStop.signal);
-    } catch (err) {
-      logger.warn('webhook.error', { error: errorMessage(err) });
-    }
+  private notify(taskId: string, logger: Logger): Promise<void> {
+    return dispatchCompletionWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
   }
-
-  private async delete(received: Received): Promise<void> {
-    await this.o.sqs.send(new DeleteMessageCommand({ QueueUrl: received.queueUrl, ReceiptHandle: received.message.ReceiptHandle }));
-  }
-
-  private async setVisibility(received: Received, seconds: number): Promise<void> {
-    await this.o.sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: received.queueUrl, ReceiptHandle: received.message.ReceiptHandle, VisibilityTimeout: seconds }),
-    );
-  }
-}
-
-/** Exponential backoff with full jitter for a failed task's redelivery, in whole seconds. */
-export function backoffSeconds(receiveCount: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(300, 2 ** Math.min(receiveCount, 8));
-  return Math.max(1, Math.round(random() * ceiling));
 }
 
 function asError(err: unknown): Error {

@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { StepRecord } from '../shared/task-model';
+import type { LoopKind } from './loop-detector';
 
 /** Payload of an `llm` checkpoint: the assistant turn exactly as the model returned it. */
 export interface LlmStepPayload {
@@ -16,6 +17,8 @@ export interface ToolStepPayload {
   readonly name: string;
   readonly content: string;
   readonly isError: boolean;
+  /** Set when the call was not run because it closed a loop (loop-detector.ts); the model got a warning. */
+  readonly loop?: LoopKind;
 }
 
 export interface PendingToolUse {

@@ -2,11 +2,12 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hostname } from 'node:os';
-import type { QueueUrls } from '../shared/config';
+import { definedOnly, type QueueUrls } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import type { AgentVersion } from '../shared/agent-version';
 import { AgentTelemetry } from './agent-telemetry';
 import { noopMetrics, type Metrics } from '../shared/metrics';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 import type { PriceTable } from '../shared/model-profiles';
 import type { PromptRegistry } from '../shared/prompt-registry';
 import { TaskStore } from '../shared/task-store';
@@ -18,8 +19,8 @@ import { LeaseManager } from './lease';
 import { gatewayProbe, type ModelClient } from './model-client';
 import { TaskProtection } from './task-protection';
 import { ToolRegistry, type ToolDefinition } from './tool-registry';
-import { calculatorTool } from './tools/calculator';
-import { recordNoteTool } from './tools/record-note';
+import { builtinTools } from './tools/catalog';
+import type { LoopThresholds } from './loop-detector';
 
 export interface WorkerDeps {
   readonly dynamo: DynamoDBDocumentClient;
@@ -64,7 +65,7 @@ export interface WorkerDeps {
   readonly maxTokens?: number;
   /** @default 50 */
   readonly maxSteps?: number;
-  /** @default calculator and record_note */
+  /** The tools offered to the model (main.ts passes the AGENT_TOOLS built-ins). @default DEFAULT_AGENT_TOOLS */
   readonly tools?: readonly ToolDefinition[];
   /** First wait before probing an open gateway circuit. @default 1000 */
   readonly probeBackoffMs?: number;
@@ -76,11 +77,13 @@ export interface WorkerDeps {
   readonly prices?: PriceTable;
   /** This worker's pool in an agent canary (AGENT_VERSION): its metrics' AgentVersion dimension. @default 'stable' */
   readonly agentVersion?: AgentVersion;
+  /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS (3 same calls; a 2–4 call cycle twice) */
+  readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
+  /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
+  readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
 }
-
-const opt = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
 
 /** Wire a worker from its ports; the same code runs against AWS, the emulators and test fakes. */
 export function createWorker(deps: WorkerDeps): Consumer {
@@ -88,7 +91,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
   const logger = deps.logger.child({ workerId });
   const retentionDays = deps.taskRetentionDays;
   const store = new TaskStore({ client: deps.dynamo, tableName: deps.tableName, retentionDays });
-  const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, retentionDays, ...opt('leaseMs', deps.leaseMs) });
+  const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, retentionDays, ...definedOnly('leaseMs', deps.leaseMs) });
   const log = new CheckpointLog({ client: deps.dynamo, tableName: deps.tableName, retentionDays });
   const telemetry = new AgentTelemetry({
     metrics: deps.metrics ?? noopMetrics,
@@ -96,33 +99,35 @@ export function createWorker(deps: WorkerDeps): Consumer {
     promptVersion: deps.prompts?.version ?? 'none',
     modelName: deps.modelName,
     workerId,
-    ...opt('agentVersion', deps.agentVersion),
-    ...opt('prices', deps.prices),
+    ...definedOnly('agentVersion', deps.agentVersion),
+    ...definedOnly('prices', deps.prices),
   });
   const tools = new ToolRegistry(
-    (deps.tools ?? [calculatorTool, recordNoteTool({ client: deps.dynamo, tableName: deps.tableName })]).map((t) => telemetry.instrumentTool(t)),
+    (deps.tools ?? builtinTools(undefined, { dynamo: deps.dynamo, tableName: deps.tableName })).map((t) => telemetry.instrumentTool(t)),
   );
   const loop = new AgentLoop({
     model: telemetry.instrumentModel(deps.model),
-    ...opt('system', deps.prompts?.has('system') === true ? deps.prompts.get('system') : undefined),
+    ...definedOnly('system', deps.prompts?.has('system') === true ? deps.prompts.get('system') : undefined),
     tools,
     log,
     logger,
     modelName: deps.modelName,
-    ...opt('contextTokens', deps.contextTokens),
-    ...opt('maxToolOutputBytes', deps.maxToolOutputBytes),
-    ...opt('maxTokens', deps.maxTokens),
-    ...opt('maxSteps', deps.maxSteps),
+    ...definedOnly('contextTokens', deps.contextTokens),
+    ...definedOnly('maxToolOutputBytes', deps.maxToolOutputBytes),
+    ...definedOnly('maxTokens', deps.maxTokens),
+    ...definedOnly('maxSteps', deps.maxSteps),
+    ...definedOnly('loopThresholds', deps.loopThresholds),
+    ...definedOnly('metrics', deps.metrics),
   });
   const killSwitch =
     deps.killSwitch === undefined
       ? undefined
-      : new KillSwitch({ ssm: deps.killSwitch.ssm, parameterName: deps.killSwitch.parameterName, logger, ...opt('intervalMs', deps.killSwitch.intervalMs) });
+      : new KillSwitch({ ssm: deps.killSwitch.ssm, parameterName: deps.killSwitch.parameterName, logger, ...definedOnly('intervalMs', deps.killSwitch.intervalMs) });
   const protection = new TaskProtection({
     logger,
-    ...opt('agentUri', deps.ecsAgentUri),
-    ...opt('expiresInMinutes', deps.protectionExpiresMinutes),
-    ...opt('fetch', deps.fetch),
+    ...definedOnly('agentUri', deps.ecsAgentUri),
+    ...definedOnly('expiresInMinutes', deps.protectionExpiresMinutes),
+    ...definedOnly('fetch', deps.fetch),
   });
   const consumer = new Consumer({
     sqs: deps.sqs,
@@ -136,17 +141,29 @@ export function createWorker(deps: WorkerDeps): Consumer {
     protection,
     probe: gatewayProbe(deps.model, deps.modelName),
     telemetry,
-    ...opt('killSwitch', killSwitch),
-    ...opt('visibilityTimeoutSeconds', deps.visibilityTimeoutSeconds),
-    ...opt('waitTimeSeconds', deps.waitTimeSeconds),
-    ...opt('heartbeatMs', deps.heartbeatMs),
-    ...opt('maxReceiveCount', deps.maxReceiveCount),
-    ...opt('concurrency', deps.concurrency),
-    ...opt('probeBackoffMs', deps.probeBackoffMs),
-    ...opt('notifier', deps.notifier),
+    ...definedOnly('killSwitch', killSwitch),
+    ...definedOnly('visibilityTimeoutSeconds', deps.visibilityTimeoutSeconds),
+    ...definedOnly('waitTimeSeconds', deps.waitTimeSeconds),
+    ...definedOnly('heartbeatMs', deps.heartbeatMs),
+    ...definedOnly('maxReceiveCount', deps.maxReceiveCount),
+    ...definedOnly('concurrency', deps.concurrency),
+    ...definedOnly('probeBackoffMs', deps.probeBackoffMs),
+    ...definedOnly('notifier', deps.notifier),
+    ...definedOnly('weatherBackoff', deps.weatherBackoff),
   });
   consumer.events.on('task_started', (e) => {
     if (e.receiveCount > 1) telemetry.taskRedelivered(e.taskId, e.receiveCount);
+  });
+  const metrics = deps.metrics ?? noopMetrics;
+  consumer.events.on('provider_weather', (e) => {
+    metrics.emit(
+      [
+        { name: METRICS.providerWeatherHandBacks, value: 1 },
+        ...(e.kind === 'auth_rejected' ? [{ name: METRICS.providerAuthRejected, value: 1 }] : []),
+      ],
+      { [DIMENSIONS.model]: deps.modelName },
+      { taskId: e.taskId, kind: e.kind, ...(e.status !== undefined ? { status: e.status } : {}), delaySeconds: e.delaySeconds },
+    );
   });
   consumer.events.on('task_failed', (e) => {
     if (e.final) telemetry.taskAbandoned(e.taskId, e.error);

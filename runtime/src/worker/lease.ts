@@ -1,5 +1,7 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { FencedError, isConditionalCheckFailed } from '../shared/errors';
+import { conditionHeld, ifConditionFails } from '../shared/dynamo-conditions';
+import type { DynamoStoreOptions } from '../shared/dynamo-store';
+import { FencedError } from '../shared/errors';
 import { LOCK_SK, taskPk } from '../shared/task-model';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from '../shared/task-retention';
 
@@ -11,13 +13,9 @@ export interface LeaseHandle {
   readonly expiresAt: number;
 }
 
-export interface LeaseManagerOptions {
-  readonly client: DynamoDBDocumentClient;
-  readonly tableName: string;
+export interface LeaseManagerOptions extends DynamoStoreOptions {
   /** How long a lease lives without renewal. Must be at least 2x the heartbeat period. @default 60_000 */
   readonly leaseMs?: number;
-  /** @default Date.now */
-  readonly now?: () => number;
   /**
    * Days the LOCK item is kept after its last acquire or renew (the table's TTL deletes it then).
    * Cleanup only: the lease itself is `expiresAt`, checked in every condition.
@@ -50,31 +48,31 @@ export class LeaseManager {
   async acquire(taskId: string, owner: string): Promise<LeaseHandle | undefined> {
     const now = this.now();
     const expiresAt = now + this.leaseMs;
-    try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: taskPk(taskId), sk: LOCK_SK },
-          UpdateExpression: 'SET #owner = :me, expiresAt = :exp, fence = if_not_exists(fence, :zero) + :one, acquiredAt = :now, #ttl = :ttl',
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
-          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': TASK_TTL_ATTRIBUTE },
-          ExpressionAttributeValues: { ':me': owner, ':exp': expiresAt, ':zero': 0, ':one': 1, ':now': now, ':ttl': taskExpiry(now, this.retentionDays) },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { taskId, owner, fence: Number(out.Attributes?.['fence']), expiresAt };
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return undefined;
-      throw err;
-    }
+    return ifConditionFails(
+      async (): Promise<LeaseHandle> => {
+        const out = await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: taskPk(taskId), sk: LOCK_SK },
+            UpdateExpression: 'SET #owner = :me, expiresAt = :exp, fence = if_not_exists(fence, :zero) + :one, acquiredAt = :now, #ttl = :ttl',
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
+            ExpressionAttributeNames: { '#owner': 'owner', '#ttl': TASK_TTL_ATTRIBUTE },
+            ExpressionAttributeValues: { ':me': owner, ':exp': expiresAt, ':zero': 0, ':one': 1, ':now': now, ':ttl': taskExpiry(now, this.retentionDays) },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return { taskId, owner, fence: Number(out.Attributes?.['fence']), expiresAt };
+      },
+      () => undefined,
+    );
   }
 
   /** Extend a lease we still own; throws FencedError when it was taken over or has expired. */
   async renew(lease: LeaseHandle): Promise<LeaseHandle> {
     const now = this.now();
     const expiresAt = now + this.leaseMs;
-    try {
-      await this.client.send(
+    const renewed = await conditionHeld(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(lease.taskId), sk: LOCK_SK },
@@ -83,20 +81,16 @@ export class LeaseManager {
           ExpressionAttributeNames: { '#owner': 'owner', '#ttl': TASK_TTL_ATTRIBUTE },
           ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':exp': expiresAt, ':now': now, ':ttl': taskExpiry(now, this.retentionDays) },
         }),
-      );
-      return { ...lease, expiresAt };
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) {
-        throw new FencedError(`Lease on task ${lease.taskId} was lost (fence ${lease.fence})`, { ...lease }, { cause: err });
-      }
-      throw err;
-    }
+      ),
+    );
+    if (!renewed) throw new FencedError(`Lease on task ${lease.taskId} was lost (fence ${lease.fence})`, { ...lease });
+    return { ...lease, expiresAt };
   }
 
   /** Give the lease up early so another worker can resume at once; a lost lease is not an error here. */
   async release(lease: LeaseHandle): Promise<boolean> {
-    try {
-      await this.client.send(
+    return conditionHeld(() =>
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: taskPk(lease.taskId), sk: LOCK_SK },
@@ -106,12 +100,8 @@ export class LeaseManager {
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':zero': 0 },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async inspect(taskId: string): Promise<{ owner?: string; fence: number; expiresAt: number } | undefined> {

@@ -3,7 +3,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { loadApiKeys } from '../shared/api-keys';
 import { createAwsClients } from '../shared/aws-clients';
 import { definedOnly, loadWorkerConfig } from '../shared/config';
-import { listen, sendJson } from '../shared/http';
+import { listen } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { TaskStore } from '../shared/task-store';
 import { WebhookNotifier } from '../shared/webhooks';
@@ -12,11 +12,10 @@ import { startServiceObservability } from '../shared/observability';
 import { promptDirectories } from '../shared/observability-config';
 import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
+import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
+import { builtinTools } from './tools/catalog';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
-
-/** The health check fails when no poll loop made progress for this long (a paused worker still ticks). */
-const STALL_MS = 120_000;
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
@@ -53,6 +52,8 @@ async function main(): Promise<void> {
     agentVersion: config.agentVersion,
     logger,
     taskRetentionDays: config.taskRetentionDays,
+    tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
+    loopThresholds: config.loopThresholds,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,
@@ -69,18 +70,7 @@ async function main(): Promise<void> {
       ? { killSwitch: { ssm: new SSMClient({ region: config.aws.region }), parameterName: d.killSwitchParam, intervalMs: d.killSwitchIntervalMs } }
       : {}),
   });
-  const health = await listen(async (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/stats') {
-      // The soak measures the heap after a forced GC (node --expose-gc).
-      const gc = (globalThis as { gc?: () => void }).gc;
-      if ((req.url ?? '').includes('gc=1') && gc !== undefined) gc();
-      return sendJson(res, 200, { ...consumer.stats(), memory: process.memoryUsage() });
-    }
-    const stale = Date.now() - consumer.lastTick > STALL_MS;
-    if (path === '/health' && consumer.isRunning && !stale) return sendJson(res, 200, { status: 'ok' });
-    sendJson(res, 503, { status: consumer.isRunning ? 'stalled' : 'stopped' });
-  }, config.port, logger);
+  const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
   logger.info('worker.started', { port: health.port, promptVersion: prompts.version, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 

@@ -1,5 +1,6 @@
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { OpenClawError } from '../shared/errors';
+import { ProviderWeatherError, asWeather } from './provider-weather';
 
 /**
  * The gateway's circuit is open (503 with `x-should-retry: false`): the task did nothing wrong,
@@ -64,7 +65,8 @@ export function anthropicModelClient(options: AnthropicModelClientOptions): Mode
         );
       } catch (err) {
         if (isCircuitOpen(err)) throw new GatewayCircuitOpenError({ requestId: (err as APIError).requestID ?? undefined }, err);
-        throw err;
+        // Rate limits, overload, 5xx, timeouts and a rejected key are not the task's fault.
+        throw asWeather(err);
       }
     },
   };
@@ -72,7 +74,8 @@ export function anthropicModelClient(options: AnthropicModelClientOptions): Mode
 
 /**
  * A one-token request through the gateway: the cheapest call that exercises its circuit breaker
- * (a half-open breaker admits it as the trial). True when the circuit lets calls through again.
+ * (a half-open breaker admits it as the trial) and the provider key. True when calls get through
+ * again: the circuit is not open and the key is not rejected.
  */
 export function gatewayProbe(model: ModelClient, modelName: string): (signal: AbortSignal) => Promise<boolean> {
   return async (signal) => {
@@ -83,8 +86,9 @@ export function gatewayProbe(model: ModelClient, modelName: string): (signal: Ab
       );
       return true;
     } catch (err) {
-      // Any answer other than "circuit open" means the breaker is no longer what stops us.
-      return !(err instanceof GatewayCircuitOpenError) && !signal.aborted;
+      // Any other answer (even a rate limit) means neither the breaker nor the key stops us any more.
+      const blocked = err instanceof GatewayCircuitOpenError || (err instanceof ProviderWeatherError && err.kind === 'auth_rejected');
+      return !blocked && !signal.aborted;
     }
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Why the consumer is not polling. Several sources can pause it at once (the kill switch, an open
- * gateway circuit); it polls again only when none of them holds it.
+ * gateway circuit, the provider's rate limit or overload, a rejected API key); it polls again only
+ * when none of them holds it.
  */
-export type PauseReason = 'kill_switch' | 'circuit_open';
+export type PauseReason = 'kill_switch' | 'circuit_open' | 'provider_weather' | 'provider_auth';
 
 export class PollGate {
   private readonly reasons = new Set<PauseReason>();

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -23,6 +23,21 @@ export interface SynthesizedStage {
 const cache = new Map<string, SynthesizedStage>();
 
 /**
+ * cdk.json's context (the feature flags): `cdk synth` hands it to the app, so the tests must too,
+ * or they would check a template no deploy produces.
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const file = join(__dirname, '..', '..', '..', 'cdk.json');
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> };
+  return parsed.context ?? {};
+}
+
+/** A test App as `cdk synth` builds it: cdk.json's context under the test's own. */
+export function testApp(context: Record<string, unknown>): App {
+  return new App({ context: { ...cdkJsonContext(), ...context }, outdir: mkdtempSync(join(tmpdir(), 'openclaw-cdk-')), builtinCloudFormationValidation: false });
+}
+
+/**
  * Synthesize one stage exactly as bin/openclaw.ts does (cdk-nag included: an unacknowledged
  * finding throws here), once per test file, and hand out its templates.
  */
@@ -30,7 +45,7 @@ export function synthStage(name: DeployStage, context: Record<string, unknown> =
   const key = `${name}:${JSON.stringify(context)}`;
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
-  const app = new App({ context, outdir: mkdtempSync(join(tmpdir(), 'openclaw-cdk-')), builtinCloudFormationValidation: false });
+  const app = testApp(context);
   const stage = buildApp(app, { stages: [name] })[name];
   if (stage === undefined) throw new Error(`buildApp did not create stage ${name}`);
   app.synth();

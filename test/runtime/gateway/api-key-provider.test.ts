@@ -42,4 +42,20 @@ describe('Secrets Manager key provider', () => {
     expect(err?.message).toContain('"apiKey"');
     expect(err?.message).not.toContain('sk-ant-wrong-field');
   });
+
+  it('GIVEN a revoked key WHEN 50 calls get 401 within the cooldown THEN the secret is re-read at most once per cooldown', async () => {
+    let t = 0;
+    sm.on(GetSecretValueCommand).resolves({ SecretString: 'sk-ant-revoked' });
+    const keys = secretsManagerKeyProvider({ client: new SecretsManagerClient({ region: 'us-east-1' }), secretArn: ARN, refreshCooldownMs: 30_000, now: () => t });
+    await keys.get();
+    for (let i = 0; i < 50; i += 1) {
+      t = i * 500; // 50 refreshes over 25 s
+      expect(await keys.refresh()).toBe('sk-ant-revoked');
+    }
+    // One read at start, one refresh in the 30 s window.
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    t = 30_000;
+    await keys.refresh();
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(3);
+  });
 });

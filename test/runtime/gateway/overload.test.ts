@@ -47,6 +47,8 @@ describe('rate limits under a minute of 10x overload across two replicas', () =>
     // One output-token reply from the stub, to turn calls into tokens.
     const probe = (await (await postMessage(replicas[0]?.url ?? '', { model: 'claude-haiku-5-5', prompt: 'Say hello [tools:0]' })).json()) as { usage: { output_tokens: number } };
     const perReply = probe.usage.output_tokens;
+    // The probe may have leased a slice of capacity; let it go back before the state is set below.
+    await new Promise((r) => setTimeout(r, (limits.queue.lease.ttlMs ?? 0) + 500));
 
     // Start with the buckets filled to the normal lane's ceiling (what a long overload leaves), so
     // the minute measures the refill rate and not a stored burst.

@@ -1,12 +1,16 @@
 import { MemoryLimitStore, type LimitStore } from '../../../runtime/src/gateway/limit-store';
 import { TierLimiter } from '../../../runtime/src/gateway/tier-limiter';
+import { CapacityLease } from '../../../runtime/src/gateway/capacity-lease';
 import { RateLimitedError } from '../../../runtime/src/gateway/gateway-errors';
 import type { Lane } from '../../../runtime/src/shared/gateway-limits';
 
 const ceilings: Record<Lane, number> = { high: 1, normal: 0.8, batch: 0.6 };
 
+/** Leasing off unless a test turns it on: these tests count shared writes and admissions exactly. */
+const NO_LEASE = { horizonMs: 0, headroomShare: 0.25, ttlMs: 1000 };
+
 function limiter(store: LimitStore, rpm = 600, extra: Partial<ConstructorParameters<typeof TierLimiter>[0]> = {}) {
-  return new TierLimiter({ tier: 'sonnet', limits: { rpm, itpm: 1_000_000, otpm: 1_000_000 }, ceilings, store, maxDepth: 100, jitter: 0.5, pollMs: 20, flushDelayMs: 1, ...extra });
+  return new TierLimiter({ tier: 'sonnet', limits: { rpm, itpm: 1_000_000, otpm: 1_000_000 }, ceilings, store, maxDepth: 100, jitter: 0.5, pollMs: 20, flushDelayMs: 1, lease: NO_LEASE, ...extra });
 }
 
 describe('TierLimiter (admission with lanes, queue and shared state)', () => {
@@ -75,7 +79,7 @@ describe('TierLimiter (admission with lanes, queue and shared state)', () => {
 
   it('GIVEN reserved output WHEN the correction refunds it THEN the capacity is usable again', async () => {
     const store = new MemoryLimitStore();
-    const l = new TierLimiter({ tier: 'haiku', limits: { rpm: 1000, itpm: 1_000_000, otpm: 1000 }, ceilings, store, maxDepth: 10, jitter: 0, flushDelayMs: 1 });
+    const l = new TierLimiter({ tier: 'haiku', limits: { rpm: 1000, itpm: 1_000_000, otpm: 1000 }, ceilings, store, maxDepth: 10, jitter: 0, flushDelayMs: 1, lease: NO_LEASE });
     await l.acquire({ lane: 'high', cost: [1, 10, 1000], deadline: Date.now() });
     await expect(l.acquire({ lane: 'high', cost: [1, 10, 500], deadline: Date.now() })).rejects.toBeInstanceOf(RateLimitedError);
     l.correct([0, 0, -900]);
@@ -88,7 +92,7 @@ describe('TierLimiter (admission with lanes, queue and shared state)', () => {
     let writes = 0;
     const store: LimitStore = { read: (t) => inner.read(t), write: (t, tat, v) => ((writes += 1), inner.write(t, tat, v)) };
     const T0 = 1_000_000;
-    const l = limiter(store, 6000, { creditRequests: 8, creditTtlMs: 100, now: () => T0 }); // 10 ms per request
+    const l = limiter(store, 6000, { lease: { horizonMs: 1000, headroomShare: 0.25, ttlMs: 100 }, now: () => T0 }); // 10 ms per request
     for (let i = 0; i < 45; i += 1) await l.acquire({ lane: 'normal', cost: [1, 0, 0], deadline: T0 + 1000 });
     expect(writes).toBeLessThanOrEqual(10);
     await new Promise((r) => setTimeout(r, 500));
@@ -100,5 +104,40 @@ describe('TierLimiter (admission with lanes, queue and shared state)', () => {
   it('GIVEN max_tokens above what the lane may hold WHEN asked THEN 400 says what to lower', async () => {
     const l = limiter(new MemoryLimitStore());
     await expect(l.acquire({ lane: 'batch', cost: [1, 0, 2_000_000], deadline: Date.now() })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('lower max_tokens') });
+  });
+
+  it('GIVEN leasing on in two replicas WHEN they admit until the burst is gone THEN together they never exceed it, and once leases go back the shared charge is exactly what was admitted', async () => {
+    const store = new MemoryLimitStore();
+    const lease = { horizonMs: 1000, headroomShare: 0.25, ttlMs: 150 };
+    const T0 = 5_000_000;
+    const [a, b] = [limiter(store, 600, { lease, now: () => T0 }), limiter(store, 600, { lease, now: () => T0 })];
+    let admitted = 0;
+    for (let i = 0; i < 800; i += 1) {
+      const ok = await (i % 2 === 0 ? a : b).acquire({ lane: 'high', cost: [1, 0, 0], deadline: T0 }).then(
+        () => true,
+        () => false,
+      );
+      if (ok) admitted += 1;
+    }
+    // The clock stands still: one minute of capacity (600) is all there is.
+    expect(admitted).toBeLessThanOrEqual(600);
+    // Leases are sized below the lowest ceiling: the burst above it is used only by shared writes.
+    expect(admitted).toBeGreaterThanOrEqual(600 - 2 * 0.25 * 600 * 0.6);
+    await new Promise((r) => setTimeout(r, 600));
+    const { tat } = await store.read('sonnet');
+    expect(tat[0]).toBeCloseTo(T0 + admitted * 100, 6);
+  });
+
+  it('GIVEN a bucket near its lowest ceiling WHEN a slice is sized THEN it shrinks to what the headroom share allows, and to nothing at saturation', () => {
+    const rates = { perMinute: [600, 1_000_000, 1_000_000] as const };
+    const now = 1_000_000;
+    const lease = new CapacityLease({ horizonMs: 1000, headroomShare: 0.25, ttlMs: 1000, rates, floor: 0.6, giveBack: () => undefined, now: () => now });
+    for (let i = 0; i < 100; i += 1) lease.record([1, 0, 0]);
+    // Empty buckets: twice the demand (~100 requests), well inside a quarter of 360 free.
+    expect(lease.slice([0, 0, 0], now)[0]).toBe(90);
+    // 8 requests left below the floor (0.6 × 600 = 360 slots of 100 ms): a quarter of them.
+    const near = now + (360 - 8) * 100;
+    expect(lease.slice([near, 0, 0], now)[0]).toBe(2);
+    expect(lease.slice([now + 359 * 100, 0, 0], now)).toEqual([0, 0, 0]);
   });
 });

@@ -25,11 +25,15 @@ export interface IntakeHarness {
   readonly server: RunningServer;
   readonly url: string;
   readonly store: TaskStore;
-  readonly keys: Record<'standard' | 'vip' | 'slow' | 'other', TestKey>;
+  /** `entitled` carries entitlements (a tool allowlist and budgets); the others carry none. */
+  readonly keys: Record<'standard' | 'vip' | 'slow' | 'other' | 'entitled', TestKey>;
   /** fetch against the intake with a key's bearer token and JSON content type. */
   call(path: string, init?: { method?: string; body?: unknown; key?: TestKey; headers?: Record<string, string> }): Promise<Response>;
   close(): Promise<void>;
 }
+
+/** The `entitled` key's entitlements. */
+export const ENTITLED: NonNullable<ApiKeyEntry['entitlements']> = { tools: ['calculator'] };
 
 /** Every hostname resolves to one public address, so tests never depend on real DNS. */
 export const publicResolver = async (): Promise<readonly string[]> => ['93.184.216.34'];
@@ -47,6 +51,7 @@ export async function startIntake(
     vip: makeKey('vip', { maxPriority: 'high' }),
     slow: makeKey('slow', { ratePerMinute: 6 }),
     other: makeKey('other'),
+    entitled: makeKey('entitled', { entitlements: ENTITLED }),
   };
   const { wrapSqs, ...rest } = overrides;
   const server = await listen(

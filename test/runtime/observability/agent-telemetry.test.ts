@@ -6,6 +6,7 @@ import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';
 import type { TaskRecord } from '../../../runtime/src/shared/task-model';
 import type { ModelClient, ModelRequest } from '../../../runtime/src/worker/model-client';
+import { z } from 'zod';
 import type { ToolDefinition } from '../../../runtime/src/worker/tool-registry';
 import { startTestTracing, type TestTracing } from './tracing-harness';
 
@@ -136,19 +137,22 @@ describe('AgentTelemetry', () => {
     const tool: ToolDefinition = {
       name: 'calculator',
       description: 'd',
-      inputSchema: {},
-      sideEffects: true,
+      input: z.object({}).loose(),
+      risk: 'side_effecting',
       run: async (input) => ({ content: `=${JSON.stringify(input)}`, isError: (input as { a: number }).a < 0 }),
-      reconcile: async (key) => {
-        reconciled.push(key);
-        return { performed: false };
+      idempotency: {
+        onInterrupted: 'reconcile',
+        reconcile: async (key) => {
+          reconciled.push(key);
+          return { performed: false };
+        },
       },
     };
     const wrapped = telemetry.instrumentTool(tool);
     const ctx = { taskId: 'task-1', idempotencyKey: 'task-1/toolu_9', fence: 1, signal };
     await wrapped.run({ b: 2, a: 1 }, ctx);
     await wrapped.run({ a: -1 }, ctx);
-    await wrapped.reconcile?.('task-1/toolu_9', ctx);
+    if (wrapped.risk !== 'read_only' && wrapped.idempotency.onInterrupted === 'reconcile') await wrapped.idempotency.reconcile('task-1/toolu_9', ctx);
 
     const [ok, bad] = tracing.byName('execute_tool calculator');
     expect(ok?.attributes).toMatchObject({
@@ -162,12 +166,12 @@ describe('AgentTelemetry', () => {
     });
     expect(bad?.attributes['openclaw.tool.outcome']).toBe('error');
     expect(bad?.status.code).toBe(SpanStatusCode.ERROR);
-    expect(wrapped.sideEffects).toBe(true);
+    expect(wrapped.risk).toBe('side_effecting');
     expect(reconciled).toEqual(['task-1/toolu_9']);
   });
 
   it('GIVEN a tool that throws THEN the outcome is exception and the error propagates', async () => {
-    const wrapped = telemetry.instrumentTool({ name: 'boom', description: '', inputSchema: {}, sideEffects: false, run: async () => Promise.reject(new Error('kaput')) });
+    const wrapped = telemetry.instrumentTool({ name: 'boom', description: '', input: z.object({}), risk: 'read_only', run: async () => Promise.reject(new Error('kaput')) });
     await expect(wrapped.run({}, { taskId: 't', idempotencyKey: 't/u', fence: 1, signal })).rejects.toThrow('kaput');
     expect(tracing.one('execute_tool boom').attributes['openclaw.tool.outcome']).toBe('exception');
   });

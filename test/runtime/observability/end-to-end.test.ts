@@ -77,8 +77,12 @@ describe('observability end to end', () => {
     expect(intake?.kind).toBe(SpanKind.SERVER);
     expect(intake?.parentSpanContext).toBeUndefined();
     expect(intake?.attributes['openclaw.task.id']).toBe(taskId);
-    // The worker continued the trace from the message's traceparent.
-    expect(agent && parentOf(agent, spans)).toBe(intake);
+    // The worker continued the trace from the message's traceparent, which the aws-sdk
+    // instrumentation set to the SQS send span (producer, then consumer).
+    const send = agent && parentOf(agent, spans);
+    expect(send?.name).toMatch(/-tasks-normal send$/);
+    expect(send?.kind).toBe(SpanKind.PRODUCER);
+    expect(send && parentOf(send, spans)).toBe(intake);
     expect(agent?.attributes).toMatchObject({
       'gen_ai.operation.name': 'invoke_agent',
       'openclaw.task.status': 'SUCCEEDED',
@@ -151,8 +155,9 @@ describe('observability end to end', () => {
       step: 1,
       decision: 'call_tools',
       tools: ['calculator'],
-      why: 'Step 1: calling calculator.',
-      shown: { messages: 1, estimatedTokens: expect.any(Number), lastMessage: expect.stringContaining('user: Multiply and record a note') },
+      // The excerpts are user content: the deployed logger writes their length, not the text.
+      why: expect.stringMatching(/^\[user content redacted: \d+ chars\]$/),
+      shown: { messages: 1, estimatedTokens: expect.any(Number), lastMessage: expect.stringMatching(/^\[user content redacted: \d+ chars\]$/) },
       traceId: agent?.spanContext().traceId,
       ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
@@ -172,9 +177,18 @@ describe('observability end to end', () => {
     expect(stdout).toContain('3 model call(s)');
     expect(stdout).toContain('2 tool call(s): calculator, record_note');
     expect(stdout).toMatch(/^POST \/v1\/tasks\s+intake/m);
-    expect(stdout).toMatch(/^└─ invoke_agent openclaw\s+worker .*status=SUCCEEDED/m);
+    expect(stdout).toMatch(/^├─ [\w-]+-tasks-normal send\s+aws-sdk /m);
+    expect(stdout).toMatch(/^│ {2}└─ invoke_agent openclaw\s+worker .*status=SUCCEEDED/m);
     expect(stdout).toMatch(/├─ execute_tool calculator\s+worker .*outcome=ok/);
     expect(stdout).toMatch(/│ {2}└─ anthropic\.messages\.create\s+sdk /);
     expect(stdout).toMatch(/│ {5}└─ POST \/v1\/messages\s+gateway .*http=200\s+lane=normal/);
+    // Every DynamoDB and SQS call is a span under the request or task that made it: the intake's
+    // store write, the worker's checkpoint transactions, the gateway's shared-limit writes.
+    expect(stdout).toMatch(/^├─ DynamoDB\.PutItem\s+aws-sdk .*http=200/m);
+    expect(stdout).toMatch(/^│ {5}[├└]─ DynamoDB\.TransactWriteItems\s+aws-sdk /m);
+    expect(stdout).toMatch(/^│ {5}│ {8}├─ DynamoDB\.\w+\s+aws-sdk /m);
+    // The test's own client request and the idle long polls are not traced.
+    expect(stdout).not.toMatch(/^POST\s+undici/m);
+    expect(stdout).not.toContain('ReceiveMessage');
   });
 });

@@ -4,6 +4,7 @@ import { FencedError } from '../../../runtime/src/shared/errors';
 import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';
 import { LeaseManager } from '../../../runtime/src/worker/lease';
+import { z } from 'zod';
 import type { ToolDefinition } from '../../../runtime/src/worker/tool-registry';
 import { recordNoteTool } from '../../../runtime/src/worker/tools/record-note';
 import { eventually } from '../../support/aws';
@@ -141,8 +142,9 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     const sendEmail: ToolDefinition = {
       name: 'send_email',
       description: 'Send an email.',
-      inputSchema: { type: 'object' },
-      sideEffects: true,
+      input: z.object({}).loose(),
+      risk: 'side_effecting',
+      idempotency: { onInterrupted: 'outcome_unknown' },
       run: async () => {
         sends += 1;
         return { content: 'sent' };
@@ -205,7 +207,8 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     await worker.start();
     const taskId = await h.submit(`cancel me ${randomUUID()} [tools:30]`);
     await eventually(async () => ((await h.steps(taskId)).length >= 2 ? true : undefined), 'a few steps');
-    await h.store.requestCancel(taskId);
+    // What DELETE /v1/tasks/{id} does to a RUNNING task: flag it.
+    expect((await h.store.cancel(taskId))?.outcome).toBe('flagged');
     const done = await eventually(finished(h, taskId), 'the cancellation');
     await worker.stop(5000);
     expect(done.status).toBe('CANCELLED');
@@ -216,8 +219,8 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     const big: ToolDefinition = {
       name: 'fetch_page',
       description: 'Fetch a page.',
-      inputSchema: { type: 'object' },
-      sideEffects: false,
+      input: z.object({}).loose(),
+      risk: 'read_only',
       run: async () => ({ content: 'é'.repeat(600_000) }),
     };
     const worker = h.worker({ tools: [big], maxToolOutputBytes: 65_536 });

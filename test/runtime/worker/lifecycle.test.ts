@@ -88,7 +88,9 @@ describe('worker lifecycle: drain, circuit breaker, kill switch, scale-in protec
     await eventually(succeeded(h, taskId), 'the task after the circuit closed', 30_000);
     await worker.stop(5000);
     expect(events).toEqual(['paused:circuit_open', 'handed_back:circuit_open', 'resumed:circuit_open']);
-    expect(receives).toEqual([1, 2]);
+    // The hand-back replaced the message with a fresh copy: no receive was spent toward the DLQ.
+    expect(receives).toEqual([1, 1]);
+    expect((await h.status(taskId))?.attempts).toBe(1);
   });
 
   it('GIVEN the kill switch parameter says paused WHEN tasks arrive THEN nothing is received until it is flipped back', async () => {

@@ -1,10 +1,9 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { FencedError, isConditionalCheckFailed } from '../../shared/errors';
-import { describeIssues } from '../../shared/zod-issues';
-import type { ToolDefinition } from '../tool-registry';
+import { defineTool, type ToolDefinition } from '../tool-registry';
 
-const input = z.object({ text: z.string().min(1).max(10_000) });
+const input = z.object({ text: z.string().min(1).max(10_000).describe('The note, at most 10000 characters') }).strict();
 
 export interface RecordNoteOptions {
   readonly client: DynamoDBDocumentClient;
@@ -29,14 +28,12 @@ export const NOTE_SK = 'INVOCATIONS';
 export function recordNoteTool(options: RecordNoteOptions): ToolDefinition {
   const now = options.now ?? (() => new Date());
   const key = (idempotencyKey: string) => ({ pk: notePk(idempotencyKey), sk: NOTE_SK });
-  return {
+  return defineTool({
     name: 'record_note',
     description: 'Persist a short note. Side effect: the note is stored once per call.',
-    inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
-    sideEffects: true,
-    async run(raw, ctx) {
-      const parsed = input.safeParse(raw);
-      if (!parsed.success) return { content: `invalid input: ${describeIssues(parsed.error)}`, isError: true };
+    input,
+    risk: 'side_effecting',
+    async run({ text }, ctx) {
       let out;
       try {
         out = await options.client.send(
@@ -47,7 +44,7 @@ export function recordNoteTool(options: RecordNoteOptions): ToolDefinition {
               'SET #text = if_not_exists(#text, :text), taskId = :task, fence = :fence, createdAt = if_not_exists(createdAt, :now) ADD invocations :one',
             ConditionExpression: 'attribute_not_exists(fence) OR fence <= :fence',
             ExpressionAttributeNames: { '#text': 'text' },
-            ExpressionAttributeValues: { ':text': parsed.data.text, ':task': ctx.taskId, ':fence': ctx.fence, ':now': now().toISOString(), ':one': 1 },
+            ExpressionAttributeValues: { ':text': text, ':task': ctx.taskId, ':fence': ctx.fence, ':now': now().toISOString(), ':one': 1 },
             ReturnValues: 'UPDATED_NEW',
           }),
           { abortSignal: ctx.signal },
@@ -62,13 +59,16 @@ export function recordNoteTool(options: RecordNoteOptions): ToolDefinition {
       const invocations = Number(out.Attributes?.['invocations'] ?? 1);
       return { content: invocations > 1 ? `note already stored (${ctx.idempotencyKey})` : `note stored (${ctx.idempotencyKey})` };
     },
-    async reconcile(idempotencyKey, ctx) {
-      const out = await options.client.send(
-        new GetCommand({ TableName: options.tableName, Key: key(idempotencyKey), ConsistentRead: true }),
-        { abortSignal: ctx.signal },
-      );
-      if (out.Item === undefined) return { performed: false };
-      return { performed: true, result: { content: `note stored (${idempotencyKey})` } };
+    idempotency: {
+      onInterrupted: 'reconcile',
+      async reconcile(idempotencyKey, ctx) {
+        const out = await options.client.send(
+          new GetCommand({ TableName: options.tableName, Key: key(idempotencyKey), ConsistentRead: true }),
+          { abortSignal: ctx.signal },
+        );
+        if (out.Item === undefined) return { performed: false };
+        return { performed: true, result: { content: `note stored (${idempotencyKey})` } };
+      },
     },
-  };
+  });
 }
