@@ -1,6 +1,7 @@
 import { Annotations, Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IMAGE_DIGEST_CONTEXT_KEY, allStageNames, loadStageConfig, resolveCanaryPlan, resolveImageDigest, type DeployStage } from './config';
+import { acknowledgeControlTowerFindings, controlTowerValidator } from './control-tower';
 import { OpenClawStage } from './openclaw-stage';
 
 export interface BuildOptions {
@@ -12,8 +13,8 @@ export interface BuildOptions {
 }
 
 /**
- * Add one Stage per environment to the app and run cdk-nag's AwsSolutions pack over all of them;
- * any unacknowledged finding fails the synth. Shared by bin/openclaw.ts and the tests.
+ * Add one Stage per environment to the app and run cdk-nag's AwsSolutions pack and the AWS Control
+ * Tower proactive controls (cfn-guard) over all of them; any unacknowledged finding fails the synth. Shared by bin/openclaw.ts and the tests.
  */
 export function buildApp(app: App, options: BuildOptions = {}): Record<string, OpenClawStage> {
   const digestContext: unknown = app.node.tryGetContext(IMAGE_DIGEST_CONTEXT_KEY);
@@ -41,9 +42,10 @@ export function buildApp(app: App, options: BuildOptions = {}): Record<string, O
         services.addError(image.problem);
       }
     }
+    acknowledgeControlTowerFindings(stage, config);
     stages[name] = stage;
   }
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), controlTowerValidator());
   return stages;
 }
 

@@ -28,9 +28,12 @@ export class OpenClawStage extends Stage {
     super(scope, id, { ...props, env: props.config.env });
     const { config } = props;
     const tags = { project: 'openclaw', stage: config.stage };
-    this.registry = new RegistryStack(this, 'Registry', { config, tags });
-    this.network = new NetworkStack(this, 'Network', { config, tags });
-    this.data = new DataStack(this, 'Data', { config, tags, terminationProtection: config.data.deletionProtection });
+    // Stacks holding state (images, the log key and flow logs, tables, queues, secrets) refuse
+    // `cdk destroy` where the stage protects its data.
+    const terminationProtection = config.data.deletionProtection;
+    this.registry = new RegistryStack(this, 'Registry', { config, tags, terminationProtection });
+    this.network = new NetworkStack(this, 'Network', { config, tags, terminationProtection });
+    this.data = new DataStack(this, 'Data', { config, tags, terminationProtection });
     this.services = new ServicesStack(this, 'Services', {
       config,
       tags,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { agentToolsSchema } from '../../runtime/src/shared/agent-tools';
+import { mcpServerListSchema } from '../../runtime/src/shared/mcp-servers';
 import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
 import { canaryConfigSchema } from './canary';
@@ -60,6 +61,12 @@ const gateway = serviceSizing.extend({
    * bad value fails synth instead of the deployed gateway's start. Omitted: the runtime defaults.
    */
   limits: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The fleet's spend ceiling in US dollars per hour (GATEWAY_SPEND_USD_PER_HOUR), shared by every
+   * gateway replica: batch is refused first as it fills, then normal; high keeps a reserved share.
+   * Omitted: no ceiling.
+   */
+  spendCeilingUsdPerHour: z.number().positive().max(1_000_000).optional(),
 });
 
 const worker = serviceSizing.extend({
@@ -74,6 +81,11 @@ const worker = serviceSizing.extend({
    * schema so an unknown or repeated name fails synth. Omitted: the runtime's DEFAULT_AGENT_TOOLS.
    */
   tools: agentToolsSchema.optional(),
+  /**
+   * MCP servers the agent takes tools from (MCP_SERVERS), validated with the runtime's own schema.
+   * The workers get egress to each server's port and read access to its auth secret, nothing more.
+   */
+  mcpServers: mcpServerListSchema.optional(),
 });
 
 export const stageConfigSchema = z

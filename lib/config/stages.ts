@@ -30,7 +30,7 @@ const BASE: StagePatch = {
   model: 'claude-sonnet-5',
   services: {
     intake: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 4, requestsPerTarget: 500, canaryPercent: 10, canaryBakeMinutes: 5 },
-    gateway: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 3, cpuTargetPercent: 60 },
+    gateway: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 3, cpuTargetPercent: 60, spendCeilingUsdPerHour: 50 },
     worker: { cpu: 1024, memoryMiB: 2048, minTasks: 0, maxTasks: 10, useSpot: true, acceptableLatencySeconds: 300, averageTaskSeconds: 60 },
   },
   alarms: { pageRoute: 'ticket', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.1 },
@@ -53,7 +53,7 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
     logs: { retentionDays: 7, level: 'debug' },
     services: {
       intake: { cpu: 256, memoryMiB: 512, maxTasks: 2, canaryPercent: 50, canaryBakeMinutes: 1 },
-      gateway: { cpu: 256, memoryMiB: 512, maxTasks: 2 },
+      gateway: { cpu: 256, memoryMiB: 512, maxTasks: 2, spendCeilingUsdPerHour: 10 },
       worker: { cpu: 512, memoryMiB: 1024, maxTasks: 2, acceptableLatencySeconds: 600 },
     },
     alarms: { pageRoute: 'none', ticketRoute: 'none', gateway429Ratio: 0.2 },
@@ -82,6 +82,7 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
         minTasks: 2,
         maxTasks: 6,
         cpuTargetPercent: 50,
+        spendCeilingUsdPerHour: 500,
         // Your organisation's provider limits per model class (Anthropic console, Limits page).
         limits: {
           tiers: {

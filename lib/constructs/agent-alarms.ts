@@ -32,6 +32,12 @@ export interface AgentAlarmsProps {
    * @default 5
    */
   readonly maxReceiveCount?: number;
+  /**
+   * Percent of finished tasks that ran out of a budget (BudgetExceeded) that raises a ticket: a
+   * prompt, model or tool change that makes tasks costlier, or budgets set too tight.
+   * @default 5
+   */
+  readonly budgetExceededPercent?: number;
 }
 
 /**
@@ -104,6 +110,15 @@ export class AgentAlarms extends Construct {
       description: 'The gateway circuit to the model API stayed open for 3 minutes: workers are paused',
     });
 
+    // Self-contained: the gateway's share of the fleet's spend ceiling; at 80% batch is already refused.
+    this.add('SpendCeiling80', 'page', {
+      metric: appMetric(stage, SERVICES.gateway, METRICS.gatewaySpendCeilingUse, 'Maximum', minute),
+      threshold: 0.8,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      description: 'Fleet LLM spend at 80% or more of the stage ceiling (services.gateway.spendCeilingUsdPerHour) for 3 minutes: batch calls are refused, normal next',
+    });
+
     const admitted = appMetric(stage, SERVICES.gateway, METRICS.gatewayAdmitted, 'Sum', minute);
     const rejected = appMetric(stage, SERVICES.gateway, METRICS.gatewayRejected, 'Sum', minute);
     const requests = new cloudwatch.MathExpression({ expression: 'FILL(a, 0) + FILL(r, 0)', usingMetrics: { a: admitted, r: rejected }, period: minute });
@@ -133,6 +148,19 @@ export class AgentAlarms extends Construct {
     this.register('CostPerTaskAnomaly', cost, 'ticket');
 
     this.addToolCallSpike(stage, 'ticket');
+
+    const budgetExceededPercent = props.budgetExceededPercent ?? 5;
+    requireProp(budgetExceededPercent > 0 && budgetExceededPercent <= 100, 'AgentAlarms', 'budgetExceededPercent', budgetExceededPercent, 'use a percentage from 1 to 100');
+    const exceeded = appMetric(stage, SERVICES.worker, METRICS.budgetExceeded, 'Sum', fiveMinutes);
+    const succeeded = appMetric(stage, SERVICES.worker, METRICS.tasksSucceeded, 'Sum', fiveMinutes);
+    const failed = appMetric(stage, SERVICES.worker, METRICS.tasksFailed, 'Sum', fiveMinutes);
+    const finished = new cloudwatch.MathExpression({ expression: 'FILL(ok, 0) + FILL(failed, 0)', usingMetrics: { ok: succeeded, failed }, period: fiveMinutes });
+    this.add('BudgetExceededRate', 'ticket', {
+      metric: ratio(exceeded, finished, { label: 'Tasks over budget (%)', period: fiveMinutes, scale: 100 }),
+      threshold: budgetExceededPercent,
+      evaluationPeriods: 3,
+      description: `More than ${budgetExceededPercent}% of finished tasks ran out of a budget (error.type budget_exceeded) for 15 minutes: a prompt, model or tool change made tasks costlier, or key budgets are too tight`,
+    });
   }
 
   private add(

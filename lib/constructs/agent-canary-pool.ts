@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -65,6 +65,9 @@ export class AgentCanaryPool extends Construct {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
 
+    const ct = (scope: Construct, rule: string, reason: string) => Validations.of(scope).acknowledge({ id: `cdk-validator-cfnguard::${rule}`, reason });
+    ct(this.queues.deadLetter, 'sqs_dlq_check', 'The dead-letter queue of the candidate\'s lanes; a queue behind it would only move the question.');
+    ct(this.queues, 'sqs_queue_encrypted_check', 'Encrypted with the stage\'s data key from the Data stack; the rule only recognises a key defined in the same template.');
     this.share = new ssm.StringParameter(this, 'Share', {
       parameterName: names.share,
       stringValue: '0',

@@ -66,7 +66,8 @@ export class AgentNetwork extends Construct {
       availabilityZones: [...props.availabilityZones],
       natGateways,
       subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        // Only the ALB and the NAT gateways (with Elastic IPs) live here: nothing needs an automatic public IP.
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'tasks', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       ],
       gatewayEndpoints: {

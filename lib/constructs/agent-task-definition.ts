@@ -128,6 +128,8 @@ export class AgentTaskDefinition extends Construct {
       user: '1000',
       readonlyRootFilesystem: true,
       essential: true,
+      // The task's memory is the app's hard limit too (CT.ECS.PR.7); the collector has its own.
+      memoryLimitMiB: props.memoryMiB,
       linuxParameters,
       stopTimeout,
       environment: {

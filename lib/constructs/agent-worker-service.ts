@@ -16,6 +16,8 @@ import { SERVICES } from '../../runtime/src/shared/metrics-contract';
 import { requireProp } from '../errors';
 import { taskCompletionRate } from './agent-metrics';
 import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
+import { mcpEgressRules } from './mcp-egress';
+import type { McpServerConfig } from '../../runtime/src/shared/mcp-servers';
 import { AgentTaskDefinition } from './agent-task-definition';
 import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantTableReadWrite } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
@@ -70,6 +72,13 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
    * @default undefined (the runtime's DEFAULT_AGENT_TOOLS)
    */
   readonly tools?: readonly string[];
+  /**
+   * MCP servers whose tools the agent offers (MCP_SERVERS), already validated by the stage schema.
+   * Each opens egress to its port (to its address when the URL names one; a hostname resolves at
+   * run time, so to any address on that port) and read access to its auth secret.
+   * @default none
+   */
+  readonly mcpServers?: readonly McpServerConfig[];
 }
 
 /** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
@@ -139,6 +148,7 @@ export class AgentWorkerService extends Construct {
         ...(version === 'stable' ? {} : { [ENV.agentVersion]: version }),
         ...(props.promptsDir === undefined ? {} : { [OBSERVABILITY_ENV.promptsDir]: props.promptsDir }),
         ...(props.tools === undefined ? {} : { [ENV.agentTools]: props.tools.join(',') }),
+        ...(props.mcpServers === undefined || props.mcpServers.length === 0 ? {} : { [ENV.mcpServers]: JSON.stringify(props.mcpServers) }),
       },
     });
     const taskRole = task.taskDefinition.taskRole;
@@ -146,6 +156,12 @@ export class AgentWorkerService extends Construct {
     grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey);
     grantReadParameter(taskRole, this.killSwitch);
     grantReadSecret(taskRole, props.apiKeysSecret);
+    for (const server of props.mcpServers ?? []) {
+      for (const rule of mcpEgressRules(server)) this.securityGroup.addEgressRule(rule.peer, ec2.Port.tcp(rule.port), rule.description);
+      if (server.authSecretArn !== undefined) {
+        taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [server.authSecretArn] }));
+      }
+    }
     // Scale-in protection: the worker PUTs to its agent endpoint ($ECS_AGENT_URI), and the agent
     // calls Get/UpdateTaskProtection with the task role, limited to this cluster's tasks.
     taskRole.addToPrincipalPolicy(

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -86,6 +86,10 @@ export class CanaryRollback extends Construct {
       environment: { [ROLLBACK_HANDLER_ENV.shareParam]: props.shareParameterName },
       description: `Agent canary rollback of ${props.stage}: share to 0 when ${this.alarm.alarmName ?? 'the comparison alarm'} fires`,
     });
+    const ct = (scope: Construct, rule: string, reason: string) => Validations.of(scope).acknowledge({ id: `cdk-validator-cfnguard::${rule}`, reason });
+    ct(logGroup, 'cloudwatch_log_group_encrypted_check', 'Holds only the rollback\'s own lines (parameter and alarm names, no task data).');
+    ct(this.handler, 'lambda_inside_vpc_check', 'Calls only SSM PutParameter on one parameter; inside the VPC it would need an SSM endpoint for that alone.');
+    ct(this.alarm, 'cloudwatch_alarm_action_check', 'Its action is the EventBridge rule that rolls the candidate back; it also pages where the stage routes pages.');
     new events.Rule(this, 'OnRegression', {
       description: 'Canary regression alarm entered ALARM: roll the candidate back',
       eventPattern: {

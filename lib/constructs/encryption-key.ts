@@ -28,7 +28,7 @@ export interface EncryptionKeyProps {
 
 /**
  * A customer-managed KMS key with rotation. Grants in the key policy name exact actions, never
- * `kms:*` patterns, and scope CloudWatch Logs to this account's log groups through the
+ * `kms:*` patterns; only AWS services may create grants on it; the policy scopes CloudWatch Logs to this account's log groups through the
  * encryption context.
  */
 export class EncryptionKey extends Construct {
@@ -44,6 +44,18 @@ export class EncryptionKey extends Construct {
       pendingWindow: Duration.days(30),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
+    // Grants outlive the policy that allowed them: only AWS services (DynamoDB, SQS) may create
+    // them, for resources they manage (Control Tower CT.KMS.PR.3).
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyGrantsExceptForAwsServices',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+      }),
+    );
     if (props.allowCloudWatchLogs === true) {
       this.key.addToResourcePolicy(
         new iam.PolicyStatement({

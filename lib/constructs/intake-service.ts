@@ -53,6 +53,11 @@ export interface IntakeServiceProps extends AgentServiceBaseProps, TaskDataProps
    * @default 0.05
    */
   readonly rollback5xxRatio?: number;
+  /**
+   * Refuse to delete the load balancer (its DNS name is what clients and DNS records point at).
+   * @default false
+   */
+  readonly deletionProtection?: boolean;
 }
 
 /** Health endpoint of the intake HTTP API (no auth). */
@@ -134,6 +139,7 @@ export class IntakeService extends Construct {
       securityGroup: albSecurityGroup,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       dropInvalidHeaderFields: true,
+      deletionProtection: props.deletionProtection ?? false,
     });
     this.loadBalancer.logAccessLogs(bucketRef(this.accessLogs), 'intake');
 

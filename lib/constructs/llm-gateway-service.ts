@@ -33,6 +33,11 @@ export interface LlmGatewayServiceProps extends AgentServiceBaseProps {
    */
   readonly limits?: Readonly<Record<string, unknown>>;
   /**
+   * The fleet's spend ceiling in USD per hour (GATEWAY_SPEND_USD_PER_HOUR).
+   * @default - no ceiling
+   */
+  readonly spendCeilingUsdPerHour?: number;
+  /**
    * @default 2
    */
   readonly minTasks?: number;
@@ -82,6 +87,13 @@ export class LlmGatewayService extends Construct {
     const maxTasks = props.maxTasks ?? 4;
     const cpuTargetPercent = props.cpuTargetPercent ?? 60;
     requireProp(minTasks >= 1 && minTasks <= maxTasks, 'LlmGatewayService', 'minTasks', minTasks, `use 1 to maxTasks (${maxTasks}); workers cannot reach the model without a gateway`);
+    requireProp(
+      props.spendCeilingUsdPerHour === undefined || (Number.isFinite(props.spendCeilingUsdPerHour) && props.spendCeilingUsdPerHour > 0),
+      'LlmGatewayService',
+      'spendCeilingUsdPerHour',
+      props.spendCeilingUsdPerHour,
+      'use a positive number of US dollars per hour, or omit it for no ceiling',
+    );
     requireProp(cpuTargetPercent >= 10 && cpuTargetPercent <= 90, 'LlmGatewayService', 'cpuTargetPercent', cpuTargetPercent, 'use 10 to 90 percent');
     requireProp(
       props.cluster.defaultCloudMapNamespace !== undefined,
@@ -110,6 +122,7 @@ export class LlmGatewayService extends Construct {
         [ENV.upstreamUrl]: props.upstreamUrl ?? 'https://api.anthropic.com',
         [ENV.anthropicSecretArn]: props.anthropicSecret.secretArn,
         ...(props.limits === undefined ? {} : { [ENV.gatewayLimits]: JSON.stringify(props.limits) }),
+        ...(props.spendCeilingUsdPerHour === undefined ? {} : { [ENV.gatewaySpendUsdPerHour]: String(props.spendCeilingUsdPerHour) }),
       },
     });
     grantTableReadWrite(task.taskDefinition.taskRole, [props.gatewayTable], props.dataKey);

@@ -18,6 +18,11 @@ export interface OtelCollectorSidecarProps {
    * @default 64
    */
   readonly memoryReservationMiB?: number;
+  /**
+   * Hard memory limit of the collector: past it ECS kills the collector (not essential), never the app.
+   * @default 128
+   */
+  readonly memoryLimitMiB?: number;
 }
 
 /** Name the ECR pull-through cache rule gives public.ecr.aws images in this account. */
@@ -67,6 +72,8 @@ export class OtelCollectorSidecar extends Construct {
       user: '10001',
       readonlyRootFilesystem: true,
       memoryReservationMiB: props.memoryReservationMiB ?? 64,
+      // Without a hard limit a leaking collector could take the app's memory (CT.ECS.PR.7).
+      memoryLimitMiB: props.memoryLimitMiB ?? 128,
       environment: { AOT_CONFIG_CONTENT: COLLECTOR_CONFIG },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'otel', logGroup: props.logGroup, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
     });

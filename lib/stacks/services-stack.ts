@@ -83,6 +83,7 @@ export class ServicesStack extends Stack {
       maxTasks: gateway.maxTasks,
       cpuTargetPercent: gateway.cpuTargetPercent,
       ...(gateway.limits === undefined ? {} : { limits: gateway.limits }),
+      ...(gateway.spendCeilingUsdPerHour === undefined ? {} : { spendCeilingUsdPerHour: gateway.spendCeilingUsdPerHour }),
       alarmNamePrefix: prefix,
     });
     this.intake = new IntakeService(this, 'Intake', {
@@ -101,6 +102,7 @@ export class ServicesStack extends Stack {
       requestsPerTarget: intake.requestsPerTarget,
       canaryPercent: intake.canaryPercent,
       canaryBake: Duration.minutes(intake.canaryBakeMinutes),
+      deletionProtection: config.data.deletionProtection,
       alarmNamePrefix: prefix,
     });
     const workerProps: AgentWorkerServiceProps = {
@@ -119,6 +121,7 @@ export class ServicesStack extends Stack {
       maxTasks: worker.maxTasks,
       useSpot: worker.useSpot,
       ...(worker.tools === undefined ? {} : { tools: worker.tools }),
+      ...(worker.mcpServers === undefined ? {} : { mcpServers: worker.mcpServers }),
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,

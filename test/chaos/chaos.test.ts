@@ -187,6 +187,10 @@ describe('chaos: SIGKILLed worker processes against the emulators, the gateway a
       reconciledIntents: sum('tool.reconciled'),
       outcomeUnknown: sum('tool.outcome_unknown'),
       fencedWrites: sum('task.fenced'),
+      leasedElsewhere: sum('task.leased_elsewhere'),
+      handedBackForWeather: sum('task.provider_weather'),
+      taskErrors: sum('task.error'),
+      heartbeatsFailed: sum('heartbeat.failed'),
     };
     process.stdout.write(`chaos figures: ${JSON.stringify(figures)}\n`);
     expect(kills).toBeGreaterThanOrEqual(5);

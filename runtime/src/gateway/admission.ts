@@ -7,9 +7,10 @@ import type { GatewayMetrics, UpstreamErrorKind } from './gateway-metrics';
 import type { Units } from './gcra';
 import type { LimitStore } from './limit-store';
 import { availableCap, limitsBelowConfig, parseProviderLimits } from './provider-limits';
+import type { SpendCeiling, SpendReservation } from './spend-ceiling';
 import { TierLimiter } from './tier-limiter';
 import { chargedInput, correction, estimateInputTokens, type Usage } from './usage';
-import type { MessagesCall } from './messages-request';
+import { fallbackCall, type MessagesCall } from './messages-request';
 
 export interface AdmissionOptions {
   readonly limits: GatewayLimits;
@@ -19,6 +20,8 @@ export interface AdmissionOptions {
   readonly logger: Logger;
   readonly now: () => number;
   readonly random?: () => number;
+  /** The fleet's spend ceiling, when the stage sets one. */
+  readonly spend?: SpendCeiling;
 }
 
 /**
@@ -27,6 +30,8 @@ export interface AdmissionOptions {
  */
 export interface AdmittedCall {
   readonly model: string;
+  /** The model the caller asked for, when its tier's fallback serves the call. */
+  readonly fallbackFrom?: string;
   readonly tier: string;
   readonly lane: Lane;
   readonly queuedMs: number;
@@ -81,6 +86,30 @@ export class Admission {
     return l;
   }
 
+  /**
+   * Admit the call; when its model's circuit is open, or its lane cannot be admitted before its
+   * deadline, serve it from its tier's fallback instead (unless pinned). If the fallback cannot
+   * take it either, the caller gets the refusal for the model it asked for.
+   */
+  async admitOrFallback(call: MessagesCall, signal: AbortSignal): Promise<AdmittedCall> {
+    try {
+      return await this.admit(call, signal);
+    } catch (err) {
+      const degraded = err instanceof CircuitOpenError || (err instanceof RateLimitedError && err.reason !== 'spend_limited');
+      const alternative = degraded && !signal.aborted ? fallbackCall(call, this.options.limits) : undefined;
+      if (alternative === undefined) throw err;
+      let admitted: AdmittedCall;
+      try {
+        admitted = await this.admit(alternative, signal);
+      } catch {
+        throw err;
+      }
+      this.options.metrics.fallback({ requested: call.model, model: alternative.model, reason: err instanceof CircuitOpenError ? 'circuit_open' : 'no_capacity' });
+      this.options.logger.info('gateway.fallback', { requested: call.model, model: alternative.model, lane: call.lane });
+      return admitted;
+    }
+  }
+
   /** Enter the model's circuit and take capacity in the tier's buckets, or throw 503/429. */
   async admit(call: MessagesCall, signal: AbortSignal): Promise<AdmittedCall> {
     const { breaker, metrics, now } = this.options;
@@ -94,19 +123,24 @@ export class Admission {
       throw err;
     }
     const cost: Units = [1, estimateInputTokens(call.payload.length), call.body.max_tokens];
+    const deadline = now() + call.waitBudgetMs;
     let queuedMs: number;
+    let spent: SpendReservation | undefined;
     try {
-      ({ queuedMs } = await bucket.acquire({ lane, cost, deadline: now() + call.waitBudgetMs, signal }));
+      // The spend ceiling first: a refusal there must not hold token capacity meanwhile.
+      spent = await this.options.spend?.reserve({ model, lane, inputTokens: cost[1], maxTokens: cost[2], deadline, signal });
+      ({ queuedMs } = await bucket.acquire({ lane, cost, deadline, signal }));
     } catch (err) {
+      spent?.release();
       await breaker.abandon(ticket);
       if (err instanceof RateLimitedError) metrics.rejected({ lane, tier, reason: err.reason });
       throw err;
     }
     metrics.admitted({ lane, tier, model, queuedMs, routed: call.routed });
-    return this.accounting(call, bucket, ticket, cost, queuedMs);
+    return this.accounting(call, bucket, ticket, cost, queuedMs, spent);
   }
 
-  private accounting(call: MessagesCall, bucket: TierLimiter, ticket: BreakerTicket, cost: Units, queuedMs: number): AdmittedCall {
+  private accounting(call: MessagesCall, bucket: TierLimiter, ticket: BreakerTicket, cost: Units, queuedMs: number, spent: SpendReservation | undefined): AdmittedCall {
     const { breaker, metrics, logger, limits } = this.options;
     const { model, tier, lane } = call;
     const tierLimits = limits.tiers[tier];
@@ -114,6 +148,7 @@ export class Admission {
     const writeFailed = (err: unknown) => logger.warn('gateway.breaker_write_failed', { model, error: errorMessage(err) });
     return {
       model,
+      ...(call.fallbackFrom !== undefined ? { fallbackFrom: call.fallbackFrom } : {}),
       tier,
       lane,
       queuedMs,
@@ -122,7 +157,11 @@ export class Admission {
         if (settled) return;
         settled = true;
         const input = usage?.input_tokens !== undefined ? chargedInput(usage, tierLimits?.chargeCacheReads ?? false) : cost[1];
-        bucket.correct(correction(cost, { input, output: usage?.output_tokens ?? outputIfUnknown }));
+        const output = usage?.output_tokens ?? outputIfUnknown;
+        bucket.correct(correction(cost, { input, output }));
+        // Cache reads are billed even where they do not count against the input bucket; at the input
+        // price here (they cost a fraction of it), which errs on the side of the ceiling.
+        spent?.settle(usage?.input_tokens !== undefined ? chargedInput(usage, true) : cost[1], output);
       },
       count: (kind, status) => metrics.upstreamError({ model, kind, ...(status !== undefined ? { status } : {}) }),
       fail: (kind, status) => {

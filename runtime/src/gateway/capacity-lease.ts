@@ -84,8 +84,9 @@ export class CapacityLease {
     for (let i = 0; i < 3; i += 1) {
       const per = this.meanCost[i] ?? 0;
       if (per <= 0) continue;
-      const interval = WINDOW_MS / (this.options.rates.perMinute[i] ?? 1);
-      const free = (this.options.floor * WINDOW_MS - (Math.max(tat[i] ?? 0, now) - now)) / interval;
+      const window = this.options.rates.windowMs ?? WINDOW_MS;
+      const interval = window / (this.options.rates.perMinute[i] ?? 1);
+      const free = (this.options.floor * window - (Math.max(tat[i] ?? 0, now) - now)) / interval;
       fit = Math.min(fit, free / per);
     }
     const n = Math.min(wanted, Math.floor(fit * this.options.headroomShare));

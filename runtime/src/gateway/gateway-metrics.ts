@@ -15,6 +15,10 @@ export interface GatewayMetrics {
   rejected(event: { readonly lane: Lane; readonly tier: string; readonly reason: RejectReason | 'circuit_open' }): void;
   upstreamError(event: { readonly model: string; readonly kind: UpstreamErrorKind; readonly status?: number }): void;
   circuit(event: { readonly model: string; readonly state: CircuitState }): void;
+  /** Share (0–1) of the spend ceiling in use. */
+  spendCeilingUse(event: { readonly use: number }): void;
+  /** A call was served by `model`, the fallback of `requested`. */
+  fallback(event: { readonly requested: string; readonly model: string; readonly reason: 'circuit_open' | 'no_capacity' }): void;
 }
 
 export type UpstreamErrorKind = 'status' | 'timeout' | 'connection' | 'stream_error' | 'broken_stream' | 'idle_timeout' | 'rate_limited' | 'spend_limit';
@@ -25,6 +29,8 @@ export const noopGatewayMetrics: GatewayMetrics = {
   rejected: () => undefined,
   upstreamError: () => undefined,
   circuit: () => undefined,
+  spendCeilingUse: () => undefined,
+  fallback: () => undefined,
 };
 
 /** The gateway's events on the shared metrics port (EMF in AWS, in memory in tests). */
@@ -38,5 +44,7 @@ export function gatewayMetricsFrom(metrics: Metrics): GatewayMetrics {
       metrics.emit([{ name: METRICS.gatewayUpstreamErrors, value: 1 }], { [DIMENSIONS.model]: e.model }, { kind: e.kind, ...(e.status !== undefined ? { status: e.status } : {}) }),
     // Half-open still refuses all but one probe, so it counts as open for the alarm.
     circuit: (e) => metrics.emit([{ name: METRICS.circuitOpen, value: e.state === 'closed' ? 0 : 1 }], { [DIMENSIONS.model]: e.model }, { state: e.state }),
+    spendCeilingUse: (e) => metrics.emit([{ name: METRICS.gatewaySpendCeilingUse, value: e.use }], {}),
+    fallback: (e) => metrics.emit([{ name: METRICS.gatewayFallbacks, value: 1 }], { [DIMENSIONS.model]: e.requested }, { servedBy: e.model, reason: e.reason }),
   };
 }

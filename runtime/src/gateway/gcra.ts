@@ -15,18 +15,20 @@ export const WINDOW_MS = 60_000;
 export const ZERO: Units = [0, 0, 0];
 
 export interface Rates {
-  /** Per-minute limits in Units order. */
+  /** Limits per window in Units order (per minute unless `windowMs` says otherwise). */
   readonly perMinute: Units;
+  /** The window a bucket holds: its capacity is one window of the limit. @default WINDOW_MS (a minute) */
+  readonly windowMs?: number;
 }
 
-const interval = (perMinute: number): number => WINDOW_MS / perMinute;
+const windowOf = (rates: Rates): number => rates.windowMs ?? WINDOW_MS;
 
 /** A bucket that has refilled past now is simply full: its TAT counts as now. */
 const base = (tat: number, now: number): number => Math.max(tat, now);
 
 /** The TATs after spending `cost` at `now`. */
 export function spend(tat: Units, cost: Units, rates: Rates, now: number): Units {
-  return tat.map((t, i) => base(t, now) + (cost[i] ?? 0) * interval(rates.perMinute[i] ?? 1)) as unknown as Units;
+  return tat.map((t, i) => base(t, now) + ((cost[i] ?? 0) * windowOf(rates)) / (rates.perMinute[i] ?? 1)) as unknown as Units;
 }
 
 /**
@@ -35,9 +37,9 @@ export function spend(tat: Units, cost: Units, rates: Rates, now: number): Units
  */
 export function waitFor(tat: Units, cost: Units, rates: Rates, now: number, ceiling: number): number {
   let wait = 0;
-  const allowed = ceiling * WINDOW_MS;
+  const allowed = ceiling * windowOf(rates);
   for (let i = 0; i < 3; i += 1) {
-    const need = (cost[i] ?? 0) * interval(rates.perMinute[i] ?? 1);
+    const need = ((cost[i] ?? 0) * windowOf(rates)) / (rates.perMinute[i] ?? 1);
     if (need > allowed + 1e-9) return Number.POSITIVE_INFINITY;
     const over = base(tat[i] ?? 0, now) + need - allowed - now;
     if (over > wait) wait = over;
@@ -51,7 +53,7 @@ export function waitFor(tat: Units, cost: Units, rates: Rates, now: number, ceil
  */
 export function adjust(tat: Units, delta: Units, rates: Rates, now: number): Units {
   return tat.map((t, i) => {
-    const d = (delta[i] ?? 0) * interval(rates.perMinute[i] ?? 1);
+    const d = ((delta[i] ?? 0) * windowOf(rates)) / (rates.perMinute[i] ?? 1);
     if (d < 0) return t + d < now ? Math.min(t, now) : t + d;
     return base(t, now) + d;
   }) as unknown as Units;
@@ -71,14 +73,19 @@ export function clamp(tat: Units, available: Units, rates: Rates, now: number): 
   return tat.map((t, i) => {
     const cap = available[i] ?? Number.POSITIVE_INFINITY;
     if (!Number.isFinite(cap)) return t;
-    const floor = now + WINDOW_MS - Math.max(0, cap) * interval(rates.perMinute[i] ?? 1);
+    const floor = now + windowOf(rates) - (Math.max(0, cap) * windowOf(rates)) / (rates.perMinute[i] ?? 1);
     return floor > base(t, now) ? floor : t;
   }) as unknown as Units;
 }
 
 /** Units still available to a lane below `ceiling`, per kind (for headers and tests). */
 export function remaining(tat: Units, rates: Rates, now: number, ceiling = 1): Units {
-  return tat.map((t, i) => Math.max(0, Math.floor((ceiling * WINDOW_MS - (base(t, now) - now)) / interval(rates.perMinute[i] ?? 1)))) as unknown as Units;
+  return tat.map((t, i) => Math.max(0, Math.floor(((ceiling * windowOf(rates) - (base(t, now) - now)) * (rates.perMinute[i] ?? 1)) / windowOf(rates)))) as unknown as Units;
+}
+
+/** How full each bucket is, as a share of its window's capacity (0 empty, 1 full). */
+export function fillShare(tat: Units, rates: Rates, now: number): Units {
+  return tat.map((t) => Math.min(1, (base(t, now) - now) / windowOf(rates))) as unknown as Units;
 }
 
 export function addUnits(a: Units, b: Units): Units {

@@ -40,7 +40,15 @@ async function main(): Promise<void> {
   const obs = startServiceObservability(SERVICES.gateway, config.stage, process.env);
   const metrics = gatewayMetricsFrom(obs.metrics);
   const drain = new RequestDrain();
-  const handler = tracedHandler(createGatewayHandler({ upstreamUrl: config.upstreamUrl, keys, logger, limits: config.limits, metrics, ...stores }), {
+  const handler = tracedHandler(createGatewayHandler({
+      upstreamUrl: config.upstreamUrl,
+      keys,
+      logger,
+      limits: config.limits,
+      metrics,
+      ...stores,
+      ...(config.spendCeilingUsdPerHour !== undefined ? { spendCeilingUsdPerHour: config.spendCeilingUsdPerHour } : {}),
+    }), {
     tracer: obs.tracer,
     metrics: obs.metrics,
   });

@@ -45,6 +45,10 @@ export interface MessagesCall {
   readonly payload: Buffer;
   /** How long admission may wait (ms): the queue's limit, or half the caller's own timeout. */
   readonly waitBudgetMs: number;
+  /** `x-openclaw-pin-model: true`: never serve this call from a fallback model. */
+  readonly pinned: boolean;
+  /** The model the caller asked for, when a fallback serves the call instead. */
+  readonly fallbackFrom?: string;
 }
 
 /** Parse the body and headers of a /v1/messages call and apply the routing rules. */
@@ -57,5 +61,18 @@ export function parseMessagesCall(req: IncomingMessage, raw: Buffer, limits: Gat
   // The caller's own timeout bounds the wait; keep half of it for the upstream call itself.
   const callerTimeoutS = Number(header(req, 'x-stainless-timeout'));
   const waitBudgetMs = Number.isFinite(callerTimeoutS) && callerTimeoutS > 0 ? Math.min(limits.queue.maxWaitMs, (callerTimeoutS * 1000) / 2) : limits.queue.maxWaitMs;
-  return { body, lane, model: route.model, routed: route.routed, tier: tierOf(limits, route.model), payload, waitBudgetMs };
+  const pinned = header(req, 'x-openclaw-pin-model') === 'true';
+  return { body, lane, model: route.model, routed: route.routed, tier: tierOf(limits, route.model), payload, waitBudgetMs, pinned };
+}
+
+/**
+ * The same call served by its tier's fallback (the first model of the fallback tier), or
+ * undefined when the caller pinned its model or the tier names no fallback.
+ */
+export function fallbackCall(call: MessagesCall, limits: GatewayLimits): MessagesCall | undefined {
+  if (call.pinned || call.fallbackFrom !== undefined) return undefined;
+  const tier = limits.tiers[call.tier]?.fallback;
+  const model = tier === undefined ? undefined : limits.tiers[tier]?.models[0];
+  if (tier === undefined || model === undefined) return undefined;
+  return { ...call, model, tier, payload: Buffer.from(JSON.stringify({ ...call.body, model })), fallbackFrom: call.model };
 }

@@ -10,7 +10,13 @@ import { SseUsageTap, type Usage } from './usage';
 
 /** The gateway's own response headers: where the call went and how long it waited. */
 function ownHeaders(call: AdmittedCall): Record<string, string> {
-  return { 'x-openclaw-model': call.model, 'x-openclaw-tier': call.tier, 'x-openclaw-lane': call.lane, 'x-openclaw-queued-ms': String(call.queuedMs) };
+  return {
+    'x-openclaw-model': call.model,
+    'x-openclaw-tier': call.tier,
+    'x-openclaw-lane': call.lane,
+    'x-openclaw-queued-ms': String(call.queuedMs),
+    ...(call.fallbackFrom !== undefined ? { 'x-openclaw-fallback-from': call.fallbackFrom } : {}),
+  };
 }
 
 /** How one upstream call is bounded and reported. */

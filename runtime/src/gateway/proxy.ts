@@ -12,7 +12,9 @@ import { noopGatewayMetrics, type GatewayMetrics } from './gateway-metrics';
 import { MemoryLimitStore, type LimitStore } from './limit-store';
 import { parseMessagesCall } from './messages-request';
 import { isEventStream, relayBody, relayStream } from './pass-through';
+import { SpendCeiling } from './spend-ceiling';
 import type { TierLimiter } from './tier-limiter';
+import type { PriceTable } from '../shared/model-profiles';
 import { UpstreamClient, copyHeaders } from './upstream-client';
 
 export interface GatewayOptions {
@@ -35,11 +37,17 @@ export interface GatewayOptions {
   readonly now?: () => number;
   /** For retry-after jitter. @default Math.random */
   readonly random?: () => number;
+  /** The fleet's spend ceiling in USD per hour, shared through `limitStore`. @default none */
+  readonly spendCeilingUsdPerHour?: number;
+  /** Prices for the spend ceiling. @default DEFAULT_PRICE_TABLE */
+  readonly prices?: PriceTable;
 }
 
 export interface Gateway {
   readonly handler: Handler;
   readonly breaker: CircuitBreaker;
+  /** The spend ceiling, when one is set. */
+  readonly spend?: SpendCeiling;
   limiter(tier: string): TierLimiter;
 }
 
@@ -66,9 +74,25 @@ export function createGateway(options: GatewayOptions): Gateway {
       logger.info('gateway.circuit_state', { model, state });
     },
   });
+  const limitStore = options.limitStore ?? new MemoryLimitStore();
+  const spend =
+    options.spendCeilingUsdPerHour === undefined
+      ? undefined
+      : new SpendCeiling({
+          usdPerHour: options.spendCeilingUsdPerHour,
+          store: limitStore,
+          ceilings: limits.lanes,
+          maxDepth: limits.queue.maxDepth,
+          jitter: limits.queue.jitter,
+          onUse: (use) => metrics.spendCeilingUse({ use }),
+          now,
+          ...(options.prices !== undefined ? { prices: options.prices } : {}),
+          ...(options.random !== undefined ? { random: options.random } : {}),
+        });
   const admission = new Admission({
     limits,
-    limitStore: options.limitStore ?? new MemoryLimitStore(),
+    limitStore,
+    ...(spend !== undefined ? { spend } : {}),
     breaker,
     metrics,
     logger,
@@ -91,20 +115,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const admitted = await admission.admit(call, abort.signal);
+    const admitted = await admission.admitOrFallback(call, abort.signal);
+    // From here on the call is the one admitted (its fallback's model and payload, if any).
+    const payload = admitted.fallbackFrom !== undefined ? Buffer.from(JSON.stringify({ ...call.body, model: admitted.model })) : call.payload;
 
     const timer = setTimeout(() => abort.abort(new Error('upstream timeout')), limits.upstreamTimeoutMs);
     let upstream: Response;
     try {
-      upstream = await upstreamClient.send(req, '/v1/messages', call.payload, abort.signal);
+      upstream = await upstreamClient.send(req, '/v1/messages', payload, abort.signal);
     } catch (err) {
       clearTimeout(timer);
       admitted.settle(undefined);
       if (res.destroyed) return;
       const timedOut = abort.signal.aborted;
       admitted.fail(timedOut ? 'timeout' : 'connection');
-      logger.warn('gateway.upstream_unreachable', { model: call.model, error: errorMessage(err) });
-      throw upstreamUnavailable(timedOut, timedOut ? `Upstream did not answer within ${limits.upstreamTimeoutMs} ms` : `Upstream unreachable: ${errorMessage(err)}`, call.model);
+      logger.warn('gateway.upstream_unreachable', { model: admitted.model, error: errorMessage(err) });
+      throw upstreamUnavailable(timedOut, timedOut ? `Upstream did not answer within ${limits.upstreamTimeoutMs} ms` : `Upstream unreachable: ${errorMessage(err)}`, admitted.model);
     }
     clearTimeout(timer);
     const relay = { abort, idleTimeoutMs: limits.upstreamIdleTimeoutMs, logger };
@@ -119,7 +145,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (req.method === 'POST' && path === '/v1/messages/count_tokens') return countTokens(req, res);
     throw notFound(`No route for ${req.method ?? '?'} ${path}; the gateway serves POST /v1/messages and /v1/messages/count_tokens`);
   };
-  return { handler, breaker, limiter: (tier) => admission.limiter(tier) };
+  return { handler, breaker, limiter: (tier) => admission.limiter(tier), ...(spend !== undefined ? { spend } : {}) };
 }
 
 /** The handler alone, for callers that need no access to the limiter or breaker. */

@@ -1,6 +1,6 @@
 import { RateLimitedError, invalidRequest, type RejectReason } from './gateway-errors';
 import { CapacityLease } from './capacity-lease';
-import { ZERO, addUnits, adjust, clamp, drain, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
+import { ZERO, addUnits, adjust, clamp, drain, fillShare, isZero, spend, subUnits, waitFor, type Rates, type Units } from './gcra';
 import type { LimitStore } from './limit-store';
 import { LANES, type Lane, type TierLimits } from '../shared/gateway-limits';
 
@@ -22,6 +22,8 @@ export interface Admission {
 export interface TierLimiterOptions {
   readonly tier: string;
   readonly limits: Pick<TierLimits, 'rpm' | 'itpm' | 'otpm'>;
+  /** The window the buckets hold (the limits are per window). @default one minute */
+  readonly windowMs?: number;
   /** How full each lane may fill the buckets, as a share of a minute's capacity. */
   readonly ceilings: Readonly<Record<Lane, number>>;
   readonly store: LimitStore;
@@ -88,7 +90,7 @@ export class TierLimiter {
   private refillQuietUntil = 0;
 
   constructor(private readonly options: TierLimiterOptions) {
-    this.rates = { perMinute: [options.limits.rpm, options.limits.itpm, options.limits.otpm] };
+    this.rates = { perMinute: [options.limits.rpm, options.limits.itpm, options.limits.otpm], ...(options.windowMs !== undefined ? { windowMs: options.windowMs } : {}) };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.pollMs = options.pollMs ?? 200;
@@ -177,6 +179,16 @@ export class TierLimiter {
     this.kick(false);
   }
 
+  /**
+   * How full each shared bucket stood at this replica's last read or write, as a share of its
+   * capacity (for metrics); undefined before the first.
+   */
+  fill(): Units | undefined {
+    if (this.cached === undefined) return undefined;
+    const now = this.now();
+    return fillShare(adjust(this.cached.tat, this.pending, this.rates, now), this.rates, now);
+  }
+
   /** Requests waiting in this replica (for tests and metrics). */
   get depth(): number {
     return this.waiters.length;
@@ -253,6 +265,9 @@ export class TierLimiter {
     while (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined || this.refillRequested) {
       // Refunds wait for company; a lease refill does not, it is what keeps requests off the round trip.
       if (this.waiters.length === 0 && !this.refillRequested) await this.sleep(this.flushDelayMs);
+      // Requests are waiting here: capacity this replica leased must serve them through the shared
+      // buckets now, not sit unused until its TTL (that would under-use the limit).
+      if (this.waiters.length > 0 && !isZero(this.lease.held)) this.lease.release();
       const state = this.cached ?? (await this.options.store.read(this.options.tier));
       this.cached = state;
       const now = this.now();

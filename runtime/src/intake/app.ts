@@ -13,6 +13,7 @@ import { taskTraceContext } from '../shared/spans';
 import { traceMessageAttributes } from '../shared/task-message';
 import { TaskStore } from '../shared/task-store';
 import { describeIssues } from '../shared/zod-issues';
+import { definedBudget, resolveBudget } from '../shared/task-budget';
 import type { ApiKeyEntry } from '../shared/api-keys';
 import type { ApiKeyAuthenticator } from './api-keys';
 import { IdempotencyStore, parseIdempotencyKey, sha256Hex, type Claim } from './idempotency';
@@ -164,6 +165,11 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
         throw err;
       }
     }
+    const resolved = resolveBudget(input.budget === undefined ? undefined : definedBudget(input.budget), caller.entitlements?.budgets);
+    if ('overCeiling' in resolved) {
+      const { field, requested, ceiling } = resolved.overCeiling;
+      throw new HttpError(400, 'invalid_request_error', `Invalid task: budget.${field}: ${requested} is above this API key's ceiling of ${ceiling}; ask for at most ${ceiling} or leave it out`);
+    }
     const key = parseIdempotencyKey(req.headers['idempotency-key']);
     const claim: Claim | undefined = key === undefined ? undefined : await idempotency.claim(caller.name, key, sha256Hex(canonicalJson(input)), newId());
     if (claim?.kind === 'completed') {
@@ -186,6 +192,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       ...(input.callbackUrl !== undefined ? { callbackUrl: input.callbackUrl } : {}),
       submittedBy: caller.name,
       ...(caller.entitlements?.tools !== undefined ? { allowedTools: caller.entitlements.tools } : {}),
+      ...(Object.keys(resolved.budget).length > 0 ? { budget: resolved.budget } : {}),
       createdAt: at,
       updatedAt: at,
     };

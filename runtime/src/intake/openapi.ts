@@ -68,7 +68,7 @@ export function buildOpenApiDocument(): JsonSchema {
           requestBody: { required: true, content: { 'application/json': { schema: REF('SubmitTask') } } },
           responses: {
             '202': json('TaskAccepted', 'Accepted: the task is stored and queued'),
-            '400': error('Malformed body, schema violation (names the field) or a refused callbackUrl'),
+            '400': error('Malformed body, schema violation (names the field), a refused callbackUrl, or a budget above the API key\'s ceiling (names the field and the ceiling)'),
             ...AUTH_ERRORS,
             '403': error('Priority above the key\'s entitlement'),
             '409': error('A request with the same Idempotency-Key is still in progress'),

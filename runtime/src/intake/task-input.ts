@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRIORITIES } from '../shared/task-model';
+import { taskBudgetSchema } from '../shared/task-budget';
 
 /** Nesting deeper than this is refused before zod sees the body (deep JSON is a cheap DoS). */
 export const MAX_JSON_DEPTH = 32;
@@ -24,6 +25,9 @@ export const submitTaskSchema = z
       .refine((m) => Object.keys(m).length <= MAX_METADATA_KEYS, `must have at most ${MAX_METADATA_KEYS} keys`)
       .optional(),
     callbackUrl: z.url('must be an absolute https URL').max(2048).optional().describe('https URL called once the task finishes; must resolve to a public address'),
+    budget: taskBudgetSchema
+      .optional()
+      .describe("Limits for this task; each may lower the API key's ceiling, never raise it. Unset fields take the key's default, else its ceiling"),
   })
   .strict()
   .refine((b) => (b.prompt === undefined) !== (b.input === undefined), {

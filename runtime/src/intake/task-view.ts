@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AGENT_VERSIONS } from '../shared/agent-version';
 import { PRIORITIES, TASK_STATUSES, type TaskRecord } from '../shared/task-model';
+import { BUDGET_FIELDS, taskBudgetSchema } from '../shared/task-budget';
 
 /**
  * The response bodies of the intake. They document the API (openapi.ts turns them into the
@@ -34,9 +35,18 @@ export const taskViewSchema = z
     startedAt: isoTime.optional(),
     finishedAt: isoTime.optional(),
     result: z.string().optional(),
-    error: z.object({ type: z.string(), message: z.string() }).optional(),
+    error: z
+      .object({
+        type: z.string(),
+        message: z.string(),
+        budget: z.enum(BUDGET_FIELDS).optional().describe('budget_exceeded: the budget that ran out'),
+        limit: z.number().optional().describe('budget_exceeded: its limit'),
+        used: z.number().optional().describe('budget_exceeded: what the task had used'),
+      })
+      .optional(),
+    budget: taskBudgetSchema.optional().describe("The budget the task runs under: the request's, else the API key's default, else its ceiling"),
     usage: z
-      .object({ inputTokens: z.number(), outputTokens: z.number(), llmCalls: z.number(), toolCalls: z.number() })
+      .object({ inputTokens: z.number(), outputTokens: z.number(), llmCalls: z.number(), toolCalls: z.number(), costUsd: z.number().optional().describe('Estimated model cost in US dollars') })
       .optional(),
     steps: z.number().int().optional().describe('Checkpointed steps (LLM replies and tool results)'),
     promptVersion: z.string().optional(),

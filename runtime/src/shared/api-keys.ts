@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { PRIORITIES, type Priority } from './task-model';
+import { budgetEntitlementSchema, definedBudget, type BudgetEntitlement } from './task-budget';
 import { describeIssues } from './zod-issues';
 
 /** A client's identity. Only the SHA-256 of the key is ever stored. */
@@ -30,6 +31,8 @@ export interface ApiKeyEntitlements {
    * model for the task, and a call to it anyway is refused. Absent: every tool the worker offers.
    */
   readonly tools?: readonly string[];
+  /** Budgets of this key's tasks: `default` when a request sets none, `ceiling` it may not exceed. */
+  readonly budgets?: BudgetEntitlement;
 }
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -41,6 +44,7 @@ const entitlementsSchema = z
       .max(256)
       .refine((t) => new Set(t).size === t.length, 'lists a tool twice')
       .optional(),
+    budgets: budgetEntitlementSchema.optional(),
   })
   .strict();
 
@@ -76,7 +80,11 @@ export function parseApiKeys(json: string, source: string): ApiKeyEntry[] {
 
 /** Drop unset keys, so the entry holds only what was configured (exactOptionalPropertyTypes). */
 function entitlementsOf(raw: z.infer<typeof entitlementsSchema>): ApiKeyEntitlements {
-  return { ...(raw.tools !== undefined ? { tools: raw.tools } : {}) };
+  const budgets = raw.budgets === undefined ? undefined : {
+    ...(raw.budgets.default !== undefined ? { default: definedBudget(raw.budgets.default) } : {}),
+    ...(raw.budgets.ceiling !== undefined ? { ceiling: definedBudget(raw.budgets.ceiling) } : {}),
+  };
+  return { ...(raw.tools !== undefined ? { tools: raw.tools } : {}), ...(budgets !== undefined ? { budgets } : {}) };
 }
 
 export interface ApiKeySource {

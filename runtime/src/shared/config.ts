@@ -4,6 +4,7 @@ import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
 import { AGENT_VERSIONS, CANARY_SHARE_PATTERN, parseCanaryShare, type AgentVersion } from './agent-version';
+import { parseMcpServersJson, type McpServerConfig } from './mcp-servers';
 import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
 
 /**
@@ -45,6 +46,7 @@ export const ENV = {
   maxToolOutputBytes: 'MAX_TOOL_OUTPUT_BYTES',
   gatewayLimits: 'GATEWAY_LIMITS',
   gatewayDrainMs: 'GATEWAY_DRAIN_MS',
+  gatewaySpendUsdPerHour: 'GATEWAY_SPEND_USD_PER_HOUR',
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   agentVersion: 'AGENT_VERSION',
   canaryQueueUrlHigh: 'CANARY_QUEUE_URL_HIGH',
@@ -53,6 +55,7 @@ export const ENV = {
   canaryShare: 'CANARY_SHARE',
   canaryShareCacheMs: 'CANARY_SHARE_CACHE_MS',
   agentTools: 'AGENT_TOOLS',
+  mcpServers: 'MCP_SERVERS',
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
   loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
   loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
@@ -138,6 +141,8 @@ const workerSchema = z.object({
   [ENV.agentVersion]: z.enum(AGENT_VERSIONS).default('stable'),
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
   [ENV.agentTools]: agentToolsEnvSchema.optional(),
+  // MCP servers the agent takes tools from (JSON; see runtime/src/shared/mcp-servers.ts).
+  [ENV.mcpServers]: z.string().optional(),
   // Loop detection (runtime/src/worker/loop-detector.ts): same tool + same input N times, or a cycle repeated.
   [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
   [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
@@ -154,6 +159,8 @@ const gatewaySchema = z.object({
   [ENV.gatewayLimits]: z.string().optional(),
   // The CDK sets it below the task's ECS stopTimeout (at most 120 s): calls in flight finish before SIGKILL.
   [ENV.gatewayDrainMs]: z.coerce.number().int().min(1000).max(120_000).default(25_000),
+  // The fleet's spend ceiling (stage config services.gateway.spendCeilingUsdPerHour); unset: none.
+  [ENV.gatewaySpendUsdPerHour]: z.coerce.number().positive().optional(),
 });
 
 export type Stage = z.infer<typeof stageSchema>;
@@ -220,6 +227,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly agentVersion: AgentVersion;
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
   readonly tools: readonly BuiltinToolName[];
+  /** MCP servers whose tools are offered too (MCP_SERVERS); unset: none. */
+  readonly mcpServers: readonly McpServerConfig[];
   /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
   readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
 }
@@ -254,6 +263,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly limits: GatewayLimits;
   /** How long SIGTERM waits for calls and streams in flight before closing connections (ms). */
   readonly drainMs: number;
+  /** The fleet's spend ceiling in USD per hour; unset: no ceiling. */
+  readonly spendCeilingUsdPerHour?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -347,6 +358,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
+    mcpServers: parseMcpServersJson(raw[ENV.mcpServers], ENV.mcpServers),
     loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
@@ -378,5 +390,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     ...definedOnly('anthropicApiKey', raw[ENV.anthropicApiKey]),
     limits: parseGatewayLimitsJson(raw[ENV.gatewayLimits]),
     drainMs: raw[ENV.gatewayDrainMs],
+    ...definedOnly('spendCeilingUsdPerHour', raw[ENV.gatewaySpendUsdPerHour]),
   };
 }

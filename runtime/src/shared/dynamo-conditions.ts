@@ -14,6 +14,12 @@ function cancellationReasons(err: Error): readonly CancellationReason[] {
   return Array.isArray(reasons) ? (reasons as CancellationReason[]) : [];
 }
 
+/** Per item of a cancelled transaction, its reason code (`None`, `ConditionalCheckFailed`, ...); empty for any other error. */
+export function cancellationCodes(err: unknown): (string | undefined)[] {
+  if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') return [];
+  return cancellationReasons(err).map((r) => r.Code);
+}
+
 /**
  * True when a write was rejected by its own condition: a `ConditionalCheckFailedException`, or a
  * `TransactionCanceledException` one of whose items says `ConditionalCheckFailed`. A transaction

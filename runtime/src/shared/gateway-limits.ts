@@ -19,6 +19,11 @@ const tierSchema = z.object({
   otpm: perMinute,
   /** Charge cache reads to input tokens; the provider does not on most models. */
   chargeCacheReads: z.boolean().default(false),
+  /**
+   * Another tier whose first model serves this tier's calls when its circuit is open or a lane
+   * cannot be admitted before its deadline (unless the caller pins its model).
+   */
+  fallback: z.string().optional(),
 });
 
 const share = z.number().min(0).max(1);
@@ -97,6 +102,12 @@ const schema = z
     upstreamIdleTimeoutMs: z.number().int().positive().default(60_000),
   })
   .superRefine((v, ctx) => {
+    for (const [name, tier] of Object.entries(v.tiers)) {
+      if (tier.fallback === undefined) continue;
+      if (tier.fallback === name || v.tiers[tier.fallback] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tiers', name, 'fallback'], message: `"${tier.fallback}" must name another tier (${Object.keys(v.tiers).filter((t) => t !== name).join(', ')})` });
+      }
+    }
     if (v.tiers[v.fallbackTier] === undefined) {
       ctx.addIssue({ code: 'custom', path: ['fallbackTier'], message: `"${v.fallbackTier}" is not one of the tiers (${Object.keys(v.tiers).join(', ')})` });
     }

@@ -45,14 +45,16 @@ export const METRICS = {
   gatewayRejected: 'GatewayRejected',
   gatewayUpstreamErrors: 'GatewayUpstreamErrors',
   circuitOpen: 'CircuitOpen',
+  /** Share (0–1) of the fleet's hourly spend ceiling in use, as a gateway replica sees it. */
+  gatewaySpendCeilingUse: 'GatewaySpendCeilingUse',
+  /** A call served by its tier's fallback model instead of the one it asked for. */
+  gatewayFallbacks: 'GatewayFallbacks',
   intakeAccepted: 'IntakeAccepted',
   intakeRejected: 'IntakeRejected',
   /** A tool call that closed a loop: the model was warned (first) or the task failed (again). */
   loopsDetected: 'LoopsDetected',
   /** A task that ran out of one of its budgets (steps, tokens, cost, duration) and FAILED. */
   budgetExceeded: 'BudgetExceeded',
-  /** Tasks that reached a terminal status in the worker (the denominator of guardrail rates). */
-  tasksFinished: 'TasksFinished',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

@@ -7,6 +7,8 @@ import type { AgentVersion } from './agent-version';
  *   TASK#<id> / STEP#000001 one checkpoint per LLM reply or tool result
  * Keeping them in one partition lets a step write and a lease check share a transaction.
  */
+import type { BudgetField, TaskBudget } from './task-budget';
+
 export const TASK_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -19,11 +21,17 @@ export interface TaskUsage {
   readonly outputTokens: number;
   readonly llmCalls: number;
   readonly toolCalls: number;
+  /** Estimated model cost in US dollars (price table), when the worker computed it. */
+  readonly costUsd?: number;
 }
 
 export interface TaskError {
   readonly type: string;
   readonly message: string;
+  /** `budget_exceeded` only: the budget that ran out, its limit and what was used. */
+  readonly budget?: BudgetField;
+  readonly limit?: number;
+  readonly used?: number;
 }
 
 /** Outcome of the completion webhook, recorded on the task row by the notifier. */
@@ -55,6 +63,8 @@ export interface TaskRecord {
    * the key does not reach tasks already accepted). Absent: every tool the worker offers.
    */
   readonly allowedTools?: readonly string[];
+  /** What the task may use (resolved at intake from the request and its key's budgets); the worker enforces it. */
+  readonly budget?: TaskBudget;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly startedAt?: string;

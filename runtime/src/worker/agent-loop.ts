@@ -8,11 +8,14 @@ import { fitContext } from './context-window';
 import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
 import { noopMetrics, type Metrics } from '../shared/metrics';
 import { METRICS } from '../shared/metrics-contract';
+import { DEFAULT_PRICE_TABLE, type PriceTable } from '../shared/model-profiles';
+import { exhaustedBudget, maxTokensWithin, measureUsage } from './budget-meter';
 import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload } from './conversation';
 import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
 import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
 import { DrainingError } from './worker-errors';
+import { ProviderWeatherError } from './provider-weather';
 import { hasSideEffects, type TaskTools, type ToolContext, type ToolRegistry, type ToolResult } from './tool-registry';
 
 export interface AgentLoopOptions {
@@ -39,6 +42,8 @@ export interface AgentLoopOptions {
   readonly system?: string;
   /** @default Date.now */
   readonly now?: () => number;
+  /** Prices for the cost budget (and `usage.costUsd`). @default DEFAULT_PRICE_TABLE */
+  readonly prices?: PriceTable;
   /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS */
   readonly loopThresholds?: Partial<LoopThresholds>;
   /** Guardrail metrics (loops caught, budgets exceeded), bound to Stage and Service. @default noopMetrics */
@@ -72,6 +77,8 @@ export class AgentLoop {
   private readonly contextTokens: number;
   private readonly loopThresholds: LoopThresholds;
   private readonly metrics: Metrics;
+  private readonly prices: PriceTable;
+  private readonly now: () => number;
 
   constructor(private readonly options: AgentLoopOptions) {
     this.maxTokens = options.maxTokens ?? 4096;
@@ -81,6 +88,8 @@ export class AgentLoop {
     this.contextTokens = options.contextTokens ?? 150_000;
     this.loopThresholds = { ...DEFAULT_LOOP_THRESHOLDS, ...options.loopThresholds };
     this.metrics = options.metrics ?? noopMetrics;
+    this.prices = options.prices ?? DEFAULT_PRICE_TABLE;
+    this.now = options.now ?? Date.now;
   }
 
   async run(ctx: RunContext): Promise<TaskOutcome> {
@@ -90,6 +99,8 @@ export class AgentLoop {
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
     // The task's tool policy: what its API key may use, fixed at intake.
     const tools = this.options.tools.forTask(task.allowedTools);
+    // Budgets count time from the task's first start, on whichever worker that was.
+    const startedAt = Date.parse(task.startedAt ?? task.createdAt);
     // Only the step a previous owner was in when it died can carry its intent.
     const firstSeq = replay(task.prompt, steps).nextSeq;
 
@@ -97,7 +108,8 @@ export class AgentLoop {
       ctx.signal.throwIfAborted();
       if (ctx.draining?.() === true) throw new DrainingError(task.taskId);
       const convo = replay(task.prompt, steps);
-      const usage = { ...convo.usage };
+      const used = measureUsage(steps, startedAt, this.now(), this.prices);
+      const usage = { ...convo.usage, costUsd: Math.round(used.maxCostUsd * 1e6) / 1e6 };
       if (convo.finalText !== undefined) {
         return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length } };
       }
@@ -106,6 +118,13 @@ export class AgentLoop {
       // Checked before each model call (tool steps in between are short), one read per turn.
       if (next === undefined && (await ctx.isCancelled())) {
         return { status: 'CANCELLED', fields: { usage, steps: steps.length, error: { type: 'cancelled', message: 'cancelled by request' } } };
+      }
+      const exhausted = exhaustedBudget(task.budget, used);
+      if (exhausted !== undefined) {
+        logger.warn('budget.exceeded', { budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used, steps: steps.length });
+        this.metrics.emit([{ name: METRICS.budgetExceeded, value: 1 }], {}, { taskId: task.taskId, budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used });
+        const { message, ...which } = exhausted;
+        return { status: 'FAILED', fields: { usage, steps: steps.length, error: { type: 'budget_exceeded', message, ...which } } };
       }
       if (steps.length >= this.maxSteps) return failed('max_steps', `stopped after ${this.maxSteps} steps without a final answer`);
 
@@ -134,7 +153,8 @@ export class AgentLoop {
       const reply = await this.options.model.create(
         {
           model: this.options.modelName,
-          max_tokens: this.maxTokens,
+          // A token budget also caps what one reply may add.
+          max_tokens: maxTokensWithin(task.budget, used, this.maxTokens),
           messages: sent.messages,
           tools: tools.specs() as Anthropic.Tool[],
           ...(this.options.system !== undefined ? { system: this.options.system } : {}),
@@ -175,7 +195,7 @@ export class AgentLoop {
    * effect outside the lease.
    */
   private assertLeaseLive(lease: LeaseHandle): void {
-    const now = (this.options.now ?? Date.now)();
+    const now = this.now();
     if (now >= lease.expiresAt) {
       throw new FencedError(`Lease on task ${lease.taskId} lapsed ${now - lease.expiresAt} ms ago (fence ${lease.fence}); not starting new work`, {
         taskId: lease.taskId,
@@ -229,7 +249,8 @@ export class AgentLoop {
       return out;
     } catch (err) {
       // Aborts and fences propagate: the lease is gone or we are draining, and the step must not be recorded.
-      if (ctx.signal.aborted || err instanceof FencedError) throw err;
+      // A tool source that is down (an MCP server) is weather: the task is handed back, not failed.
+      if (ctx.signal.aborted || err instanceof FencedError || err instanceof ProviderWeatherError) throw err;
       logger.warn('tool.error', { tool: use.name, idempotencyKey, error: errorMessage(err) });
       return result({ content: `tool failed: ${truncateOutput(errorMessage(err), 2048)}`, isError: true });
     }

@@ -1,11 +1,12 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed, isRetryableCancellation } from '../shared/dynamo-conditions';
+import { cancellationCodes, isConditionalCheckFailed, isRetryableCancellation } from '../shared/dynamo-conditions';
 import type { DynamoStoreOptions } from '../shared/dynamo-store';
 import { FencedError } from '../shared/errors';
 import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type StepKind, type StepRecord, type TaskRecord } from '../shared/task-model';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from '../shared/task-retention';
 import { terminalUpdate } from '../shared/terminal-update';
 import type { LeaseHandle } from './lease';
+import { CancelRequestedError } from './worker-errors';
 
 export interface CheckpointLogOptions extends DynamoStoreOptions {
   /**
@@ -105,18 +106,42 @@ export class CheckpointLog {
     };
   }
 
+  /** The task row must not ask the task to stop: checked in the same transaction, so no read per turn. */
+  private notCancelled(taskId: string) {
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: { pk: taskPk(taskId), sk: META_SK },
+        ConditionExpression: 'attribute_not_exists(cancelRequested) OR cancelRequested <> :yes',
+        ExpressionAttributeValues: { ':yes': true },
+      },
+    };
+  }
+
   /**
-   * One transaction: the lease check plus `write`. Only a failed condition means we no longer own
-   * the task (FencedError); a cancellation for throttling or a conflicting transaction wrote
-   * nothing and is retried, then rethrown as it came.
+   * One transaction: the lease check (and, for steps and intents, the cancel flag) plus `write`.
+   * A failed lease or slot condition means we no longer own the task (FencedError); the cancel
+   * flag alone means the task was asked to stop (CancelRequestedError). A cancellation for
+   * throttling or a conflicting transaction wrote nothing and is retried, then rethrown as it came.
    */
-  private async fenced(lease: LeaseHandle, write: Record<string, unknown>, what: string, context: Record<string, unknown>): Promise<void> {
+  private async fenced(
+    lease: LeaseHandle,
+    write: Record<string, unknown>,
+    what: string,
+    context: Record<string, unknown>,
+    checkCancel = false,
+  ): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         // The lease check is rebuilt per try: its `expiresAt > now` must use the time of this try.
-        await this.client.send(new TransactWriteCommand({ TransactItems: [this.leaseCheck(lease), write] }));
+        const items = checkCancel ? [this.leaseCheck(lease), this.notCancelled(lease.taskId), write] : [this.leaseCheck(lease), write];
+        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
         return;
       } catch (err) {
+        const codes = cancellationCodes(err);
+        if (checkCancel && codes[1] === 'ConditionalCheckFailed' && codes[0] !== 'ConditionalCheckFailed' && codes[2] !== 'ConditionalCheckFailed') {
+          throw new CancelRequestedError(lease.taskId);
+        }
         if (isConditionalCheckFailed(err)) {
           throw new FencedError(
             `${what} of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`,
@@ -139,6 +164,7 @@ export class CheckpointLog {
       { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
       `Checkpoint ${seq}`,
       { seq },
+      true,
     );
     return step;
   }
@@ -156,6 +182,7 @@ export class CheckpointLog {
       { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
       `Intent for step ${seq}`,
       { seq, toolUseId: intent.toolUseId },
+      true,
     );
     return record;
   }
@@ -165,6 +192,35 @@ export class CheckpointLog {
     if (out.Item === undefined) return undefined;
     const { pk: _pk, sk: _sk, [TASK_TTL_ATTRIBUTE]: _ttl, ...rest } = out.Item;
     return rest as ToolIntent;
+  }
+
+  /**
+   * Write the terminal status and give the lease up in one transaction: the lock's release is
+   * conditioned like the lease check (owner, fence, unexpired), so a worker that lost the lease
+   * writes neither. Saves the separate release round trip of a finished task.
+   */
+  async finishAndRelease(lease: LeaseHandle, outcome: TaskOutcome): Promise<void> {
+    const now = this.now();
+    const update = terminalUpdate(outcome.status, outcome.fields, new Date(now).toISOString(), taskExpiry(now, this.retentionDays));
+    const release = {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: taskPk(lease.taskId), sk: LOCK_SK },
+        // The item (and its fence counter) stays: deleting it would restart fences at 1.
+        UpdateExpression: 'SET expiresAt = :zero REMOVE #owner',
+        ConditionExpression: '#owner = :me AND fence = :fence AND expiresAt > :now',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':now': now, ':zero': 0 },
+      },
+    };
+    try {
+      await this.client.send(
+        new TransactWriteCommand({ TransactItems: [release, { Update: { TableName: this.tableName, Key: { pk: taskPk(lease.taskId), sk: META_SK }, ...update } }] }),
+      );
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      throw new FencedError(`Result of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`, { taskId: lease.taskId, fence: lease.fence, status: outcome.status }, { cause: err });
+    }
   }
 
   /** Write the terminal status under the lease; the row must not already be terminal. */

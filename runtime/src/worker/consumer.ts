@@ -5,10 +5,10 @@ import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
 import { traceCarrierOf } from '../shared/task-message';
-import type { TaskMessage } from '../shared/task-model';
+import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import type { TaskStore } from '../shared/task-store';
 import type { AgentLoop } from './agent-loop';
-import type { CheckpointLog } from './checkpoint-log';
+import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
 import { CircuitProbe } from './circuit-probe';
 import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
 import { ConsumerEmitter } from './consumer-events';
@@ -23,7 +23,8 @@ import { PollGate, sleep } from './poll-gate';
 import { LaneReceiver } from './queue-lanes';
 import { QueueMessages, type Received } from './queue-message';
 import type { TaskProtection } from './task-protection';
-import { ConsumerConfigError, DrainingError } from './worker-errors';
+import { CancelRequestedError, ConsumerConfigError, DrainingError } from './worker-errors';
+import { replay } from './conversation';
 
 export { ConsumerConfigError } from './worker-errors';
 export { backoffSeconds } from './hand-back';
@@ -309,24 +310,31 @@ export class Consumer {
     this.slots[slot] = { state: 'busy', taskId, renewedAt: heartbeat.lastRenewedAt };
 
     try {
-      const outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
-        this.o.loop.run({
-          task,
-          lease: () => heartbeat.lease,
-          signal: taskController.signal,
-          isCancelled: async () => (await this.o.store.get(taskId))?.cancelRequested === true,
-          draining: () => this.stopController.signal.aborted,
-        }),
-      );
-      // The heartbeat keeps the lease and the message until the message is deleted: the webhook
-      // may take a while, and the slot must still show progress meanwhile.
-      await this.o.log.finish(heartbeat.lease, outcome);
+      let outcome: TaskOutcome;
+      try {
+        outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
+          this.o.loop.run({
+            task,
+            lease: () => heartbeat.lease,
+            signal: taskController.signal,
+            // No read per turn: every checkpoint's transaction checks the cancel flag (CancelRequestedError).
+            isCancelled: () => Promise.resolve(false),
+            draining: () => this.stopController.signal.aborted,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof CancelRequestedError) || heartbeat.lost !== undefined) throw err;
+        outcome = await this.cancelledOutcome(task);
+      }
+      // The result and the lease's release are one transaction; afterwards the slot counts as
+      // settling (the idle-stall limit covers the webhook's bounded retries).
+      await heartbeat.stop();
+      await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+      this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       logger.info('task.finished', { status: outcome.status });
       this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
       await this.notify(taskId, logger);
       await this.messages.delete(received);
-      await heartbeat.stop();
-      await this.o.leases.release(heartbeat.lease);
     } catch (err) {
       await heartbeat.stop();
       await this.onTaskError(heartbeat.lost ?? err, received, task.attempts ?? 1, heartbeat.lease, logger);
@@ -377,6 +385,13 @@ export class Consumer {
     if (kind === 'auth_rejected') this.circuit.pauseUntilProbeSucceeds('provider_auth', this.stopController.signal);
     else if (weather !== undefined) this.circuit.pauseFor('provider_weather', weather.retryAfterMs ?? this.weatherBackoff.baseMs ?? 2000);
     await this.handBacks.handBackUncounted(received, lease, 'provider_weather', delaySeconds);
+  }
+
+  /** The outcome of a task stopped by its cancel flag, with the usage and steps its checkpoints record. */
+  private async cancelledOutcome(task: TaskRecord): Promise<TaskOutcome> {
+    const steps = await this.o.log.list(task.taskId);
+    const { usage } = replay(task.prompt, steps);
+    return { status: 'CANCELLED', fields: { usage, steps: steps.length, error: { type: 'cancelled', message: 'cancelled by request' } } };
   }
 
   private notify(taskId: string, logger: Logger): Promise<void> {

@@ -19,6 +19,8 @@ import { LeaseManager } from './lease';
 import { gatewayProbe, type ModelClient } from './model-client';
 import { TaskProtection } from './task-protection';
 import { ToolRegistry, type ToolDefinition } from './tool-registry';
+import { mcpToolName } from './mcp/mcp-tools';
+import type { McpToolSource } from './mcp/mcp-tool-source';
 import { builtinTools } from './tools/catalog';
 import type { LoopThresholds } from './loop-detector';
 
@@ -67,6 +69,8 @@ export interface WorkerDeps {
   readonly maxSteps?: number;
   /** The tools offered to the model (main.ts passes the AGENT_TOOLS built-ins). @default DEFAULT_AGENT_TOOLS */
   readonly tools?: readonly ToolDefinition[];
+  /** MCP servers whose tools join the registry, re-listed when a server changes them. @default none */
+  readonly toolSources?: readonly McpToolSource[];
   /** First wait before probing an open gateway circuit. @default 1000 */
   readonly probeBackoffMs?: number;
   /** Metrics bound to Stage and Service=worker. @default noopMetrics */
@@ -105,6 +109,11 @@ export function createWorker(deps: WorkerDeps): Consumer {
   const tools = new ToolRegistry(
     (deps.tools ?? builtinTools(undefined, { dynamo: deps.dynamo, tableName: deps.tableName })).map((t) => telemetry.instrumentTool(t)),
   );
+  for (const source of deps.toolSources ?? []) {
+    const publish = (defs: readonly ToolDefinition[]): void => tools.replaceGroup(mcpToolName(source.server.name, ''), defs.map((t) => telemetry.instrumentTool(t)));
+    publish(source.current());
+    source.listen(publish);
+  }
   const loop = new AgentLoop({
     model: telemetry.instrumentModel(deps.model),
     ...definedOnly('system', deps.prompts?.has('system') === true ? deps.prompts.get('system') : undefined),
@@ -118,6 +127,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('maxSteps', deps.maxSteps),
     ...definedOnly('loopThresholds', deps.loopThresholds),
     ...definedOnly('metrics', deps.metrics),
+    ...definedOnly('prices', deps.prices),
   });
   const killSwitch =
     deps.killSwitch === undefined

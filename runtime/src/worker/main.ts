@@ -15,6 +15,7 @@ import { createWorker } from './create-worker';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
 import { builtinTools } from './tools/catalog';
+import { mcpToolSources } from './mcp/mcp-sources';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 async function main(): Promise<void> {
@@ -39,7 +40,10 @@ async function main(): Promise<void> {
       logger,
     });
   }
+  const toolSources = mcpToolSources(config.mcpServers, new SecretsManagerClient({ region: config.aws.region }), logger);
+  await Promise.all(toolSources.map((source) => source.start()));
   const consumer = createWorker({
+    toolSources,
     metrics: obs.metrics,
     prompts,
     prices: obs.config.prices,
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
     const drained = await consumer.stop(d.drainTimeoutMs);
+    await Promise.all(toolSources.map((source) => source.stop()));
     await health.close();
     await obs.shutdown();
     logger.info('worker.stopped', { drained });

@@ -159,6 +159,22 @@ export class ToolRegistry {
     this.tools.set(tool.name, { tool, spec: { name: tool.name, description: tool.description, input_schema: schema } });
   }
 
+  /**
+   * Replace every tool whose name starts with `prefix` by `tools` (an MCP server's tools after it
+   * re-listed them). All are checked before any is swapped, so a bad list changes nothing.
+   */
+  replaceGroup(prefix: string, tools: readonly ToolDefinition[]): void {
+    const checked = tools.map((tool) => {
+      if (!tool.name.startsWith(prefix)) throw new ToolDefinitionError(tool.name, `its name must start with "${prefix}"`);
+      return { tool, spec: { name: tool.name, description: tool.description, input_schema: validateTool(tool) } };
+    });
+    for (const name of [...this.tools.keys()]) if (name.startsWith(prefix)) this.tools.delete(name);
+    for (const entry of checked) {
+      if (this.tools.has(entry.tool.name)) throw new OpenClawError('duplicate_tool', `Tool "${entry.tool.name}" is registered twice; tool names must be unique`, { tool: entry.tool.name });
+      this.tools.set(entry.tool.name, entry);
+    }
+  }
+
   get(name: string): ToolDefinition {
     const entry = this.tools.get(name);
     if (entry === undefined) throw new UnknownToolError(name, this.names());

@@ -13,3 +13,14 @@ export class DrainingError extends OpenClawError {
     super('draining', `Task ${taskId} handed back: the worker is stopping`, { taskId });
   }
 }
+
+/**
+ * A checkpoint was refused because the task's row says `cancelRequested`: the task stops here
+ * and is recorded CANCELLED (the flag is checked inside each checkpoint's transaction, not read
+ * before every turn).
+ */
+export class CancelRequestedError extends OpenClawError {
+  constructor(taskId: string) {
+    super('cancel_requested', `Task ${taskId} was asked to stop; its next checkpoint was refused`, { taskId });
+  }
+}

@@ -7,6 +7,7 @@ import { DynamoLimitStore } from '../../../runtime/src/gateway/limit-store';
 import { parseGatewayLimits, type GatewayLimits } from '../../../runtime/src/shared/gateway-limits';
 import { createGateway, type Gateway } from '../../../runtime/src/gateway/proxy';
 import type { TestAws } from '../../support/aws';
+import type { PriceTable } from '../../../runtime/src/shared/model-profiles';
 
 export interface Replica {
   readonly url: string;
@@ -20,6 +21,8 @@ export interface ReplicaOptions {
   readonly limits: GatewayLimits;
   readonly metrics?: GatewayMetrics;
   readonly keys?: ApiKeyProvider;
+  readonly spendCeilingUsdPerHour?: number;
+  readonly prices?: PriceTable;
 }
 
 /** One gateway replica on a free port, sharing buckets and breakers through the test's gateway table. */
@@ -32,6 +35,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     limitStore: new DynamoLimitStore(options.aws.dynamo, options.aws.resources.gatewayTable),
     breakerStore: new DynamoBreakerStore(options.aws.dynamo, options.aws.resources.gatewayTable),
     ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+    ...(options.spendCeilingUsdPerHour !== undefined ? { spendCeilingUsdPerHour: options.spendCeilingUsdPerHour } : {}),
+    ...(options.prices !== undefined ? { prices: options.prices } : {}),
   });
   const server: RunningServer = await listen(gateway.handler, 0, silentLogger, '127.0.0.1');
   return { url: server.url, gateway, close: () => server.close() };
@@ -100,6 +105,14 @@ export class CountingMetrics implements GatewayMetrics {
   }
   circuit(e: { state: string }): void {
     this.circuitStates.push(e.state);
+  }
+  readonly spendUses: number[] = [];
+  spendCeilingUse(e: { use: number }): void {
+    this.spendUses.push(e.use);
+  }
+  fallback(e: { reason: string }): void {
+    this.bump('fallback');
+    this.bump(`fallback:${e.reason}`);
   }
 }
 

@@ -33,7 +33,10 @@ export interface IntakeHarness {
 }
 
 /** The `entitled` key's entitlements. */
-export const ENTITLED: NonNullable<ApiKeyEntry['entitlements']> = { tools: ['calculator'] };
+export const ENTITLED: NonNullable<ApiKeyEntry['entitlements']> = {
+  tools: ['calculator'],
+  budgets: { default: { maxSteps: 20, maxCostUsd: 1 }, ceiling: { maxSteps: 50, maxCostUsd: 5, maxDurationSeconds: 3600 } },
+};
 
 /** Every hostname resolves to one public address, so tests never depend on real DNS. */
 export const publicResolver = async (): Promise<readonly string[]> => ['93.184.216.34'];

@@ -4,6 +4,7 @@ import { FencedError } from '../../../runtime/src/shared/errors';
 import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';
 import { LeaseManager } from '../../../runtime/src/worker/lease';
+import { CancelRequestedError } from '../../../runtime/src/worker/worker-errors';
 import { z } from 'zod';
 import type { ToolDefinition } from '../../../runtime/src/worker/tool-registry';
 import { recordNoteTool } from '../../../runtime/src/worker/tools/record-note';
@@ -50,6 +51,23 @@ describe('durable worker against DynamoDB Local, fauxqs and the stub model', () 
     expect(await leases().release(a)).toBe(false);
     await h.log.append(b, 1, 'llm', { owner: 'b' });
     expect((await h.steps(taskId)).map((s) => s.fence)).toEqual([2]);
+  });
+
+  it('GIVEN a cancel flag on the row WHEN the owner checkpoints THEN the transaction refuses it as a cancel (no read per turn); a stale owner is still fenced', async () => {
+    const taskId = randomUUID();
+    const now = new Date().toISOString();
+    await h.store.create({ taskId, status: 'RUNNING', priority: 'normal', prompt: 'p', createdAt: now, updatedAt: now });
+    const lease = await leases(30_000).acquire(taskId, 'worker-a');
+    if (lease === undefined) throw new Error('no lease');
+    await h.log.append(lease, 1, 'llm', { before: 'cancel' });
+    expect((await h.store.cancel(taskId))?.outcome).toBe('flagged');
+    await expect(h.log.append(lease, 2, 'llm', {})).rejects.toBeInstanceOf(CancelRequestedError);
+    await expect(h.log.recordIntent(lease, 2, { toolUseId: 't', name: 'record_note', idempotencyKey: `${taskId}/t` })).rejects.toBeInstanceOf(CancelRequestedError);
+    await expect(h.log.append({ ...lease, fence: lease.fence + 1 }, 2, 'llm', {})).rejects.toBeInstanceOf(FencedError);
+    // The terminal write itself is not blocked by the flag: the owner records CANCELLED.
+    await h.log.finish(lease, { status: 'CANCELLED', fields: {} });
+    expect((await h.status(taskId))?.status).toBe('CANCELLED');
+    expect((await h.steps(taskId)).map((s) => s.seq)).toEqual([1]);
   });
 
   /** Write a recorded first step (an LLM reply asking for `tool`) as a worker that then died. */

@@ -4,13 +4,16 @@ import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
 import { METRICS } from '../../../runtime/src/shared/metrics-contract';
 import type { TaskRecord } from '../../../runtime/src/shared/task-model';
 import { LeaseManager } from '../../../runtime/src/worker/lease';
+import { DEFAULT_PRICE_TABLE } from '../../../runtime/src/shared/model-profiles';
+import { exhaustedBudget, maxTokensWithin, stepCostUsd } from '../../../runtime/src/worker/budget-meter';
 import { eventually } from '../../support/aws';
 import { createWorkerHarness, type WorkerHarness } from './harness';
 
 /** Guardrails in the real worker against DynamoDB Local, fauxqs and the stub model. */
 let h: WorkerHarness;
 beforeAll(async () => {
-  h = await createWorkerHarness();
+  // `[slow]` tasks answer in 250 ms per call, so a test can stop a worker in the middle of one.
+  h = await createWorkerHarness({ stub: { intercept: (call) => (call.prompt.includes('[slow]') ? { delayMs: 250 } : undefined) } });
 });
 afterAll(() => h.close());
 
@@ -81,5 +84,109 @@ describe('loop detection in the worker', () => {
     await worker.stop(5000);
     expect(done.error?.type).toBe('loop_detected');
     expect(callsOf(taskId)).toBe(1);
+  });
+});
+
+describe('per-task budgets in the worker', () => {
+  it('GIVEN a step budget WHEN it runs out THEN FAILED budget_exceeded naming it, what was done stays readable, and the webhook fires', async () => {
+    const metrics = new InMemoryMetrics();
+    const notified: string[] = [];
+    const worker = h.worker({ metrics, notifier: { notify: async (id: string) => void notified.push(id) } });
+    await worker.start();
+    const taskId = randomUUID();
+    await h.store.create({ taskId, status: 'QUEUED', priority: 'normal', prompt: `steps ${taskId} [tools:5]`, budget: { maxSteps: 3 }, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+    await enqueue(taskId);
+    const done = await eventually(finished(taskId), 'the budgeted task');
+    await eventually(async () => (notified.includes(taskId) ? true : undefined), 'the webhook');
+    await worker.stop(5000);
+    expect(done.status).toBe('FAILED');
+    expect(done.error).toEqual({ type: 'budget_exceeded', budget: 'maxSteps', limit: 3, used: 3, message: expect.stringContaining('budget maxSteps exhausted: used 3 steps of 3') });
+    expect(done.steps).toBe(3);
+    expect(done.usage).toMatchObject({ llmCalls: 2, toolCalls: 1, costUsd: expect.any(Number) });
+    expect(await h.steps(taskId)).toHaveLength(3);
+    expect(metrics.find(METRICS.budgetExceeded).map((r) => r.properties['budget'])).toEqual(['maxSteps']);
+  });
+
+  it('GIVEN tokens used by a worker that died WHEN resumed elsewhere THEN they count: the budget is spent and no model call is made', async () => {
+    const taskId = randomUUID();
+    // Two recorded model calls of 1100 tokens each: 2200 of a 2000-token budget.
+    await crashedAfter(taskId, `tokens ${taskId} [tools:5]`, [{ content: '6' }, { content: '6' }], { budget: { maxTokens: 2000 } });
+    const worker = h.worker();
+    await worker.start();
+    await enqueue(taskId);
+    const done = await eventually(finished(taskId), 'the resumed task');
+    await worker.stop(5000);
+    expect(done.error).toMatchObject({ type: 'budget_exceeded', budget: 'maxTokens', limit: 2000, used: 2200 });
+    expect(done.usage).toMatchObject({ inputTokens: 2000, outputTokens: 200, llmCalls: 2 });
+    expect(callsOf(taskId)).toBe(0);
+  });
+
+  it('GIVEN a task stopped mid-run WHEN a second worker resumes it THEN it gets what was left of the step budget, not a fresh one', async () => {
+    const first = h.worker();
+    await first.start();
+    const taskId = randomUUID();
+    await h.store.create({ taskId, status: 'QUEUED', priority: 'normal', prompt: `resume ${taskId} [tools:8] [slow]`, budget: { maxSteps: 10 }, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+    await enqueue(taskId);
+    await eventually(async () => ((await h.steps(taskId)).length >= 4 ? true : undefined), 'four steps on the first worker');
+    await first.stop(10_000);
+    const before = (await h.steps(taskId)).length;
+    expect(before).toBeLessThan(10);
+    const second = h.worker();
+    await second.start();
+    const done = await eventually(finished(taskId), 'the resumed task', 30_000);
+    await second.stop(5000);
+    // Without the budget the task would run 17 steps and succeed; with a fresh budget on resume it would run past 10.
+    expect(done.error).toMatchObject({ type: 'budget_exceeded', budget: 'maxSteps', used: 10 });
+    const steps = await h.steps(taskId);
+    expect(steps).toHaveLength(10);
+    expect(new Set(steps.map((s) => s.fence)).size).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  it('GIVEN a cost budget WHEN a model call spends it THEN FAILED on maxCostUsd (a model missing from the price table is priced at its highest rates)', async () => {
+    const worker = h.worker();
+    await worker.start();
+    const taskId = randomUUID();
+    await h.store.create({ taskId, status: 'QUEUED', priority: 'normal', prompt: `cost ${taskId} [tools:3]`, budget: { maxCostUsd: 0.0001 }, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+    await enqueue(taskId);
+    const done = await eventually(finished(taskId), 'the costly task');
+    await worker.stop(5000);
+    expect(done.error).toMatchObject({ type: 'budget_exceeded', budget: 'maxCostUsd', limit: 0.0001 });
+    expect(done.error?.used).toBeGreaterThanOrEqual(0.0001);
+    expect(done.usage?.costUsd).toBe(done.error?.used);
+    expect(done.usage?.llmCalls).toBe(1);
+  });
+
+  it('GIVEN a task first started an hour ago WHEN resumed with a 60 s duration budget THEN it fails at once, counting from the first start', async () => {
+    const taskId = randomUUID();
+    const anHourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await crashedAfter(taskId, `slow ${taskId} [tools:5]`, [{ content: '6' }], { budget: { maxDurationSeconds: 60 }, startedAt: anHourAgo, createdAt: anHourAgo });
+    const worker = h.worker();
+    await worker.start();
+    await enqueue(taskId);
+    const done = await eventually(finished(taskId), 'the overdue task');
+    await worker.stop(5000);
+    expect(done.error).toMatchObject({ type: 'budget_exceeded', budget: 'maxDurationSeconds', limit: 60 });
+    expect(done.error?.used).toBeGreaterThanOrEqual(3600);
+    expect(callsOf(taskId)).toBe(0);
+  });
+});
+
+describe('budget meter (pure)', () => {
+  const prices = DEFAULT_PRICE_TABLE;
+  it('GIVEN a known model THEN its price; an unknown one THEN the table\'s highest rates', () => {
+    expect(stepCostUsd(prices, 'claude-sonnet-5', 1_000_000, 0)).toBe(3);
+    expect(stepCostUsd(prices, 'mystery-model', 1_000_000, 1_000_000)).toBe(5 + 25);
+  });
+  it('GIVEN a token budget THEN the next reply may ask for no more than what is left, and at least 1', () => {
+    const usage = { maxSteps: 2, maxTokens: 9_000, maxCostUsd: 0, maxDurationSeconds: 0 };
+    expect(maxTokensWithin({ maxTokens: 10_000 }, usage, 4096)).toBe(1000);
+    expect(maxTokensWithin({ maxTokens: 100_000 }, usage, 4096)).toBe(4096);
+    expect(maxTokensWithin(undefined, usage, 4096)).toBe(4096);
+    expect(maxTokensWithin({ maxTokens: 9_000 }, usage, 4096)).toBe(1);
+  });
+  it('GIVEN usage below every limit THEN nothing is exhausted; at a limit THEN that one', () => {
+    const usage = { maxSteps: 4, maxTokens: 100, maxCostUsd: 0.5, maxDurationSeconds: 10 };
+    expect(exhaustedBudget({ maxSteps: 5, maxTokens: 101, maxCostUsd: 0.6, maxDurationSeconds: 11 }, usage)).toBeUndefined();
+    expect(exhaustedBudget({ maxSteps: 5, maxCostUsd: 0.5 }, usage)).toMatchObject({ budget: 'maxCostUsd', limit: 0.5, used: 0.5 });
   });
 });
