@@ -7,6 +7,7 @@ import {
   allStageNames,
   loadDeployableStageConfig,
   readSiteConfig,
+  resolveCanaryPlan,
   resolveImageDigest,
   type DeployStage,
 } from './config';
@@ -44,7 +45,9 @@ export function buildApp(app: App, options: BuildOptions = {}): Record<string, O
   for (const config of configs) {
     const name = config.stage;
     const image = resolveImageDigest(name, digestContext);
-    const stage = new OpenClawStage(app, name, { config, imageDigest: image.digest });
+    // `-c canaryDigest=` and friends apply to every selected stage that enables a canary.
+    const canary = resolveCanaryPlan(config.canary, { digest: image.digest, model: config.model }, (key) => app.node.tryGetContext(key));
+    const stage = new OpenClawStage(app, name, { config, imageDigest: image.digest, ...(canary === undefined ? {} : { canary }) });
     if (image.placeholder) {
       // Only the services stack runs the image, so Registry and Network deploy without a digest
       // (first-time setup). An error annotation fails any synth or deploy that selects it.

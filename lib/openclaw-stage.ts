@@ -1,6 +1,6 @@
 import { Stage, type StageProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { StageConfig } from './config';
+import type { CanaryPlan, StageConfig } from './config';
 import { DataStack } from './stacks/data-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { ObservabilityStack } from './stacks/observability-stack';
@@ -12,6 +12,8 @@ export interface OpenClawStageProps extends StageProps {
   readonly config: StageConfig;
   /** Image digest to run (`sha256:...`). */
   readonly imageDigest: string;
+  /** The agent canary's candidate, resolved from config and context. @default - none */
+  readonly canary?: CanaryPlan;
 }
 
 /** One environment (dev, staging or prod): five stacks in the stage's own account and region. */
@@ -40,6 +42,7 @@ export class OpenClawStage extends Stage {
       network: this.network.network,
       logKey: this.network.logKey,
       data: this.data,
+      ...(props.canary === undefined ? {} : { canary: props.canary }),
     });
     this.observability = new ObservabilityStack(this, 'Observability', { config, tags, data: this.data, services: this.services });
   }

@@ -9,6 +9,17 @@ import { STAGE_CONFIGS } from './stages';
 export * from './schema';
 export { STAGE_CONFIGS } from './stages';
 export { resolveImageDigest, DEV_PLACEHOLDER_IMAGE_DIGEST, IMAGE_DIGEST_CONTEXT_KEY, type ImageDigestResolution } from './image-digest';
+export {
+  CANARY_CONTEXT_KEYS,
+  canaryConfigSchema,
+  canaryThresholdsSchema,
+  DEFAULT_CANARY_THRESHOLDS,
+  resolveCanaryPlan,
+  type CanaryConfig,
+  type CanaryConfigInput,
+  type CanaryPlan,
+  type CanaryThresholds,
+} from './canary';
 export { deriveCapacityPlan, type CapacityPlan } from './capacity-plan';
 export { CONFIG_DIR_CONTEXT_KEY, DEFAULT_CONFIG_DIR, readSiteConfig, type SiteConfig } from './site-config';
 export { EXAMPLE_ACCOUNTS, UPSTREAM_GITHUB, placeholderProblems, type PlaceholderProblem } from './placeholders';

@@ -3,6 +3,7 @@ import { agentToolsSchema } from '../../runtime/src/shared/agent-tools';
 import { mcpServerListSchema } from '../../runtime/src/shared/mcp-servers';
 import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
+import { canaryConfigSchema } from './canary';
 
 /**
  * The shape of one deployment stage. Everything a stack or construct needs is here and typed;
@@ -179,6 +180,8 @@ export const stageConfigSchema = z
     }),
     model: z.string().min(1),
     services: z.strictObject({ intake, gateway, worker }),
+    /** Agent canary (lib/config/canary.ts). @default - none: one worker pool, every task stable */
+    canary: canaryConfigSchema.optional(),
     alarms: z.strictObject({
       /** Where page-severity alarms go: `page` wakes someone, `ticket` files it, `none` only records. */
       pageRoute: z.enum(['page', 'ticket', 'none']),

@@ -40,6 +40,8 @@ const BASE: StagePatch = {
     worker: { cpu: 1024, memoryMiB: 2048, minTasks: 0, maxTasks: 10, useSpot: true, acceptableLatencySeconds: 300, averageTaskSeconds: 60 },
   },
   alarms: { pageRoute: 'ticket', ticketRoute: 'ticket', pageEmails: [], ticketEmails: [], gateway429Ratio: 0.1 },
+  // Agent canary: a candidate pool next to the stable one, idle at share 0 until `npm run canary -- start`.
+  canary: { enabled: true, minTasks: 0, maxTasks: 4 },
 };
 
 /** Each stage's differences from the base; keys a stage must choose itself have no base value. */
@@ -62,6 +64,7 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
       worker: { cpu: 512, memoryMiB: 1024, maxTasks: 2, acceptableLatencySeconds: 600 },
     },
     alarms: { pageRoute: 'none', ticketRoute: 'none', gateway429Ratio: 0.2 },
+    canary: { maxTasks: 2 },
   },
   staging: {
     stage: 'staging',
@@ -92,6 +95,8 @@ const DIFFERENCES: Readonly<Record<DeployStage, StagePatch>> = {
       worker: { minTasks: 1, maxTasks: 400, useSpot: false },
     },
     alarms: { pageRoute: 'page', gateway429Ratio: 0.05 },
+    // The candidate's ceiling: a 10 % share of a 400-worker fleet needs ~40; a bad candidate takes no more.
+    canary: { maxTasks: 60 },
   },
 };
 

@@ -10,6 +10,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV, PORTS } from '../../runtime/src/shared/config';
+import { OBSERVABILITY_ENV } from '../../runtime/src/shared/observability-config';
 import { KILL_SWITCH } from '../../runtime/src/shared/kill-switch-contract';
 import { WEBHOOK_PORT } from '../../runtime/src/shared/callback-url-policy';
 import { SERVICES } from '../../runtime/src/shared/metrics-contract';
@@ -23,6 +24,8 @@ import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadL
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
+import type { AgentVersion } from '../../runtime/src/shared/agent-version';
+import { versionCompletionRate } from '../canary/canary-metrics';
 
 export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskDataProps {
   /** The gateway the agent loop calls for every LLM request. */
@@ -61,6 +64,17 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
    */
   readonly useSpot?: boolean;
   /**
+   * Which agent version this pool runs (lib/constructs/agent-canary-pool.ts builds the candidate):
+   * AGENT_VERSION for its metrics and spans, and the suffix of its kill switch and alarm names.
+   * @default 'stable'
+   */
+  readonly version?: AgentVersion;
+  /**
+   * PROMPTS_DIR inside the image: a candidate may run another prompt set of the same image.
+   * @default - the image's own prompts (dist/prompts)
+   */
+  readonly promptsDir?: string;
+  /**
    * Built-in tools the agent offers the model (AGENT_TOOLS), already validated by the stage schema.
    * @default undefined (the runtime's DEFAULT_AGENT_TOOLS)
    */
@@ -94,6 +108,9 @@ export class AgentWorkerService extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentWorkerServiceProps) {
     super(scope, id);
+    const version = props.version ?? 'stable';
+    // The stable pool keeps its original names; a candidate's are suffixed so both fit in a stage.
+    const pool = version === 'stable' ? 'worker' : `worker-${version}`;
     const minTasks = props.minTasks ?? 0;
     const maxTasks = props.maxTasks ?? 10;
     requireTaskRetention('AgentWorkerService', props.taskRetentionDays);
@@ -124,7 +141,7 @@ export class AgentWorkerService extends Construct {
     }
 
     this.killSwitch = new ssm.StringParameter(this, 'KillSwitch', {
-      parameterName: `/openclaw/${props.stage}/worker/kill-switch`,
+      parameterName: `/openclaw/${props.stage}/${pool}/kill-switch`,
       stringValue: KILL_SWITCH.off,
       description: `Set to "${KILL_SWITCH.on}" to stop workers taking new tasks (aws ssm put-parameter --overwrite); in-flight tasks finish`,
       allowedPattern: `^(${KILL_SWITCH.on}|${KILL_SWITCH.off})$`,
@@ -148,6 +165,8 @@ export class AgentWorkerService extends Construct {
         // Finish or abort the step and hand the message back well before SIGKILL.
         [ENV.drainTimeoutMs]: String(WORKER_STOP_TIMEOUT.toMilliseconds() - 30_000),
         ...(props.deadLetterQueue !== undefined ? { [ENV.deadLetterQueueUrl]: props.deadLetterQueue.queueUrl } : {}),
+        ...(version === 'stable' ? {} : { [ENV.agentVersion]: version }),
+        ...(props.promptsDir === undefined ? {} : { [OBSERVABILITY_ENV.promptsDir]: props.promptsDir }),
         ...(props.tools === undefined ? {} : { [ENV.agentTools]: props.tools.join(',') }),
         ...(props.mcpServers === undefined || props.mcpServers.length === 0 ? {} : { [ENV.mcpServers]: JSON.stringify(props.mcpServers) }),
       },
@@ -181,11 +200,12 @@ export class AgentWorkerService extends Construct {
       reason: 'A worker protects its own task, whose ID is only known at run time; the statement is limited to this cluster\'s tasks and the two task-protection actions.',
     });
 
-    const completionRate = taskCompletionRate(props.stage, ROLLBACK_PERIOD);
-    const alarmName = `${props.alarmNamePrefix}-worker-completion`;
+    // A candidate's deployment is judged on its own tasks only.
+    const completionRate = version === 'stable' ? taskCompletionRate(props.stage, ROLLBACK_PERIOD) : versionCompletionRate(props.stage, version, ROLLBACK_PERIOD);
+    const alarmName = `${props.alarmNamePrefix}-${pool}-completion`;
     this.rollbackAlarm = new RollbackAlarm(this, 'RollbackCompletion', {
       alarmName,
-      description: 'worker task completion rate below 90%',
+      description: `${pool} task completion rate below 90%`,
       metric: completionRate,
       threshold: 90,
       comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,

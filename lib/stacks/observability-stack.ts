@@ -6,6 +6,7 @@ import { AgentDashboard } from '../constructs/agent-dashboard';
 import { AlarmTopics } from '../constructs/alarm-topics';
 import { StandardMonitoring } from '../constructs/standard-monitoring';
 import { TaskOomMonitor } from '../constructs/task-oom-monitor';
+import { CanaryRollback } from '../constructs/canary-rollback';
 import type { DataStack } from './data-stack';
 import type { ServicesStack } from './services-stack';
 import { alarmNamePrefix, removalPolicyFor } from './stage-policies';
@@ -20,6 +21,8 @@ export interface ObservabilityStackProps extends StackProps {
 export class ObservabilityStack extends Stack {
   readonly topics: AlarmTopics;
   readonly alarms: AgentAlarms;
+  /** The agent canary's comparison alarm and automatic rollback, when the stage runs a canary. */
+  readonly canaryRollback?: CanaryRollback;
 
   constructor(scope: Construct, id: string, props: ObservabilityStackProps) {
     super(scope, id, props);
@@ -52,6 +55,16 @@ export class ObservabilityStack extends Stack {
       intakeLoadBalancer: { loadBalancer: services.intake.loadBalancer, targetGroups: [services.intake.blueTargetGroup, services.intake.greenTargetGroup] },
       tables: { TasksTable: data.store.tasksTable, GatewayTable: data.store.gatewayTable },
     });
+    if (services.canary !== undefined && config.canary !== undefined) {
+      this.canaryRollback = new CanaryRollback(this, 'CanaryRollback', {
+        stage: config.stage,
+        thresholds: config.canary.thresholds,
+        shareParameterName: services.canary.share.parameterName,
+        topics: this.topics,
+        alarmNamePrefix: alarmNamePrefix(config),
+        removalPolicy: removalPolicyFor(config),
+      });
+    }
     const ticketTopic = this.topics.topicFor('ticket');
     const oom = new TaskOomMonitor(this, 'Oom', { cluster: services.cluster, ...(ticketTopic === undefined ? {} : { topic: ticketTopic }) });
     new AgentDashboard(this, 'Dashboard', {
@@ -68,6 +81,8 @@ export class ObservabilityStack extends Stack {
         services.intake.rollbackAlarm.alarm,
         services.gateway.rollbackAlarm.alarm,
         services.worker.rollbackAlarm.alarm,
+        ...(services.canary === undefined ? [] : [services.canary.worker.rollbackAlarm.alarm]),
+        ...(this.canaryRollback === undefined ? [] : [this.canaryRollback.alarm]),
       ],
     });
   }

@@ -9,7 +9,9 @@ import { deriveCapacityPlan, type ServiceSizing, type StageConfig } from '../con
 import type { AgentNetwork } from '../constructs/agent-network';
 import { clusterRef } from '../constructs/as-interface';
 import type { ServiceRuntimeProps } from '../constructs/agent-task-definition';
-import { AgentWorkerService } from '../constructs/agent-worker-service';
+import { AgentWorkerService, type AgentWorkerServiceProps } from '../constructs/agent-worker-service';
+import { AgentCanaryPool } from '../constructs/agent-canary-pool';
+import type { CanaryPlan } from '../config/canary';
 import { IntakeService } from '../constructs/intake-service';
 import { LlmGatewayService } from '../constructs/llm-gateway-service';
 import type { DataStack } from './data-stack';
@@ -23,6 +25,8 @@ export interface ServicesStackProps extends StackProps {
   readonly network: AgentNetwork;
   readonly logKey: kms.IKey;
   readonly data: DataStack;
+  /** The agent canary's candidate (resolveCanaryPlan). @default - none: one worker pool */
+  readonly canary?: CanaryPlan;
 }
 
 /** The ECS cluster and the three services of the one image: intake, LLM gateway, workers. */
@@ -31,6 +35,8 @@ export class ServicesStack extends Stack {
   readonly intake: IntakeService;
   readonly gateway: LlmGatewayService;
   readonly worker: AgentWorkerService;
+  /** The candidate agent version, when the stage runs a canary. */
+  readonly canary?: AgentCanaryPool;
 
   constructor(scope: Construct, id: string, props: ServicesStackProps) {
     super(scope, id, props);
@@ -99,7 +105,7 @@ export class ServicesStack extends Stack {
       deletionProtection: config.data.deletionProtection,
       alarmNamePrefix: prefix,
     });
-    this.worker = new AgentWorkerService(this, 'Worker', {
+    const workerProps: AgentWorkerServiceProps = {
       cluster: this.cluster,
       network: props.network,
       runtime: runtime(worker),
@@ -121,8 +127,21 @@ export class ServicesStack extends Stack {
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,
       alarmNamePrefix: prefix,
-    });
+    };
+    this.worker = new AgentWorkerService(this, 'Worker', workerProps);
     // Workers resolve `gateway` through the namespace only once the gateway advertises it.
     this.worker.service.node.addDependency(this.gateway.service);
+    if (props.canary !== undefined) {
+      this.canary = new AgentCanaryPool(this, 'Canary', {
+        stage: config.stage,
+        plan: props.canary,
+        stableWorker: workerProps,
+        stableDigest: props.imageDigest,
+        intakeTaskDefinition: this.intake.service.taskDefinition,
+        dataKey: data.dataKey,
+        removalPolicy: removalPolicyFor(config),
+      });
+      this.canary.worker.service.node.addDependency(this.gateway.service);
+    }
   }
 }

@@ -202,8 +202,9 @@ describe('networking and load balancing (prod)', () => {
     });
     const egress = resourcesOf(servicesJson, 'AWS::EC2::SecurityGroupEgress').map(([, p]) => p);
     expect(egress.filter((r) => r['CidrIp'] !== undefined)).toEqual([]);
+    // Intake, stable workers and the canary's candidate workers: S3 and DynamoDB endpoints only.
     expect(egress.filter((r) => r['DestinationPrefixListId'] !== undefined).map((r) => r['DestinationPrefixListId']).sort()).toEqual(
-      ['pl-02cd2c6b', 'pl-02cd2c6b', 'pl-63a5400a', 'pl-63a5400a'],
+      ['pl-02cd2c6b', 'pl-02cd2c6b', 'pl-02cd2c6b', 'pl-63a5400a', 'pl-63a5400a', 'pl-63a5400a'],
     );
   });
 

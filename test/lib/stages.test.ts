@@ -28,7 +28,8 @@ describe.each(DEPLOY_STAGES)('stage %s', (name) => {
 
   test('GIVEN a digest WHEN synthesized THEN every task runs that digest from the stage repository', () => {
     const taskDefinitions = resourcesOf(synthesized.json.services, 'AWS::ECS::TaskDefinition');
-    expect(taskDefinitions).toHaveLength(3);
+    // Intake, gateway, stable workers and the canary's candidate workers (the stable digest unless -c canaryDigest=).
+    expect(taskDefinitions).toHaveLength(4);
     for (const [, props] of taskDefinitions) {
       const image = JSON.stringify(props['ContainerDefinitions'][0].Image);
       expect(image).toContain(`@${TEST_DIGEST}`);

@@ -4,6 +4,10 @@ import { createLogger } from '../../runtime/src/shared/logger';
 import { describeIssues } from '../../runtime/src/shared/zod-issues';
 import { parseGatewayLimitsJson } from '../../runtime/src/shared/gateway-limits';
 import { startLocalSystem } from './system';
+import { LocalCanaryEvaluator } from './canary-evaluator';
+import { CANARY_SHARE_PATTERN, parseCanaryShare } from '../../runtime/src/shared/agent-version';
+import { MutableCanaryShare } from '../../runtime/src/intake/canary-share';
+import { DEFAULT_CANARY_THRESHOLDS } from '../../lib/config/canary';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmfMetrics } from '../../runtime/src/shared/metrics';
@@ -23,6 +27,14 @@ const localEnv = z.object({
   PROMPTS_DIR: z.string().min(1).default('prompts'),
   GATEWAY_LIMITS: z.string().optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
+  // Agent canary: set CANARY_SHARE (percent) to run a candidate pool next to the stable one.
+  CANARY_SHARE: z.string().regex(new RegExp(CANARY_SHARE_PATTERN), 'must be a percentage from 0 to 100').optional(),
+  CANARY_PROMPTS_DIR: z.string().min(1).optional(),
+  CANARY_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
+  CANARY_MODEL: z.string().min(1).optional(),
+  // Local runs see few tasks: a smaller sample and window than a stage's (never below the schema's floor).
+  CANARY_MIN_TASKS: z.coerce.number().int().min(10).default(10),
+  CANARY_WINDOW_MINUTES: z.coerce.number().int().min(5).default(5),
 });
 
 /** Local EMF lines go to a file, not the console, so the startup banner and logs stay readable. */
@@ -38,8 +50,17 @@ async function main(): Promise<void> {
   const tracing = startTracing({ serviceName: 'openclaw-local', stage: 'local', exporters: [new FileSpanExporter(DEFAULT_TRACE_DIR)] });
   mkdirSync(METRICS_DIR, { recursive: true });
   const metricsFile = join(METRICS_DIR, 'emf.jsonl');
-  const metrics = new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: 'local' }, write: (line) => appendFileSync(metricsFile, line) });
+  const emf = new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: 'local' }, write: (line) => appendFileSync(metricsFile, line) });
   const prompts = PromptRegistry.fromDirectory(env.PROMPTS_DIR);
+  const canaryShare = parseCanaryShare(env.CANARY_SHARE);
+  const share = canaryShare === undefined ? undefined : new MutableCanaryShare(canaryShare);
+  const candidatePrompts = env.CANARY_PROMPTS_DIR === undefined ? undefined : PromptRegistry.fromDirectory(env.CANARY_PROMPTS_DIR, 'CANARY_PROMPTS_DIR');
+  // The local stand-in for the comparison alarm and its rollback: the same rule, on the workers' own metrics.
+  const evaluator =
+    share === undefined
+      ? undefined
+      : new LocalCanaryEvaluator({ share, logger, thresholds: { ...DEFAULT_CANARY_THRESHOLDS, minTasks: env.CANARY_MIN_TASKS, windowMinutes: env.CANARY_WINDOW_MINUTES } });
+  const metrics = evaluator === undefined ? emf : evaluator.tap(emf);
   process.stdout.write('Starting DynamoDB Local, fauxqs, the model, gateway, workers and intake...\n');
   const system = await startLocalSystem({
     logger,
@@ -52,7 +73,18 @@ async function main(): Promise<void> {
     gatewayLimits: parseGatewayLimitsJson(env.GATEWAY_LIMITS),
     metrics,
     prompts,
+    ...(share === undefined
+      ? {}
+      : {
+          canary: {
+            share,
+            workers: env.CANARY_WORKERS,
+            ...(candidatePrompts === undefined ? {} : { prompts: candidatePrompts }),
+            ...(env.CANARY_MODEL === undefined ? {} : { model: env.CANARY_MODEL }),
+          },
+        }),
   });
+  evaluator?.start();
   const model = system.stub !== undefined ? `stub model at ${system.stub.url} (set ANTHROPIC_API_KEY to use the real API)` : 'Anthropic API';
   process.stdout.write(
     [
@@ -64,6 +96,12 @@ async function main(): Promise<void> {
       `  DynamoDB ${system.dynamoEndpoint} (table ${system.resources.tasksTable})`,
       `  SQS      ${system.sqsEndpoint}`,
       `  prompts  ${env.PROMPTS_DIR} (version ${prompts.version})`,
+      ...(share === undefined
+        ? []
+        : [
+            `  canary   ${env.CANARY_SHARE} % of new tasks to ${env.CANARY_WORKERS} candidate worker(s), prompts ${env.CANARY_PROMPTS_DIR ?? env.PROMPTS_DIR} (version ${(candidatePrompts ?? prompts).version}); ` +
+              `rolled back (share 0, log "canary.rolled_back") when worse than stable over ${env.CANARY_WINDOW_MINUTES} min with >= ${env.CANARY_MIN_TASKS} tasks each`,
+          ]),
       `  traces   ${DEFAULT_TRACE_DIR}, metrics ${metricsFile} (EMF)`,
       '',
       'Submit a task:',
@@ -81,7 +119,10 @@ async function main(): Promise<void> {
     process.stdout.write('Stopping...\n');
     void system
       .stop()
-      .then(() => Promise.all([metrics.flush(), tracing.shutdown()]))
+      .then(() => {
+        evaluator?.stop();
+        return Promise.all([metrics.flush(), tracing.shutdown()]);
+      })
       .then(() => process.exit(0));
   };
   process.once('SIGINT', shutdown);

@@ -1,6 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { QueueUrls } from '../../runtime/src/shared/config';
+import { CanaryRouter } from '../../runtime/src/intake/canary-router';
+import type { MutableCanaryShare } from '../../runtime/src/intake/canary-share';
 import { randomBytes } from 'node:crypto';
 import { listen, type RunningServer } from '../../runtime/src/shared/http';
 import type { Logger } from '../../runtime/src/shared/logger';
@@ -61,12 +64,29 @@ export interface LocalSystemOptions {
   readonly metrics?: Metrics;
   /** The workers' prompts; their hash is the PromptVersion. @default none (no system prompt) */
   readonly prompts?: PromptRegistry;
+  /**
+   * Agent canary: a candidate worker pool on its own lanes with its own prompts (and model), fed
+   * `share` percent of new tasks; the local evaluator rolls it back by setting the share to 0.
+   * @default none: one worker pool
+   */
+  readonly canary?: LocalCanaryOptions;
   /** Hosts that callbacks may reach over plain http (e.g. '127.0.0.1' for a test receiver). @default none: https to public addresses only */
   readonly allowHttpCallbackHosts?: readonly string[];
   /** How often the DLQ is swept (dead-lettered tasks end FAILED), as every deployed worker does. @default 60_000 */
   readonly deadLetterSweepMs?: number;
   /** The lanes' redrive maxReceiveCount. @default 5 */
   readonly maxReceiveCount?: number;
+}
+
+export interface LocalCanaryOptions {
+  /** The candidate's share of new tasks (percent); the evaluator sets it to 0 on a regression. */
+  readonly share: MutableCanaryShare;
+  /** @default 1 */
+  readonly workers?: number;
+  /** The candidate's prompts. @default the stable workers' */
+  readonly prompts?: PromptRegistry;
+  /** @default the stable model */
+  readonly model?: string;
 }
 
 export interface LocalSystem {
@@ -83,6 +103,8 @@ export interface LocalSystem {
   readonly dynamo: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly workers: readonly Consumer[];
+  /** The candidate pool's workers and lanes, when a canary runs. */
+  readonly canary?: { readonly workers: readonly Consumer[]; readonly queues: QueueUrls };
   stop(): Promise<void>;
 }
 
@@ -176,6 +198,35 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       { dynamo, sqs, logger: logger.child({ service: 'worker' }), notifier },
     );
 
+    let canary: { workers: Consumer[]; queues: QueueUrls } | undefined;
+    if (options.canary !== undefined) {
+      const lane = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: `${options.prefix ?? 'openclaw-local'}-candidate-${name}` }))).QueueUrl as string;
+      const queues = { high: await lane('high'), normal: await lane('normal') };
+      const c = options.canary;
+      const prompts = c.prompts ?? options.prompts;
+      const candidateWorkers = Array.from({ length: c.workers ?? 1 }, (_, i) =>
+        createWorker({
+          dynamo,
+          sqs,
+          tableName: resources.tasksTable,
+          queues,
+          model: anthropicModelClient({ baseURL: gateway.url }),
+          modelName: c.model ?? options.model ?? 'claude-sonnet-5',
+          agentVersion: 'candidate',
+          logger: logger.child({ service: 'worker', agentVersion: 'candidate' }),
+          workerId: `local-candidate-${i + 1}`,
+          taskRetentionDays: options.taskRetentionDays,
+          metrics: serviceMetrics(SERVICES.worker),
+          ...(prompts !== undefined ? { prompts } : {}),
+          ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+          notifier,
+        }),
+      );
+      await Promise.all(candidateWorkers.map((w) => w.start()));
+      workers.push(...candidateWorkers);
+      canary = { workers: candidateWorkers, queues };
+    }
+
     const intakeLogger = logger.child({ service: 'intake' });
     const intakeMetrics = serviceMetrics(SERVICES.intake);
     const intake = await listen(
@@ -190,6 +241,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         rateLimiter: new SharedKeyRateLimiter({ client: dynamo, tableName: resources.tasksTable, logger: intakeLogger }),
         logger: intakeLogger,
         taskRetentionDays: options.taskRetentionDays,
+        ...(canary !== undefined && options.canary !== undefined
+          ? { router: new CanaryRouter({ stable: resources.queues, candidate: { queues: canary.queues, share: options.canary.share } }) }
+          : {}),
       }), { tracer: trace.getTracer(TRACER.intake), metrics: intakeMetrics, onResponse: intakeResponseMetrics(intakeMetrics) }),
       options.intakePort ?? 0,
       intakeLogger,
@@ -209,6 +263,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       dynamo,
       sqs,
       workers,
+      ...(canary !== undefined ? { canary } : {}),
       stop: async () => {
         await Promise.all([...workers.map((w) => w.stop(5000)), sweeper?.stop()]);
         await Promise.all(servers.map((s) => s.close()));

@@ -22,6 +22,9 @@ import { openApiDocument } from './openapi';
 import { KeyRateLimiter, type RateLimiter } from './rate-limiter';
 import { MAX_JSON_DEPTH, canonicalJson, exceedsDepth, renderPrompt, submitTaskSchema, type SubmitTaskInput } from './task-input';
 import { accepted, toView } from './task-view';
+import { CanaryRouter } from './canary-router';
+import { trace } from '@opentelemetry/api';
+import { OPENCLAW } from '../shared/spans';
 
 export interface IntakeOptions {
   readonly dynamo: DynamoDBDocumentClient;
@@ -57,6 +60,8 @@ export interface IntakeOptions {
   readonly rateLimiter?: RateLimiter;
   /** Idempotency records; tests shorten the in-progress window. @default an IdempotencyStore on the tasks table */
   readonly idempotency?: IdempotencyStore;
+  /** Agent canary: which version runs a new task and its lanes. @default every task to `queues` (no canary) */
+  readonly router?: CanaryRouter;
 }
 
 const TASK_PATH = /^\/v1\/tasks\/([A-Za-z0-9-]{1,64})$/;
@@ -108,6 +113,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
   const limiter = options.rateLimiter ?? new KeyRateLimiter();
   const idempotency = options.idempotency ?? new IdempotencyStore({ client: options.dynamo, tableName: options.tableName });
   const logger = options.logger;
+  const router = options.router ?? new CanaryRouter({ stable: options.queues });
 
   const authenticate = async (req: IncomingMessage): Promise<ApiKeyEntry> => {
     const caller = await options.auth.authenticate(req.headers.authorization);
@@ -137,7 +143,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     try {
       await options.sqs.send(
         new SendMessageCommand({
-          QueueUrl: task.priority === 'high' ? options.queues.high : options.queues.normal,
+          QueueUrl: router.queueUrl(task.agentVersion, task.priority),
           MessageBody: JSON.stringify(message),
           ...(Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {}),
         }),
@@ -179,10 +185,14 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       return { task: existing, replayed: true };
     }
     const at = now().toISOString();
+    const taskId = claim?.taskId ?? newId();
+    const agentVersion = await router.route(taskId);
+    trace.getActiveSpan()?.setAttribute(OPENCLAW.agentVersion, agentVersion);
     const task: TaskRecord = {
-      taskId: claim?.taskId ?? newId(),
+      taskId,
       status: 'QUEUED',
       priority: input.priority,
+      agentVersion,
       prompt: renderPrompt(input),
       ...(input.input !== undefined ? { input: input.input } : {}),
       ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
@@ -257,7 +267,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
       const caller = await authenticate(req);
       const { task, replayed } = await submit(req, caller);
-      logger.info(replayed ? 'task.replayed' : 'task.accepted', { taskId: task.taskId, priority: task.priority, key: caller.name });
+      logger.info(replayed ? 'task.replayed' : 'task.accepted', { taskId: task.taskId, priority: task.priority, agentVersion: task.agentVersion ?? 'stable', key: caller.name });
       return sendJson(res, 202, accepted(task), { location: `/v1/tasks/${task.taskId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
     }
 

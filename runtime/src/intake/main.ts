@@ -11,6 +11,23 @@ import { SecretBackedAuthenticator } from './api-keys';
 import { createIntakeHandler } from './app';
 import { SharedKeyRateLimiter } from './shared-rate-limiter';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { IntakeConfig } from '../shared/config';
+import type { Logger } from '../shared/logger';
+import { CanaryRouter } from './canary-router';
+import { SsmCanaryShare, fixedCanaryShare } from './canary-share';
+
+/** The agent canary's routing: the candidate's lanes and its share (SSM parameter, or fixed locally). */
+function canaryRouter(config: IntakeConfig, logger: Logger): CanaryRouter {
+  const canary = config.canary;
+  if (canary === undefined) return new CanaryRouter({ stable: config.queues });
+  const share =
+    canary.shareParam !== undefined
+      ? new SsmCanaryShare({ ssm: new SSMClient({ region: config.aws.region }), parameterName: canary.shareParam, logger, cacheMs: canary.shareCacheMs })
+      : fixedCanaryShare(canary.share ?? 0);
+  logger.info('canary.enabled', { shareParam: canary.shareParam, share: canary.share });
+  return new CanaryRouter({ stable: config.queues, candidate: { queues: canary.queues, share } });
+}
 
 async function main(): Promise<void> {
   const config = loadIntakeConfig(process.env);
@@ -32,7 +49,9 @@ async function main(): Promise<void> {
   const metrics = obs.metrics;
   // Counted in the tasks table, so a key's rate holds for the whole fleet, not per replica.
   const rateLimiter = new SharedKeyRateLimiter({ client: dynamo, tableName: config.tasksTable, logger });
+  const router = canaryRouter(config, logger);
   const intake = createIntakeHandler({
+    router,
     dynamo,
     sqs,
     tableName: config.tasksTable,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_VERSIONS } from '../shared/agent-version';
 import { PRIORITIES, TASK_STATUSES, type TaskRecord } from '../shared/task-model';
 import { BUDGET_FIELDS, taskBudgetSchema } from '../shared/task-budget';
 
@@ -49,6 +50,7 @@ export const taskViewSchema = z
       .optional(),
     steps: z.number().int().optional().describe('Checkpointed steps (LLM replies and tool results)'),
     promptVersion: z.string().optional(),
+    agentVersion: z.enum(AGENT_VERSIONS).optional().describe('Which agent version runs the task: the stable one or the canary candidate'),
     cancelRequested: z.boolean().optional(),
     attempts: z.number().int().optional(),
     webhook: z

@@ -3,6 +3,7 @@ import { ConfigError } from './errors';
 import { PORTS } from './ports';
 import { DEFAULT_TASK_RETENTION_DAYS } from './task-retention';
 import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
+import { AGENT_VERSIONS, CANARY_SHARE_PATTERN, parseCanaryShare, type AgentVersion } from './agent-version';
 import { parseMcpServersJson, type McpServerConfig } from './mcp-servers';
 import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
 
@@ -51,6 +52,12 @@ export const ENV = {
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
+  agentVersion: 'AGENT_VERSION',
+  canaryQueueUrlHigh: 'CANARY_QUEUE_URL_HIGH',
+  canaryQueueUrlNormal: 'CANARY_QUEUE_URL_NORMAL',
+  canaryShareParam: 'CANARY_SHARE_PARAM',
+  canaryShare: 'CANARY_SHARE',
+  canaryShareCacheMs: 'CANARY_SHARE_CACHE_MS',
   agentTools: 'AGENT_TOOLS',
   mcpServers: 'MCP_SERVERS',
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
@@ -98,6 +105,12 @@ const intakeSchema = z.object({
   [ENV.apiKeysSecretArn]: z.string().startsWith('arn:').optional(),
   [ENV.apiKeys]: z.string().min(2).optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
+  // The agent canary (runtime/src/intake/canary-router.ts): the candidate pool's lanes and its share.
+  [ENV.canaryQueueUrlHigh]: queueUrlSchema.optional(),
+  [ENV.canaryQueueUrlNormal]: queueUrlSchema.optional(),
+  [ENV.canaryShareParam]: z.string().min(1).optional(),
+  [ENV.canaryShare]: z.string().regex(new RegExp(CANARY_SHARE_PATTERN), 'must be a percentage from 0 to 100 (at most two decimals)').optional(),
+  [ENV.canaryShareCacheMs]: z.coerce.number().int().min(0).max(300_000).default(15_000),
 });
 
 const workerSchema = z.object({
@@ -131,6 +144,8 @@ const workerSchema = z.object({
   // The lanes' DLQ: set, every worker also sweeps it so dead-lettered tasks end FAILED.
   [ENV.deadLetterQueueUrl]: queueUrlSchema.optional(),
   [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  // Which pool this worker is (agent canary): the AgentVersion dimension and span attribute.
+  [ENV.agentVersion]: z.enum(AGENT_VERSIONS).default('stable'),
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
   [ENV.agentTools]: agentToolsEnvSchema.optional(),
   // MCP servers the agent takes tools from (JSON; see runtime/src/shared/mcp-servers.ts).
@@ -193,6 +208,19 @@ export interface IntakeConfig extends CommonConfig {
   readonly apiKeysJson?: string;
   /** Days a task row is kept after it is created or finishes (TASK_RETENTION_DAYS). */
   readonly taskRetentionDays: number;
+  /** The candidate pool, when the stage runs an agent canary; unset: every task goes to the stable lanes. */
+  readonly canary?: IntakeCanaryConfig;
+}
+
+export interface IntakeCanaryConfig {
+  /** The candidate pool's lanes (CANARY_QUEUE_URL_HIGH/NORMAL). */
+  readonly queues: QueueUrls;
+  /** SSM parameter holding the share in percent (CANARY_SHARE_PARAM); read with a short cache. */
+  readonly shareParam?: string;
+  /** A fixed share in percent when there is no parameter (CANARY_SHARE; local runs). */
+  readonly share?: number;
+  /** How long a read share is reused (CANARY_SHARE_CACHE_MS). */
+  readonly shareCacheMs: number;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -210,6 +238,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly durability: WorkerDurabilityConfig;
   /** The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep. */
   readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
+  /** Which pool this worker belongs to (AGENT_VERSION): `stable`, or `candidate` in an agent canary. */
+  readonly agentVersion: AgentVersion;
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
   readonly tools: readonly BuiltinToolName[];
   /** MCP servers whose tools are offered too (MCP_SERVERS); unset: none. */
@@ -303,6 +333,30 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     ...definedOnly('apiKeysSecretArn', raw[ENV.apiKeysSecretArn]),
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
+    ...definedOnly('canary', intakeCanary(raw)),
+  };
+}
+
+/** The canary settings are all or nothing: lanes without a share (or a share without lanes) is a mistake. */
+function intakeCanary(raw: z.infer<typeof intakeSchema>): IntakeCanaryConfig | undefined {
+  const high = raw[ENV.canaryQueueUrlHigh];
+  const normal = raw[ENV.canaryQueueUrlNormal];
+  const param = raw[ENV.canaryShareParam];
+  const share = parseCanaryShare(raw[ENV.canaryShare]);
+  const anySet = [high, normal, param, share].some((v) => v !== undefined);
+  if (!anySet) return undefined;
+  if (high === undefined || normal === undefined || (param === undefined && share === undefined)) {
+    throw new ConfigError(
+      `Invalid intake configuration: an agent canary needs ${ENV.canaryQueueUrlHigh}, ${ENV.canaryQueueUrlNormal} and one of ${ENV.canaryShareParam} (SSM parameter) or ${ENV.canaryShare} (fixed percent); ` +
+        `got ${[ENV.canaryQueueUrlHigh, ENV.canaryQueueUrlNormal, ENV.canaryShareParam, ENV.canaryShare].map((k) => `${k}=${raw[k] === undefined ? 'unset' : 'set'}`).join(', ')}. Set the missing ones or unset all of them`,
+      { service: 'intake' },
+    );
+  }
+  return {
+    queues: { high, normal },
+    ...definedOnly('shareParam', param),
+    ...definedOnly('share', share),
+    shareCacheMs: raw[ENV.canaryShareCacheMs],
   };
 }
 
@@ -341,6 +395,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
     },
     ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs]),
+    agentVersion: raw[ENV.agentVersion],
   };
 }
 

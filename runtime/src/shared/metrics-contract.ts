@@ -12,6 +12,8 @@ export const DIMENSIONS = {
   model: 'Model',
   lane: 'Lane',
   finishReason: 'FinishReason',
+  /** `stable` or `candidate` (runtime/src/shared/agent-version.ts): the canary alarm compares the two. */
+  agentVersion: 'AgentVersion',
 } as const;
 
 export const METRICS = {

@@ -48,6 +48,8 @@ export const OPENCLAW = {
   workerId: 'openclaw.worker.id',
   leaseFence: 'openclaw.lease.fence',
   promptVersion: 'openclaw.prompt.version',
+  /** `stable` or `candidate`: which worker pool the intake routed the task to. */
+  agentVersion: 'openclaw.agent.version',
   latencyMs: 'openclaw.latency_ms',
   contextUtilisation: 'openclaw.context.utilisation',
   shownMessages: 'openclaw.request.messages',

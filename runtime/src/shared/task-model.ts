@@ -1,3 +1,5 @@
+import type { AgentVersion } from './agent-version';
+
 /**
  * The task record and its DynamoDB layout. One table, one partition per task:
  *   TASK#<id> / META        the task row clients see
@@ -75,6 +77,8 @@ export interface TaskRecord {
   readonly usage?: TaskUsage;
   readonly steps?: number;
   readonly promptVersion?: string;
+  /** The worker pool the intake routed the task to (agent canary); absent on rows of an older intake: stable. */
+  readonly agentVersion?: AgentVersion;
   readonly cancelRequested?: boolean;
   readonly attempts?: number;
 }

@@ -11,6 +11,7 @@ import { DEFAULT_PRICE_TABLE, estimateCostUsd, profileFor, type PriceTable } fro
 import { GEN_AI, OPENCLAW, TRACER, contextFromTraceparent, inSpan, traceHeaders } from '../shared/spans';
 import type { TraceCarrier } from '../shared/task-message';
 import type { TaskRecord } from '../shared/task-model';
+import type { AgentVersion } from '../shared/agent-version';
 
 /**
  * The worker's observability in one place, applied as decorators so the agent loop and the tools
@@ -26,6 +27,8 @@ export interface AgentTelemetryOptions {
   readonly promptVersion: string;
   /** Model name the worker asks for; the Model dimension of per-task metrics. */
   readonly modelName: string;
+  /** The worker's pool in an agent canary: the AgentVersion dimension and span attribute. @default 'stable' */
+  readonly agentVersion?: AgentVersion;
   /** @default DEFAULT_PRICE_TABLE */
   readonly prices?: PriceTable;
   /** @default trace.getTracer('openclaw.worker') */
@@ -63,13 +66,15 @@ export class AgentTelemetry implements TaskRunObserver {
   private readonly agentName: string;
   private readonly now: () => number;
   private readonly metrics: Metrics;
+  private readonly agentVersion: AgentVersion;
 
   constructor(private readonly options: AgentTelemetryOptions) {
     this.tracer = options.tracer ?? trace.getTracer(TRACER.worker);
     this.prices = options.prices ?? DEFAULT_PRICE_TABLE;
     this.agentName = options.agentName ?? 'openclaw';
     this.now = options.now ?? (() => performance.now());
-    this.metrics = options.metrics.with({ [DIMENSIONS.promptVersion]: options.promptVersion });
+    this.agentVersion = options.agentVersion ?? 'stable';
+    this.metrics = options.metrics.with({ [DIMENSIONS.promptVersion]: options.promptVersion, [DIMENSIONS.agentVersion]: this.agentVersion });
   }
 
   get promptVersion(): string {
@@ -100,6 +105,7 @@ export class AgentTelemetry implements TaskRunObserver {
           [OPENCLAW.taskId]: task.taskId,
           [OPENCLAW.priority]: task.priority,
           [OPENCLAW.promptVersion]: this.options.promptVersion,
+          [OPENCLAW.agentVersion]: this.agentVersion,
           ...(this.options.workerId !== undefined ? { [OPENCLAW.workerId]: this.options.workerId } : {}),
         },
       },

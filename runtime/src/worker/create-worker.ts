@@ -4,6 +4,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hostname } from 'node:os';
 import { definedOnly, type QueueUrls } from '../shared/config';
 import type { Logger } from '../shared/logger';
+import type { AgentVersion } from '../shared/agent-version';
 import { AgentTelemetry } from './agent-telemetry';
 import { noopMetrics, type Metrics } from '../shared/metrics';
 import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
@@ -78,6 +79,8 @@ export interface WorkerDeps {
   readonly prompts?: PromptRegistry;
   /** Prices and context windows for the cost and utilisation metrics. @default DEFAULT_PRICE_TABLE */
   readonly prices?: PriceTable;
+  /** This worker's pool in an agent canary (AGENT_VERSION): its metrics' AgentVersion dimension. @default 'stable' */
+  readonly agentVersion?: AgentVersion;
   /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS (3 same calls; a 2–4 call cycle twice) */
   readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
@@ -100,6 +103,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     promptVersion: deps.prompts?.version ?? 'none',
     modelName: deps.modelName,
     workerId,
+    ...definedOnly('agentVersion', deps.agentVersion),
     ...definedOnly('prices', deps.prices),
   });
   const tools = new ToolRegistry(

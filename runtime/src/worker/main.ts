@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     queues: config.queues,
     model: anthropicModelClient({ baseURL: config.gatewayUrl }),
     modelName: config.model,
+    agentVersion: config.agentVersion,
     logger,
     taskRetentionDays: config.taskRetentionDays,
     tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
   const sweeper = startDeadLetterSweeper({ ...config, maxReceiveCount: d.maxReceiveCount }, { dynamo, sqs, logger, ...definedOnly('notifier', notifier) });
-  logger.info('worker.started', { port: health.port, promptVersion: prompts.version, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
+  logger.info('worker.started', { port: health.port, promptVersion: prompts.version, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
