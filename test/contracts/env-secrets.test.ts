@@ -41,7 +41,10 @@ const secretsMock = mockClient(SecretsManagerClient);
 afterAll(() => secretsMock.restore());
 
 function containerEnv(template: Record<string, unknown>, service: Service): RawEnv {
-  const containers = resourcesOf(template, 'AWS::ECS::TaskDefinition').flatMap(([, p]) => p['ContainerDefinitions'] as Array<Record<string, unknown>>);
+  // The stable pools; an agent canary's candidate pool (logical IDs under Canary) runs the same construct.
+  const containers = resourcesOf(template, 'AWS::ECS::TaskDefinition')
+    .filter(([id]) => !id.startsWith('Canary'))
+    .flatMap(([, p]) => p['ContainerDefinitions'] as Array<Record<string, unknown>>);
   const found = containers.filter((c) => c['Name'] === service);
   expect(found).toHaveLength(1);
   return Object.fromEntries((found[0]?.['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
@@ -51,7 +54,7 @@ function containerEnv(template: Record<string, unknown>, service: Service): RawE
 function resolve(name: string, value: unknown, account: string): string {
   if (typeof value === 'string') return value;
   const id = JSON.stringify(value).replace(/[^A-Za-z0-9]/g, '').slice(-24);
-  if (name.startsWith('QUEUE_URL_')) return `https://sqs.us-east-1.amazonaws.com/${account}/${id}`;
+  if (name.endsWith('QUEUE_URL') || name.includes('QUEUE_URL_')) return `https://sqs.us-east-1.amazonaws.com/${account}/${id}`;
   if (name.endsWith('_ARN')) return `arn:aws:secretsmanager:us-east-1:${account}:secret:${id}-AbCdEf`;
   return `resolved-${id}`;
 }

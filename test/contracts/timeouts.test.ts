@@ -41,7 +41,10 @@ type Container = Record<string, any>;
 
 function setup(stage: 'staging' | 'prod') {
   const { json } = synthStage(stage);
-  const containers = resourcesOf(json.services, 'AWS::ECS::TaskDefinition').map(([, p]) => (p['ContainerDefinitions'] as Container[])[0] as Container);
+  // The stable pools; an agent canary's candidate pool (logical IDs under Canary) runs the same construct.
+  const containers = resourcesOf(json.services, 'AWS::ECS::TaskDefinition')
+    .filter(([id]) => !id.startsWith('Canary'))
+    .map(([, p]) => (p['ContainerDefinitions'] as Container[])[0] as Container);
   const container = (role: string): Container => {
     const c = containers.find((x) => x['Name'] === role);
     if (c === undefined) throw new Error(`no ${role} container in ${stage}/Services`);
@@ -55,7 +58,7 @@ function setup(stage: 'staging' | 'prod') {
       out[Name] =
         typeof Value === 'string'
           ? Value
-          : Name.startsWith('QUEUE_URL')
+          : Name.endsWith('QUEUE_URL') || Name.includes('QUEUE_URL_')
             ? `https://sqs.us-east-1.amazonaws.com/111111111111/${Name.toLowerCase()}`
             : Name.endsWith('_ARN')
               ? `arn:aws:secretsmanager:us-east-1:111111111111:secret:${Name.toLowerCase()}`

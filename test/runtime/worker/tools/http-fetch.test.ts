@@ -78,7 +78,8 @@ const port = () => new URL(site.url).port;
 describe('http_fetch: the default policy (the webhooks\' SSRF policy)', () => {
   it.each([
     ['plain http to loopback', () => `http://127.0.0.1:${port()}/text`, /must use https/],
-    ['https to a loopback literal', () => `https://127.0.0.1:${port()}/text`, /private, loopback or link-local/],
+    ['https to a loopback literal', () => 'https://127.0.0.1/text', /private, loopback or link-local/],
+    ['https to loopback on another port', () => `https://127.0.0.1:${port()}/text`, /port \d+ is not allowed/],
     ['the metadata service', () => 'https://169.254.169.254/latest/meta-data/', /private, loopback or link-local/],
     ['an internal name', () => 'https://db.internal/', /internal name/],
     ['credentials in the URL', () => 'https://user:pw@example.com/', /must not contain credentials/],
