@@ -2,7 +2,6 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
 import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
-import { hashApiKey } from '../../runtime/src/shared/api-keys';
 import { DEAD_LETTERED, DeadLetterRows } from '../../runtime/src/shared/dead-letter-rows';
 import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { listen, type RunningServer } from '../../runtime/src/shared/http';
@@ -56,7 +55,7 @@ describe('chaos: a task whose worker crashes on every receive', () => {
       DEAD_LETTER_SWEEP_MS: '1000',
       // A notifier in the process: the webhook's outcome is recorded on the row. The plain-http
       // loopback callback is refused by the deployed URL policy, which is what gets recorded.
-      INTAKE_API_KEYS: JSON.stringify([{ name: 'tenant-a', sha256: hashApiKey('k'), webhookSecret: 'whsec_0123456789abcdef0123456789abcdef' }]),
+      WEBHOOK_SIGNING_KEYS: JSON.stringify({ 'tenant-a': 'whsec_0123456789abcdef0123456789abcdef' }),
     };
     let generation = 0;
     const spawn = () => {
