@@ -182,6 +182,6 @@ describe('provider weather against the emulators, the gateway and the stub provi
     expect((await views(h, ids)).map((v) => v.attempts)).toEqual([1, 1, 1, 1]);
     expect(await dlqDepth(h)).toBe(0);
     expect(pausedBy).toContain('provider_auth');
-    expect(received.every((n) => n === 1)).toBe(true);
+    expect(received.filter((n) => n !== 1)).toEqual([]);
   }, 120_000);
 });
