@@ -195,7 +195,8 @@ describe('networking and load balancing (prod)', () => {
       .filter(([, p]) => (p['SecurityGroupEgress'] ?? []).some((r: Record<string, unknown>) => r['CidrIp'] === '0.0.0.0/0' || r['CidrIpv6'] === '::/0'))
       .map(([id]) => id)
       .sort();
-    expect(openEgress).toEqual([expect.stringMatching(/^GatewayTaskSg/), expect.stringMatching(/^WorkerTaskSg/)]);
+    // The agent canary's candidate pool is the same worker construct, with the same egress.
+    expect(openEgress).toEqual([expect.stringMatching(/^CanaryWorkerTaskSg/), expect.stringMatching(/^GatewayTaskSg/), expect.stringMatching(/^WorkerTaskSg/)]);
     services.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: Match.stringLikeRegexp('^LLM gateway'),
       SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }],
