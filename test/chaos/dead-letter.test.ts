@@ -115,7 +115,13 @@ describe('chaos: a task whose worker crashes on every receive', () => {
     const sweptBy = all.filter((p) => (p.events.get('task.dead_lettered') ?? 0) > 0);
     expect(sweptBy).toHaveLength(1);
 
-    // The fix is deployed (no more crashes): the operator redrives the task and it runs again.
+    // The fix is deployed (no more crashes): the crashing worker is replaced, the operator redrives
+    // the task and it runs again. (Stopped first so its 1 s test sweep does not hold the message.)
+    const old = current;
+    if (old !== undefined) {
+      old.child.kill('SIGKILL');
+      await old.exited;
+    }
     const report = await redriveDeadLetters({
       sqs: aws.sqs,
       deadLetterQueueUrl: aws.resources.dlqUrl,
@@ -125,6 +131,7 @@ describe('chaos: a task whose worker crashes on every receive', () => {
       deadlineMs: 60_000,
     });
     expect(report.redriven).toEqual([taskId]);
+    spawn();
     const done = await eventually(
       async () => {
         const t = await store.get(taskId);
