@@ -8,8 +8,9 @@ import { readFleetScaling, type CfnTemplate } from './template-policy';
  * included) and read the worker service's scaling from the Services stack's template, so the
  * simulation follows whatever the infrastructure code says today.
  */
-export function prodWorkerScaling(): FleetScalingSpec {
-  const app = new App();
+/** `configDir`: where config/prod.json lives (a site's own, or the tests' fixture). @default the app's default */
+export function prodWorkerScaling(configDir?: string): FleetScalingSpec {
+  const app = new App(configDir === undefined ? {} : { context: { configDir } });
   const stages = buildApp(app, { stages: ['prod'] });
   const prod = stages['prod'];
   if (prod === undefined) throw new Error('buildApp did not create the prod stage');

@@ -1,4 +1,5 @@
-import { deriveCapacityPlan, loadStageConfig } from '../../lib/config';
+import { deriveCapacityPlan, loadStageConfig, readSiteConfig } from '../../lib/config';
+import { TEST_CONFIG_DIR } from '../lib/support/synth-stage';
 import { prodWorkerScaling } from '../../bench/sim/prod-template';
 import { queueProcessingPatternScaling } from '../../bench/sim/reference-pattern';
 import { readFleetScaling, TemplatePolicyError } from '../../bench/sim/template-policy';
@@ -21,8 +22,8 @@ describe('readFleetScaling', () => {
   });
 
   it('GIVEN the prod stage WHEN synthesized in-process THEN the worker bounds and backlog target match the prod config', () => {
-    const worker = loadStageConfig('prod').services.worker;
-    const spec = prodWorkerScaling();
+    const worker = loadStageConfig('prod', readSiteConfig(TEST_CONFIG_DIR, 'prod')).services.worker;
+    const spec = prodWorkerScaling(TEST_CONFIG_DIR);
     expect(spec).toMatchObject({ minCapacity: worker.minTasks, maxCapacity: worker.maxTasks });
     const tracking = spec.policies.find((p) => p.kind === 'target');
     expect(tracking).toMatchObject({ targetValue: deriveCapacityPlan(worker).backlogPerTaskTarget });

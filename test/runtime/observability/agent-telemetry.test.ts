@@ -107,7 +107,7 @@ describe('AgentTelemetry', () => {
     expect(metrics.sum(METRICS.costPerTaskUsd)).toBeCloseTo(4.5, 10);
     expect(metrics.sum(METRICS.contextUtilisation)).toBe(25);
     expect(metrics.find(METRICS.finishReason, { FinishReason: 'tool_use' })).toHaveLength(1);
-    expect(metrics.find(METRICS.tasksSucceeded)[0]?.dimensions).toEqual({ Stage: 'test', Service: 'worker', PromptVersion: 'p-123456789abc', Model: 'claude-sonnet-5' });
+    expect(metrics.find(METRICS.tasksSucceeded)[0]?.dimensions).toEqual({ Stage: 'test', Service: 'worker', PromptVersion: 'p-123456789abc', AgentVersion: 'stable', Model: 'claude-sonnet-5' });
   });
 
   it('GIVEN the intake traceparent WHEN a task runs THEN invoke_agent continues that trace as a child of the intake span', async () => {

@@ -135,7 +135,7 @@ describe('observability end to end', () => {
       ToolCallsPerTask: 2,
       CostPerTaskUsd: expect.any(Number),
     });
-    expect(succeeded[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Stage', 'Service', 'PromptVersion', 'Model'], ['Stage', 'Service']]);
+    expect(succeeded[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Stage', 'Service', 'PromptVersion', 'AgentVersion', 'Model'], ['Stage', 'Service'], ['Stage', 'Service', 'AgentVersion']]);
     expect(succeeded[0]?.['InputTokensPerTask']).toBeGreaterThan(0);
 
     const finish = named('FinishReasonCount').filter((l) => l['taskId'] === taskId).map((l) => l['FinishReason']);
