@@ -40,3 +40,17 @@ export function traceCarrierOf(attributes: Readonly<Record<string, { readonly Da
   const tracestate = read('tracestate');
   return { ...(traceparent !== undefined ? { traceparent } : {}), ...(tracestate !== undefined ? { tracestate } : {}) };
 }
+
+/**
+ * The intake writes a task's row and sends its message at the same time, so a worker may receive
+ * the message first. The intake gives up on the row write after this long (and answers 503), so a
+ * message whose row is still missing after `TASK_ROW_WAIT_MS` belongs to a task that was never
+ * accepted; until then the worker hands it back instead of dropping it.
+ */
+export const TASK_ROW_WRITE_DEADLINE_MS = 5_000;
+
+/** How long after its first send a message without a row is handed back before it counts as orphaned: six write deadlines. */
+export const TASK_ROW_WAIT_MS = 6 * TASK_ROW_WRITE_DEADLINE_MS;
+
+/** Message attribute carrying the epoch ms a task's first message was sent, kept on fresh copies so the row wait stays bounded. */
+export const FIRST_SENT_ATTRIBUTE = 'openclaw-first-sent';

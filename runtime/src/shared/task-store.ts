@@ -48,6 +48,10 @@ function toItem(task: TaskRecord, expiresAt: number): Item {
 }
 
 /** The record as the rest of the runtime sees it: no keys, no storage bookkeeping, input and prompt as submitted. */
+export function taskFromItem(item: Record<string, unknown> | undefined): TaskRecord | undefined {
+  return strip(item);
+}
+
 function strip(item: Record<string, unknown> | undefined): TaskRecord | undefined {
   if (item === undefined) return undefined;
   const { pk: _pk, sk: _sk, [TASK_TTL_ATTRIBUTE]: _ttl, inputJson, ...rest } = item;
@@ -55,6 +59,11 @@ function strip(item: Record<string, unknown> | undefined): TaskRecord | undefine
   if (typeof inputJson !== 'string') return row as TaskRecord;
   const input = JSON.parse(inputJson) as StructuredInput;
   return { ...row, input, prompt: row.prompt ?? renderStructuredInput(input) };
+}
+
+/** A task row checked against the item-size limit, ready for `insert`. */
+export interface StorableTask {
+  readonly item: Record<string, unknown>;
 }
 
 /** The task rows (META items). Status transitions are conditional so racing writers cannot regress them. */
@@ -84,11 +93,29 @@ export class TaskStore {
    * The row expires after the retention unless it finishes (which restarts it), so a row whose
    * writer died before SendMessage does not stay QUEUED forever.
    */
-  async create(task: TaskRecord): Promise<boolean> {
+  async create(task: TaskRecord, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+    return this.insert(this.storable(task), options);
+  }
+
+  /**
+   * The row for `task`, or TaskTooLargeError: lets a caller refuse an oversize task before it
+   * starts anything else (the intake sends the message alongside the write).
+   */
+  storable(task: TaskRecord): StorableTask {
     const item = toItem(task, this.expiry());
     const size = dynamoItemSize(item);
     if (size > MAX_SUBMITTED_ROW_BYTES) throw new TaskTooLargeError(task.taskId, size, MAX_SUBMITTED_ROW_BYTES);
-    return conditionHeld(() => this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+    return { item };
+  }
+
+  /** Write a row from `storable`; false if a row with that ID already exists. */
+  async insert(row: StorableTask, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+    return conditionHeld(() =>
+      this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: row.item, ConditionExpression: 'attribute_not_exists(pk)' }),
+        ...(options.abortSignal !== undefined ? [{ abortSignal: options.abortSignal }] : []),
+      ),
+    );
   }
 
   async get(taskId: string, consistent = true): Promise<TaskRecord | undefined> {
@@ -110,26 +137,31 @@ export class TaskStore {
    * row, or undefined when the task is terminal (a duplicate delivery of finished work) or unknown.
    */
   async markRunning(taskId: string): Promise<TaskRecord | undefined> {
-    const now = this.now().toISOString();
     return ifConditionFails(
       async () => {
-        const out = await this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { pk: taskPk(taskId), sk: META_SK },
-            UpdateExpression:
-              'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one, #ttl = :ttl',
-            ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
-            // Each attempt restarts the row's retention, so a task taken up late cannot expire mid-run.
-            ExpressionAttributeNames: { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE },
-            ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1, ':ttl': this.expiry() },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
+        const out = await this.client.send(new UpdateCommand({ ...this.markRunningUpdate(taskId), ReturnValues: 'ALL_NEW' }));
         return strip(out.Attributes);
       },
       () => undefined,
     );
+  }
+
+  /**
+   * The update `markRunning` makes, for a caller that sends it inside a transaction (the worker
+   * takes the lease and counts the attempt in one round trip).
+   */
+  markRunningUpdate(taskId: string) {
+    const now = this.now().toISOString();
+    return {
+      TableName: this.tableName,
+      Key: { pk: taskPk(taskId), sk: META_SK },
+      UpdateExpression:
+        'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one, #ttl = :ttl',
+      ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
+      // Each attempt restarts the row's retention, so a task taken up late cannot expire mid-run.
+      ExpressionAttributeNames: { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE },
+      ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1, ':ttl': this.expiry() },
+    };
   }
 
   /**

@@ -3,7 +3,7 @@ import { describeDecision } from '../shared/decision-log';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepRecord, TaskRecord } from '../shared/task-model';
-import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
+import type { CheckpointLog, TaskOutcome, ToolIntent } from './checkpoint-log';
 import { fitContext } from './context-window';
 import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
 import { noopMetrics, type Metrics } from '../shared/metrics';
@@ -58,6 +58,11 @@ export interface RunContext {
   readonly isCancelled: () => Promise<boolean>;
   /** True once the worker drains: the loop stops at the next step boundary, everything so far checkpointed. */
   readonly draining?: () => boolean;
+  /**
+   * The task's steps and intents as the caller already read them (CheckpointLog.load, with the
+   * lease), so the loop does not read them again. @default read from the log
+   */
+  readonly preloaded?: { readonly steps: readonly StepRecord[]; readonly intents: ReadonlyMap<number, ToolIntent> };
 }
 
 const outcomeUnknown = (key: string): string =>
@@ -94,7 +99,9 @@ export class AgentLoop {
 
   async run(ctx: RunContext): Promise<TaskOutcome> {
     const { task } = ctx;
-    const steps: StepRecord[] = await this.options.log.list(task.taskId);
+    const steps: StepRecord[] = ctx.preloaded !== undefined ? [...ctx.preloaded.steps] : await this.options.log.list(task.taskId);
+    // The model's final answer, held back so it is written with the result in one transaction.
+    let finalStep: StepRecord | undefined;
     const logger = this.options.logger.child({ taskId: task.taskId });
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
     // The task's tool policy: what its API key may use, fixed at intake.
@@ -105,14 +112,15 @@ export class AgentLoop {
     const firstSeq = replay(task.prompt, steps).nextSeq;
 
     for (;;) {
-      ctx.signal.throwIfAborted();
-      if (ctx.draining?.() === true) throw new DrainingError(task.taskId);
       const convo = replay(task.prompt, steps);
       const used = measureUsage(steps, startedAt, this.now(), this.prices);
       const usage = { ...convo.usage, costUsd: Math.round(used.maxCostUsd * 1e6) / 1e6 };
+      // Before the abort and drain checks: a final answer in hand is recorded, not thrown away.
       if (convo.finalText !== undefined) {
-        return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length } };
+        return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length }, ...(finalStep !== undefined ? { finalStep } : {}) };
       }
+      ctx.signal.throwIfAborted();
+      if (ctx.draining?.() === true) throw new DrainingError(task.taskId);
       const failed = (type: string, message: string): TaskOutcome => ({ status: 'FAILED', fields: { usage, steps: steps.length, error: { type, message } } });
       const next = convo.pendingTools[0];
       // Checked before each model call (tool steps in between are short), one read per turn.
@@ -184,6 +192,12 @@ export class AgentLoop {
         // The abbreviated state behind the decision: what the model was shown, what it chose and why.
         ...describeDecision(sent.messages, content, this.options.system),
       });
+      const step = this.options.log.draft(ctx.lease(), convo.nextSeq, 'llm', { ...payload });
+      if (replay(task.prompt, [...steps, step]).finalText !== undefined) {
+        finalStep = step;
+        steps.push(step);
+        continue;
+      }
       steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'llm', { ...payload }));
     }
   }
@@ -226,7 +240,7 @@ export class AgentLoop {
     }
 
     if (hasSideEffects(tool)) {
-      const intent = mayHaveIntent ? await this.options.log.getIntent(taskId, seq) : undefined;
+      const intent = !mayHaveIntent ? undefined : ctx.preloaded !== undefined ? ctx.preloaded.intents.get(seq) : await this.options.log.getIntent(taskId, seq);
       if (intent?.toolUseId === use.id) {
         // A previous owner announced this call and died before recording its result.
         if (tool.idempotency.onInterrupted === 'outcome_unknown') {

@@ -3,7 +3,7 @@ import type { PauseReason } from './poll-gate';
 import type { WeatherKind } from './provider-weather';
 
 /** Why a task went back to the queue without a failure being counted. */
-export type HandBackReason = 'draining' | 'circuit_open' | 'leased_elsewhere' | 'provider_weather';
+export type HandBackReason = 'draining' | 'circuit_open' | 'leased_elsewhere' | 'provider_weather' | 'row_pending';
 
 /**
  * The consumer's typed events, in the spirit of sqs-consumer's. Listeners are for observation

@@ -4,10 +4,10 @@ import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
-import { traceCarrierOf } from '../shared/task-message';
+import { TASK_ROW_WAIT_MS, traceCarrierOf } from '../shared/task-message';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
-import type { TaskStore } from '../shared/task-store';
-import type { AgentLoop } from './agent-loop';
+import { taskFromItem, type TaskStore } from '../shared/task-store';
+import type { AgentLoop, RunContext } from './agent-loop';
 import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
 import { CircuitProbe } from './circuit-probe';
 import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
@@ -70,6 +70,11 @@ export interface ConsumerOptions {
    * rejected key). @default { baseMs: 2000, maxMs: 120_000 }
    */
   readonly weatherBackoff?: WeatherBackoff;
+  /**
+   * How long after its first send a message whose task has no row yet is handed back instead of
+   * dropped (the intake writes the row and sends the message at once). @default TASK_ROW_WAIT_MS (30 s)
+   */
+  readonly rowWaitMs?: number;
   /** Wraps each run in the task's trace (continued from the message's traceparent) and task metrics. @default none */
   readonly telemetry?: TaskRunObserver;
 }
@@ -149,6 +154,7 @@ export class Consumer {
       logger: o.logger,
       events: this.events,
       maxReceiveCount: o.maxReceiveCount ?? 5,
+      rowWaitMs: o.rowWaitMs ?? TASK_ROW_WAIT_MS,
       notify: (taskId, logger) => this.notify(taskId, logger),
     });
     this.circuit = new CircuitProbe({ gate: this.gate, backoffMs: o.probeBackoffMs ?? 1000, ...(o.probe !== undefined ? { probe: o.probe } : {}) });
@@ -250,37 +256,46 @@ export class Consumer {
     }
     const taskId = body.taskId;
     const logger = this.o.logger.child({ taskId, receiveCount });
-    // The lease first: a receive that cannot take it (another worker runs the task) counts no attempt.
-    const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
-    if (acquired === undefined) {
+    // The lease and the attempt in one transaction: a receive that cannot take the lease counts no attempt.
+    const claim = await this.o.leases.claim(taskId, this.o.workerId, this.o.store.markRunningUpdate(taskId));
+    if (claim.kind === 'leased_elsewhere') {
       // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
-      const lock = await this.o.leases.inspect(taskId);
-      const wait = Math.ceil(Math.max(0, (lock?.expiresAt ?? 0) - Date.now()) / 1000) + 1;
+      const wait = Math.ceil(Math.max(0, claim.expiresAt - Date.now()) / 1000) + 1;
       logger.info('task.leased_elsewhere', { retryInSeconds: wait });
       await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
       return;
     }
-    const task = await this.o.store.markRunning(taskId);
-    if (task === undefined) {
+    if (claim.kind === 'not_runnable') {
+      if (claim.status === undefined && (await this.handBacks.awaitRow(received, taskId, logger))) return;
       // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
-      logger.info('task.duplicate_or_missing');
+      logger.info('task.duplicate_or_missing', { status: claim.status ?? 'missing' });
       this.events.emit('task_duplicate', { taskId });
       // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
       await this.notify(taskId, logger);
       await this.messages.delete(received);
-      await this.o.leases.release(acquired).catch(() => false);
       return;
     }
-    await this.runLeased(received, body, task, acquired, logger, slot);
+    // One consistent read of the partition: the row as just updated, the lock (for the fence), the steps and intents.
+    const partition = await this.o.log.load(taskId);
+    const acquired = this.o.leases.fromLock(taskId, this.o.workerId, claim, partition.lock);
+    const task = taskFromItem(partition.row);
+    if (acquired === undefined || task === undefined) {
+      // Taken over between the claim and the read (or the row vanished): the new owner settles the message.
+      logger.warn('task.fenced', { error: 'lease taken over before the task started' });
+      this.events.emit('task_fenced', { taskId, fence: 0, message: 'lease taken over before the task started' });
+      return;
+    }
+    await this.runLeased(received, body, task, acquired, logger, slot, { steps: partition.steps, intents: partition.intents });
   }
 
   private async runLeased(
     received: Received,
     body: TaskMessage,
-    task: NonNullable<Awaited<ReturnType<TaskStore['markRunning']>>>,
+    task: TaskRecord,
     acquired: LeaseHandle,
     logger: Logger,
     slot: number,
+    preloaded: NonNullable<RunContext['preloaded']>,
   ): Promise<void> {
     const { taskId } = body;
     const started = Date.now();
@@ -320,16 +335,25 @@ export class Consumer {
             // No read per turn: every checkpoint's transaction checks the cancel flag (CancelRequestedError).
             isCancelled: () => Promise.resolve(false),
             draining: () => this.stopController.signal.aborted,
+            preloaded,
           }),
         );
       } catch (err) {
         if (!(err instanceof CancelRequestedError) || heartbeat.lost !== undefined) throw err;
         outcome = await this.cancelledOutcome(task);
       }
-      // The result and the lease's release are one transaction; afterwards the slot counts as
-      // settling (the idle-stall limit covers the webhook's bounded retries).
+      // The result and the lease's release are one transaction (with the final step, when the loop
+      // held it back); afterwards the slot counts as settling (the idle-stall limit covers the
+      // webhook's bounded retries).
       await heartbeat.stop();
-      await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+      try {
+        await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+      } catch (err) {
+        // Cancelled during the last model call: the answer is dropped and CANCELLED recorded instead.
+        if (!(err instanceof CancelRequestedError)) throw err;
+        outcome = await this.cancelledOutcome(task);
+        await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+      }
       this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       logger.info('task.finished', { status: outcome.status });
       this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });

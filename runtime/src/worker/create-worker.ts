@@ -87,6 +87,8 @@ export interface WorkerDeps {
   readonly notifier?: ConsumerOptions['notifier'];
   /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
   readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
+  /** How long a message whose task has no row yet is handed back before it is dropped. @default TASK_ROW_WAIT_MS (30 s) */
+  readonly rowWaitMs?: number;
 }
 
 /** Wire a worker from its ports; the same code runs against AWS, the emulators and test fakes. */
@@ -160,6 +162,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('probeBackoffMs', deps.probeBackoffMs),
     ...definedOnly('notifier', deps.notifier),
     ...definedOnly('weatherBackoff', deps.weatherBackoff),
+    ...definedOnly('rowWaitMs', deps.rowWaitMs),
   });
   consumer.events.on('task_started', (e) => {
     if (e.receiveCount > 1) telemetry.taskRedelivered(e.taskId, e.receiveCount);
