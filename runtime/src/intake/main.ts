@@ -8,7 +8,7 @@ import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { apiKeySource } from '../shared/api-keys';
 import { SecretBackedAuthenticator } from './api-keys';
-import { createIntakeHandler } from './app';
+import { INTAKE_MAX_SOCKETS, createIntakeHandler } from './app';
 import { SharedKeyRateLimiter } from './shared-rate-limiter';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -32,7 +32,8 @@ function canaryRouter(config: IntakeConfig, logger: Logger): CanaryRouter {
 async function main(): Promise<void> {
   const config = loadIntakeConfig(process.env);
   const logger = createLogger({ service: 'intake', stage: config.stage }, { level: config.logLevel });
-  const { dynamo, sqs } = createAwsClients(config.aws);
+  // Each accepted task has a row write and a message in flight at once: sockets for a few hundred submissions.
+  const { dynamo, sqs } = createAwsClients(config.aws, { maxSockets: INTAKE_MAX_SOCKETS });
   // Read at run time with a short cache: a first deploy starts before anyone has put the keys, and
   // answers not-ready (naming the secret and the command) until they are there; no redeploy needed.
   const auth = new SecretBackedAuthenticator(

@@ -47,9 +47,9 @@ export function traceCarrierOf(attributes: Readonly<Record<string, { readonly Da
  * message whose row is still missing after `TASK_ROW_WAIT_MS` belongs to a task that was never
  * accepted; until then the worker hands it back instead of dropping it.
  */
-export const TASK_ROW_WRITE_DEADLINE_MS = 5_000;
+export const TASK_ROW_WRITE_DEADLINE_MS = 10_000;
 
-/** How long after its first send a message without a row is handed back before it counts as orphaned: six write deadlines. */
+/** How long after its first send a message without a row is handed back before it counts as orphaned: six write deadlines (60 s). */
 export const TASK_ROW_WAIT_MS = 6 * TASK_ROW_WRITE_DEADLINE_MS;
 
 /** Message attribute carrying the epoch ms a task's first message was sent, kept on fresh copies so the row wait stays bounded. */

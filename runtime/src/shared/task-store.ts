@@ -217,6 +217,43 @@ export class TaskStore {
   }
 
   /**
+   * Make sure a task whose submission failed never runs: its row becomes a FAILED tombstone
+   * (`not_accepted`) unless a worker has already started it. Unlike a delete, the tombstone also
+   * stops a row write that is still on its way (an abandoned PutItem DynamoDB applies late), whose
+   * `attribute_not_exists` condition then fails. Returns 'started' when the task is already past
+   * QUEUED: its row and message both made it, so it was accepted after all.
+   */
+  async abandon(task: TaskRecord): Promise<'abandoned' | 'started'> {
+    const now = this.now().toISOString();
+    const tombstone: Item = {
+      pk: taskPk(task.taskId),
+      sk: META_SK,
+      taskId: task.taskId,
+      status: 'FAILED',
+      priority: task.priority,
+      prompt: '',
+      ...(task.submittedBy !== undefined ? { submittedBy: task.submittedBy } : {}),
+      createdAt: task.createdAt,
+      updatedAt: now,
+      finishedAt: now,
+      error: { type: 'not_accepted', message: 'the submission failed (503) before the task was accepted; it never ran' },
+      [TASK_TTL_ATTRIBUTE]: this.expiry(),
+    };
+    const put = await conditionHeld(() =>
+      this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: tombstone,
+          ConditionExpression: 'attribute_not_exists(pk) OR (#s = :queued AND attribute_not_exists(enqueuedAt))',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':queued': 'QUEUED' },
+        }),
+      ),
+    );
+    return put ? 'abandoned' : 'started';
+  }
+
+  /**
    * Cancel a task: a QUEUED one becomes CANCELLED at once (the worker skips it on receipt); a
    * RUNNING one is flagged and the worker stops at its next step. Returns the row after the
    * change, or the unchanged row when it was already terminal (the caller answers 409).

@@ -72,7 +72,7 @@ export interface ConsumerOptions {
   readonly weatherBackoff?: WeatherBackoff;
   /**
    * How long after its first send a message whose task has no row yet is handed back instead of
-   * dropped (the intake writes the row and sends the message at once). @default TASK_ROW_WAIT_MS (30 s)
+   * dropped (the intake writes the row and sends the message at once). @default TASK_ROW_WAIT_MS (60 s)
    */
   readonly rowWaitMs?: number;
   /** Wraps each run in the task's trace (continued from the message's traceparent) and task metrics. @default none */

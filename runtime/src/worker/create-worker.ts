@@ -87,7 +87,7 @@ export interface WorkerDeps {
   readonly notifier?: ConsumerOptions['notifier'];
   /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
   readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
-  /** How long a message whose task has no row yet is handed back before it is dropped. @default TASK_ROW_WAIT_MS (30 s) */
+  /** How long a message whose task has no row yet is handed back before it is dropped. @default TASK_ROW_WAIT_MS (60 s) */
   readonly rowWaitMs?: number;
 }
 

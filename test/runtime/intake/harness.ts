@@ -1,4 +1,5 @@
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { ApiKeyAuthenticator } from '../../../runtime/src/intake/api-keys';
 import { hashApiKey, type ApiKeyEntry } from '../../../runtime/src/shared/api-keys';
@@ -46,7 +47,10 @@ export const publicResolver = async (): Promise<readonly string[]> => ['93.184.2
  * test wrap the real client (e.g. to fail SendMessage once).
  */
 export async function startIntake(
-  overrides: Partial<Omit<IntakeOptions, 'dynamo' | 'queues' | 'auth'>> & { wrapSqs?: (sqs: SQSClient) => SQSClient } = {},
+  overrides: Partial<Omit<IntakeOptions, 'dynamo' | 'queues' | 'auth'>> & {
+    wrapSqs?: (sqs: SQSClient) => SQSClient;
+    wrapDynamo?: (dynamo: DynamoDBDocumentClient) => DynamoDBDocumentClient;
+  } = {},
 ): Promise<IntakeHarness> {
   const aws = await createTestAws();
   const keys = {
@@ -56,10 +60,10 @@ export async function startIntake(
     other: makeKey('other'),
     entitled: makeKey('entitled', { entitlements: ENTITLED }),
   };
-  const { wrapSqs, ...rest } = overrides;
+  const { wrapSqs, wrapDynamo, ...rest } = overrides;
   const server = await listen(
     createIntakeHandler({
-      dynamo: aws.dynamo,
+      dynamo: wrapDynamo !== undefined ? wrapDynamo(aws.dynamo) : aws.dynamo,
       sqs: wrapSqs !== undefined ? wrapSqs(aws.sqs) : aws.sqs,
       tableName: aws.resources.tasksTable,
       queues: aws.resources.queues,
