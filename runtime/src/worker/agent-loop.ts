@@ -2,7 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { describeDecision } from '../shared/decision-log';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { StepRecord, TaskRecord } from '../shared/task-model';
+import type { StepKind, StepRecord, TaskRecord } from '../shared/task-model';
 import type { CheckpointLog, TaskOutcome, ToolIntent } from './checkpoint-log';
 import { fitContext } from './context-window';
 import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
@@ -102,6 +102,14 @@ export class AgentLoop {
     const steps: StepRecord[] = ctx.preloaded !== undefined ? [...ctx.preloaded.steps] : await this.options.log.list(task.taskId);
     // The model's final answer, held back so it is written with the result in one transaction.
     let finalStep: StepRecord | undefined;
+    // The step whose side-effecting tool's intent went in with the step before it (see planIntent).
+    let intentFor: number | undefined;
+    const appendStep = async (seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> => {
+      const planned = this.planIntent(tools, task, [...steps, this.options.log.draft(ctx.lease(), seq, kind, payload)]);
+      const step = await this.options.log.append(ctx.lease(), seq, kind, payload, planned);
+      intentFor = planned?.seq;
+      return step;
+    };
     const logger = this.options.logger.child({ taskId: task.taskId });
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
     // The task's tool policy: what its API key may use, fixed at intake.
@@ -120,7 +128,9 @@ export class AgentLoop {
         return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length }, ...(finalStep !== undefined ? { finalStep } : {}) };
       }
       ctx.signal.throwIfAborted();
-      if (ctx.draining?.() === true) throw new DrainingError(task.taskId);
+      // A tool whose intent is already recorded runs before the drain stops the loop, so its intent is
+      // never left without an attempt (which the next owner would have to report as outcome unknown).
+      if (ctx.draining?.() === true && intentFor !== convo.nextSeq) throw new DrainingError(task.taskId);
       const failed = (type: string, message: string): TaskOutcome => ({ status: 'FAILED', fields: { usage, steps: steps.length, error: { type, message } } });
       const next = convo.pendingTools[0];
       // Checked before each model call (tool steps in between are short), one read per turn.
@@ -146,11 +156,11 @@ export class AgentLoop {
           this.metrics.emit([{ name: METRICS.loopsDetected, value: 1 }], {}, { taskId: task.taskId, kind: loop.kind, final });
           if (final) return failed('loop_detected', loop.message);
           const warning: ToolStepPayload = { toolUseId: next.id, name: next.name, content: loop.message, isError: true, loop: loop.kind };
-          steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...warning }));
+          steps.push(await appendStep(convo.nextSeq, 'tool', { ...warning }));
           continue;
         }
-        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
-        steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
+        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq, intentFor === convo.nextSeq);
+        steps.push(await appendStep(convo.nextSeq, 'tool', { ...payload }));
         continue;
       }
 
@@ -198,7 +208,7 @@ export class AgentLoop {
         steps.push(step);
         continue;
       }
-      steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'llm', { ...payload }));
+      steps.push(await appendStep(convo.nextSeq, 'llm', { ...payload }));
     }
   }
 
@@ -218,7 +228,31 @@ export class AgentLoop {
     }
   }
 
-  private async runTool(tools: TaskTools, taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
+  /**
+   * The intent to record with the step just drafted (last of `steps`): the next pending tool call's,
+   * when it is one that will run and has side effects. Written in the same transaction as that
+   * step, it saves the intent's own round trip; the call runs right after (the drain waits for it).
+   */
+  private planIntent(tools: TaskTools, task: TaskRecord, steps: readonly StepRecord[]): { seq: number; intent: { toolUseId: string; name: string; idempotencyKey: string } } | undefined {
+    const convo = replay(task.prompt, steps);
+    const next = convo.pendingTools[0];
+    if (next === undefined || convo.finalText !== undefined) return undefined;
+    const resolved = tools.resolve(next.name);
+    if ('refused' in resolved || resolved.tool.risk === 'requires_approval' || !hasSideEffects(resolved.tool)) return undefined;
+    if (detectLoop(steps, next.id, this.loopThresholds) !== undefined) return undefined;
+    return { seq: convo.nextSeq, intent: { toolUseId: next.id, name: next.name, idempotencyKey: `${task.taskId}/${next.id}` } };
+  }
+
+  private async runTool(
+    tools: TaskTools,
+    taskId: string,
+    seq: number,
+    use: PendingToolUse,
+    ctx: RunContext,
+    logger: Logger,
+    mayHaveIntent: boolean,
+    intentRecorded = false,
+  ): Promise<ToolStepPayload> {
     const result = (r: ToolResult): ToolStepPayload => ({
       toolUseId: use.id,
       name: use.name,
@@ -251,7 +285,7 @@ export class AgentLoop {
         logger.info('tool.reconciled', { tool: use.name, idempotencyKey, performed: found.performed });
         if (found.performed) return result(found.result);
         // The downstream system says it never happened: running it now cannot do it twice.
-      } else {
+      } else if (!intentRecorded) {
         await this.options.log.recordIntent(ctx.lease(), seq, { toolUseId: use.id, name: use.name, idempotencyKey });
       }
     }

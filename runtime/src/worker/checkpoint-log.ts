@@ -186,16 +186,18 @@ export class CheckpointLog {
     what: string,
     context: Record<string, unknown>,
     checkCancel = false,
+    alsoWrite: readonly Record<string, unknown>[] = [],
   ): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         // The lease check is rebuilt per try: its `expiresAt > now` must use the time of this try.
-        const items = checkCancel ? [this.leaseCheck(lease), this.notCancelled(lease.taskId), write] : [this.leaseCheck(lease), write];
+        const items = checkCancel ? [this.leaseCheck(lease), this.notCancelled(lease.taskId), write, ...alsoWrite] : [this.leaseCheck(lease), write, ...alsoWrite];
         await this.client.send(new TransactWriteCommand({ TransactItems: items }));
         return;
       } catch (err) {
         const codes = cancellationCodes(err);
-        if (checkCancel && codes[1] === 'ConditionalCheckFailed' && codes[0] !== 'ConditionalCheckFailed' && codes[2] !== 'ConditionalCheckFailed') {
+        const othersHeld = codes.every((code, i) => i === 1 || code !== 'ConditionalCheckFailed');
+        if (checkCancel && codes[1] === 'ConditionalCheckFailed' && othersHeld) {
           throw new CancelRequestedError(lease.taskId);
         }
         if (isConditionalCheckFailed(err)) {
@@ -211,10 +213,29 @@ export class CheckpointLog {
     }
   }
 
-  async append(lease: LeaseHandle, seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> {
+  /**
+   * Append step `seq`. With `nextIntent`, the intent of the side-effecting tool call that runs as
+   * step `nextIntent.seq` right after this one goes into the same transaction (one round trip
+   * instead of two; see recordIntent for what an intent means).
+   */
+  async append(
+    lease: LeaseHandle,
+    seq: number,
+    kind: StepKind,
+    payload: Record<string, unknown>,
+    nextIntent?: { readonly seq: number; readonly intent: Omit<ToolIntent, 'fence' | 'createdAt'> },
+  ): Promise<StepRecord> {
     const step = this.draft(lease, seq, kind, payload);
-    await this.fenced(lease, this.stepPut(step), `Checkpoint ${seq}`, { seq }, true);
+    const extra = nextIntent === undefined ? [] : [this.intentPut(lease, nextIntent.seq, nextIntent.intent)];
+    await this.fenced(lease, this.stepPut(step), `Checkpoint ${seq}`, { seq }, true, extra);
     return step;
+  }
+
+  private intentPut(lease: LeaseHandle, seq: number, intent: Omit<ToolIntent, 'fence' | 'createdAt'>) {
+    const now = this.now();
+    const record: ToolIntent = { ...intent, fence: lease.fence, createdAt: new Date(now).toISOString() };
+    const item = { pk: taskPk(lease.taskId), sk: intentSk(seq), ...record, [TASK_TTL_ATTRIBUTE]: taskExpiry(now, this.retentionDays) };
+    return { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } };
   }
 
   /** A step as `append` would record it, not written: the final step goes in with the result (`finishAndRelease`). */
