@@ -31,8 +31,8 @@ async function main(): Promise<void> {
   // Limits and circuits must hold across replicas, so every deployed stage shares them in the table.
   let stores = {};
   if (config.gatewayTable !== undefined) {
-    const { dynamo } = createAwsClients(config.aws);
-    stores = { limitStore: new DynamoLimitStore(dynamo, config.gatewayTable), breakerStore: new DynamoBreakerStore(dynamo, config.gatewayTable) };
+    const table = { client: createAwsClients(config.aws).dynamo, tableName: config.gatewayTable };
+    stores = { limitStore: new DynamoLimitStore(table), breakerStore: new DynamoBreakerStore(table) };
   } else if (config.stage !== 'local') {
     throw new ConfigError('Invalid gateway configuration: set GATEWAY_TABLE so replicas share rate limits and circuit state', { stage: config.stage });
   }
