@@ -63,6 +63,8 @@ export const ENV = {
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
   loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
   loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
+  approvalTimeoutSeconds: 'APPROVAL_TIMEOUT_SECONDS',
+  approvalSweepMs: 'APPROVAL_SWEEP_MS',
 } as const;
 
 export { PORTS };
@@ -113,6 +115,8 @@ const intakeSchema = z.object({
   [ENV.canaryShareCacheMs]: z.coerce.number().int().min(0).max(300_000).default(15_000),
 });
 
+const APPROVAL_TIMEOUT_FIX = 'must be whole seconds from 60 to 2592000 (30 days): how long a person has to approve a requires_approval tool call before it counts as denied; unset means 86400 (24 h)';
+
 const workerSchema = z.object({
   ...commonShape,
   [ENV.queueUrlHigh]: queueUrlSchema,
@@ -154,6 +158,14 @@ const workerSchema = z.object({
   [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
   [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
   [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
+  // Durable human approval (runtime/src/worker/approval-sweeper.ts): how long a person has to decide, and how often expiry is swept.
+  [ENV.approvalTimeoutSeconds]: z.coerce
+    .number({ error: APPROVAL_TIMEOUT_FIX })
+    .int(APPROVAL_TIMEOUT_FIX)
+    .min(60, APPROVAL_TIMEOUT_FIX)
+    .max(30 * 86_400, APPROVAL_TIMEOUT_FIX)
+    .default(86_400),
+  [ENV.approvalSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 const gatewaySchema = z.object({
@@ -246,6 +258,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly mcpServers: readonly McpServerConfig[];
   /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
   readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
+  /** Human approval: time to decide (APPROVAL_TIMEOUT_SECONDS) and the expiry sweep's period (APPROVAL_SWEEP_MS). */
+  readonly approvals: { readonly timeoutMs: number; readonly sweepMs: number };
 }
 
 export interface WorkerDurabilityConfig {
@@ -379,6 +393,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
     mcpServers: parseMcpServersJson(raw[ENV.mcpServers], ENV.mcpServers),
     loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
+    approvals: { timeoutMs: raw[ENV.approvalTimeoutSeconds] * 1000, sweepMs: raw[ENV.approvalSweepMs] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
