@@ -52,6 +52,7 @@ export const ENV = {
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
+  extraDeadLetterQueueUrls: 'EXTRA_DEAD_LETTER_QUEUE_URLS',
   agentVersion: 'AGENT_VERSION',
   canaryQueueUrlHigh: 'CANARY_QUEUE_URL_HIGH',
   canaryQueueUrlNormal: 'CANARY_QUEUE_URL_NORMAL',
@@ -148,6 +149,13 @@ const workerSchema = z.object({
   // The lanes' DLQ: set, every worker also sweeps it so dead-lettered tasks end FAILED.
   [ENV.deadLetterQueueUrl]: queueUrlSchema.optional(),
   [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  // Other pools' DLQs this worker sweeps too (comma-separated): the stable pool sweeps the canary's,
+  // whose own workers may have scaled to zero after a rollback.
+  [ENV.extraDeadLetterQueueUrls]: z
+    .string()
+    .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u !== ''))
+    .pipe(z.array(queueUrlSchema))
+    .optional(),
   // Which pool this worker is (agent canary): the AgentVersion dimension and span attribute.
   [ENV.agentVersion]: z.enum(AGENT_VERSIONS).default('stable'),
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
@@ -248,8 +256,11 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
-  /** The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep. */
-  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
+  /**
+   * The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep.
+   * `alsoQueueUrls` are other pools' DLQs swept the same way (EXTRA_DEAD_LETTER_QUEUE_URLS).
+   */
+  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number; readonly alsoQueueUrls?: readonly string[] };
   /** Which pool this worker belongs to (AGENT_VERSION): `stable`, or `candidate` in an agent canary. */
   readonly agentVersion: AgentVersion;
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
@@ -374,8 +385,10 @@ function intakeCanary(raw: z.infer<typeof intakeSchema>): IntakeCanaryConfig | u
   };
 }
 
-function deadLetterOf(queueUrl: string | undefined, sweepMs: number): Pick<WorkerConfig, 'deadLetter'> {
-  return queueUrl === undefined ? {} : { deadLetter: { queueUrl, sweepMs } };
+function deadLetterOf(queueUrl: string | undefined, sweepMs: number, also: readonly string[] | undefined): Pick<WorkerConfig, 'deadLetter'> {
+  if (queueUrl === undefined) return {};
+  const extra = (also ?? []).filter((u) => u !== queueUrl);
+  return { deadLetter: { queueUrl, sweepMs, ...(extra.length === 0 ? {} : { alsoQueueUrls: extra }) } };
 }
 
 export function loadWorkerConfig(env: Env): WorkerConfig {
@@ -409,7 +422,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       contextTokens: raw[ENV.contextTokens],
       maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
     },
-    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs]),
+    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs], raw[ENV.extraDeadLetterQueueUrls]),
     agentVersion: raw[ENV.agentVersion],
   };
 }
