@@ -66,6 +66,8 @@ export const ENV = {
   loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
   approvalTimeoutSeconds: 'APPROVAL_TIMEOUT_SECONDS',
   approvalSweepMs: 'APPROVAL_SWEEP_MS',
+  callRecordFile: 'CALL_RECORD_FILE',
+  callbackHttpHosts: 'CALLBACK_HTTP_HOSTS',
 } as const;
 
 export { PORTS };
@@ -87,6 +89,8 @@ const commonShape = {
   [ENV.dynamoEndpoint]: urlSchema.optional(),
   [ENV.sqsEndpoint]: urlSchema.optional(),
   [ENV.tasksTable]: z.string().min(3),
+  // Tests only (never set by a task definition): append every AWS call and outbound connection to this JSONL file.
+  [ENV.callRecordFile]: z.string().min(1).optional(),
 };
 
 const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -100,8 +104,18 @@ export const taskRetentionDaysSchema = z.coerce
   .max(3650, RETENTION_FIX)
   .default(DEFAULT_TASK_RETENTION_DAYS);
 
+/**
+ * Hosts that callbacks may reach over plain http, for a local run's webhook receiver (comma-separated).
+ * Refused outside STAGE=local: deployed callbacks are https to public addresses only.
+ */
+const callbackHttpHostsSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$/, 'must be a comma-separated list of host names or addresses, e.g. 127.0.0.1')
+  .optional();
+
 const intakeSchema = z.object({
   ...commonShape,
+  [ENV.callbackHttpHosts]: callbackHttpHostsSchema,
   [ENV.queueUrlHigh]: queueUrlSchema,
   [ENV.queueUrlNormal]: queueUrlSchema,
   [ENV.port]: portSchema(PORTS.intake),
@@ -120,6 +134,7 @@ const APPROVAL_TIMEOUT_FIX = 'must be whole seconds from 60 to 2592000 (30 days)
 
 const workerSchema = z.object({
   ...commonShape,
+  [ENV.callbackHttpHosts]: callbackHttpHostsSchema,
   [ENV.queueUrlHigh]: queueUrlSchema,
   [ENV.queueUrlNormal]: queueUrlSchema,
   [ENV.port]: portSchema(PORTS.worker),
@@ -213,6 +228,8 @@ export interface CommonConfig {
   readonly logLevel: LogLevel;
   readonly aws: AwsConfig;
   readonly tasksTable: string;
+  /** Tests only: where AWS calls and outbound connections are recorded (runtime/src/shared/call-recording.ts); unset, nothing is. */
+  readonly callRecordFile?: string;
 }
 
 export interface QueueUrls {
@@ -230,6 +247,8 @@ export interface IntakeConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** The candidate pool, when the stage runs an agent canary; unset: every task goes to the stable lanes. */
   readonly canary?: IntakeCanaryConfig;
+  /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
+  readonly callbackHttpHosts: readonly string[];
 }
 
 export interface IntakeCanaryConfig {
@@ -271,6 +290,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
   /** Human approval: time to decide (APPROVAL_TIMEOUT_SECONDS) and the expiry sweep's period (APPROVAL_SWEEP_MS). */
   readonly approvals: { readonly timeoutMs: number; readonly sweepMs: number };
+  /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
+  readonly callbackHttpHosts: readonly string[];
 }
 
 export interface WorkerDurabilityConfig {
@@ -340,7 +361,16 @@ function common(raw: z.infer<z.ZodObject<typeof commonShape>>): CommonConfig {
     ...definedOnly('dynamoEndpoint', raw[ENV.dynamoEndpoint]),
     ...definedOnly('sqsEndpoint', raw[ENV.sqsEndpoint]),
   };
-  return { stage: raw[ENV.stage], logLevel: raw[ENV.logLevel], aws, tasksTable: raw[ENV.tasksTable] };
+  return { stage: raw[ENV.stage], logLevel: raw[ENV.logLevel], aws, tasksTable: raw[ENV.tasksTable], ...definedOnly('callRecordFile', raw[ENV.callRecordFile]) };
+}
+
+/** CALLBACK_HTTP_HOSTS as a list; set outside STAGE=local it is a configuration error, never a silent downgrade. */
+function callbackHttpHosts(value: string | undefined, stage: Stage, service: string): string[] {
+  if (value === undefined) return [];
+  if (stage !== 'local') {
+    throw new ConfigError(`Invalid ${service} configuration: ${ENV.callbackHttpHosts}=${JSON.stringify(value)} is for local runs only (STAGE=local); unset it, deployed callbacks are https to public addresses`, { service });
+  }
+  return value.split(',');
 }
 
 export function loadIntakeConfig(env: Env): IntakeConfig {
@@ -359,6 +389,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     ...definedOnly('canary', intakeCanary(raw)),
+    callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'intake'),
   };
 }
 
@@ -424,6 +455,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     },
     ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs], raw[ENV.extraDeadLetterQueueUrls]),
     agentVersion: raw[ENV.agentVersion],
+    callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'worker'),
   };
 }
 
