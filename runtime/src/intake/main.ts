@@ -12,6 +12,9 @@ import { createIntakeHandler } from './app';
 import { SharedKeyRateLimiter } from './shared-rate-limiter';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchDemandSink } from '../shared/cloudwatch-demand-sink';
+import { QueueDemandPublisher } from '../shared/queue-demand-publisher';
 import type { IntakeConfig } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { CanaryRouter } from './canary-router';
@@ -69,7 +72,20 @@ async function main(): Promise<void> {
   });
   const server = await listen(handler, config.port, logger);
   logger.info('intake.started', { port: server.port });
+  // The worker fleet's fast scale-out signal: the intake always runs, even when no worker does.
+  const demand =
+    config.queueDemandIntervalMs === undefined
+      ? undefined
+      : new QueueDemandPublisher({
+          sqs,
+          queueUrls: [config.queues.high, config.queues.normal],
+          sink: new CloudWatchDemandSink(new CloudWatchClient({ region: config.aws.region }), config.stage),
+          logger,
+          intervalMs: config.queueDemandIntervalMs,
+        });
+  demand?.start();
   stopOnSignals(async () => {
+    await demand?.stop();
     await server.close();
     await obs.shutdown();
   });

@@ -63,6 +63,7 @@ export const ENV = {
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
   loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
   loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
+  queueDemandIntervalMs: 'QUEUE_DEMAND_INTERVAL_MS',
 } as const;
 
 export { PORTS };
@@ -111,6 +112,8 @@ const intakeSchema = z.object({
   [ENV.canaryShareParam]: z.string().min(1).optional(),
   [ENV.canaryShare]: z.string().regex(new RegExp(CANARY_SHARE_PATTERN), 'must be a percentage from 0 to 100 (at most two decimals)').optional(),
   [ENV.canaryShareCacheMs]: z.coerce.number().int().min(0).max(300_000).default(15_000),
+  // The queue-demand publisher (runtime/src/shared/queue-demand-publisher.ts); unset locally: no CloudWatch.
+  [ENV.queueDemandIntervalMs]: z.coerce.number().int().min(1000, 'must be at least 1000 (ms between readings of the lanes)').max(60_000, 'must be at most 60000: alarms need a reading per minute').optional(),
 });
 
 const workerSchema = z.object({
@@ -210,6 +213,8 @@ export interface IntakeConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** The candidate pool, when the stage runs an agent canary; unset: every task goes to the stable lanes. */
   readonly canary?: IntakeCanaryConfig;
+  /** Publish the stable lanes' demand to CloudWatch this often (QUEUE_DEMAND_INTERVAL_MS); unset: do not. */
+  readonly queueDemandIntervalMs?: number;
 }
 
 export interface IntakeCanaryConfig {
@@ -334,6 +339,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     ...definedOnly('canary', intakeCanary(raw)),
+    ...definedOnly('queueDemandIntervalMs', raw[ENV.queueDemandIntervalMs]),
   };
 }
 
