@@ -68,6 +68,7 @@ export const ENV = {
   approvalSweepMs: 'APPROVAL_SWEEP_MS',
   callRecordFile: 'CALL_RECORD_FILE',
   callbackHttpHosts: 'CALLBACK_HTTP_HOSTS',
+  queueDemandIntervalMs: 'QUEUE_DEMAND_INTERVAL_MS',
 } as const;
 
 export { PORTS };
@@ -128,6 +129,8 @@ const intakeSchema = z.object({
   [ENV.canaryShareParam]: z.string().min(1).optional(),
   [ENV.canaryShare]: z.string().regex(new RegExp(CANARY_SHARE_PATTERN), 'must be a percentage from 0 to 100 (at most two decimals)').optional(),
   [ENV.canaryShareCacheMs]: z.coerce.number().int().min(0).max(300_000).default(15_000),
+  // The queue-demand publisher (runtime/src/shared/queue-demand-publisher.ts); unset locally: no CloudWatch.
+  [ENV.queueDemandIntervalMs]: z.coerce.number().int().min(1000, 'must be at least 1000 (ms between readings of the lanes)').max(60_000, 'must be at most 60000: alarms need a reading per minute').optional(),
 });
 
 const APPROVAL_TIMEOUT_FIX = 'must be whole seconds from 60 to 2592000 (30 days): how long a person has to approve a requires_approval tool call before it counts as denied; unset means 86400 (24 h)';
@@ -249,6 +252,8 @@ export interface IntakeConfig extends CommonConfig {
   readonly canary?: IntakeCanaryConfig;
   /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
   readonly callbackHttpHosts: readonly string[];
+  /** Publish the stable lanes' demand to CloudWatch this often (QUEUE_DEMAND_INTERVAL_MS); unset: do not. */
+  readonly queueDemandIntervalMs?: number;
 }
 
 export interface IntakeCanaryConfig {
@@ -390,6 +395,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     taskRetentionDays: raw[ENV.taskRetentionDays],
     ...definedOnly('canary', intakeCanary(raw)),
     callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'intake'),
+    ...definedOnly('queueDemandIntervalMs', raw[ENV.queueDemandIntervalMs]),
   };
 }
 
