@@ -174,7 +174,7 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
   const sqs = new SQSClient({ region: 'us-east-1', endpoint: emulators.sqsEndpoint, credentials: CREDENTIALS, requestHandler });
   const clientAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
   // The intake's own clients are built as main.ts builds them (keep-alive, INTAKE_MAX_SOCKETS).
-  const intakeAws = createAwsClients({ region: 'us-east-1', dynamoEndpoint: emulators.dynamoEndpoint, sqsEndpoint: emulators.sqsEndpoint }, { maxSockets: INTAKE_MAX_SOCKETS });
+  const intakeAws = createAwsClients({ region: 'us-east-1', dynamoEndpoint: emulators.dynamoEndpoint, sqsEndpoint: emulators.sqsEndpoint }, { service: 'intake', maxSockets: INTAKE_MAX_SOCKETS });
   try {
     const prefix = `bench${randomBytes(4).toString('hex')}`;
     const resources = await provisionLocalResources(rawDynamo, sqs, { prefix });

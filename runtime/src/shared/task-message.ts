@@ -42,6 +42,24 @@ export function traceCarrierOf(attributes: Readonly<Record<string, { readonly Da
 }
 
 /**
+ * The task message in a queue body, or undefined when the body is not JSON naming a task. Every
+ * reader of the task and dead-letter queues (the worker, the dead-letter sweeper, the redrive CLI)
+ * parses with this, so they agree on what counts as malformed.
+ */
+export function parseTaskMessage(body: string | undefined): TaskMessage | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { taskId, traceparent } = parsed as { taskId?: unknown; traceparent?: unknown };
+  if (typeof taskId !== 'string' || taskId.length === 0) return undefined;
+  return { taskId, ...(typeof traceparent === 'string' ? { traceparent } : {}) };
+}
+
+/**
  * The intake writes a task's row and sends its message at the same time, so a worker may receive
  * the message first. The intake gives up on the row write after this long (and answers 503), so a
  * message whose row is still missing after `TASK_ROW_WAIT_MS` belongs to a task that was never
