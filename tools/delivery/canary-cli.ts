@@ -44,7 +44,8 @@ const argsSchema = z.object({
   repository: z.string().optional(),
   'registry-id': z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID').optional(),
   region: z.string().min(1).optional(),
-  'config-dir': z.string().min(1).optional(),
+  // Passed to cdk as one argument of the printed command: no whitespace.
+  'config-dir': z.string().regex(/^\S+$/, 'must be a path without spaces').optional(),
 });
 type Args = z.infer<typeof argsSchema>;
 
