@@ -211,6 +211,24 @@ describe('canary abort', () => {
   });
 });
 
+describe('canary abort elsewhere', () => {
+  test('GIVEN a stage without the share parameter WHEN aborted THEN it is refused and no parameter is created', async () => {
+    const ssm = new FakeSsm();
+    const { code, err } = await cli(['abort', '--stage', STAGE], ports(ssm).ports);
+    expect(code).toBe(1);
+    expect(err).toMatch(/not_deployed/);
+    expect(ssm.puts).toEqual([]);
+  });
+
+  test('GIVEN a malformed share WHEN aborted THEN it is overwritten with 0', async () => {
+    const ssm = deployedStage();
+    ssm.params.set(NAMES.share, 'ten');
+    const { code } = await cli(['abort', '--stage', STAGE], ports(ssm).ports);
+    expect(code).toBe(0);
+    expect(ssm.params.get(NAMES.share)).toBe('0');
+  });
+});
+
 describe('canary status', () => {
   test.each(recorded.map((c) => [c.name, c] as const))('GIVEN recorded figures (%s) WHEN read from CloudWatch THEN the verdict is the rule\'s', async (_name, c) => {
     const ssm = deployedStage();

@@ -187,7 +187,11 @@ export async function startCanary(ports: CanaryPorts, req: StartRequest): Promis
 
 /** Sets the share to 0: no new task goes to the candidate; its in-flight tasks finish. */
 export async function abortCanary(ports: Pick<CanaryPorts, 'ssm'>, stage: string): Promise<{ readonly previousShare: number | undefined }> {
-  const previousShare = await readShare(ports.ssm, stage).catch(() => undefined);
+  // A malformed value is overwritten; a missing parameter (no canary in this stage or region) is not created.
+  const previousShare = await readShare(ports.ssm, stage).catch((err: unknown) => {
+    if (err instanceof CanaryCliError && err.type === 'bad_share') return undefined;
+    throw err;
+  });
   await setShare(ports.ssm, stage, 0);
   return { previousShare };
 }
@@ -288,6 +292,7 @@ export async function readFigures(cloudwatch: CanaryPorts['cloudwatch'], stage: 
         ...(nextToken === undefined ? {} : { NextToken: nextToken }),
       }),
     );
+    // Newest first: the most recent window-long period, the one the alarm evaluates.
     for (const r of out.MetricDataResults ?? []) {
       const latest = r.Values?.[0];
       if (r.Id !== undefined && latest !== undefined && !values.has(r.Id)) values.set(r.Id, latest);
