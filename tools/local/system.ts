@@ -155,8 +155,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         keys: staticKeyProvider(options.anthropicApiKey ?? 'local-stub'),
         logger: gatewayLogger,
         // The same shared state as in AWS: the provisioned gateway table.
-        limitStore: new DynamoLimitStore(dynamo, resources.gatewayTable),
-        breakerStore: new DynamoBreakerStore(dynamo, resources.gatewayTable),
+        limitStore: new DynamoLimitStore({ client: dynamo, tableName: resources.gatewayTable }),
+        breakerStore: new DynamoBreakerStore({ client: dynamo, tableName: resources.gatewayTable }),
         ...(options.gatewayLimits !== undefined ? { limits: options.gatewayLimits } : {}),
         metrics: gatewayMetricsFrom(serviceMetrics(SERVICES.gateway)),
       }), { tracer: trace.getTracer(TRACER.gateway), metrics: serviceMetrics(SERVICES.gateway) }),

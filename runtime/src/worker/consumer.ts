@@ -4,7 +4,7 @@ import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
-import { traceCarrierOf } from '../shared/task-message';
+import { parseTaskMessage, traceCarrierOf } from '../shared/task-message';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import type { TaskStore } from '../shared/task-store';
 import type { AgentLoop } from './agent-loop';
@@ -237,14 +237,12 @@ export class Consumer {
 
   private async handle(received: Received, slot: number): Promise<void> {
     const { message, receiveCount } = received;
-    let body: TaskMessage;
-    try {
-      body = JSON.parse(message.Body ?? '') as TaskMessage;
-      if (typeof body.taskId !== 'string' || body.taskId.length === 0) throw new Error('missing taskId');
-    } catch (err) {
+    const body = parseTaskMessage(message.Body);
+    if (body === undefined) {
       // A malformed message can never succeed: let it reach the DLQ quickly by not deleting it.
-      this.o.logger.error('message.malformed', { messageId: message.MessageId, error: errorMessage(err) });
-      this.events.emit('consumer_error', { error: asError(err), ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
+      const err = new Error('malformed task message: the body must be JSON with a non-empty string taskId');
+      this.o.logger.error('message.malformed', { messageId: message.MessageId, error: err.message });
+      this.events.emit('consumer_error', { error: err, ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
       await this.messages.setVisibility(received, 1).catch(() => undefined);
       return;
     }
