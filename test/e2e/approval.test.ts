@@ -110,7 +110,7 @@ describe('human approval through the local system', () => {
     const done = await api.until(taskId, ['SUCCEEDED', 'FAILED'], 'the approved task to finish');
     expect(done.status).toBe('SUCCEEDED');
     expect(done.result).toMatch(/announcement published to all customers/);
-    expect(done.decisions).toEqual([{ approvalId: pending?.approvalId, decision: 'approve', reason: 'text checked', decidedBy: 'local-dev', decidedAt: expect.any(String) }]);
+    expect(done.decisions).toEqual([{ approvalId: pending?.approvalId, decision: 'approve', reason: 'text checked', decidedBy: 'local-dev', decidedAt: expect.any(String), requestedAt: expect.any(String) }]);
     const key = /\(([^()]+\/toolu_[^()]+)\)/.exec(done.result ?? '')?.[1] ?? '';
     expect(await api.published(key)).toBe(1);
     await eventually(async () => hooks.find((h) => h.headers['x-openclaw-event'] === 'task.finished' && h.body.includes(taskId)), 'the completion webhook');
@@ -171,7 +171,7 @@ describe('an approval no one decides', () => {
     const done = await api.until(taskId, ['SUCCEEDED', 'FAILED'], 'the expired task to finish');
     expect(done.status).toBe('SUCCEEDED');
     expect(done.result).toMatch(/no one decided before the approval expired, which counts as a denial/);
-    expect(done.decisions).toEqual([{ approvalId, decision: 'deny', reason: 'expired', decidedBy: 'system:expiry', decidedAt: expect.any(String) }]);
+    expect(done.decisions).toEqual([{ approvalId, decision: 'deny', reason: 'expired', decidedBy: 'system:expiry', decidedAt: expect.any(String), requestedAt: expect.any(String) }]);
     const late = await api.decide(taskId, approvalId, { decision: 'approve' });
     expect(late.status).toBe(409);
     expect(((await late.json()) as { error: { message: string } }).error.message).toMatch(/expired with no decision and counted as a denial/);

@@ -50,7 +50,7 @@ describe('approval sweep', () => {
     expect(results.flatMap((r) => r.expired)).toEqual([taskId]);
     const row = await h.store.get(taskId);
     expect(row?.status).toBe('QUEUED');
-    expect(row?.decisions).toEqual([{ approvalId, decision: 'deny', reason: 'expired', decidedBy: EXPIRED_BY, decidedAt: expect.any(String) }]);
+    expect(row?.decisions).toEqual([{ approvalId, decision: 'deny', reason: 'expired', decidedBy: EXPIRED_BY, decidedAt: expect.any(String), requestedAt: expect.any(String) }]);
     expect(await drainTaskIds(h.aws.sqs, h.aws.resources.queues.normal)).toEqual([taskId]);
     expect(await approvals.entries('stable')).toEqual([]);
   });
