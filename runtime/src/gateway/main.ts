@@ -1,10 +1,10 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadGatewayConfig } from '../shared/config';
+import { definedOnly, loadGatewayConfig } from '../shared/config';
 import { ConfigError, errorMessage } from '../shared/errors';
 import { listen, sendJson } from '../shared/http';
 import { createLogger } from '../shared/logger';
 import { secretsManagerKeyProvider, staticKeyProvider, type ApiKeyProvider } from './api-key-provider';
 import { createAwsClients } from '../shared/aws-clients';
+import { startCallRecording } from '../shared/call-recording';
 import { tracedHandler } from '../shared/http-tracing';
 import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
@@ -20,10 +20,12 @@ const METRICS_BATCH_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig(process.env);
+  const recording = startCallRecording('gateway', config.callRecordFile);
   const logger = createLogger({ service: 'gateway', stage: config.stage }, { level: config.logLevel });
+  const { dynamo, secrets } = createAwsClients(config.aws, { service: 'gateway', ...definedOnly('sink', recording?.sink) });
   let keys: ApiKeyProvider;
   if (config.anthropicSecretArn !== undefined) {
-    keys = secretsManagerKeyProvider({ client: new SecretsManagerClient({ region: config.aws.region }), secretArn: config.anthropicSecretArn });
+    keys = secretsManagerKeyProvider({ client: secrets, secretArn: config.anthropicSecretArn });
   } else if (config.anthropicApiKey !== undefined) {
     keys = staticKeyProvider(config.anthropicApiKey);
   } else if (config.stage === 'local') {
@@ -34,8 +36,8 @@ async function main(): Promise<void> {
   // Limits and circuits must hold across replicas, so every deployed stage shares them in the table.
   let stores = {};
   if (config.gatewayTable !== undefined) {
-    const { dynamo } = createAwsClients(config.aws);
-    stores = { limitStore: new DynamoLimitStore(dynamo, config.gatewayTable), breakerStore: new DynamoBreakerStore(dynamo, config.gatewayTable) };
+    const table = { client: dynamo, tableName: config.gatewayTable };
+    stores = { limitStore: new DynamoLimitStore(table), breakerStore: new DynamoBreakerStore(table) };
   } else if (config.stage !== 'local') {
     throw new ConfigError('Invalid gateway configuration: set GATEWAY_TABLE so replicas share rate limits and circuit state', { stage: config.stage });
   }
