@@ -60,7 +60,6 @@ interface Waiter {
   readonly deadline: number;
   readonly enqueuedAt: number;
   done: boolean;
-  expiry?: NodeJS.Timeout;
   resolve(admission: Admission): void;
   reject(err: Error): void;
 }
@@ -139,10 +138,6 @@ export class TierLimiter {
       const at = this.waiters.findIndex((w) => w.rank > rank);
       if (at < 0) this.waiters.push(waiter);
       else this.waiters.splice(at, 0, waiter);
-      // The deadline holds even while a pass waits on a slow store: past it the caller is told at once.
-      const expiry = setTimeout(() => this.settle(waiter, undefined, this.rejection(request.lane, this.estimateWait(request, rank), 'deadline')), Math.max(0, request.deadline - now));
-      expiry.unref();
-      waiter.expiry = expiry;
       request.signal?.addEventListener(
         'abort',
         () => this.settle(waiter, undefined, new RateLimitedError('The caller went away while waiting for capacity', { tier: this.options.tier, lane: request.lane, retryAfterMs: 1, reason: 'deadline' })),
@@ -236,7 +231,6 @@ export class TierLimiter {
   private settle(waiter: Waiter, admission: Admission | undefined, err?: Error): void {
     if (waiter.done) return;
     waiter.done = true;
-    clearTimeout(waiter.expiry);
     this.waiters = this.waiters.filter((w) => w !== waiter);
     if (admission !== undefined) waiter.resolve(admission);
     else waiter.reject(err ?? new Error('rejected'));
