@@ -1,6 +1,6 @@
 import { SPEND_CEILING_PAGE_SHARE } from '../../lib/constructs/agent-alarms';
 import { DIMENSIONS, METRICS, METRIC_NAMESPACE } from '../../runtime/src/shared/metrics-contract';
-import { emittedSeries, runtimeEmitSites, seriesKey, type EmittedSeries } from './support/runtime-emitters';
+import { emittedSeries, publishedSeries, runtimeEmitSites, seriesKey, type EmittedSeries } from './support/runtime-emitters';
 import { STACK_KEYS, resourcesOf, synthStage } from './support/synth-stage';
 
 type Json = Record<string, any>;
@@ -82,7 +82,7 @@ function mismatch(ref: MetricRef, emitted: readonly EmittedSeries[]): string | u
   const { [DIMENSIONS.stage]: stage, [DIMENSIONS.service]: service } = ref.dimensions;
   const names = Object.keys(ref.dimensions).sort();
   if (stage !== 'prod') return `${ref.where}: ${ref.metric} reads Stage=${stage}, not this stage`;
-  const key = seriesKey({ metric: ref.metric as EmittedSeries['metric'], service: service as EmittedSeries['service'], dimensions: names });
+  const key = seriesKey({ metric: ref.metric, service: service as EmittedSeries['service'], dimensions: names });
   if (emitted.some((s) => seriesKey(s) === key)) return undefined;
   const same = emitted.filter((s) => s.metric === ref.metric).map(seriesKey);
   return `${ref.where}: reads ${key}; the runtime emits ${same.length > 0 ? same.join('; ') : 'no such metric'}`;
@@ -95,7 +95,7 @@ describe('the dashboard and alarms read only what the runtime emits (prod)', () 
   const fromAlarms = alarmRefs();
   let emitted: EmittedSeries[];
   beforeAll(async () => {
-    emitted = await emittedSeries(runtimeEmitSites());
+    emitted = [...(await emittedSeries(runtimeEmitSites())), ...publishedSeries()];
   });
 
   it('GIVEN the runtime source WHEN scanned THEN its emit calls are found, with the dimensions they set (the scan itself works)', () => {
@@ -103,6 +103,8 @@ describe('the dashboard and alarms read only what the runtime emits (prod)', () 
     const site = (metric: string) => sites.find((s) => s.metrics.includes(metric as never));
     // A helper (`lane(e.lane)`) and a spread variable (`{ ...dims, FinishReason }`) are followed; `.with()` bindings count.
     expect(site(METRICS.gatewayRejected)).toMatchObject({ dimensions: [DIMENSIONS.lane], services: ['gateway'] });
+    // Through the gateway's counting helper (`count(METRICS.x, key, dims)`) too.
+    expect(site(METRICS.gatewayFallbacks)).toMatchObject({ dimensions: [DIMENSIONS.model], services: ['gateway'] });
     expect(site(METRICS.finishReason)?.dimensions).toEqual(expect.arrayContaining([DIMENSIONS.finishReason, DIMENSIONS.model, DIMENSIONS.agentVersion]));
     expect(site(METRICS.budgetExceeded)).toMatchObject({ dimensions: [DIMENSIONS.budget], services: ['worker'] });
     expect(emitted.map(seriesKey)).toEqual(expect.arrayContaining([`${METRICS.budgetExceeded} [Budget,Service,Stage] Service=worker`]));

@@ -1,12 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import * as ts from 'typescript';
+import { putMetricDataInput } from '../../../runtime/src/shared/cloudwatch-demand-sink';
 import { EmfMetrics, type Dimensions } from '../../../runtime/src/shared/metrics';
-import { DIMENSIONS, METRICS, SERVICES, type MetricName, type ServiceName } from '../../../runtime/src/shared/metrics-contract';
+import { DIMENSIONS, METRIC_NAMESPACE, METRICS, SERVICES, type MetricName, type ServiceName } from '../../../runtime/src/shared/metrics-contract';
 
 const RUNTIME_SRC = resolve(__dirname, '../../../runtime/src');
 
-/** One `metrics.emit([...], dims)` call in the runtime's source. */
+/** One `metrics.emit([...], dims)` call in the runtime's source, or a call of a local helper that emits. */
 export interface EmitSite {
   /** runtime/src-relative path and line, for messages. */
   readonly at: string;
@@ -17,10 +18,10 @@ export interface EmitSite {
   readonly services: readonly ServiceName[];
 }
 
-/** A metric as CloudWatch will hold it: name, service and one dimension set (sorted names). */
+/** A metric as CloudWatch will hold it: name, service (undefined: no Service dimension) and one dimension set (sorted names). */
 export interface EmittedSeries {
-  readonly metric: MetricName;
-  readonly service: ServiceName;
+  readonly metric: string;
+  readonly service: ServiceName | undefined;
   readonly dimensions: readonly string[];
 }
 
@@ -125,12 +126,20 @@ export function runtimeEmitSites(): EmitSite[] {
         if (method === 'with') bound.push(...n.arguments.flatMap((a) => accessesOf(a, 'DIMENSIONS')));
         if (method === 'emit' && n.arguments[0] !== undefined && accessesOf(n.arguments[0], 'METRICS').length > 0) calls.push(n);
       }
+      // A local helper that emits (`count(METRICS.x, key, dims)`): each call of it is an emit site.
+      if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && n.arguments.some((a) => accessesOf(a, 'METRICS').length > 0)) {
+        const helper = localDeclaration(n, n.expression.text);
+        if (helper !== undefined && /\.emit\(/.test(helper.getText())) calls.push(n);
+      }
       ts.forEachChild(n, visit);
     };
     visit(source);
     for (const call of calls) {
-      const metricKeys = accessesOf(call.arguments[0] as ts.Node, 'METRICS');
-      const dimensionKeys = [...dimensionKeysOf(call.arguments[1]), ...bound];
+      // `emit(data, dimensions)`: the metrics are in the first argument; a helper's may be anywhere.
+      const isEmit = ts.isPropertyAccessExpression(call.expression);
+      const metricKeys = isEmit ? accessesOf(call.arguments[0] as ts.Node, 'METRICS') : call.arguments.flatMap((a) => accessesOf(a, 'METRICS'));
+      const dimensionArgs = isEmit ? [call.arguments[1]] : call.arguments.filter((a) => accessesOf(a, 'METRICS').length === 0);
+      const dimensionKeys = [...dimensionArgs.flatMap((a) => dimensionKeysOf(a)), ...bound];
       const line = source.getLineAndCharacterOfPosition(call.getStart()).line + 1;
       sites.push({
         at: `${relative(RUNTIME_SRC, file)}:${line}`,
@@ -178,4 +187,14 @@ export async function emittedSeries(sites: readonly EmitSite[] = runtimeEmitSite
   return out;
 }
 
-export const seriesKey = (s: EmittedSeries): string => `${s.metric} [${s.dimensions.join(',')}] Service=${s.service}`;
+/**
+ * The queue-demand readings the intake publishes with PutMetricData rather than EMF (high
+ * resolution, only a Stage dimension), built by the runtime's own request builder.
+ */
+export function publishedSeries(): EmittedSeries[] {
+  const input = putMetricDataInput('prod', { atMs: 0, backlog: 1, inFlight: 1, growthPerSecond: 0 });
+  if (input.Namespace !== METRIC_NAMESPACE) return [];
+  return (input.MetricData ?? []).map((d) => ({ metric: String(d.MetricName), service: undefined, dimensions: (d.Dimensions ?? []).map((x) => String(x.Name)).sort() }));
+}
+
+export const seriesKey = (s: EmittedSeries): string => `${s.metric} [${s.dimensions.join(',')}]${s.service === undefined ? '' : ` Service=${s.service}`}`;
