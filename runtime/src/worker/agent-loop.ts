@@ -8,7 +8,7 @@ import { approvalIdFor, EXPIRED_BY } from '../shared/approvals';
 import { fitContext } from './context-window';
 import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
 import { noopMetrics, type Metrics } from '../shared/metrics';
-import { METRICS } from '../shared/metrics-contract';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../shared/model-profiles';
 import { exhaustedBudget, maxTokensWithin, measureUsage } from './budget-meter';
 import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload } from './conversation';
@@ -154,7 +154,7 @@ export class AgentLoop {
       const exhausted = exhaustedBudget(task.budget, used);
       if (exhausted !== undefined) {
         logger.warn('budget.exceeded', { budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used, steps: steps.length });
-        this.metrics.emit([{ name: METRICS.budgetExceeded, value: 1 }], {}, { taskId: task.taskId, budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used });
+        this.metrics.emit([{ name: METRICS.budgetExceeded, value: 1 }], { [DIMENSIONS.budget]: exhausted.budget }, { taskId: task.taskId, budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used });
         const { message, ...which } = exhausted;
         return { status: 'FAILED', fields: { usage, steps: steps.length, error: { type: 'budget_exceeded', message, ...which } } };
       }
