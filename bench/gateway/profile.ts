@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     upstreamUrl: stub.url,
     limits,
     ...(emulators !== undefined ? { table, dynamoEndpoint: emulators.dynamoEndpoint } : {}),
-    extraEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` },
+    extraEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} ${process.env["BENCH_NODE_OPTIONS"] ?? ""}`.trim() },
   });
   const url = fleet.replicas[0]?.url ?? '';
   const body = JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 64, messages: [{ role: 'user', content: 'Benchmark ping [tools:0]' }] });

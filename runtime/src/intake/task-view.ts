@@ -38,6 +38,7 @@ export const approvalDecisionRecordSchema = z
     reason: z.string().optional(),
     decidedBy: z.string().describe('Name of the API key that decided (never the key), or system:expiry for an approval that expired (reason "expired")'),
     decidedAt: isoTime,
+    requestedAt: isoTime.optional().describe('When the approval was asked for'),
   })
   .strict();
 

@@ -3,12 +3,10 @@
  * authenticates with it. It holds names, hashes and limits only; webhook-signing keys are a
  * separate secret (webhook-signing-keys.ts) that only the worker reads.
  */
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import type { Logger } from './logger';
-import { secretsManagerSource, staticSecret, type SecretSource } from './secret-source';
+import { configuredSecretSource, type ConfiguredSecretOptions, type SecretSource } from './secret-source';
 import { PRIORITIES, type Priority } from './task-model';
 import { budgetEntitlementSchema, definedBudget, type BudgetEntitlement } from './task-budget';
 import { describeIssues } from './zod-issues';
@@ -96,18 +94,8 @@ function entitlementsOf(raw: z.infer<typeof entitlementsSchema>): ApiKeyEntitlem
   };
 }
 
-export interface ApiKeySourceOptions {
-  /** Secrets Manager secret holding the JSON array (AWS). */
-  readonly secretArn?: string;
-  /** The JSON array itself (local runs). Wins over `secretArn`. */
-  readonly json?: string;
-  /** Required with `secretArn`. */
-  readonly secrets?: Pick<SecretsManagerClient, 'send'>;
-  /** Where `secret.not_ready` / `secret.ready` are logged. */
-  readonly logger?: Logger;
-  /** Clock of the re-read cache. @default Date.now */
-  readonly now?: () => number;
-}
+/** Where the intake finds its key list (a JSON array): INTAKE_API_KEYS locally, API_KEYS_SECRET_ARN in AWS. */
+export type ApiKeySourceOptions = ConfiguredSecretOptions;
 
 /** The `--secret-string` argument operators are told to use; README, Deploying, shows the file's shape. */
 export const API_KEYS_VALUE_ARGUMENT = 'file://api-keys.json';
@@ -118,17 +106,12 @@ export const API_KEYS_VALUE_ARGUMENT = 'file://api-keys.json';
  * the secret still holds the stack's initial value or is malformed, the intake answers not-ready).
  */
 export function apiKeySource(options: ApiKeySourceOptions): SecretSource<readonly ApiKeyEntry[]> {
-  if (options.json !== undefined) return staticSecret(parseApiKeys(options.json, 'INTAKE_API_KEYS'));
-  if (options.secretArn === undefined || options.secrets === undefined) {
-    throw new ConfigError('No API keys configured: set API_KEYS_SECRET_ARN (AWS) or INTAKE_API_KEYS (local JSON)', {});
-  }
-  return secretsManagerSource({
-    client: options.secrets,
-    secretId: options.secretArn,
+  const source = configuredSecretSource(options, {
+    envName: 'INTAKE_API_KEYS',
     label: 'intake API keys, a JSON array of {name, sha256, maxPriority, ratePerMinute}',
     parse: parseApiKeys,
     valueArgument: API_KEYS_VALUE_ARGUMENT,
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.now === undefined ? {} : { now: options.now }),
   });
+  if (source === undefined) throw new ConfigError('No API keys configured: set API_KEYS_SECRET_ARN (AWS) or INTAKE_API_KEYS (local JSON)', {});
+  return source;
 }

@@ -113,7 +113,7 @@ export class ApprovalStore {
     if (task.status !== 'WAITING_APPROVAL' || pending?.approvalId !== approvalId) return { kind: 'unknown' };
     const now = new Date(this.now()).toISOString();
     if (now >= pending.expiresAt) return { kind: 'expired', expiresAt: pending.expiresAt };
-    const record: ApprovalDecision = { approvalId, decision, ...(reason !== undefined ? { reason } : {}), decidedBy, decidedAt: now };
+    const record: ApprovalDecision = { approvalId, decision, ...(reason !== undefined ? { reason } : {}), decidedBy, decidedAt: now, requestedAt: pending.requestedAt };
     const applied = await this.resolve(task, pending, record, 'pendingApproval.expiresAt > :now');
     if (applied.kind === 'applied') return { kind: 'decided', task: applied.task, entry: applied.entry };
     // Lost a race: say what happened instead.
@@ -133,7 +133,7 @@ export class ApprovalStore {
     const nowMs = this.now();
     const now = new Date(nowMs).toISOString();
     if (now < entry.expiresAt) return { kind: 'not_due' };
-    const record: ApprovalDecision = { approvalId: entry.approvalId, decision: 'deny', reason: EXPIRED_REASON, decidedBy: EXPIRED_BY, decidedAt: now };
+    const record: ApprovalDecision = { approvalId: entry.approvalId, decision: 'deny', reason: EXPIRED_REASON, decidedBy: EXPIRED_BY, decidedAt: now, ...(entry.requestedAt !== '' ? { requestedAt: entry.requestedAt } : {}) };
     const applied = await this.resolve({ taskId: entry.taskId, priority: entry.priority, agentVersion: entry.pool }, { approvalId: entry.approvalId, expiresAt: entry.expiresAt }, record, 'pendingApproval.expiresAt <= :now');
     if (applied.kind === 'applied') return { kind: 'expired', task: applied.task };
     return { kind: applied.codes[1] === 'ConditionalCheckFailed' ? 'lost' : 'stale' };

@@ -42,6 +42,8 @@ export interface ApprovalDecision {
   /** The API key's name (never the key), or `system:expiry` for an approval that expired. */
   readonly decidedBy: string;
   readonly decidedAt: string;
+  /** When the approval was asked for: the wait (to `decidedAt`) does not count toward the duration budget. */
+  readonly requestedAt?: string;
 }
 
 export const PRIORITIES = ['high', 'normal'] as const;

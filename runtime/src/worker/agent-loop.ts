@@ -8,7 +8,7 @@ import { approvalIdFor, EXPIRED_BY } from '../shared/approvals';
 import { fitContext } from './context-window';
 import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
 import { noopMetrics, type Metrics } from '../shared/metrics';
-import { METRICS } from '../shared/metrics-contract';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../shared/model-profiles';
 import { exhaustedBudget, maxTokensWithin, measureUsage } from './budget-meter';
 import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload } from './conversation';
@@ -79,6 +79,16 @@ function deniedMessage(tool: string, d: ApprovalDecision): string {
   return `tool "${tool}" was not run: a person denied the approval (${d.approvalId}); reason: ${d.reason ?? 'none given'}`;
 }
 
+/** Time spent waiting for decisions, from each decision's request to its decision. */
+function waitedForApprovalMs(decisions: readonly ApprovalDecision[] | undefined): number {
+  let waited = 0;
+  for (const d of decisions ?? []) {
+    const ms = d.requestedAt === undefined ? 0 : Date.parse(d.decidedAt) - Date.parse(d.requestedAt);
+    if (Number.isFinite(ms) && ms > 0) waited += ms;
+  }
+  return waited;
+}
+
 /** runTool's answer when the call must wait for a person: the task is suspended, nothing recorded as a step. */
 interface AwaitApproval {
   readonly awaitApproval: PendingApproval;
@@ -135,8 +145,9 @@ export class AgentLoop {
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
     // The task's tool policy: what its API key may use, fixed at intake.
     const tools = this.options.tools.forTask(task.allowedTools);
-    // Budgets count time from the task's first start, on whichever worker that was.
-    const startedAt = Date.parse(task.startedAt ?? task.createdAt);
+    // Budgets count time from the task's first start, on whichever worker that was, less the time
+    // it waited for people's approvals (hours are normal there, and no worker ran it meanwhile).
+    const startedAt = Date.parse(task.startedAt ?? task.createdAt) + waitedForApprovalMs(task.decisions);
     // Only the step a previous owner was in when it died can carry its intent.
     const firstSeq = replay(task.prompt, steps).nextSeq;
 
@@ -161,7 +172,7 @@ export class AgentLoop {
       const exhausted = exhaustedBudget(task.budget, used);
       if (exhausted !== undefined) {
         logger.warn('budget.exceeded', { budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used, steps: steps.length });
-        this.metrics.emit([{ name: METRICS.budgetExceeded, value: 1 }], {}, { taskId: task.taskId, budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used });
+        this.metrics.emit([{ name: METRICS.budgetExceeded, value: 1 }], { [DIMENSIONS.budget]: exhausted.budget }, { taskId: task.taskId, budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used });
         const { message, ...which } = exhausted;
         return { status: 'FAILED', fields: { usage, steps: steps.length, error: { type: 'budget_exceeded', message, ...which } } };
       }

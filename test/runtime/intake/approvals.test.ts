@@ -32,7 +32,7 @@ describe('approval decisions (intake)', () => {
     const view = taskViewSchema.parse(await res.json());
     expect(view.status).toBe('QUEUED');
     expect(view.pendingApproval).toBeUndefined();
-    expect(view.decisions).toEqual([{ approvalId, decision: 'approve', reason: 'checked the text', decidedBy: 'approver', decidedAt: expect.any(String) }]);
+    expect(view.decisions).toEqual([{ approvalId, decision: 'approve', reason: 'checked the text', decidedBy: 'approver', decidedAt: expect.any(String), requestedAt: expect.any(String) }]);
     expect(await drainTaskIds(h.aws.sqs, h.aws.resources.queues.normal)).toEqual([taskId]);
     // Queued, so the registry entry is gone: the sweep has nothing left to do for it.
     expect(await entryFor(taskId)).toBeUndefined();
@@ -63,7 +63,7 @@ describe('approval decisions (intake)', () => {
     expect((await errorOf(res)).message).toMatch(/expired at .*counts as a denial/);
     const row = await h.store.get(taskId);
     expect(row?.status).toBe('QUEUED');
-    expect(row?.decisions).toEqual([{ approvalId, decision: 'deny', reason: EXPIRED_REASON, decidedBy: EXPIRED_BY, decidedAt: expect.any(String) }]);
+    expect(row?.decisions).toEqual([{ approvalId, decision: 'deny', reason: EXPIRED_REASON, decidedBy: EXPIRED_BY, decidedAt: expect.any(String), requestedAt: expect.any(String) }]);
     expect(await drainTaskIds(h.aws.sqs, h.aws.resources.queues.normal)).toContain(taskId);
     const later = await decide(taskId, approvalId, { decision: 'approve' });
     expect(later.status).toBe(409);
