@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     logger,
     rateLimiter,
     taskRetentionDays: config.taskRetentionDays,
+    agents: config.agents,
   });
   const handler = tracedHandler(intake, {
     tracer: obs.tracer,
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     onResponse: intakeResponseMetrics(metrics),
   });
   const server = await listen(handler, config.port, logger);
-  logger.info('intake.started', { port: server.port });
+  logger.info('intake.started', { port: server.port, agents: config.agents.agents.map((a) => a.name), defaultAgent: config.agents.defaultAgent });
   stopOnSignals(async () => {
     await server.close();
     await obs.shutdown();

@@ -14,6 +14,8 @@ export const DIMENSIONS = {
   finishReason: 'FinishReason',
   /** `stable` or `candidate` (runtime/src/shared/agent-version.ts): the canary alarm compares the two. */
   agentVersion: 'AgentVersion',
+  /** The agent profile that ran the task (runtime/src/shared/agent-profiles.ts): the dashboard's per-agent rows. */
+  agent: 'Agent',
 } as const;
 
 export const METRICS = {

@@ -10,13 +10,12 @@ import { signingKeyLookup, webhookSigningKeySource } from '../shared/webhook-sig
 import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { promptDirectories } from '../shared/observability-config';
-import { PromptRegistry } from '../shared/prompt-registry';
+import { firstPromptDirectory } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { startDeadLetterSweeper } from './dead-letter-wiring';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
-import { builtinTools } from './tools/catalog';
-import { mcpToolSources } from './mcp/mcp-sources';
+import { buildWorkerAgents } from './worker-agents';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 async function main(): Promise<void> {
@@ -26,7 +25,8 @@ async function main(): Promise<void> {
   const { dynamo, sqs } = createAwsClients(config.aws);
   // Spans by OTLP to the collector sidecar, EMF metrics on stdout; prompts from PROMPTS_DIR, ./prompts or dist/prompts.
   const obs = startServiceObservability(SERVICES.worker, config.stage, process.env);
-  const prompts = PromptRegistry.fromFirstDirectory(promptDirectories(obs.config, process.cwd(), __dirname));
+  // Each agent's prompts are a folder under the prompts root (`.` is the root itself).
+  const promptsRoot = firstPromptDirectory(promptDirectories(obs.config, process.cwd(), __dirname));
   // The worker reads only the webhook-signing keys, never the intake's API-key list.
   const signingKeys = webhookSigningKeySource({
     ...definedOnly('secretArn', config.webhookSigningSecretArn),
@@ -42,12 +42,16 @@ async function main(): Promise<void> {
           secretFor: signingKeyLookup(signingKeys),
           logger,
         });
-  const toolSources = mcpToolSources(config.mcpServers, new SecretsManagerClient({ region: config.aws.region }), logger);
+  const { agents, toolSources } = buildWorkerAgents(config.agents.agents, {
+    promptsRoot,
+    toolDeps: { dynamo, tableName: config.tasksTable },
+    secrets: new SecretsManagerClient({ region: config.aws.region }),
+    logger,
+  });
   await Promise.all(toolSources.map((source) => source.start()));
   const consumer = createWorker({
-    toolSources,
+    agents,
     metrics: obs.metrics,
-    prompts,
     prices: obs.config.prices,
     dynamo,
     sqs,
@@ -58,7 +62,6 @@ async function main(): Promise<void> {
     agentVersion: config.agentVersion,
     logger,
     taskRetentionDays: config.taskRetentionDays,
-    tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
     loopThresholds: config.loopThresholds,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
@@ -79,7 +82,8 @@ async function main(): Promise<void> {
   const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
   const sweeper = startDeadLetterSweeper({ ...config, maxReceiveCount: d.maxReceiveCount }, { dynamo, sqs, logger, ...definedOnly('notifier', notifier) });
-  logger.info('worker.started', { port: health.port, promptVersion: prompts.version, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
+  const agentsStarted = agents.map((a) => ({ name: a.name, default: a.default === true, promptVersion: a.prompts?.version, model: a.modelName ?? config.model, tools: a.tools?.map((t) => t.name) }));
+  logger.info('worker.started', { port: health.port, agents: agentsStarted, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
