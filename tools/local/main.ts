@@ -125,6 +125,8 @@ async function main(): Promise<void> {
         .map((a) => `  curl -s -X POST ${system.intakeUrl}/v1/tasks -H 'authorization: Bearer ${system.apiKey}' -H 'content-type: application/json' -d '{"agent":"${a.name}","prompt":"What does example.com say about itself?"}'`),
       'Then follow it:',
       `  curl -s ${system.intakeUrl}/v1/tasks/<taskId> -H 'authorization: Bearer ${system.apiKey}'`,
+      'Human approval: a prompt with [approval] makes the model call publish_announcement, which waits (WAITING_APPROVAL) for a decision:',
+      `  curl -s -X POST ${system.intakeUrl}/v1/tasks/<taskId>/approvals/<pendingApproval.approvalId> -H 'authorization: Bearer ${system.apiKey}' -H 'content-type: application/json' -d '{"decision":"approve","reason":"looks right"}'`,
       'See why it behaved as it did (span tree, tokens, tool calls):',
       '  npm run trace -- <taskId>',
       '',
@@ -146,12 +148,17 @@ async function main(): Promise<void> {
   process.once('SIGTERM', shutdown);
 }
 
-/** AGENTS when set, else the dev stage's agents with their tiers resolved against the local gateway's limits. */
+/**
+ * AGENTS when set, else the dev stage's agents with their tiers resolved against the local
+ * gateway's limits, the default one also given `publish_announcement` (the human-approval demo).
+ */
 function localAgents(json: string | undefined, gatewayLimits: string | undefined): AgentProfile[] {
   if (json !== undefined) return [...parseAgentProfilesJson(json).agents];
   const dev = parseStageConfig(STAGE_CONFIGS.dev);
   const limits = gatewayLimits === undefined ? undefined : (JSON.parse(gatewayLimits) as Record<string, unknown>);
-  return agentProfiles(dev.agents ?? [], limits);
+  return agentProfiles(dev.agents ?? [], limits).map((a) =>
+    a.default === true && a.tools !== undefined && !a.tools.includes('publish_announcement') ? { ...a, tools: [...a.tools, 'publish_announcement'] } : a,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -2,7 +2,7 @@ import type { TaskRecord } from '../shared/task-model';
 import type { TraceCarrier } from '../shared/task-message';
 import type { AgentLoop, RunContext } from './agent-loop';
 import type { AgentTelemetry, TaskRunObserver } from './agent-telemetry';
-import type { TaskOutcome } from './checkpoint-log';
+import type { RunOutcome } from './checkpoint-log';
 import { OpenClawError } from '../shared/errors';
 import { ConsumerConfigError } from './worker-errors';
 
@@ -68,13 +68,13 @@ export class AgentDispatcher implements TaskRunObserver, Pick<AgentLoop, 'run'> 
     return this.runners.get(task.agent ?? this.defaultAgent);
   }
 
-  run(ctx: RunContext): Promise<TaskOutcome> {
+  run(ctx: RunContext): Promise<RunOutcome> {
     const runner = this.runnerFor(ctx.task);
     if (runner === undefined) return Promise.reject(new UnknownAgentError(ctx.task.taskId, ctx.task.agent ?? '', this.names));
     return runner.loop.run(ctx);
   }
 
-  runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<TaskOutcome>): Promise<TaskOutcome> {
+  runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<RunOutcome>): Promise<RunOutcome> {
     // An unknown agent's attempt is still counted and traced, under the default agent's telemetry.
     const runner = this.runnerFor(task) ?? this.fallback;
     this.recent.delete(task.taskId);

@@ -109,6 +109,8 @@ export interface WorkerDeps {
   readonly agents?: readonly WorkerAgent[];
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
+  /** How long a person has to decide on a `requires_approval` call (APPROVAL_TIMEOUT_SECONDS). @default 24 h */
+  readonly approvalTimeoutMs?: number;
   /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
   readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
 }
@@ -238,6 +240,7 @@ function agentRunner(agent: WorkerAgent, deps: WorkerDeps, shared: { readonly lo
     ...definedOnly('loopThresholds', deps.loopThresholds),
     ...definedOnly('metrics', metrics),
     ...definedOnly('prices', deps.prices),
+    ...definedOnly('approvalTimeoutMs', deps.approvalTimeoutMs),
   });
   return { name: agent.name, loop, telemetry, promptVersion };
 }

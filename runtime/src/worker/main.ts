@@ -1,6 +1,6 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { createAwsClients } from '../shared/aws-clients';
+import { startCallRecording } from '../shared/call-recording';
+import { CallbackUrlPolicy } from '../shared/callback-url-policy';
 import { definedOnly, loadWorkerConfig } from '../shared/config';
 import { listen } from '../shared/http';
 import { createLogger } from '../shared/logger';
@@ -13,6 +13,7 @@ import { promptDirectories } from '../shared/observability-config';
 import { firstPromptDirectory } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { startDeadLetterSweeper } from './dead-letter-wiring';
+import { startApprovalSweeper } from './approval-wiring';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
 import { buildWorkerAgents } from './worker-agents';
@@ -21,8 +22,9 @@ import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
   const d = config.durability;
+  const recording = startCallRecording('worker', config.callRecordFile);
   const logger = createLogger({ service: 'worker', stage: config.stage }, { level: config.logLevel });
-  const { dynamo, sqs } = createAwsClients(config.aws);
+  const { dynamo, sqs, secrets, ssm } = createAwsClients(config.aws, { service: 'worker', ...definedOnly('sink', recording?.sink) });
   // Spans by OTLP to the collector sidecar, EMF metrics on stdout; prompts from PROMPTS_DIR, ./prompts or dist/prompts.
   const obs = startServiceObservability(SERVICES.worker, config.stage, process.env);
   // Each agent's prompts are a folder under the prompts root (`.` is the root itself).
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
   const signingKeys = webhookSigningKeySource({
     ...definedOnly('secretArn', config.webhookSigningSecretArn),
     ...definedOnly('json', config.webhookSigningKeysJson),
-    secrets: new SecretsManagerClient({ region: config.aws.region }),
+    secrets,
     logger,
   });
   const notifier =
@@ -40,12 +42,13 @@ async function main(): Promise<void> {
       : new WebhookNotifier({
           store: new TaskStore({ client: dynamo, tableName: config.tasksTable, retentionDays: config.taskRetentionDays }),
           secretFor: signingKeyLookup(signingKeys),
+          ...(config.callbackHttpHosts.length > 0 ? { policy: new CallbackUrlPolicy({ allowHttpHosts: config.callbackHttpHosts }) } : {}),
           logger,
         });
   const { agents, toolSources } = buildWorkerAgents(config.agents.agents, {
     promptsRoot,
     toolDeps: { dynamo, tableName: config.tasksTable },
-    secrets: new SecretsManagerClient({ region: config.aws.region }),
+    secrets,
     logger,
   });
   await Promise.all(toolSources.map((source) => source.start()));
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
     logger,
     taskRetentionDays: config.taskRetentionDays,
     loopThresholds: config.loopThresholds,
+    approvalTimeoutMs: config.approvals.timeoutMs,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,
@@ -76,18 +80,19 @@ async function main(): Promise<void> {
     ...(d.heartbeatMs !== undefined ? { heartbeatMs: d.heartbeatMs } : {}),
     ...(d.ecsAgentUri !== undefined ? { ecsAgentUri: d.ecsAgentUri } : {}),
     ...(d.killSwitchParam !== undefined
-      ? { killSwitch: { ssm: new SSMClient({ region: config.aws.region }), parameterName: d.killSwitchParam, intervalMs: d.killSwitchIntervalMs } }
+      ? { killSwitch: { ssm, parameterName: d.killSwitchParam, intervalMs: d.killSwitchIntervalMs } }
       : {}),
   });
   const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
   const sweeper = startDeadLetterSweeper({ ...config, maxReceiveCount: d.maxReceiveCount }, { dynamo, sqs, logger, ...definedOnly('notifier', notifier) });
   const agentsStarted = agents.map((a) => ({ name: a.name, default: a.default === true, promptVersion: a.prompts?.version, model: a.modelName ?? config.model, tools: a.tools?.map((t) => t.name) }));
+  const approvalSweeper = startApprovalSweeper(config, { dynamo, sqs, logger, metrics: obs.metrics });
   logger.info('worker.started', { port: health.port, agents: agentsStarted, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
-    const [drained] = await Promise.all([consumer.stop(d.drainTimeoutMs), sweeper?.stop()]);
+    const [drained] = await Promise.all([consumer.stop(d.drainTimeoutMs), sweeper?.stop(), approvalSweeper.stop()]);
     await Promise.all(toolSources.map((source) => source.stop()));
     await health.close();
     await obs.shutdown();
