@@ -19,17 +19,30 @@ export const ENTRIES = {
   healthcheck: 'runtime/src/healthcheck.ts',
 };
 
-/** Runtime assets next to the bundles: the worker reads dist/prompts when there is no ./prompts. */
+/**
+ * Runtime assets next to the bundles: the worker reads dist/prompts when there is no ./prompts.
+ * Each agent's prompts are a folder under it (lib/config/agents.ts), so the tree is copied whole.
+ */
 const PROMPTS_DIR = 'prompts';
+
+/** Prompt files under `dir`, relative to it; READMEs document folders and are not prompts. */
+function promptFiles(dir, prefix = '') {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((entry) => {
+    const rel = join(prefix, entry.name);
+    if (entry.isDirectory()) return promptFiles(dir, rel);
+    return entry.name.endsWith('.md') && entry.name.toLowerCase() !== 'readme.md' ? [rel] : [];
+  });
+}
 
 function copyPrompts(outdir) {
   const from = join(root, PROMPTS_DIR);
   if (!existsSync(from)) return [];
   const to = join(outdir, PROMPTS_DIR);
-  mkdirSync(to, { recursive: true });
-  // README.md documents the directory; it is not a prompt.
-  const files = readdirSync(from).filter((f) => f.endsWith('.md') && f.toLowerCase() !== 'readme.md');
-  for (const f of files) copyFileSync(join(from, f), join(to, f));
+  const files = promptFiles(from);
+  for (const f of files) {
+    mkdirSync(dirname(join(to, f)), { recursive: true });
+    copyFileSync(join(from, f), join(to, f));
+  }
   return files.map((f) => join(PROMPTS_DIR, f));
 }
 

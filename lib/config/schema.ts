@@ -4,6 +4,7 @@ import { mcpServerListSchema } from '../../runtime/src/shared/mcp-servers';
 import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
 import { LANE_RETENTION_DAYS } from '../constructs/task-queues';
 import { canaryConfigSchema } from './canary';
+import { checkStageAgents, stageAgentListSchema } from './agents';
 
 /**
  * The shape of one deployment stage. Everything a stack or construct needs is here and typed;
@@ -79,13 +80,15 @@ const worker = serviceSizing.extend({
   /** Average end-to-end task time, measured from the TaskDurationMs metric (seconds). */
   averageTaskSeconds: z.number().int().min(1).max(43200),
   /**
-   * The built-in tools the agent offers the model (AGENT_TOOLS), validated with the runtime's own
-   * schema so an unknown or repeated name fails synth. Omitted: the runtime's DEFAULT_AGENT_TOOLS.
+   * The built-in tools of a stage without `agents` (AGENT_TOOLS), validated with the runtime's own
+   * schema so an unknown or repeated name fails synth. With `agents`, each agent lists its own.
+   * Omitted: the runtime's DEFAULT_AGENT_TOOLS.
    */
   tools: agentToolsSchema.optional(),
   /**
-   * MCP servers the agent takes tools from (MCP_SERVERS), validated with the runtime's own schema.
-   * The workers get egress to each server's port and read access to its auth secret, nothing more.
+   * MCP servers of a stage without `agents` (MCP_SERVERS), validated with the runtime's own schema.
+   * With `agents`, each agent lists its own. The workers get egress to each server's port and read
+   * access to its auth secret, nothing more.
    */
   mcpServers: mcpServerListSchema.optional(),
 });
@@ -179,6 +182,12 @@ export const stageConfigSchema = z
       collectorVersion: z.string().regex(/^v\d+\.\d+\.\d+$/, 'must be a release tag such as v0.43.3'),
     }),
     model: z.string().min(1),
+    /**
+     * The agents tasks can name (lib/config/agents.ts): prompts folder, tools, MCP servers, model
+     * tier and default budget each, one of them the default.
+     * @default - none: one agent named `default` with `services.worker.tools` and `mcpServers`
+     */
+    agents: stageAgentListSchema.optional(),
     services: z.strictObject({ intake, gateway, worker }),
     /** Agent canary (lib/config/canary.ts). @default - none: one worker pool, every task stable */
     canary: canaryConfigSchema.optional(),
@@ -241,6 +250,14 @@ export const stageConfigSchema = z
         path: ['data', 'taskRetentionDays'],
         message: `task retention ${cfg.data.taskRetentionDays} days is shorter than a message can live in SQS (lanes ${LANE_RETENTION_DAYS} + DLQ ${cfg.data.dlqRetentionDays} = ${messageDays} days), so a redriven task could find its row deleted; raise taskRetentionDays to at least ${messageDays} or lower dlqRetentionDays`,
       });
+    }
+    if (cfg.agents !== undefined) {
+      checkStageAgents(cfg.agents, cfg.services.gateway.limits, ctx);
+      for (const key of ['tools', 'mcpServers'] as const) {
+        if (cfg.services.worker[key] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['services', 'worker', key], message: `the stage defines agents, which list their own ${key}; move these into agents[].${key} and remove services.worker.${key}` });
+        }
+      }
     }
     const w = cfg.services.worker;
     if (w.acceptableLatencySeconds < w.averageTaskSeconds) {

@@ -34,6 +34,11 @@ const BASE: StagePatch = {
   logs: { level: 'info' },
   tracing: { collector: true, collectorVersion: ADOT_VERSION },
   model: 'claude-sonnet-5',
+  // Two example agents (README "Agents"): tasks name one with `agent`; the default takes the rest.
+  agents: [
+    { name: 'assistant', default: true, prompts: '.', tools: ['calculator', 'record_note'] },
+    { name: 'researcher', prompts: 'researcher', tools: ['http_fetch'], modelTier: 'haiku', budget: { maxSteps: 20 } },
+  ],
   services: {
     intake: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 4, requestsPerTarget: 500, canaryPercent: 10, canaryBakeMinutes: 5 },
     gateway: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 3, cpuTargetPercent: 60, spendCeilingUsdPerHour: 50 },

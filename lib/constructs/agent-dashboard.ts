@@ -28,10 +28,10 @@ export interface AgentDashboardProps {
 
 /**
  * One dashboard per stage, read top to bottom: alarm status, outcomes (completion, duration,
- * cost, tool calls), the model's side (tokens, finish reasons, retries, context use), queues and
- * scaling, gateway, running tasks, guardrails (budgets exceeded, loops caught, spend-ceiling use,
- * fallbacks), human approvals (pending, oldest age), then the standard sections of
- * cdk-monitoring-constructs (per-queue, per-service CPU/memory/task counts, ALB, tables).
+ * cost, tool calls), the same per agent, the model's side (tokens, finish reasons, retries, context
+ * use), queues and scaling, gateway, running tasks, guardrails (budgets exceeded, loops caught,
+ * spend-ceiling use, fallbacks), human approvals (pending, oldest age), then the standard sections
+ * of cdk-monitoring-constructs (per-queue, per-service CPU/memory/task counts, ALB, tables).
  */
 export class AgentDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -45,6 +45,8 @@ export class AgentDashboard extends Construct {
     const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []): cloudwatch.GraphWidget =>
       new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6 });
     const lanes = [props.queues.high, props.queues.normal];
+    const byAgent = (name: MetricName, stat: string, label = '', scale = 1): cloudwatch.MathExpression =>
+      breakdown(stage, SERVICES.worker, name, DIMENSIONS.agent, stat, Duration.minutes(5), label, scale);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
@@ -54,6 +56,12 @@ export class AgentDashboard extends Construct {
           graph('Task completion rate (%)', [taskCompletionRate(stage, minute)]),
           graph('Task duration (ms)', [worker(METRICS.taskDurationMs, 'p50'), worker(METRICS.taskDurationMs, 'p99')]),
           graph('Cost and tool calls per task', [worker(METRICS.costPerTaskUsd, 'Average')], [worker(METRICS.toolCallsPerTask, 'Average')]),
+        ],
+        // Per agent ([Stage, Service, Agent]): the Average of TasksSucceeded counts zeros too, so it is the completion rate.
+        [
+          graph('Completion rate by agent (%)', [byAgent(METRICS.tasksSucceeded, 'Average', '', 100)]),
+          graph('Cost by agent (USD per 5 min)', [byAgent(METRICS.costPerTaskUsd, 'Sum')]),
+          graph('Tasks and duration by agent', [byAgent(METRICS.tasksStarted, 'Sum', 'started ')], [byAgent(METRICS.taskDurationMs, 'p50', 'p50 ms ')]),
         ],
         [
           graph('Tokens per task', [worker(METRICS.inputTokensPerTask, 'Average'), worker(METRICS.outputTokensPerTask, 'Average')]),

@@ -58,14 +58,16 @@ export function deadLetterDepth(queue: sqs.IQueue, period: Duration): cloudwatch
 }
 
 /**
- * One line per value of a breakdown dimension (finish reason, lane) from its [Stage, Service, X]
- * rollup. A SEARCH finds values nobody listed in advance (a new stop reason, "unknown"); it only
- * works in graphs, never in alarms.
+ * One line per value of a breakdown dimension (finish reason, lane, agent) from its [Stage, Service, X]
+ * rollup. A SEARCH finds values nobody listed in advance (a new stop reason, "unknown", an agent
+ * added by a later deploy); it only works in graphs, never in alarms. `scale` multiplies every line
+ * (100 turns the Average of TasksSucceeded into a completion rate in percent).
  */
-export function breakdown(stage: string, service: ServiceName, metricName: MetricName, dimension: string, statistic: string, period: Duration, labelPrefix = ''): cloudwatch.MathExpression {
+export function breakdown(stage: string, service: ServiceName, metricName: MetricName, dimension: string, statistic: string, period: Duration, labelPrefix = '', scale = 1): cloudwatch.MathExpression {
   const schema = `{${METRIC_NAMESPACE},${DIMENSIONS.stage},${DIMENSIONS.service},${dimension}}`;
+  const search = `SEARCH('${schema} MetricName="${metricName}" ${DIMENSIONS.stage}="${stage}" ${DIMENSIONS.service}="${service}"', '${statistic}', ${period.toSeconds()})`;
   return new cloudwatch.MathExpression({
-    expression: `SEARCH('${schema} MetricName="${metricName}" ${DIMENSIONS.stage}="${stage}" ${DIMENSIONS.service}="${service}"', '${statistic}', ${period.toSeconds()})`,
+    expression: scale === 1 ? search : `${scale} * ${search}`,
     usingMetrics: {},
     period,
     // A dynamic label: each line is named by its own dimension value.

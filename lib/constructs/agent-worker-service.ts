@@ -20,6 +20,7 @@ import { taskCompletionRate } from './agent-metrics';
 import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
 import { mcpEgressRules } from './mcp-egress';
 import type { McpServerConfig } from '../../runtime/src/shared/mcp-servers';
+import type { AgentProfile } from '../../runtime/src/shared/agent-profiles';
 import { AgentTaskDefinition } from './agent-task-definition';
 import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadLetters, grantTableReadWrite } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
@@ -87,6 +88,13 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
    * @default none
    */
   readonly mcpServers?: readonly McpServerConfig[];
+  /**
+   * The agents this pool runs (AGENTS), already validated by the stage schema and their tiers
+   * resolved to models. Each agent's MCP servers open egress and secret reads like `mcpServers`.
+   * Exclusive with `tools` and `mcpServers`, which describe the one implicit agent.
+   * @default - none: the runtime's one implicit agent, from `tools` and `mcpServers`
+   */
+  readonly agents?: readonly AgentProfile[];
 }
 
 /** Fargate's maximum: the time a worker gets to checkpoint and release its lease on SIGTERM. */
@@ -114,6 +122,13 @@ export class AgentWorkerService extends Construct {
     super(scope, id);
     this.dataKey = props.dataKey;
     const version = props.version ?? 'stable';
+    requireProp(
+      props.agents === undefined || (props.tools === undefined && props.mcpServers === undefined),
+      'AgentWorkerService',
+      'tools/mcpServers',
+      'set beside agents',
+      'list tools and MCP servers per agent in `agents` and leave `tools` and `mcpServers` unset',
+    );
     // The stable pool keeps its original names; a candidate's are suffixed so both fit in a stage.
     const pool = version === 'stable' ? 'worker' : `worker-${version}`;
     const minTasks = props.minTasks ?? 0;
@@ -174,6 +189,7 @@ export class AgentWorkerService extends Construct {
         ...(props.promptsDir === undefined ? {} : { [OBSERVABILITY_ENV.promptsDir]: props.promptsDir }),
         ...(props.tools === undefined ? {} : { [ENV.agentTools]: props.tools.join(',') }),
         ...(props.mcpServers === undefined || props.mcpServers.length === 0 ? {} : { [ENV.mcpServers]: JSON.stringify(props.mcpServers) }),
+        ...(props.agents === undefined ? {} : { [ENV.agents]: JSON.stringify(props.agents) }),
       },
     });
     const taskRole = task.taskDefinition.taskRole;
@@ -181,7 +197,7 @@ export class AgentWorkerService extends Construct {
     grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey);
     grantReadParameter(taskRole, this.killSwitch);
     grantReadSecret(taskRole, props.webhookSigningSecret);
-    for (const server of props.mcpServers ?? []) {
+    for (const server of [...(props.mcpServers ?? []), ...(props.agents ?? []).flatMap((a) => a.mcpServers ?? [])]) {
       for (const rule of mcpEgressRules(server)) this.securityGroup.addEgressRule(rule.peer, ec2.Port.tcp(rule.port), rule.description);
       if (server.authSecretArn !== undefined) {
         taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [server.authSecretArn] }));

@@ -1,3 +1,4 @@
+import type { AgentDirectoryEntry } from '../../runtime/src/shared/agent-profiles';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -58,6 +59,12 @@ export interface IntakeServiceProps extends AgentServiceBaseProps, TaskDataProps
    * @default false
    */
   readonly deletionProtection?: boolean;
+  /**
+   * The agents tasks may name, the default and their default budgets (INTAKE_AGENTS), already
+   * validated by the stage schema.
+   * @default - none: the runtime's one implicit agent
+   */
+  readonly agents?: readonly AgentDirectoryEntry[];
 }
 
 /** Health endpoint of the intake HTTP API (no auth). */
@@ -197,6 +204,7 @@ export class IntakeService extends Construct {
         [ENV.queueUrlNormal]: props.queues.normal.queueUrl,
         [ENV.apiKeysSecretArn]: props.apiKeysSecret.secretArn,
         [ENV.taskRetentionDays]: String(props.taskRetentionDays),
+        ...(props.agents === undefined ? {} : { [ENV.intakeAgents]: JSON.stringify(props.agents) }),
       },
     });
     grantSendTasks(task.taskDefinition.taskRole, [props.queues.high, props.queues.normal], props.dataKey);

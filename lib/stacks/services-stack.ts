@@ -10,6 +10,8 @@ import type { AgentNetwork } from '../constructs/agent-network';
 import { clusterRef } from '../constructs/as-interface';
 import type { ServiceRuntimeProps } from '../constructs/agent-task-definition';
 import { AgentWorkerService, type AgentWorkerServiceProps } from '../constructs/agent-worker-service';
+import { agentProfiles } from '../config/agents';
+import { agentDirectoryOf } from '../../runtime/src/shared/agent-profiles';
 import { AgentCanaryPool } from '../constructs/agent-canary-pool';
 import type { CanaryPlan } from '../config/canary';
 import { IntakeService } from '../constructs/intake-service';
@@ -71,6 +73,8 @@ export class ServicesStack extends Stack {
     const prefix = alarmNamePrefix(config);
     const lanes = { high: data.queues.high, normal: data.queues.normal };
     const { intake, gateway, worker } = config.services;
+    // Resolved once: the workers run these profiles, the intake reads their names and budgets.
+    const agents = config.agents === undefined ? undefined : agentProfiles(config.agents, gateway.limits);
 
     this.gateway = new LlmGatewayService(this, 'Gateway', {
       cluster: this.cluster,
@@ -104,6 +108,7 @@ export class ServicesStack extends Stack {
       canaryBake: Duration.minutes(intake.canaryBakeMinutes),
       deletionProtection: config.data.deletionProtection,
       alarmNamePrefix: prefix,
+      ...(agents === undefined ? {} : { agents: agentDirectoryOf(agents) }),
     });
     const workerProps: AgentWorkerServiceProps = {
       cluster: this.cluster,
@@ -123,6 +128,7 @@ export class ServicesStack extends Stack {
       useSpot: worker.useSpot,
       ...(worker.tools === undefined ? {} : { tools: worker.tools }),
       ...(worker.mcpServers === undefined ? {} : { mcpServers: worker.mcpServers }),
+      ...(agents === undefined ? {} : { agents }),
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,

@@ -86,9 +86,12 @@ describe('bundles', () => {
   it('are built for every entry with linked source maps, with the prompts next to them', () => {
     const files = readdirSync(outDir).sort();
     expect(files).toEqual(['gateway.js', 'gateway.js.map', 'healthcheck.js', 'healthcheck.js.map', 'intake.js', 'intake.js.map', 'prompts', 'worker.js', 'worker.js.map']);
-    const prompts = readdirSync(join(outDir, 'prompts')).sort();
-    expect(prompts).toEqual(readdirSync(join(ROOT, 'prompts')).filter((f) => f.endsWith('.md') && f !== 'README.md').sort());
-    expect(prompts).toContain('system.md');
+    // Every agent's prompts folder ships: the tree of .md files, READMEs left out.
+    const mdFiles = (dir: string): string[] =>
+      (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.md') && !f.toLowerCase().endsWith('readme.md')).sort();
+    const prompts = mdFiles(join(outDir, 'prompts'));
+    expect(prompts).toEqual(mdFiles(join(ROOT, 'prompts')));
+    expect(prompts).toEqual(expect.arrayContaining(['system.md', join('researcher', 'system.md')]));
     const worker = readFileSync(join(outDir, 'worker.js'), 'utf8');
     expect(worker.startsWith('"use strict";')).toBe(true);
     expect(worker.trimEnd().endsWith('//# sourceMappingURL=worker.js.map')).toBe(true);

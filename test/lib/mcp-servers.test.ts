@@ -3,7 +3,7 @@ import { loadStageConfig, readSiteConfig } from '../../lib/config';
 import type { SiteConfig } from '../../lib/config/site-config';
 import { OpenClawStage } from '../../lib/openclaw-stage';
 import { ENV } from '../../runtime/src/shared/config';
-import { parseMcpServersJson } from '../../runtime/src/shared/mcp-servers';
+import { parseAgentProfilesJson } from '../../runtime/src/shared/agent-profiles';
 import { TEST_CONFIG_DIR, TEST_DIGEST, testApp } from './support/synth-stage';
 
 const AUTH = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:mcp-docs-token-AbCdEf';
@@ -13,9 +13,13 @@ const servers = [
 ];
 
 function workerTemplate(mcpServers: unknown): { template: Template; json: Record<string, any> } {
-  // A site config file (config/dev.json) that lists the servers, over the test fixture's dev.
+  // A site config file (config/dev.json) whose researcher agent lists the servers, over the test fixture's dev.
   const fixture = readSiteConfig(TEST_CONFIG_DIR, 'dev');
-  const values = { ...fixture?.values, services: { ...fixture?.values.services, worker: { ...fixture?.values.services?.worker, mcpServers } } } as SiteConfig['values'];
+  const agents = [
+    { name: 'assistant', default: true, tools: ['calculator'] },
+    { name: 'researcher', prompts: 'researcher', tools: ['http_fetch'], ...(mcpServers === undefined ? {} : { mcpServers }) },
+  ];
+  const values = { ...fixture?.values, agents } as SiteConfig['values'];
   const config = loadStageConfig('dev', { path: 'config/dev.json', values });
   const app = testApp({ imageDigest: TEST_DIGEST });
   const stage = new OpenClawStage(app, 'dev', { config, imageDigest: TEST_DIGEST });
@@ -32,12 +36,14 @@ const workerSgEgress = (json: Record<string, any>): any[] => {
 describe('MCP servers in the stage configuration', () => {
   const { json } = workerTemplate(servers);
 
-  it('GIVEN two MCP servers THEN the worker gets MCP_SERVERS, which the runtime parses back to the same servers', () => {
+  it('GIVEN an agent with two MCP servers THEN the worker gets them in AGENTS, which the runtime parses back to the same servers', () => {
     const defs = Object.values(json['Resources'] as Record<string, any>).filter((r) => r.Type === 'AWS::ECS::TaskDefinition');
     const env = defs.flatMap((d) => d.Properties.ContainerDefinitions as any[]).flatMap((c) => (c.Environment ?? []) as { Name: string; Value: unknown }[]);
-    const value = env.find((e) => e.Name === ENV.mcpServers)?.Value;
+    const value = env.find((e) => e.Name === ENV.agents)?.Value;
     expect(typeof value).toBe('string');
-    expect(parseMcpServersJson(value as string).map((s) => [s.name, s.url])).toEqual(servers.map((s) => [s.name, s.url]));
+    const researcher = parseAgentProfilesJson(value as string).agents.find((a) => a.name === 'researcher');
+    expect((researcher?.mcpServers ?? []).map((s) => [s.name, s.url])).toEqual(servers.map((s) => [s.name, s.url]));
+    expect(JSON.stringify(json)).not.toContain(ENV.mcpServers);
   });
 
   it('THEN egress opens exactly each server\'s port (its address when the URL names one, any address for a hostname) and nothing else', () => {
@@ -57,13 +63,14 @@ describe('MCP servers in the stage configuration', () => {
     expect(onAuth[0].Action).toBe('secretsmanager:GetSecretValue');
   });
 
-  it('GIVEN no MCP servers THEN no MCP egress and no MCP_SERVERS', () => {
+  it('GIVEN no MCP servers THEN no MCP egress and no servers in AGENTS', () => {
     const { json: plain } = workerTemplate(undefined);
     expect(workerSgEgress(plain).filter((r) => String(r.Description).startsWith('MCP server'))).toEqual([]);
     expect(JSON.stringify(plain)).not.toContain(ENV.mcpServers);
+    expect(JSON.stringify(plain)).not.toContain('mcpServers');
   });
 
   it('GIVEN a bad MCP server entry THEN synth fails naming the key and the fix', () => {
-    expect(() => workerTemplate([{ name: 'docs', url: 'ftp://x' }])).toThrow(/services\.worker\.mcpServers\.0\.url.*http\(s\) URL/s);
+    expect(() => workerTemplate([{ name: 'docs', url: 'ftp://x' }])).toThrow(/agents\.1\.mcpServers\.0\.url.*http\(s\) URL/s);
   });
 });

@@ -15,6 +15,10 @@ import { DIMENSIONS } from '../../runtime/src/shared/metrics-contract';
 import { PromptRegistry } from '../../runtime/src/shared/prompt-registry';
 import { DEFAULT_TRACE_DIR, FileSpanExporter } from '../../runtime/src/shared/span-store';
 import { startTracing } from '../../runtime/src/shared/tracing';
+import { STAGE_CONFIGS, parseStageConfig } from '../../lib/config';
+import { agentProfiles } from '../../lib/config/agents';
+import { parseAgentProfilesJson, type AgentProfile } from '../../runtime/src/shared/agent-profiles';
+import { DEFAULT_AGENT_TOOLS } from '../../runtime/src/shared/agent-tools';
 
 /** `npm start`: the local system's own knobs, validated here at its edge. */
 const localEnv = z.object({
@@ -26,6 +30,8 @@ const localEnv = z.object({
   MODEL: z.string().min(1).default('claude-sonnet-5'),
   PROMPTS_DIR: z.string().min(1).default('prompts'),
   GATEWAY_LIMITS: z.string().optional(),
+  // The agents (JSON, as the template's AGENTS); unset: the dev stage's (lib/config/stages.ts).
+  AGENTS: z.string().optional(),
   [ENV.taskRetentionDays]: taskRetentionDaysSchema,
   // Agent canary: set CANARY_SHARE (percent) to run a candidate pool next to the stable one.
   CANARY_SHARE: z.string().regex(new RegExp(CANARY_SHARE_PATTERN), 'must be a percentage from 0 to 100').optional(),
@@ -52,6 +58,7 @@ async function main(): Promise<void> {
   const metricsFile = join(METRICS_DIR, 'emf.jsonl');
   const emf = new EmfMetrics({ dimensions: { [DIMENSIONS.stage]: 'local' }, write: (line) => appendFileSync(metricsFile, line) });
   const prompts = PromptRegistry.fromDirectory(env.PROMPTS_DIR);
+  const agents = localAgents(env.AGENTS, env.GATEWAY_LIMITS);
   const canaryShare = parseCanaryShare(env.CANARY_SHARE);
   const share = canaryShare === undefined ? undefined : new MutableCanaryShare(canaryShare);
   const candidatePrompts = env.CANARY_PROMPTS_DIR === undefined ? undefined : PromptRegistry.fromDirectory(env.CANARY_PROMPTS_DIR, 'CANARY_PROMPTS_DIR');
@@ -73,6 +80,7 @@ async function main(): Promise<void> {
     gatewayLimits: parseGatewayLimitsJson(env.GATEWAY_LIMITS),
     metrics,
     prompts,
+    agents: { profiles: agents, promptsRoot: env.PROMPTS_DIR },
     ...(share === undefined
       ? {}
       : {
@@ -80,6 +88,7 @@ async function main(): Promise<void> {
             share,
             workers: env.CANARY_WORKERS,
             ...(candidatePrompts === undefined ? {} : { prompts: candidatePrompts }),
+            ...(env.CANARY_PROMPTS_DIR === undefined ? {} : { promptsRoot: env.CANARY_PROMPTS_DIR }),
             ...(env.CANARY_MODEL === undefined ? {} : { model: env.CANARY_MODEL }),
           },
         }),
@@ -95,7 +104,12 @@ async function main(): Promise<void> {
       `  workers  ${system.workers.length}`,
       `  DynamoDB ${system.dynamoEndpoint} (table ${system.resources.tasksTable})`,
       `  SQS      ${system.sqsEndpoint}`,
-      `  prompts  ${env.PROMPTS_DIR} (version ${prompts.version})`,
+      `  agents   (prompts under ${env.PROMPTS_DIR}; a task names one with "agent", else it gets the default)`,
+      ...agents.map((a) => {
+        const version = PromptRegistry.forAgent(env.PROMPTS_DIR, a.prompts, a.name).version;
+        const budget = a.budget === undefined ? '' : `, budget ${JSON.stringify(a.budget)}`;
+        return `    ${a.name}${a.default === true ? ' (default)' : ''}: tools ${(a.tools ?? DEFAULT_AGENT_TOOLS).join(', ')}; model ${a.model ?? env.MODEL}; prompts ${a.prompts} (version ${version})${budget}`;
+      }),
       ...(share === undefined
         ? []
         : [
@@ -106,6 +120,9 @@ async function main(): Promise<void> {
       '',
       'Submit a task:',
       `  curl -s -X POST ${system.intakeUrl}/v1/tasks -H 'authorization: Bearer ${system.apiKey}' -H 'content-type: application/json' -d '{"prompt":"Multiply two numbers and note the result"}'`,
+      ...agents
+        .filter((a) => a.default !== true)
+        .map((a) => `  curl -s -X POST ${system.intakeUrl}/v1/tasks -H 'authorization: Bearer ${system.apiKey}' -H 'content-type: application/json' -d '{"agent":"${a.name}","prompt":"What does example.com say about itself?"}'`),
       'Then follow it:',
       `  curl -s ${system.intakeUrl}/v1/tasks/<taskId> -H 'authorization: Bearer ${system.apiKey}'`,
       'Human approval: a prompt with [approval] makes the model call publish_announcement, which waits (WAITING_APPROVAL) for a decision:',
@@ -129,6 +146,19 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+}
+
+/**
+ * AGENTS when set, else the dev stage's agents with their tiers resolved against the local
+ * gateway's limits, the default one also given `publish_announcement` (the human-approval demo).
+ */
+function localAgents(json: string | undefined, gatewayLimits: string | undefined): AgentProfile[] {
+  if (json !== undefined) return [...parseAgentProfilesJson(json).agents];
+  const dev = parseStageConfig(STAGE_CONFIGS.dev);
+  const limits = gatewayLimits === undefined ? undefined : (JSON.parse(gatewayLimits) as Record<string, unknown>);
+  return agentProfiles(dev.agents ?? [], limits).map((a) =>
+    a.default === true && a.tools !== undefined && !a.tools.includes('publish_announcement') ? { ...a, tools: [...a.tools, 'publish_announcement'] } : a,
+  );
 }
 
 main().catch((err: unknown) => {

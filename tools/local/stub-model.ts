@@ -11,6 +11,7 @@ export interface StubRequest {
   readonly stream?: boolean;
   readonly messages: { role: string; content: unknown }[];
   readonly tools?: { name: string }[];
+  readonly system?: string | { type: string; text?: string }[];
 }
 
 /** What a test can make the stub answer instead of a normal reply. */
@@ -98,6 +99,10 @@ export interface StubCall {
   readonly toolResults: number;
   /** The conversation's first user message (the task prompt), to tell tasks apart. */
   readonly prompt: string;
+  /** The system prompt the caller sent (text blocks joined), so tests can tell which agent called. */
+  readonly system?: string;
+  /** The names of the tools the caller offered, in its order. */
+  readonly tools: readonly string[];
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
@@ -174,6 +179,10 @@ function countToolResults(messages: StubRequest['messages']): number {
   return n;
 }
 
+function systemText(system: NonNullable<StubRequest['system']>): string {
+  return typeof system === 'string' ? system : system.map((b) => b.text ?? '').join('\n');
+}
+
 function firstPrompt(messages: StubRequest['messages']): string {
   const first = messages[0];
   if (first === undefined) return '';
@@ -182,7 +191,8 @@ function firstPrompt(messages: StubRequest['messages']): string {
 
 /**
  * The scripted agent: a prompt may say `[tools:N]` (default 2); the stub asks for N tool calls in
- * turn, alternating `calculator` and `record_note` when those tools are offered, then answers
+ * turn, alternating `calculator` and `record_note` when those tools are offered (else the first
+ * offered tool; `http_fetch` asks for https://example.com/), then answers
  * with text that quotes the tool results it saw. `[repeat:N]` instead asks N times for the same
  * tool with the same input (`calculator` 2 × 3 when offered), which the worker's loop detection
  * catches from the third call. `[approval]` asks once for `publish_announcement` (the tool that
@@ -219,7 +229,8 @@ export function scriptedReply(request: StubRequest): { content: Block[]; stopRea
   if (done < wanted && offered.size > 0) {
     const useCalc = done % 2 === 0 && offered.has('calculator');
     const name = useCalc ? 'calculator' : offered.has('record_note') ? 'record_note' : [...offered][0] as string;
-    const input = name === 'calculator' ? { a: done + 2, b: 3, op: 'mul' } : { text: `note ${done + 1} for: ${prompt.slice(0, 80)}` };
+    const input =
+      name === 'calculator' ? { a: done + 2, b: 3, op: 'mul' } : name === 'http_fetch' ? { url: 'https://example.com/' } : { text: `note ${done + 1} for: ${prompt.slice(0, 80)}` };
     return {
       content: [
         { type: 'text', text: `Step ${done + 1}: calling ${name}.` },
@@ -298,6 +309,8 @@ export async function startStubModel(options: StubModelOptions = {}): Promise<St
       ...(typeof taskId === 'string' ? { taskId } : {}),
       toolResults: countToolResults(request.messages),
       prompt: firstPrompt(request.messages),
+      ...(request.system !== undefined ? { system: systemText(request.system) } : {}),
+      tools: (request.tools ?? []).map((t) => t.name),
       headers: { ...req.headers },
     };
     calls.push(call);

@@ -38,6 +38,10 @@ import { noopMetrics, type Metrics } from '../../runtime/src/shared/metrics';
 import { DIMENSIONS, SERVICES } from '../../runtime/src/shared/metrics-contract';
 import type { PromptRegistry } from '../../runtime/src/shared/prompt-registry';
 import { TRACER } from '../../runtime/src/shared/spans';
+import { IMPLICIT_AGENT_NAME, agentDirectoryOf, type AgentDirectory, type AgentProfile } from '../../runtime/src/shared/agent-profiles';
+import { buildWorkerAgents } from '../../runtime/src/worker/worker-agents';
+import type { McpToolSource } from '../../runtime/src/worker/mcp/mcp-tool-source';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -70,6 +74,12 @@ export interface LocalSystemOptions {
   /** The workers' prompts; their hash is the PromptVersion. @default none (no system prompt) */
   readonly prompts?: PromptRegistry;
   /**
+   * Agent profiles, as a stage defines them (AGENTS): every worker runs each of them, with its
+   * prompts folder under `promptsRoot`; the intake accepts their names. Replaces `prompts`.
+   * @default none: one agent, `default`, with `prompts` and the default tools
+   */
+  readonly agents?: { readonly profiles: readonly AgentProfile[]; readonly promptsRoot: string };
+  /**
    * Agent canary: a candidate worker pool on its own lanes with its own prompts (and model), fed
    * `share` percent of new tasks; the local evaluator rolls it back by setting the share to 0.
    * @default none: one worker pool
@@ -94,6 +104,8 @@ export interface LocalCanaryOptions {
   readonly workers?: number;
   /** The candidate's prompts. @default the stable workers' */
   readonly prompts?: PromptRegistry;
+  /** With agents: the candidate's prompts root, each agent's folder under it. @default the stable workers' */
+  readonly promptsRoot?: string;
   /** @default the stable model */
   readonly model?: string;
 }
@@ -117,6 +129,12 @@ export interface LocalSystem {
   /** The candidate pool's workers and lanes, when a canary runs. */
   readonly canary?: { readonly workers: readonly Consumer[]; readonly queues: QueueUrls };
   stop(): Promise<void>;
+}
+
+/** What the intake knows of the agents: their names, the default, their budgets. */
+function intakeAgents(profiles: readonly AgentProfile[] | undefined): AgentDirectory {
+  if (profiles === undefined) return { agents: [{ name: IMPLICIT_AGENT_NAME, default: true }], defaultAgent: IMPLICIT_AGENT_NAME };
+  return { agents: agentDirectoryOf(profiles), defaultAgent: profiles.find((p) => p.default === true)?.name ?? IMPLICIT_AGENT_NAME };
 }
 
 /** The whole system on one machine: emulators, stub model, gateway, workers and intake. */
@@ -182,8 +200,23 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       logger: logger.child({ service: 'worker' }),
     });
 
+    // Each worker builds its own agents (their tools hold the worker's clients, their MCP sources its connections).
+    const toolSources: McpToolSource[] = [];
+    const agentsFor = (promptsRoot?: string): { agents?: ReturnType<typeof buildWorkerAgents>['agents'] } => {
+      if (options.agents === undefined) return {};
+      const built = buildWorkerAgents(options.agents.profiles, {
+        promptsRoot: promptsRoot ?? options.agents.promptsRoot,
+        toolDeps: { dynamo, tableName: resources.tasksTable },
+        // Local MCP servers take no token from Secrets Manager; a profile that names a secret fails its connect.
+        secrets: new SecretsManagerClient({ region, endpoint: 'http://127.0.0.1:9', credentials: LOCAL_CREDENTIALS }),
+        logger: logger.child({ service: 'worker' }),
+      });
+      toolSources.push(...built.toolSources);
+      return { agents: built.agents };
+    };
     const workers = Array.from({ length: options.workers ?? 2 }, (_, i) =>
       createWorker({
+        ...agentsFor(),
         dynamo,
         sqs,
         tableName: resources.tasksTable,
@@ -202,6 +235,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         ...(options.approvalTimeoutMs !== undefined ? { approvalTimeoutMs: options.approvalTimeoutMs } : {}),
       }),
     );
+    const stableSources = toolSources.length;
+    await Promise.all(toolSources.map((s) => s.start()));
     await Promise.all(workers.map((w) => w.start()));
     const approvalSweeper = startApprovalSweeper(
       { approvals: { timeoutMs: options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS, sweepMs: options.approvalSweepMs ?? 60_000 }, tasksTable: resources.tasksTable, taskRetentionDays: options.taskRetentionDays, agentVersion: 'stable', queues: resources.queues },
@@ -226,6 +261,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       const prompts = c.prompts ?? options.prompts;
       const candidateWorkers = Array.from({ length: c.workers ?? 1 }, (_, i) =>
         createWorker({
+          ...agentsFor(c.promptsRoot),
           dynamo,
           sqs,
           tableName: resources.tasksTable,
@@ -244,6 +280,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           ...(options.approvalTimeoutMs !== undefined ? { approvalTimeoutMs: options.approvalTimeoutMs } : {}),
         }),
       );
+      await Promise.all(toolSources.slice(stableSources).map((s) => s.start()));
       await Promise.all(candidateWorkers.map((w) => w.start()));
       workers.push(...candidateWorkers);
       canary = { workers: candidateWorkers, queues };
@@ -253,6 +290,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const intakeMetrics = serviceMetrics(SERVICES.intake);
     const intake = await listen(
       tracedHandler(createIntakeHandler({
+        agents: intakeAgents(options.agents?.profiles),
         dynamo,
         sqs,
         tableName: resources.tasksTable,
@@ -289,6 +327,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       ...(canary !== undefined ? { canary } : {}),
       stop: async () => {
         await Promise.all([...workers.map((w) => w.stop(5000)), sweeper?.stop(), approvalSweeper.stop()]);
+        await Promise.all(toolSources.map((s) => s.stop()));
         await Promise.all(servers.map((s) => s.close()));
         await stub?.close();
         await Promise.all(emulators.map((e) => e.stop()));

@@ -16,6 +16,7 @@ import { MAX_TASK_BODY_BYTES } from '../shared/task-size';
 import { describeIssues } from '../shared/zod-issues';
 import { definedBudget, resolveBudget } from '../shared/task-budget';
 import type { ApiKeyEntry } from '../shared/api-keys';
+import { IMPLICIT_AGENT_NAME, describeAgents, resolveAgent, type AgentDirectory } from '../shared/agent-profiles';
 import type { Authenticator } from './api-keys';
 import { IdempotencyStore, parseIdempotencyKey, sha256Hex, type Claim } from './idempotency';
 import { openApiDocument } from './openapi';
@@ -64,6 +65,8 @@ export interface IntakeOptions {
   readonly idempotency?: IdempotencyStore;
   /** Agent canary: which version runs a new task and its lanes. @default every task to `queues` (no canary) */
   readonly router?: CanaryRouter;
+  /** The agents a task may name (INTAKE_AGENTS), the default and their default budgets. @default one agent, `default` */
+  readonly agents?: AgentDirectory;
 }
 
 /** Sockets per AWS client in the deployed intake (main.ts) and its bench: a few hundred submissions in flight. */
@@ -119,6 +122,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
   const idempotency = options.idempotency ?? new IdempotencyStore({ client: options.dynamo, tableName: options.tableName });
   const logger = options.logger;
   const router = options.router ?? new CanaryRouter({ stable: options.queues });
+  const agents = options.agents ?? { agents: [{ name: IMPLICIT_AGENT_NAME, default: true }], defaultAgent: IMPLICIT_AGENT_NAME };
   const approvals = new ApprovalRoutes({
     approvals: new ApprovalStore({ client: options.dynamo, tableName: options.tableName, retentionDays: options.taskRetentionDays, ...(clock !== undefined ? { now: () => clock().getTime() } : {}) }),
     sqs: options.sqs,
@@ -225,13 +229,20 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
         throw err;
       }
     }
-    const resolved = resolveBudget(input.budget === undefined ? undefined : definedBudget(input.budget), caller.entitlements?.budgets);
+    const agent = resolveAgent(agents, input.agent);
+    if (agent === undefined) {
+      throw new HttpError(400, 'invalid_request_error', `Invalid task: agent: ${JSON.stringify(input.agent)} is not an agent of this deployment; use one of ${describeAgents(agents)}, or leave it out for the default`);
+    }
+    const resolved = resolveBudget(input.budget === undefined ? undefined : definedBudget(input.budget), caller.entitlements?.budgets, agent.budget === undefined ? undefined : definedBudget(agent.budget));
     if ('overCeiling' in resolved) {
       const { field, requested, ceiling } = resolved.overCeiling;
       throw new HttpError(400, 'invalid_request_error', `Invalid task: budget.${field}: ${requested} is above this API key's ceiling of ${ceiling}; ask for at most ${ceiling} or leave it out`);
     }
     const key = parseIdempotencyKey(req.headers['idempotency-key']);
-    const claim: Claim | undefined = key === undefined ? undefined : await idempotency.claim(caller.name, key, sha256Hex(canonicalJson(input)), newId());
+    // The agent as resolved: naming the default equals leaving it out (as with priority), and bodies
+    // hashed before agents existed (no agent: the default) still match their retries.
+    const hashed = { ...input, agent: agent.name === agents.defaultAgent ? undefined : agent.name };
+    const claim: Claim | undefined = key === undefined ? undefined : await idempotency.claim(caller.name, key, sha256Hex(canonicalJson(hashed)), newId());
     if (claim?.kind === 'completed') {
       const existing = await store.get(claim.taskId);
       if (existing === undefined) throw notFound(claim.taskId);
@@ -240,12 +251,13 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     const at = now().toISOString();
     const taskId = claim?.taskId ?? newId();
     const agentVersion = await router.route(taskId);
-    trace.getActiveSpan()?.setAttribute(OPENCLAW.agentVersion, agentVersion);
+    trace.getActiveSpan()?.setAttributes({ [OPENCLAW.agentVersion]: agentVersion, [OPENCLAW.agent]: agent.name });
     const task: TaskRecord = {
       taskId,
       status: 'QUEUED',
       priority: input.priority,
       agentVersion,
+      agent: agent.name,
       prompt: renderPrompt(input),
       ...(input.input !== undefined ? { input: input.input } : {}),
       ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
@@ -319,7 +331,7 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
       const caller = await authenticate(req);
       const { task, replayed } = await submit(req, caller);
-      logger.info(replayed ? 'task.replayed' : 'task.accepted', { taskId: task.taskId, priority: task.priority, agentVersion: task.agentVersion ?? 'stable', key: caller.name });
+      logger.info(replayed ? 'task.replayed' : 'task.accepted', { taskId: task.taskId, priority: task.priority, agentVersion: task.agentVersion ?? 'stable', agent: task.agent, key: caller.name });
       return sendJson(res, 202, accepted(task), { location: `/v1/tasks/${task.taskId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
     }
 

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     logger,
     rateLimiter,
     taskRetentionDays: config.taskRetentionDays,
+    agents: config.agents,
     ...(config.callbackHttpHosts.length > 0 ? { callbackPolicy: new CallbackUrlPolicy({ allowHttpHosts: config.callbackHttpHosts }) } : {}),
   });
   const handler = tracedHandler(intake, {
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     onResponse: intakeResponseMetrics(metrics),
   });
   const server = await listen(handler, config.port, logger);
-  logger.info('intake.started', { port: server.port });
+  logger.info('intake.started', { port: server.port, agents: config.agents.agents.map((a) => a.name), defaultAgent: config.agents.defaultAgent });
   // The worker fleet's fast scale-out signal: the intake always runs, even when no worker does.
   const demand =
     config.queueDemandIntervalMs === undefined

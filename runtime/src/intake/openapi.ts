@@ -66,7 +66,7 @@ export function buildOpenApiDocument(): JsonSchema {
               in: 'header',
               required: false,
               schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
-              description: 'Same key and body within 24 h returns the same task; same key with another body is 422',
+              description: 'Same key and body within 24 h returns the same task; same key with another body (another `agent` included; naming the default equals leaving it out) is 422',
             },
           ],
           requestBody: {
@@ -76,7 +76,9 @@ export function buildOpenApiDocument(): JsonSchema {
           },
           responses: {
             '202': json('TaskAccepted', 'Accepted: the task is stored and queued'),
-            '400': error('Malformed body, schema violation (names the field), a refused callbackUrl, or a budget above the API key\'s ceiling (names the field and the ceiling)'),
+            '400': error(
+              'Malformed body, schema violation (names the field), a refused callbackUrl, a budget above the API key\'s ceiling (names the field and the ceiling), or an `agent` this deployment does not define (lists the valid ones and the default)',
+            ),
             ...AUTH_ERRORS,
             '403': error('Priority above the key\'s entitlement'),
             '409': error('A request with the same Idempotency-Key is still in progress'),

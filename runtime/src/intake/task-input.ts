@@ -25,9 +25,15 @@ export const submitTaskSchema = z
       .refine((m) => Object.keys(m).length <= MAX_METADATA_KEYS, `must have at most ${MAX_METADATA_KEYS} keys`)
       .optional(),
     callbackUrl: z.url('must be an absolute https URL').max(2048).optional().describe('https URL called once the task finishes; must resolve to a public address'),
+    agent: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(64, 'must be at most 64 characters')
+      .optional()
+      .describe("The agent profile that runs the task (its prompts, tools and model); unset: the stage's default agent. An unknown name is refused, listing the valid ones"),
     budget: taskBudgetSchema
       .optional()
-      .describe("Limits for this task; each may lower the API key's ceiling, never raise it. Unset fields take the key's default, else its ceiling"),
+      .describe("Limits for this task; each may lower the API key's ceiling, never raise it. Unset fields take the agent's default (capped by the key's ceiling), else the key's default, else its ceiling"),
   })
   .strict()
   .refine((b) => (b.prompt === undefined) !== (b.input === undefined), {

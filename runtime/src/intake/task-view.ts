@@ -65,13 +65,14 @@ export const taskViewSchema = z
         used: z.number().optional().describe('budget_exceeded: what the task had used'),
       })
       .optional(),
-    budget: taskBudgetSchema.optional().describe("The budget the task runs under: the request's, else the API key's default, else its ceiling"),
+    budget: taskBudgetSchema.optional().describe("The budget the task runs under, per field: the request's, else the agent's default (capped by the key's ceiling), else the API key's default, else its ceiling"),
     usage: z
       .object({ inputTokens: z.number(), outputTokens: z.number(), llmCalls: z.number(), toolCalls: z.number(), costUsd: z.number().optional().describe('Estimated model cost in US dollars') })
       .optional(),
     steps: z.number().int().optional().describe('Checkpointed steps (LLM replies and tool results)'),
     promptVersion: z.string().optional(),
     agentVersion: z.enum(AGENT_VERSIONS).optional().describe('Which agent version runs the task: the stable one or the canary candidate'),
+    agent: z.string().optional().describe("The agent profile that runs the task: the request's `agent`, else the stage's default (absent on tasks accepted before agents existed)"),
     cancelRequested: z.boolean().optional(),
     attempts: z.number().int().optional(),
     pendingApproval: pendingApprovalSchema.optional().describe('While WAITING_APPROVAL: the tool call a person must approve or deny'),

@@ -6,6 +6,7 @@ import { parseGatewayLimitsJson, type GatewayLimits } from './gateway-limits';
 import { AGENT_VERSIONS, CANARY_SHARE_PATTERN, parseCanaryShare, type AgentVersion } from './agent-version';
 import { parseMcpServersJson, type McpServerConfig } from './mcp-servers';
 import { DEFAULT_AGENT_TOOLS, agentToolsEnvSchema, type BuiltinToolName } from './agent-tools';
+import { IMPLICIT_AGENT_NAME, parseAgentDirectoryJson, parseAgentProfilesJson, type AgentDirectory, type AgentProfile, type AgentSet } from './agent-profiles';
 
 /**
  * The environment contract of the runtime. The CDK task definitions set exactly these variables;
@@ -61,6 +62,8 @@ export const ENV = {
   canaryShareCacheMs: 'CANARY_SHARE_CACHE_MS',
   agentTools: 'AGENT_TOOLS',
   mcpServers: 'MCP_SERVERS',
+  agents: 'AGENTS',
+  intakeAgents: 'INTAKE_AGENTS',
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
   loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
   loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
@@ -129,6 +132,8 @@ const intakeSchema = z.object({
   [ENV.canaryShareParam]: z.string().min(1).optional(),
   [ENV.canaryShare]: z.string().regex(new RegExp(CANARY_SHARE_PATTERN), 'must be a percentage from 0 to 100 (at most two decimals)').optional(),
   [ENV.canaryShareCacheMs]: z.coerce.number().int().min(0).max(300_000).default(15_000),
+  // The stage's agents as the intake needs them (JSON; see runtime/src/shared/agent-profiles.ts).
+  [ENV.intakeAgents]: z.string().optional(),
   // The queue-demand publisher (runtime/src/shared/queue-demand-publisher.ts); unset locally: no CloudWatch.
   [ENV.queueDemandIntervalMs]: z.coerce.number().int().min(1000, 'must be at least 1000 (ms between readings of the lanes)').max(60_000, 'must be at most 60000: alarms need a reading per minute').optional(),
 });
@@ -180,6 +185,8 @@ const workerSchema = z.object({
   [ENV.agentTools]: agentToolsEnvSchema.optional(),
   // MCP servers the agent takes tools from (JSON; see runtime/src/shared/mcp-servers.ts).
   [ENV.mcpServers]: z.string().optional(),
+  // The stage's agents (JSON; see runtime/src/shared/agent-profiles.ts); unset: one agent from the three above.
+  [ENV.agents]: z.string().optional(),
   // Loop detection (runtime/src/worker/loop-detector.ts): same tool + same input N times, or a cycle repeated.
   [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
   [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
@@ -250,6 +257,8 @@ export interface IntakeConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** The candidate pool, when the stage runs an agent canary; unset: every task goes to the stable lanes. */
   readonly canary?: IntakeCanaryConfig;
+  /** The agents a task may name, the default, their default budgets (INTAKE_AGENTS); unset: the one implicit agent. */
+  readonly agents: AgentDirectory;
   /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
   readonly callbackHttpHosts: readonly string[];
   /** Publish the stable lanes' demand to CloudWatch this often (QUEUE_DEMAND_INTERVAL_MS); unset: do not. */
@@ -291,6 +300,11 @@ export interface WorkerConfig extends CommonConfig {
   readonly tools: readonly BuiltinToolName[];
   /** MCP servers whose tools are offered too (MCP_SERVERS); unset: none. */
   readonly mcpServers: readonly McpServerConfig[];
+  /**
+   * The agents this worker runs (AGENTS), each with its prompts, tools, MCP servers and model; unset:
+   * one agent named `default` made of PROMPTS_DIR, AGENT_TOOLS, MCP_SERVERS and MODEL.
+   */
+  readonly agents: AgentSet<AgentProfile>;
   /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
   readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
   /** Human approval: time to decide (APPROVAL_TIMEOUT_SECONDS) and the expiry sweep's period (APPROVAL_SWEEP_MS). */
@@ -394,6 +408,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     ...definedOnly('canary', intakeCanary(raw)),
+    agents: parseAgentDirectoryJson(raw[ENV.intakeAgents], ENV.intakeAgents),
     callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'intake'),
     ...definedOnly('queueDemandIntervalMs', raw[ENV.queueDemandIntervalMs]),
   };
@@ -428,8 +443,29 @@ function deadLetterOf(queueUrl: string | undefined, sweepMs: number, also: reado
   return { deadLetter: { queueUrl, sweepMs, ...(extra.length === 0 ? {} : { alsoQueueUrls: extra }) } };
 }
 
+/**
+ * AGENTS, or the one implicit agent. AGENTS lists each agent's tools and servers, so AGENT_TOOLS or
+ * MCP_SERVERS beside it would be a second, ignored answer: refused.
+ */
+function workerAgents(raw: z.infer<typeof workerSchema>, tools: readonly BuiltinToolName[], mcpServers: readonly McpServerConfig[]): AgentSet<AgentProfile> {
+  const json = raw[ENV.agents];
+  if (json === undefined || json.trim() === '') {
+    return { agents: [{ name: IMPLICIT_AGENT_NAME, default: true, prompts: '.', tools: [...tools], mcpServers: [...mcpServers] }], defaultAgent: IMPLICIT_AGENT_NAME };
+  }
+  const both = [ENV.agentTools, ENV.mcpServers].filter((k) => raw[k] !== undefined);
+  if (both.length > 0) {
+    throw new ConfigError(`Invalid worker configuration: ${both.join(' and ')} cannot be set beside ${ENV.agents}; list tools and MCP servers per agent in ${ENV.agents} and unset ${both.join(', ')}`, {
+      service: 'worker',
+      keys: both,
+    });
+  }
+  return parseAgentProfilesJson(json, ENV.agents);
+}
+
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const raw = parseEnv(workerSchema, env, 'worker');
+  const tools = raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS;
+  const mcpServers = parseMcpServersJson(raw[ENV.mcpServers], ENV.mcpServers);
   return {
     ...common(raw),
     port: raw[ENV.port],
@@ -440,8 +476,9 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...definedOnly('webhookSigningSecretArn', raw[ENV.webhookSigningSecretArn]),
     ...definedOnly('webhookSigningKeysJson', raw[ENV.webhookSigningKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
-    tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
-    mcpServers: parseMcpServersJson(raw[ENV.mcpServers], ENV.mcpServers),
+    tools,
+    mcpServers,
+    agents: workerAgents(raw, tools, mcpServers),
     loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
     approvals: { timeoutMs: raw[ENV.approvalTimeoutSeconds] * 1000, sweepMs: raw[ENV.approvalSweepMs] },
     durability: {

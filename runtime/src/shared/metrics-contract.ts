@@ -16,6 +16,8 @@ export const DIMENSIONS = {
   agentVersion: 'AgentVersion',
   /** The budget a task ran out of (`maxSteps`, `maxTokens`, `maxCostUsd`, `maxDurationSeconds`), on BudgetExceeded. */
   budget: 'Budget',
+  /** The agent profile that ran the task (runtime/src/shared/agent-profiles.ts): the dashboard's per-agent rows. */
+  agent: 'Agent',
 } as const;
 
 export const METRICS = {

@@ -97,10 +97,18 @@ export interface EmfMetricsOptions {
 const ROLLUP: readonly DimensionName[] = [DIMENSIONS.stage, DIMENSIONS.service];
 /**
  * Dimensions worth a rollup of their own ([Stage, Service, X]): a dashboard plots one line per
- * finish reason, lane or exhausted budget without knowing every prompt version and model that
- * emitted it, and the canary alarm compares [Stage, Service, AgentVersion] stable against candidate.
+ * finish reason, lane, agent or exhausted budget without knowing every prompt version and model that emitted it, and
+ * the canary alarm compares [Stage, Service, AgentVersion] stable against candidate.
  */
-const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane, DIMENSIONS.agentVersion, DIMENSIONS.budget];
+const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane, DIMENSIONS.agentVersion, DIMENSIONS.budget, DIMENSIONS.agent];
+
+/**
+ * Dimensions that get their [Stage, Service, X] rollup only and stay out of the full set, so the
+ * full set is the one alarms and queries were written against before the dimension existed. The
+ * Agent is one: PromptVersion already tells agents apart (each agent's prompts hash to their own
+ * version), and the dashboard's per-agent rows read [Stage, Service, Agent].
+ */
+const BREAKDOWN_ONLY: readonly DimensionName[] = [DIMENSIONS.agent];
 
 /**
  * What aws-embedded-metrics resolves before each flush, typed from its public `MetricsLogger`
@@ -152,12 +160,13 @@ export class EmfMetrics implements Metrics {
 
   emit(data: readonly MetricDatum[], dimensions: Dimensions = {}, properties: Readonly<Record<string, unknown>> = {}): void {
     if (data.length === 0) return;
-    const all = definedDimensions({ ...this.options.dimensions, ...dimensions });
-    const pick = (names: readonly string[]) => Object.fromEntries(Object.entries(all).filter(([k]) => names.includes(k)));
+    const bound = definedDimensions({ ...this.options.dimensions, ...dimensions });
+    const pick = (names: readonly string[]) => Object.fromEntries(Object.entries(bound).filter(([k]) => names.includes(k)));
+    const all = Object.fromEntries(Object.entries(bound).filter(([k]) => !(BREAKDOWN_ONLY as readonly string[]).includes(k)));
     const rollup = pick(ROLLUP);
-    const breakdowns = BREAKDOWNS.filter((d) => all[d] !== undefined).map((d) => pick([...ROLLUP, d]));
-    const smaller = [rollup, ...breakdowns].filter((set) => Object.keys(set).length > 0 && Object.keys(set).length < Object.keys(all).length);
-    const sets = [all, ...smaller.filter((set, i) => smaller.findIndex((other) => sameKeys(other, set)) === i)];
+    const breakdowns = BREAKDOWNS.filter((d) => bound[d] !== undefined).map((d) => pick([...ROLLUP, d]));
+    const others = [rollup, ...breakdowns].filter((set) => Object.keys(set).length > 0 && !sameKeys(set, all));
+    const sets = [...(Object.keys(all).length > 0 ? [all] : []), ...others.filter((set, i) => others.findIndex((other) => sameKeys(other, set)) === i)];
     const logger = new MetricsLogger(async () => this.environment);
     logger.setNamespace(this.options.namespace ?? METRIC_NAMESPACE);
     logger.setDimensions(sets, false);

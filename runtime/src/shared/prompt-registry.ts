@@ -54,11 +54,19 @@ export class PromptRegistry {
    * `prompts/` next to the running bundle (the image ships them as dist/prompts).
    */
   static fromFirstDirectory(dirs: readonly string[], variable = 'PROMPTS_DIR'): PromptRegistry {
-    const found = dirs.find((dir) => existsSync(dir));
-    if (found === undefined) {
-      throw new ConfigError(`No prompt directory found (looked in ${dirs.join(', ')}); set ${variable} to the directory holding system.md`, { dirs, variable });
+    return PromptRegistry.fromDirectory(firstPromptDirectory(dirs, variable), variable);
+  }
+
+  /**
+   * One agent's prompts: `folder` under the prompts root (`.` is the root itself). Its version
+   * hashes only that folder's files, so each agent's prompt changes show up on its own.
+   */
+  static forAgent(root: string, folder: string, agent: string): PromptRegistry {
+    const dir = folder === '.' ? root : join(root, folder);
+    if (!existsSync(dir)) {
+      throw new ConfigError(`Agent "${agent}" has prompts folder "${folder}", but ${dir} does not exist; add it (with system.md) under the prompts root or fix the agent's prompts`, { agent, dir });
     }
-    return PromptRegistry.fromDirectory(found, variable);
+    return PromptRegistry.fromDirectory(dir, `AGENTS (agent "${agent}", prompts "${folder}")`);
   }
 
   get names(): string[] {
@@ -74,6 +82,15 @@ export class PromptRegistry {
     if (text === undefined) throw new UnknownPromptError(name, this.names, this.version);
     return text;
   }
+}
+
+/** The first of `dirs` that exists: the prompts root. */
+export function firstPromptDirectory(dirs: readonly string[], variable = 'PROMPTS_DIR'): string {
+  const found = dirs.find((dir) => existsSync(dir));
+  if (found === undefined) {
+    throw new ConfigError(`No prompt directory found (looked in ${dirs.join(', ')}); set ${variable} to the directory holding system.md`, { dirs, variable });
+  }
+  return found;
 }
 
 /** `p-` plus 12 hex digits of SHA-256 over the sorted (name, text) pairs: short enough for a dimension. */

@@ -50,6 +50,8 @@ export const OPENCLAW = {
   promptVersion: 'openclaw.prompt.version',
   /** `stable` or `candidate`: which worker pool the intake routed the task to. */
   agentVersion: 'openclaw.agent.version',
+  /** The agent profile that runs the task (`agent` of POST /v1/tasks, or the stage's default). */
+  agent: 'openclaw.agent',
   latencyMs: 'openclaw.latency_ms',
   contextUtilisation: 'openclaw.context.utilisation',
   shownMessages: 'openclaw.request.messages',

@@ -66,16 +66,23 @@ export function definedBudget(b: Partial<Record<BudgetField, number | undefined>
 }
 
 /**
- * The budget a task runs under: per field, what the request asked for, else the key's default, else
- * its ceiling. A request may lower the ceiling, never raise it.
+ * The budget a task runs under: per field, what the request asked for, else its agent's default
+ * (lowered to the key's ceiling: the agent knows its work, the key's ceiling still binds), else the
+ * key's default, else its ceiling. A request may lower the ceiling, never raise it.
  */
-export function resolveBudget(requested: TaskBudget | undefined, entitlement: BudgetEntitlement | undefined): { budget: TaskBudget } | { overCeiling: BudgetOverCeiling } {
+export function resolveBudget(
+  requested: TaskBudget | undefined,
+  entitlement: BudgetEntitlement | undefined,
+  agentDefault?: TaskBudget,
+): { budget: TaskBudget } | { overCeiling: BudgetOverCeiling } {
   const out: Partial<Record<BudgetField, number>> = {};
   for (const field of BUDGET_FIELDS) {
     const asked = requested?.[field];
     const ceiling = entitlement?.ceiling?.[field];
     if (asked !== undefined && ceiling !== undefined && asked > ceiling) return { overCeiling: { field, requested: asked, ceiling } };
-    const value = asked ?? entitlement?.default?.[field] ?? ceiling;
+    const agents = agentDefault?.[field];
+    const fromAgent = agents !== undefined && ceiling !== undefined ? Math.min(agents, ceiling) : agents;
+    const value = asked ?? fromAgent ?? entitlement?.default?.[field] ?? ceiling;
     if (value !== undefined) out[field] = value;
   }
   return { budget: out };

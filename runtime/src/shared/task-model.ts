@@ -112,6 +112,8 @@ export interface TaskRecord {
   readonly promptVersion?: string;
   /** The worker pool the intake routed the task to (agent canary); absent on rows of an older intake: stable. */
   readonly agentVersion?: AgentVersion;
+  /** The agent profile that runs the task (runtime/src/shared/agent-profiles.ts); absent on rows of an older intake: the default agent. */
+  readonly agent?: string;
   readonly cancelRequested?: boolean;
   readonly attempts?: number;
   /** Set while WAITING_APPROVAL: the call a person must decide on. */

@@ -29,6 +29,8 @@ export interface AgentTelemetryOptions {
   readonly modelName: string;
   /** The worker's pool in an agent canary: the AgentVersion dimension and span attribute. @default 'stable' */
   readonly agentVersion?: AgentVersion;
+  /** The agent profile these runs belong to: the Agent dimension and the `openclaw.agent` span attribute. @default none */
+  readonly agent?: string;
   /** @default DEFAULT_PRICE_TABLE */
   readonly prices?: PriceTable;
   /** @default trace.getTracer('openclaw.worker') */
@@ -67,6 +69,7 @@ export class AgentTelemetry implements TaskRunObserver {
   private readonly now: () => number;
   private readonly metrics: Metrics;
   private readonly agentVersion: AgentVersion;
+  private readonly agentAttribute: Readonly<Record<string, string>>;
 
   constructor(private readonly options: AgentTelemetryOptions) {
     this.tracer = options.tracer ?? trace.getTracer(TRACER.worker);
@@ -74,7 +77,17 @@ export class AgentTelemetry implements TaskRunObserver {
     this.agentName = options.agentName ?? 'openclaw';
     this.now = options.now ?? (() => performance.now());
     this.agentVersion = options.agentVersion ?? 'stable';
-    this.metrics = options.metrics.with({ [DIMENSIONS.promptVersion]: options.promptVersion, [DIMENSIONS.agentVersion]: this.agentVersion });
+    this.metrics = options.metrics.with({
+      [DIMENSIONS.promptVersion]: options.promptVersion,
+      [DIMENSIONS.agentVersion]: this.agentVersion,
+      ...(options.agent !== undefined ? { [DIMENSIONS.agent]: options.agent } : {}),
+    });
+    this.agentAttribute = options.agent !== undefined ? { [OPENCLAW.agent]: options.agent } : {};
+  }
+
+  /** The agent profile's name, when these runs belong to one. */
+  get agent(): string | undefined {
+    return this.options.agent;
   }
 
   get promptVersion(): string {
@@ -106,6 +119,7 @@ export class AgentTelemetry implements TaskRunObserver {
           [OPENCLAW.priority]: task.priority,
           [OPENCLAW.promptVersion]: this.options.promptVersion,
           [OPENCLAW.agentVersion]: this.agentVersion,
+          ...this.agentAttribute,
           ...(this.options.workerId !== undefined ? { [OPENCLAW.workerId]: this.options.workerId } : {}),
         },
       },
@@ -187,6 +201,7 @@ export class AgentTelemetry implements TaskRunObserver {
               [GEN_AI.requestMaxTokens]: request.max_tokens,
               [OPENCLAW.shownMessages]: request.messages.length,
               [OPENCLAW.promptVersion]: this.options.promptVersion,
+              ...this.agentAttribute,
               ...(taskId !== undefined ? { [OPENCLAW.taskId]: taskId } : {}),
             },
           },
@@ -230,6 +245,7 @@ export class AgentTelemetry implements TaskRunObserver {
             [OPENCLAW.taskId]: ctx.taskId,
             [OPENCLAW.toolInputSha256]: inputHash(input),
             [OPENCLAW.toolSideEffects]: hasSideEffects(tool),
+            ...this.agentAttribute,
           },
         },
         async (span) => {

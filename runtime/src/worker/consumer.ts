@@ -35,7 +35,8 @@ export interface ConsumerOptions {
   readonly store: TaskStore;
   readonly leases: LeaseManager;
   readonly log: CheckpointLog;
-  readonly loop: AgentLoop;
+  /** Runs one task (the AgentDispatcher picks the task's agent). */
+  readonly loop: Pick<AgentLoop, 'run'>;
   readonly logger: Logger;
   readonly workerId: string;
   /** Must match the queue's visibility timeout. @default 300 */

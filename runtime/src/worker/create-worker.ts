@@ -13,6 +13,7 @@ import type { PromptRegistry } from '../shared/prompt-registry';
 import { TaskStore } from '../shared/task-store';
 import { AgentLoop } from './agent-loop';
 import { CheckpointLog } from './checkpoint-log';
+import { ConsumerConfigError } from './worker-errors';
 import { Consumer, type ConsumerOptions } from './consumer';
 import { KillSwitch } from './kill-switch';
 import { LeaseManager } from './lease';
@@ -23,6 +24,24 @@ import { mcpToolName } from './mcp/mcp-tools';
 import type { McpToolSource } from './mcp/mcp-tool-source';
 import { builtinTools } from './tools/catalog';
 import type { LoopThresholds } from './loop-detector';
+import { AgentDispatcher, type AgentRunner } from './agent-dispatch';
+import { IMPLICIT_AGENT_NAME } from '../shared/agent-profiles';
+
+/** One agent profile with its parts built: what `createWorker` runs a task with. */
+export interface WorkerAgent {
+  /** The `agent` tasks name (runtime/src/shared/agent-profiles.ts). */
+  readonly name: string;
+  /** Tasks that name no agent run with this one; exactly one agent has it. @default false */
+  readonly default?: boolean;
+  /** Its prompt files: `system` is its system prompt, their hash its PromptVersion. @default none (no system prompt, version `none`) */
+  readonly prompts?: PromptRegistry;
+  /** Its built-in tools, already built. @default DEFAULT_AGENT_TOOLS */
+  readonly tools?: readonly ToolDefinition[];
+  /** MCP servers whose tools join its registry, re-listed when a server changes them. @default none */
+  readonly toolSources?: readonly McpToolSource[];
+  /** The model it asks the gateway for. @default WorkerDeps.modelName */
+  readonly modelName?: string;
+}
 
 export interface WorkerDeps {
   readonly dynamo: DynamoDBDocumentClient;
@@ -83,6 +102,11 @@ export interface WorkerDeps {
   readonly agentVersion?: AgentVersion;
   /** When repeated tool calls count as a loop. @default DEFAULT_LOOP_THRESHOLDS (3 same calls; a 2–4 call cycle twice) */
   readonly loopThresholds?: Partial<LoopThresholds>;
+  /**
+   * The agents this worker runs; each task runs with the one its row names, else the default.
+   * @default one agent named `default` made of `prompts`, `tools`, `toolSources` and `modelName`
+   */
+  readonly agents?: readonly WorkerAgent[];
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
   /** How long a person has to decide on a `requires_approval` call (APPROVAL_TIMEOUT_SECONDS). @default 24 h */
@@ -101,38 +125,30 @@ export function createWorker(deps: WorkerDeps): Consumer {
   const store = new TaskStore({ client: deps.dynamo, tableName: deps.tableName, retentionDays });
   const leases = new LeaseManager({ client: deps.dynamo, tableName: deps.tableName, retentionDays, ...definedOnly('leaseMs', deps.leaseMs) });
   const log = new CheckpointLog({ client: deps.dynamo, tableName: deps.tableName, retentionDays });
-  const telemetry = new AgentTelemetry({
+  const agents = deps.agents ?? [
+    {
+      name: IMPLICIT_AGENT_NAME,
+      default: true,
+      ...definedOnly('prompts', deps.prompts),
+      ...definedOnly('tools', deps.tools),
+      ...definedOnly('toolSources', deps.toolSources),
+    },
+  ];
+  const defaults = agents.filter((a) => a.default === true);
+  if (defaults.length !== 1) {
+    throw new ConsumerConfigError(`Exactly one of the worker's agents must be the default; got ${defaults.length} (${agents.map((a) => a.name).join(', ')})`, { agents: agents.map((a) => a.name) });
+  }
+  const runners = agents.map((agent) => agentRunner(agent, deps, { logger, workerId, log }));
+  const dispatcher = new AgentDispatcher(runners, defaults[0]?.name ?? IMPLICIT_AGENT_NAME);
+  // Redeliveries are counted before the task's agent is known: no Agent dimension.
+  const workerTelemetry = new AgentTelemetry({
     metrics: deps.metrics ?? noopMetrics,
     logger,
-    promptVersion: deps.prompts?.version ?? 'none',
+    promptVersion: dispatcher.defaultRunner.promptVersion,
     modelName: deps.modelName,
     workerId,
     ...definedOnly('agentVersion', deps.agentVersion),
     ...definedOnly('prices', deps.prices),
-  });
-  const tools = new ToolRegistry(
-    (deps.tools ?? builtinTools(undefined, { dynamo: deps.dynamo, tableName: deps.tableName })).map((t) => telemetry.instrumentTool(t)),
-  );
-  for (const source of deps.toolSources ?? []) {
-    const publish = (defs: readonly ToolDefinition[]): void => tools.replaceGroup(mcpToolName(source.server.name, ''), defs.map((t) => telemetry.instrumentTool(t)));
-    publish(source.current());
-    source.listen(publish);
-  }
-  const loop = new AgentLoop({
-    model: telemetry.instrumentModel(deps.model),
-    ...definedOnly('system', deps.prompts?.has('system') === true ? deps.prompts.get('system') : undefined),
-    tools,
-    log,
-    logger,
-    modelName: deps.modelName,
-    ...definedOnly('contextTokens', deps.contextTokens),
-    ...definedOnly('maxToolOutputBytes', deps.maxToolOutputBytes),
-    ...definedOnly('maxTokens', deps.maxTokens),
-    ...definedOnly('maxSteps', deps.maxSteps),
-    ...definedOnly('loopThresholds', deps.loopThresholds),
-    ...definedOnly('metrics', deps.metrics),
-    ...definedOnly('prices', deps.prices),
-    ...definedOnly('approvalTimeoutMs', deps.approvalTimeoutMs),
   });
   const killSwitch =
     deps.killSwitch === undefined
@@ -150,12 +166,12 @@ export function createWorker(deps: WorkerDeps): Consumer {
     store,
     leases,
     log,
-    loop,
+    loop: dispatcher,
     logger,
     workerId,
     protection,
     probe: gatewayProbe(deps.model, deps.modelName),
-    telemetry,
+    telemetry: dispatcher,
     ...definedOnly('killSwitch', killSwitch),
     ...definedOnly('visibilityTimeoutSeconds', deps.visibilityTimeoutSeconds),
     ...definedOnly('waitTimeSeconds', deps.waitTimeSeconds),
@@ -168,7 +184,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('rowWaitMs', deps.rowWaitMs),
   });
   consumer.events.on('task_started', (e) => {
-    if (e.receiveCount > 1) telemetry.taskRedelivered(e.taskId, e.receiveCount);
+    if (e.receiveCount > 1) workerTelemetry.taskRedelivered(e.taskId, e.receiveCount);
   });
   const metrics = deps.metrics ?? noopMetrics;
   consumer.events.on('provider_weather', (e) => {
@@ -182,7 +198,52 @@ export function createWorker(deps: WorkerDeps): Consumer {
     );
   });
   consumer.events.on('task_failed', (e) => {
-    if (e.final) telemetry.taskAbandoned(e.taskId, e.error);
+    if (e.final) dispatcher.telemetryOf(e.taskId).taskAbandoned(e.taskId, e.error);
   });
   return consumer;
+}
+
+/** One agent's telemetry, tool registry (its built-ins and its MCP servers' tools) and loop. */
+function agentRunner(agent: WorkerAgent, deps: WorkerDeps, shared: { readonly logger: Logger; readonly workerId: string; readonly log: CheckpointLog }): AgentRunner {
+  const logger = shared.logger.child({ agent: agent.name });
+  const modelName = agent.modelName ?? deps.modelName;
+  const promptVersion = agent.prompts?.version ?? 'none';
+  // The Agent dimension on the guardrail metrics too (loops caught, budgets exceeded).
+  const metrics = deps.metrics?.with({ [DIMENSIONS.agent]: agent.name });
+  const telemetry = new AgentTelemetry({
+    metrics: deps.metrics ?? noopMetrics,
+    logger,
+    promptVersion,
+    modelName,
+    workerId: shared.workerId,
+    agent: agent.name,
+    ...definedOnly('agentVersion', deps.agentVersion),
+    ...definedOnly('prices', deps.prices),
+  });
+  const tools = new ToolRegistry(
+    (agent.tools ?? builtinTools(undefined, { dynamo: deps.dynamo, tableName: deps.tableName })).map((t) => telemetry.instrumentTool(t)),
+  );
+  for (const source of agent.toolSources ?? []) {
+    const publish = (defs: readonly ToolDefinition[]): void => tools.replaceGroup(mcpToolName(source.server.name, ''), defs.map((t) => telemetry.instrumentTool(t)));
+    publish(source.current());
+    source.listen(publish);
+  }
+  const system = agent.prompts?.has('system') === true ? agent.prompts.get('system') : undefined;
+  const loop = new AgentLoop({
+    model: telemetry.instrumentModel(deps.model),
+    ...definedOnly('system', system),
+    tools,
+    log: shared.log,
+    logger,
+    modelName,
+    ...definedOnly('contextTokens', deps.contextTokens),
+    ...definedOnly('maxToolOutputBytes', deps.maxToolOutputBytes),
+    ...definedOnly('maxTokens', deps.maxTokens),
+    ...definedOnly('maxSteps', deps.maxSteps),
+    ...definedOnly('loopThresholds', deps.loopThresholds),
+    ...definedOnly('metrics', metrics),
+    ...definedOnly('prices', deps.prices),
+    ...definedOnly('approvalTimeoutMs', deps.approvalTimeoutMs),
+  });
+  return { name: agent.name, loop, telemetry, promptVersion };
 }

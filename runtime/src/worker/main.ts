@@ -10,14 +10,13 @@ import { signingKeyLookup, webhookSigningKeySource } from '../shared/webhook-sig
 import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { promptDirectories } from '../shared/observability-config';
-import { PromptRegistry } from '../shared/prompt-registry';
+import { firstPromptDirectory } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { startDeadLetterSweeper } from './dead-letter-wiring';
 import { startApprovalSweeper } from './approval-wiring';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
-import { builtinTools } from './tools/catalog';
-import { mcpToolSources } from './mcp/mcp-sources';
+import { buildWorkerAgents } from './worker-agents';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
 async function main(): Promise<void> {
@@ -28,7 +27,8 @@ async function main(): Promise<void> {
   const { dynamo, sqs, secrets, ssm } = createAwsClients(config.aws, { service: 'worker', ...definedOnly('sink', recording?.sink) });
   // Spans by OTLP to the collector sidecar, EMF metrics on stdout; prompts from PROMPTS_DIR, ./prompts or dist/prompts.
   const obs = startServiceObservability(SERVICES.worker, config.stage, process.env);
-  const prompts = PromptRegistry.fromFirstDirectory(promptDirectories(obs.config, process.cwd(), __dirname));
+  // Each agent's prompts are a folder under the prompts root (`.` is the root itself).
+  const promptsRoot = firstPromptDirectory(promptDirectories(obs.config, process.cwd(), __dirname));
   // The worker reads only the webhook-signing keys, never the intake's API-key list.
   const signingKeys = webhookSigningKeySource({
     ...definedOnly('secretArn', config.webhookSigningSecretArn),
@@ -45,12 +45,16 @@ async function main(): Promise<void> {
           ...(config.callbackHttpHosts.length > 0 ? { policy: new CallbackUrlPolicy({ allowHttpHosts: config.callbackHttpHosts }) } : {}),
           logger,
         });
-  const toolSources = mcpToolSources(config.mcpServers, secrets, logger);
+  const { agents, toolSources } = buildWorkerAgents(config.agents.agents, {
+    promptsRoot,
+    toolDeps: { dynamo, tableName: config.tasksTable },
+    secrets,
+    logger,
+  });
   await Promise.all(toolSources.map((source) => source.start()));
   const consumer = createWorker({
-    toolSources,
+    agents,
     metrics: obs.metrics,
-    prompts,
     prices: obs.config.prices,
     dynamo,
     sqs,
@@ -61,7 +65,6 @@ async function main(): Promise<void> {
     agentVersion: config.agentVersion,
     logger,
     taskRetentionDays: config.taskRetentionDays,
-    tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
     loopThresholds: config.loopThresholds,
     approvalTimeoutMs: config.approvals.timeoutMs,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
@@ -83,8 +86,9 @@ async function main(): Promise<void> {
   const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
   const sweeper = startDeadLetterSweeper({ ...config, maxReceiveCount: d.maxReceiveCount }, { dynamo, sqs, logger, ...definedOnly('notifier', notifier) });
+  const agentsStarted = agents.map((a) => ({ name: a.name, default: a.default === true, promptVersion: a.prompts?.version, model: a.modelName ?? config.model, tools: a.tools?.map((t) => t.name) }));
   const approvalSweeper = startApprovalSweeper(config, { dynamo, sqs, logger, metrics: obs.metrics });
-  logger.info('worker.started', { port: health.port, promptVersion: prompts.version, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
+  logger.info('worker.started', { port: health.port, agents: agentsStarted, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });

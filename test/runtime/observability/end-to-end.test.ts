@@ -135,7 +135,14 @@ describe('observability end to end', () => {
       ToolCallsPerTask: 2,
       CostPerTaskUsd: expect.any(Number),
     });
-    expect(succeeded[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Stage', 'Service', 'PromptVersion', 'AgentVersion', 'Model'], ['Stage', 'Service'], ['Stage', 'Service', 'AgentVersion']]);
+    // The full set stays as alarms and queries know it; the agent gets a rollup of its own.
+    expect(succeeded[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([
+      ['Stage', 'Service', 'PromptVersion', 'AgentVersion', 'Model'],
+      ['Stage', 'Service'],
+      ['Stage', 'Service', 'AgentVersion'],
+      ['Stage', 'Service', 'Agent'],
+    ]);
+    expect(succeeded[0]?.['Agent']).toBe('default');
     expect(succeeded[0]?.['InputTokensPerTask']).toBeGreaterThan(0);
 
     const finish = named('FinishReasonCount').filter((l) => l['taskId'] === taskId).map((l) => l['FinishReason']);
