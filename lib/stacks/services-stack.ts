@@ -124,6 +124,7 @@ export class ServicesStack extends Stack {
       ...(worker.tools === undefined ? {} : { tools: worker.tools }),
       ...(worker.mcpServers === undefined ? {} : { mcpServers: worker.mcpServers }),
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
+      demandScaling: { averageTaskSeconds: worker.averageTaskSeconds, drainSeconds: deriveCapacityPlan(worker).surgeDrainSeconds },
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,
       alarmNamePrefix: prefix,

@@ -22,6 +22,7 @@ const upperSteps: StepPolicySpec = {
   ],
   cooldownSeconds: 300,
   cooldownFromTemplate: false,
+  metricAggregation: 'Average',
 };
 const lowerStep: StepPolicySpec = {
   ...upperSteps,

@@ -15,6 +15,8 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchDemandSink } from '../shared/cloudwatch-demand-sink';
 import { QueueDemandPublisher } from '../shared/queue-demand-publisher';
+import { ArrivalCounter } from '../shared/queue-demand';
+import { countArrivals } from './arrival-count';
 import type { IntakeConfig } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { CanaryRouter } from './canary-router';
@@ -36,6 +38,8 @@ async function main(): Promise<void> {
   const config = loadIntakeConfig(process.env);
   const logger = createLogger({ service: 'intake', stage: config.stage }, { level: config.logLevel });
   const { dynamo, sqs } = createAwsClients(config.aws);
+  const arrivals = new ArrivalCounter();
+  if (config.queueDemandIntervalMs !== undefined) countArrivals(sqs, [config.queues.high, config.queues.normal], arrivals);
   // Read at run time with a short cache: a first deploy starts before anyone has put the keys, and
   // answers not-ready (naming the secret and the command) until they are there; no redeploy needed.
   const auth = new SecretBackedAuthenticator(
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
           sqs,
           queueUrls: [config.queues.high, config.queues.normal],
           sink: new CloudWatchDemandSink(new CloudWatchClient({ region: config.aws.region }), config.stage),
+          arrivals,
           logger,
           intervalMs: config.queueDemandIntervalMs,
         });
