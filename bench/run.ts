@@ -31,7 +31,7 @@ function intakeRows(r: IntakeBenchResult): BenchRow[] {
       measured: `${fmt(r.acceptMs.p99, 1)} ms`,
       baseline: `bare SendMessage ${fmt(r.sendMessageMs.p99, 1)} ms`,
       ratio: `${fmt(r.ratio.p99)}×`,
-      note: `goal ≤ ${r.goal.p99RatioAtMost}×: ${r.goal.met ? 'met' : 'NOT met'}; exactly once: ${r.exactlyOnce.ok ? 'yes' : 'NO'} (${r.accepted} accepted, ${r.exactlyOnce.messagesInQueue} queued)`,
+      note: `goal ≤ ${r.goal.p99RatioAtMost}×: ${r.goal.met ? 'met' : 'NOT met'}; exactly once: ${r.exactlyOnce.ok ? 'yes' : 'NO'} (${r.accepted} of ${r.total} accepted, ${r.exactlyOnce.messagesInQueue - r.exactlyOnce.orphanMessages} queued, ${r.exactlyOnce.orphanMessages} orphan messages of refused submissions)`,
     },
   ];
 }

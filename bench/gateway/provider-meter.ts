@@ -28,6 +28,25 @@ export class ProviderMeter {
     this.level.set(model, { units: [l[0] * (1 - share), l[1] * (1 - share), l[2] * (1 - share)], at: now });
   }
 
+  /** Units the provider would accept for `model` right now, per kind (its buckets' free capacity). */
+  free(model: string, now = Date.now()): [number, number, number] {
+    const limit = this.limits[model];
+    if (limit === undefined) return [0, 0, 0];
+    const prev = this.level.get(model) ?? { units: [...limit] as [number, number, number], at: now };
+    return prev.units.map((u, i) => Math.min(limit[i] ?? 0, u + ((now - prev.at) * (limit[i] ?? 0)) / 60_000)) as [number, number, number];
+  }
+
+  /**
+   * The share of what the provider made available over [from, to) that was used: units accepted
+   * ÷ (the refill over the window + how far the free capacity fell). 100% is every unit the
+   * provider would have taken; a stored burst spent in the window does not count as over 100%.
+   */
+  use(model: string, window: { from: number; to: number; freeAtFrom: readonly number[]; freeAtTo: readonly number[] }, kind: number): number {
+    const limit = this.limits[model]?.[kind] ?? 0;
+    const available = (limit * (window.to - window.from)) / 60_000 + ((window.freeAtFrom[kind] ?? 0) - (window.freeAtTo[kind] ?? 0));
+    return (this.used(model, window.from, window.to)[kind] ?? 0) / Math.max(1e-9, available);
+  }
+
   readonly intercept = (call: StubCall, request: StubRequest): StubOverride | undefined => {
     const limit = this.limits[call.model];
     if (limit === undefined) return undefined;

@@ -40,6 +40,12 @@ export interface AgentAlarmsProps {
   readonly budgetExceededPercent?: number;
 }
 
+/**
+ * The share of the fleet's spend ceiling at which someone is paged (batch calls are already
+ * refused by then); the dashboard draws the same line.
+ */
+export const SPEND_CEILING_PAGE_SHARE = 0.8;
+
 /** A threshold alarm for AgentAlarms.add. */
 export interface AgentAlarmSpec {
   readonly metric: cloudwatch.IMetric;
@@ -127,10 +133,10 @@ export class AgentAlarms extends Construct {
     // Self-contained: the gateway's share of the fleet's spend ceiling; at 80% batch is already refused.
     this.add('SpendCeiling80', 'page', {
       metric: appMetric(stage, SERVICES.gateway, METRICS.gatewaySpendCeilingUse, 'Maximum', minute),
-      threshold: 0.8,
+      threshold: SPEND_CEILING_PAGE_SHARE,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 3,
-      description: 'Fleet LLM spend at 80% or more of the stage ceiling (services.gateway.spendCeilingUsdPerHour) for 3 minutes: batch calls are refused, normal next',
+      description: `Fleet LLM spend at ${SPEND_CEILING_PAGE_SHARE * 100}% or more of the stage ceiling (services.gateway.spendCeilingUsdPerHour) for 3 minutes: batch calls are refused, normal next`,
     });
 
     const admitted = appMetric(stage, SERVICES.gateway, METRICS.gatewayAdmitted, 'Sum', minute);

@@ -5,7 +5,8 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DIMENSIONS, METRICS, SERVICES, type MetricName, type ServiceName } from '../../runtime/src/shared/metrics-contract';
-import { appMetric, breakdown, deadLetterDepth, taskCompletionRate } from './agent-metrics';
+import { SPEND_CEILING_PAGE_SHARE } from './agent-alarms';
+import { appMetric, breakdown, deadLetterDepth, spendCeilingUsePercent, taskCompletionRate } from './agent-metrics';
 
 export interface AgentDashboardProps {
   readonly stage: string;
@@ -28,8 +29,9 @@ export interface AgentDashboardProps {
 /**
  * One dashboard per stage, read top to bottom: alarm status, outcomes (completion, duration,
  * cost, tool calls), the model's side (tokens, finish reasons, retries, context use), queues and
- * scaling, gateway, running tasks, then the standard sections of cdk-monitoring-constructs
- * (per-queue, per-service CPU/memory/task counts, ALB, tables).
+ * scaling, gateway, running tasks, guardrails (budgets exceeded, loops caught, spend-ceiling use,
+ * fallbacks), human approvals (pending, oldest age), then the standard sections of
+ * cdk-monitoring-constructs (per-queue, per-service CPU/memory/task counts, ALB, tables).
  */
 export class AgentDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -80,10 +82,54 @@ export class AgentDashboard extends Construct {
             appMetric(stage, SERVICES.intake, METRICS.intakeRejected, 'Sum', minute),
           ], [props.loadBalancer.metrics.targetResponseTime({ period: minute, statistic: 'p99' })]),
         ],
+        guardrailWidgets(stage),
+        // Human approval: every worker's sweep publishes the same gauges, so Maximum is the fleet's view.
+        [
+          graph('Approvals pending', [appMetric(stage, SERVICES.worker, METRICS.approvalsPending, 'Maximum', minute)], [
+            appMetric(stage, SERVICES.worker, METRICS.approvalsExpired, 'Sum', Duration.minutes(5)),
+          ]),
+          graph('Oldest pending approval (s)', [appMetric(stage, SERVICES.worker, METRICS.approvalOldestPendingSeconds, 'Maximum', minute)]),
+        ],
         [...(props.standardWidgets ?? [])],
       ],
     });
   }
+}
+
+/**
+ * What stops a task or the fleet from running away: tasks failed per exhausted budget, loops
+ * caught (a warning to the model or a failed task), the fleet's spend-ceiling use with the page
+ * line, and calls served by a fallback model.
+ */
+function guardrailWidgets(stage: string): cloudwatch.IWidget[] {
+  const fiveMinutes = Duration.minutes(5);
+  const minute = Duration.minutes(1);
+  const size = { width: 6, height: 6 } as const;
+  const pageLine = SPEND_CEILING_PAGE_SHARE * 100;
+  return [
+    new cloudwatch.GraphWidget({
+      ...size,
+      title: 'Budgets exceeded (tasks, by budget)',
+      left: [breakdown(stage, SERVICES.worker, METRICS.budgetExceeded, DIMENSIONS.budget, 'Sum', fiveMinutes)],
+    }),
+    new cloudwatch.GraphWidget({
+      ...size,
+      title: 'Loops caught (warned or failed)',
+      left: [appMetric(stage, SERVICES.worker, METRICS.loopsDetected, 'Sum', fiveMinutes)],
+    }),
+    new cloudwatch.GraphWidget({
+      ...size,
+      title: 'Spend ceiling use (%)',
+      left: [spendCeilingUsePercent(stage, minute)],
+      leftYAxis: { min: 0, showUnits: false },
+      leftAnnotations: [{ value: pageLine, label: `page at ${pageLine}%`, color: cloudwatch.Color.RED }],
+    }),
+    new cloudwatch.GraphWidget({
+      ...size,
+      title: 'Fallbacks served',
+      left: [appMetric(stage, SERVICES.gateway, METRICS.gatewayFallbacks, 'Sum', minute)],
+    }),
+  ];
 }
 
 function runningTasks(service: ecs.FargateService, label: string): cloudwatch.Metric {

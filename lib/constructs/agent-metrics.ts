@@ -72,3 +72,16 @@ export function breakdown(stage: string, service: ServiceName, metricName: Metri
     label: `${labelPrefix}\${PROP('Dim.${dimension}')}`,
   });
 }
+
+/**
+ * The gateway's share of the fleet's hourly spend ceiling in percent, the highest any replica
+ * reports (each sees the shared bucket, so they agree within one report interval).
+ */
+export function spendCeilingUsePercent(stage: string, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: '100 * use',
+    usingMetrics: { use: appMetric(stage, SERVICES.gateway, METRICS.gatewaySpendCeilingUse, 'Maximum', period) },
+    period,
+    label: 'Spend ceiling use (%)',
+  });
+}

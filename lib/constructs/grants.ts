@@ -32,15 +32,19 @@ export function grantSendTasks(grantee: iam.IGrantable, queues: readonly sqs.IQu
   grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']));
 }
 
-/** Worker: receive, extend visibility (heartbeat), delete. */
+/**
+ * Worker: receive, extend visibility (heartbeat), delete; and send on its own lanes, because a
+ * message is replaced (re-sent, then the old one deleted) when a hand-back outlasts SQS's maximum
+ * visibility and the approval sweep re-queues a task whose approval expired.
+ */
 export function grantConsumeTasks(grantee: iam.IGrantable, queues: readonly sqs.IQueue[], key: kms.IKey): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
     new iam.PolicyStatement({
-      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
       resources: queues.map((q) => q.queueArn),
     }),
   );
-  grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:Decrypt']));
+  grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:Decrypt', 'kms:GenerateDataKey']));
 }
 
 /**

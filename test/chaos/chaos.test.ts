@@ -1,17 +1,13 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
-import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
-import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
 import { startStubModel, type StubModel } from '../../tools/local/stub-model';
-import { listen, type RunningServer } from '../../runtime/src/shared/http';
-import { silentLogger } from '../../runtime/src/shared/logger';
+import type { RunningServer } from '../../runtime/src/shared/http';
 import type { TaskRecord } from '../../runtime/src/shared/task-model';
 import { TaskStore } from '../../runtime/src/shared/task-store';
 import { CheckpointLog } from '../../runtime/src/worker/checkpoint-log';
 import { createTestAws, eventually, type TestAws } from '../support/aws';
 import { allNoteInvocations, llmStepToolResults } from '../runtime/worker/harness';
-import { bundleWorker, spawnWorker, workerEnv, type WorkerProcess } from './worker-process';
+import { bundleWorker, spawnWorker, startUnlimitedGateway, workerEnv, type WorkerProcess } from './worker-process';
 
 /** CHAOS_TASKS lowers the count for a quick local look; the suite runs 200. */
 const TASKS = Number(process.env['CHAOS_TASKS'] ?? 200);
@@ -40,10 +36,7 @@ describe('chaos: SIGKILLed worker processes against the emulators, the gateway a
       startStubModel({ latencyMs: 15 }),
       bundleWorker(),
     ]);
-    // Limits far above what the stub can serve: this test is about the workers, and the default
-    // tier (400k output tokens/min, charged at max_tokens up front) would pace it to ~1.6 calls/s.
-    const limits = parseGatewayLimits({ tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: 1_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 } } });
-    gateway = await listen(createGatewayHandler({ upstreamUrl: stub.url, keys: staticKeyProvider('chaos-stub'), logger: silentLogger, limits }), 0, silentLogger, '127.0.0.1');
+    gateway = await startUnlimitedGateway(stub.url, 'chaos-stub');
   });
 
   afterAll(async () => {

@@ -1,16 +1,12 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
-import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
 import { DEAD_LETTERED, DeadLetterRows } from '../../runtime/src/shared/dead-letter-rows';
-import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
-import { listen, type RunningServer } from '../../runtime/src/shared/http';
-import { silentLogger } from '../../runtime/src/shared/logger';
+import type { RunningServer } from '../../runtime/src/shared/http';
 import { TaskStore } from '../../runtime/src/shared/task-store';
 import { redriveDeadLetters } from '../../tools/delivery/redrive';
 import { startStubModel, type StubModel } from '../../tools/local/stub-model';
 import { createTestAws, eventually, type TestAws } from '../support/aws';
-import { bundleWorker, spawnWorker, workerEnv, type WorkerProcess } from './worker-process';
+import { bundleWorker, spawnWorker, startUnlimitedGateway, workerEnv, type WorkerProcess } from './worker-process';
 
 const MAX_RECEIVES = 2;
 
@@ -35,8 +31,7 @@ describe('chaos: a task whose worker crashes on every receive', () => {
       startStubModel({ latencyMs: 300 }),
       bundleWorker(),
     ]);
-    const limits = parseGatewayLimits({ tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: 1_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 } } });
-    gateway = await listen(createGatewayHandler({ upstreamUrl: stub.url, keys: staticKeyProvider('dlq-stub'), logger: silentLogger, limits }), 0, silentLogger, '127.0.0.1');
+    gateway = await startUnlimitedGateway(stub.url, 'dlq-stub');
   });
 
   afterAll(async () => {

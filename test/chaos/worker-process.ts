@@ -3,6 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { staticKeyProvider } from '../../runtime/src/gateway/api-key-provider';
+import { createGatewayHandler } from '../../runtime/src/gateway/proxy';
+import { parseGatewayLimits } from '../../runtime/src/shared/gateway-limits';
+import { listen, type RunningServer } from '../../runtime/src/shared/http';
+import { silentLogger } from '../../runtime/src/shared/logger';
 import { node22Binary } from '../../tools/local/emulators';
 import { emulatorEndpoints, type TestAws } from '../support/aws';
 
@@ -75,4 +80,14 @@ export function workerEnv(aws: TestAws, gatewayUrl: string): Record<string, stri
     HEARTBEAT_MS: '2000',
     WAIT_TIME_SECONDS: '1',
   };
+}
+
+/**
+ * An in-process gateway in front of the stub, with limits far above what the stub can serve: these
+ * tests are about the workers, and the default tier (400k output tokens/min, charged at max_tokens
+ * up front) would pace them to ~1.6 calls/s.
+ */
+export function startUnlimitedGateway(stubUrl: string, apiKey: string): Promise<RunningServer> {
+  const limits = parseGatewayLimits({ tiers: { sonnet: { models: ['claude-sonnet-5'], rpm: 1_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 } } });
+  return listen(createGatewayHandler({ upstreamUrl: stubUrl, keys: staticKeyProvider(apiKey), logger: silentLogger, limits }), 0, silentLogger, '127.0.0.1');
 }

@@ -67,10 +67,36 @@ export class CapacityLease {
     return true;
   }
 
-  /** The lease is running low while requests keep coming: claim the next slice now. */
+  /** The lease is running low (any kind under half its last slice) while requests keep coming: claim the next slice now. */
   get wantsRefill(): boolean {
     if (!this.enabled || this.decayed(this.options.now()) < 1) return false;
-    return this.credit[0] < this.lastSlice[0] / 2 || isZero(this.lastSlice);
+    if (isZero(this.lastSlice)) return true;
+    for (let i = 0; i < 3; i += 1) if ((this.lastSlice[i] ?? 0) > 0 && (this.credit[i] ?? 0) < (this.lastSlice[i] ?? 0) / 2) return true;
+    return false;
+  }
+
+  /**
+   * Settle a call's correction against the lease while one is held, with no shared write: a refund
+   * (negative) joins the credit, since it is capacity already charged to the shared buckets, and
+   * goes back with it; an overrun (positive) is paid from the credit as far as it goes. Returns
+   * what is left for the shared buckets (all of it when no lease is held). Refunds add no request
+   * units, so they never let a request in on their own: only slices do, below the lowest ceiling.
+   */
+  absorb(delta: Units): Units {
+    if (isZero(this.lastSlice)) return delta;
+    const credit: [number, number, number] = [this.credit[0], this.credit[1], this.credit[2]];
+    const rest: [number, number, number] = [0, 0, 0];
+    for (let i = 0; i < 3; i += 1) {
+      const d = delta[i] ?? 0;
+      if (d <= 0) credit[i] = (credit[i] ?? 0) - d;
+      else {
+        const paid = Math.min(d, credit[i] ?? 0);
+        credit[i] = (credit[i] ?? 0) - paid;
+        rest[i] = d - paid;
+      }
+    }
+    this.credit = credit;
+    return rest;
   }
 
   /**

@@ -100,7 +100,7 @@ export class TierLimiter {
       ...lease,
       rates: this.rates,
       floor: Math.min(...LANES.map((l) => options.ceilings[l])),
-      giveBack: (unused) => this.correct(unused),
+      giveBack: (unused) => this.charge(unused),
       now: this.now,
     });
   }
@@ -149,6 +149,13 @@ export class TierLimiter {
 
   /** Correct the charge after the call: negative units refund, positive ones charge more. */
   correct(delta: Units): void {
+    if (isZero(delta)) return;
+    // While a lease is held, the correction settles against it locally: no write per call.
+    this.charge(this.lease.absorb(delta));
+  }
+
+  /** Fold units into the next shared write (refunds negative). */
+  private charge(delta: Units): void {
     if (isZero(delta)) return;
     this.pending = addUnits(this.pending, delta);
     // No wake-up: corrections wait for the next batch (or the flush delay) to share its write.

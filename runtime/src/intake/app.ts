@@ -10,8 +10,8 @@ import { readBody, sendJson, type Handler } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import { taskTraceContext } from '../shared/spans';
-import { traceMessageAttributes } from '../shared/task-message';
-import { TaskStore, TaskTooLargeError } from '../shared/task-store';
+import { TASK_ROW_WRITE_DEADLINE_MS, traceMessageAttributes } from '../shared/task-message';
+import { TaskStore, TaskTooLargeError, type StorableTask } from '../shared/task-store';
 import { MAX_TASK_BODY_BYTES } from '../shared/task-size';
 import { describeIssues } from '../shared/zod-issues';
 import { definedBudget, resolveBudget } from '../shared/task-budget';
@@ -23,6 +23,8 @@ import { KeyRateLimiter, type RateLimiter } from './rate-limiter';
 import { MAX_JSON_DEPTH, canonicalJson, exceedsDepth, renderPrompt, submitTaskSchema, type SubmitTaskInput } from './task-input';
 import { accepted, toView } from './task-view';
 import { CanaryRouter } from './canary-router';
+import { APPROVAL_PATH, ApprovalRoutes } from './approvals';
+import { ApprovalStore } from '../shared/approvals';
 import { trace } from '@opentelemetry/api';
 import { OPENCLAW } from '../shared/spans';
 
@@ -63,6 +65,9 @@ export interface IntakeOptions {
   /** Agent canary: which version runs a new task and its lanes. @default every task to `queues` (no canary) */
   readonly router?: CanaryRouter;
 }
+
+/** Sockets per AWS client in the deployed intake (main.ts) and its bench: a few hundred submissions in flight. */
+export const INTAKE_MAX_SOCKETS = 256;
 
 const TASK_PATH = /^\/v1\/tasks\/([A-Za-z0-9-]{1,64})$/;
 const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
@@ -114,6 +119,12 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
   const idempotency = options.idempotency ?? new IdempotencyStore({ client: options.dynamo, tableName: options.tableName });
   const logger = options.logger;
   const router = options.router ?? new CanaryRouter({ stable: options.queues });
+  const approvals = new ApprovalRoutes({
+    approvals: new ApprovalStore({ client: options.dynamo, tableName: options.tableName, retentionDays: options.taskRetentionDays, ...(clock !== undefined ? { now: () => clock().getTime() } : {}) }),
+    sqs: options.sqs,
+    router,
+    logger,
+  });
 
   const authenticate = async (req: IncomingMessage): Promise<ApiKeyEntry> => {
     const caller = await options.auth.authenticate(req.headers.authorization);
@@ -136,18 +147,22 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
    * Without an Idempotency-Key nothing can retry into this row, so the marker is written after the
    * response (one round-trip less on the accept path).
    */
-  const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>, awaitMarker: boolean): Promise<void> => {
+  const sendMessage = async (task: TaskRecord): Promise<void> => {
     const message: TaskMessage = { taskId: task.taskId };
     // The worker continues this request's trace from the message attributes.
     const attributes = traceMessageAttributes(taskTraceContext(task.taskId));
+    await options.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: router.queueUrl(task.agentVersion, task.priority),
+        MessageBody: JSON.stringify(message),
+        ...(Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {}),
+      }),
+    );
+  };
+
+  const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>, awaitMarker: boolean): Promise<void> => {
     try {
-      await options.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: router.queueUrl(task.agentVersion, task.priority),
-          MessageBody: JSON.stringify(message),
-          ...(Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {}),
-        }),
-      );
+      await sendMessage(task);
     } catch (err) {
       logger.error('intake.enqueue_failed', { taskId: task.taskId, error: errorMessage(err) });
       await undo().catch((undoErr: unknown) => logger.error('intake.undo_failed', { taskId: task.taskId, error: errorMessage(undoErr) }));
@@ -157,6 +172,44 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     // marker only spares an idempotent retry a duplicate message (which the worker would skip).
     const marked = store.markEnqueued(task.taskId).catch((err: unknown) => logger.warn('intake.mark_enqueued_failed', { taskId: task.taskId, error: errorMessage(err) }));
     if (awaitMarker) await marked;
+  };
+
+  const tooLarge = (err: TaskTooLargeError) =>
+    new HttpError(413, 'request_too_large', `Task takes ${err.sizeBytes} bytes as stored; the limit is ${err.limitBytes} bytes (a body of at most ${maxBody} bytes of text and objects always fits; long arrays of small numbers take more room): send less data`);
+
+  /**
+   * A task without an Idempotency-Key: nothing can retry into its row, so the row write and the
+   * message go out at once (the accept waits for the slower of the two, not their sum). A worker
+   * that receives the message before the row exists hands it back for up to TASK_ROW_WAIT_MS; the
+   * write is abandoned after TASK_ROW_WRITE_DEADLINE_MS, well inside that wait, so an accepted task
+   * always has its row by the time its message is given up on. On any failure the row becomes a
+   * FAILED `not_accepted` tombstone (TaskStore.abandon; it also stops a write still on its way) and
+   * the client gets a 503: a message already sent finds the tombstone or no row and is dropped. If
+   * a worker has already started the task, both writes made it after all and the task is accepted.
+   */
+  const acceptNew = async (task: TaskRecord): Promise<TaskRecord> => {
+    let row: StorableTask;
+    try {
+      row = store.storable(task);
+    } catch (err) {
+      if (err instanceof TaskTooLargeError) throw tooLarge(err);
+      throw err;
+    }
+    const [stored, sent] = await Promise.allSettled([store.insert(row, { abortSignal: AbortSignal.timeout(TASK_ROW_WRITE_DEADLINE_MS) }), sendMessage(task)]);
+    if (stored.status === 'fulfilled' && stored.value && sent.status === 'fulfilled') return task;
+    if (stored.status === 'rejected') logger.error('intake.store_failed', { taskId: task.taskId, error: errorMessage(stored.reason) });
+    if (sent.status === 'rejected') logger.error('intake.enqueue_failed', { taskId: task.taskId, error: errorMessage(sent.reason) });
+    // A fresh random ID that already has a row is someone else's task: leave it alone. Otherwise
+    // tombstone the row (it may still land late); if a worker already started it, both writes made it.
+    if (!(stored.status === 'fulfilled' && !stored.value)) {
+      const undo = await store.abandon(task).catch((undoErr: unknown) => {
+        logger.error('intake.undo_failed', { taskId: task.taskId, error: errorMessage(undoErr) });
+        return 'failed' as const;
+      });
+      if (undo === 'started') return task;
+    }
+    if (sent.status === 'rejected') throw new HttpError(503, 'queue_unavailable', 'The task could not be queued; retry', { taskId: task.taskId }, { 'retry-after': '1' });
+    throw new HttpError(503, 'store_unavailable', 'The task could not be stored; retry', {}, { 'retry-after': '1' });
   };
 
   const submit = async (req: IncomingMessage, caller: ApiKeyEntry): Promise<{ task: TaskRecord; replayed: boolean }> => {
@@ -203,15 +256,14 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       createdAt: at,
       updatedAt: at,
     };
+    if (claim === undefined) return { task: await acceptNew(task), replayed: false };
     // With a key, an earlier attempt may have written the row already: reuse it and finish its enqueue.
     let created: boolean;
     try {
       created = await store.create(task);
     } catch (err) {
       if (claim !== undefined) await idempotency.release(caller.name, key as string, claim.claimId).catch(() => false);
-      if (err instanceof TaskTooLargeError) {
-        throw new HttpError(413, 'request_too_large', `Task takes ${err.sizeBytes} bytes as stored; the limit is ${err.limitBytes} bytes (a body of at most ${maxBody} bytes of text and objects always fits; long arrays of small numbers take more room): send less data`);
-      }
+      if (err instanceof TaskTooLargeError) throw tooLarge(err);
       logger.error('intake.store_failed', { taskId: task.taskId, error: errorMessage(err) });
       throw new HttpError(503, 'store_unavailable', 'The task could not be stored; retry (with the same Idempotency-Key, if you sent one)', {}, { 'retry-after': '1' });
     }
@@ -271,6 +323,18 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       return sendJson(res, 202, accepted(task), { location: `/v1/tasks/${task.taskId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
     }
 
+    const approval = APPROVAL_PATH.exec(path);
+    if (approval !== null) {
+      if (method !== 'POST') throw methodNotAllowed(method, '/v1/tasks/{taskId}/approvals/{approvalId}', 'POST');
+      const caller = await authenticate(req);
+      approvals.assertMayApprove(caller);
+      const taskId = approval[1] as string;
+      const task = await store.get(taskId);
+      // As for GET: another key's task looks exactly like a missing one.
+      if (task === undefined || task.submittedBy !== caller.name) throw notFound(taskId);
+      return sendJson(res, 200, toView(await approvals.decide(req, caller, task, approval[2] as string)));
+    }
+
     const match = TASK_PATH.exec(path);
     if (match === null) throw new HttpError(404, 'not_found_error', `No route for ${method} ${path.slice(0, 200)}`);
     if (method !== 'GET' && method !== 'DELETE') throw methodNotAllowed(method, '/v1/tasks/{taskId}', 'GET, DELETE');
@@ -282,9 +346,14 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     if (task === undefined || task.submittedBy !== caller.name) throw notFound(taskId);
     if (method === 'GET') return sendJson(res, 200, toView(task));
 
-    const outcome = await store.cancel(taskId);
+    let outcome = await store.cancel(taskId);
+    if (outcome?.outcome === 'waiting') {
+      const cancelled = await approvals.cancelWaiting(outcome.task);
+      // Decided (or cancelled) meanwhile: cancel it as the status it has now.
+      outcome = cancelled !== undefined ? { outcome: 'cancelled', task: cancelled } : await store.cancel(taskId);
+    }
     if (outcome === undefined) throw notFound(taskId);
-    if (outcome.outcome === 'terminal') {
+    if (outcome.outcome === 'terminal' || outcome.outcome === 'waiting') {
       throw new HttpError(409, 'conflict', `Task ${taskId} already finished with status ${outcome.task.status}; there is nothing to cancel`);
     }
     logger.info('task.cancel_requested', { taskId, outcome: outcome.outcome, key: caller.name });

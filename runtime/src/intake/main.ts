@@ -1,4 +1,3 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createAwsClients } from '../shared/aws-clients';
 import { definedOnly, loadIntakeConfig } from '../shared/config';
 import { listen } from '../shared/http';
@@ -8,11 +7,12 @@ import { SERVICES } from '../shared/metrics-contract';
 import { startServiceObservability } from '../shared/observability';
 import { apiKeySource } from '../shared/api-keys';
 import { SecretBackedAuthenticator } from './api-keys';
-import { createIntakeHandler } from './app';
+import { INTAKE_MAX_SOCKETS, createIntakeHandler } from './app';
 import { SharedKeyRateLimiter } from './shared-rate-limiter';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { startCallRecording } from '../shared/call-recording';
+import { CallbackUrlPolicy } from '../shared/callback-url-policy';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchDemandSink } from '../shared/cloudwatch-demand-sink';
 import { QueueDemandPublisher } from '../shared/queue-demand-publisher';
 import { ArrivalCounter } from '../shared/queue-demand';
@@ -23,12 +23,12 @@ import { CanaryRouter } from './canary-router';
 import { SsmCanaryShare, fixedCanaryShare } from './canary-share';
 
 /** The agent canary's routing: the candidate's lanes and its share (SSM parameter, or fixed locally). */
-function canaryRouter(config: IntakeConfig, logger: Logger): CanaryRouter {
+function canaryRouter(config: IntakeConfig, ssm: SSMClient, logger: Logger): CanaryRouter {
   const canary = config.canary;
   if (canary === undefined) return new CanaryRouter({ stable: config.queues });
   const share =
     canary.shareParam !== undefined
-      ? new SsmCanaryShare({ ssm: new SSMClient({ region: config.aws.region }), parameterName: canary.shareParam, logger, cacheMs: canary.shareCacheMs })
+      ? new SsmCanaryShare({ ssm, parameterName: canary.shareParam, logger, cacheMs: canary.shareCacheMs })
       : fixedCanaryShare(canary.share ?? 0);
   logger.info('canary.enabled', { shareParam: canary.shareParam, share: canary.share });
   return new CanaryRouter({ stable: config.queues, candidate: { queues: canary.queues, share } });
@@ -36,8 +36,14 @@ function canaryRouter(config: IntakeConfig, logger: Logger): CanaryRouter {
 
 async function main(): Promise<void> {
   const config = loadIntakeConfig(process.env);
+  const recording = startCallRecording('intake', config.callRecordFile);
   const logger = createLogger({ service: 'intake', stage: config.stage }, { level: config.logLevel });
-  const { dynamo, sqs } = createAwsClients(config.aws);
+  // Each accepted task has a row write and a message in flight at once: sockets for a few hundred submissions.
+  const { dynamo, sqs, secrets, ssm, cloudwatch } = createAwsClients(config.aws, {
+    service: 'intake',
+    maxSockets: INTAKE_MAX_SOCKETS,
+    ...definedOnly('sink', recording?.sink),
+  });
   const arrivals = new ArrivalCounter();
   if (config.queueDemandIntervalMs !== undefined) countArrivals(sqs, [config.queues.high, config.queues.normal], arrivals);
   // Read at run time with a short cache: a first deploy starts before anyone has put the keys, and
@@ -46,7 +52,7 @@ async function main(): Promise<void> {
     apiKeySource({
       ...definedOnly('secretArn', config.apiKeysSecretArn),
       ...definedOnly('json', config.apiKeysJson),
-      secrets: new SecretsManagerClient({ region: config.aws.region }),
+      secrets,
       logger,
     }),
   );
@@ -56,7 +62,7 @@ async function main(): Promise<void> {
   const metrics = obs.metrics;
   // Counted in the tasks table, so a key's rate holds for the whole fleet, not per replica.
   const rateLimiter = new SharedKeyRateLimiter({ client: dynamo, tableName: config.tasksTable, logger });
-  const router = canaryRouter(config, logger);
+  const router = canaryRouter(config, ssm, logger);
   const intake = createIntakeHandler({
     router,
     dynamo,
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
     logger,
     rateLimiter,
     taskRetentionDays: config.taskRetentionDays,
+    ...(config.callbackHttpHosts.length > 0 ? { callbackPolicy: new CallbackUrlPolicy({ allowHttpHosts: config.callbackHttpHosts }) } : {}),
   });
   const handler = tracedHandler(intake, {
     tracer: obs.tracer,
@@ -83,7 +90,7 @@ async function main(): Promise<void> {
       : new QueueDemandPublisher({
           sqs,
           queueUrls: [config.queues.high, config.queues.normal],
-          sink: new CloudWatchDemandSink(new CloudWatchClient({ region: config.aws.region }), config.stage),
+          sink: new CloudWatchDemandSink(cloudwatch, config.stage),
           arrivals,
           logger,
           intervalMs: config.queueDemandIntervalMs,

@@ -36,9 +36,25 @@ export interface SharedKeyRateLimiterOptions extends DynamoStoreOptions {
    * @default 60
    */
   readonly slicesPerWindow?: number;
-  /** Upper bound on a slice; it is also each replica's bound on units lost at a window's end. @default 50 */
+  /**
+   * A slice's size while the key is not busy. A busy key's slice grows to `leadMs` of its recent
+   * demand on this replica (still at most one slice per window of its rate), so requests keep
+   * finding units in hand while the next slice is reserved. @default 50
+   */
   readonly maxSlice?: number;
+  /** How much of a busy key's recent demand one slice covers. @default 3000 */
+  readonly leadMs?: number;
 }
+
+/** Requests a replica saw for a key over the current period and the rate of the period before. */
+interface Demand {
+  periodStart: number;
+  count: number;
+  previousPerSecond: number;
+}
+
+/** Demand is measured over periods this long. */
+const DEMAND_PERIOD_MS = 10_000;
 
 interface PreviousCount {
   readonly windowStart: number;
@@ -85,7 +101,8 @@ interface Ask {
  *
  * The previous window is closed, so its count is final and is read once per key per window per
  * replica (consistent read, cached). The current counter counts units that replicas have reserved,
- * not requests: a replica reserves a slice (`min(maxSlice, rate / slicesPerWindow)`, at least 1) with
+ * not requests: a replica reserves a slice (`maxSlice`, or `leadMs` of the key's recent demand on this
+ * replica when more, at most `rate / slicesPerWindow` and at least 1) with
  * `ADD n k` on the condition `n + k ≤ cap`, where `cap = floor(rate − previous × (1 − elapsed/window))`,
  * then hands the units out locally, so a busy key costs one UpdateItem per slice instead of one per
  * request (one hot item serialises its updates). DynamoDB serialises the updates of one item, so all
@@ -111,6 +128,9 @@ export class SharedKeyRateLimiter implements RateLimiter {
   private readonly previous = new Map<string, PreviousCount>();
   /** Per key, the units reserved for the current window; bounded by the number of API keys. */
   private readonly slices = new Map<string, Slices>();
+  /** Per key, this replica's recent demand, which sizes a busy key's slice; bounded by the number of API keys. */
+  private readonly demand = new Map<string, Demand>();
+  private readonly leadMs: number;
 
   constructor(options: SharedKeyRateLimiterOptions) {
     this.client = options.client;
@@ -119,12 +139,14 @@ export class SharedKeyRateLimiter implements RateLimiter {
     this.now = options.now ?? Date.now;
     this.slicesPerWindow = options.slicesPerWindow ?? 60;
     this.maxSlice = options.maxSlice ?? 50;
+    this.leadMs = options.leadMs ?? 3000;
   }
 
   async take(key: string, ratePerMinute: number): Promise<RateDecision> {
     const now = this.now();
     const windowStart = Math.floor(now / RATE_WINDOW_MS) * RATE_WINDOW_MS;
     const elapsedMs = now - windowStart;
+    this.count(key, now);
     let slices = this.slices.get(key);
     // A new window starts with nothing in hand: units of the old one were counted against the old cap.
     if (slices === undefined || slices.windowStart !== windowStart) {
@@ -175,7 +197,7 @@ export class SharedKeyRateLimiter implements RateLimiter {
    * stays exact; a busy key may lose up to two slices per replica at a window's end instead of one.
    */
   private refillAhead(key: string, rate: number, slices: Slices, elapsedMs: number): void {
-    const slice = this.sliceFor(rate);
+    const slice = this.sliceFor(key, rate);
     if (slice <= 1 || slices.refilling || slices.next !== undefined || slices.units > slice / 2) return;
     slices.refilling = true;
     const refill = async () => {
@@ -192,8 +214,34 @@ export class SharedKeyRateLimiter implements RateLimiter {
       });
   }
 
-  private sliceFor(rate: number): number {
-    return Math.min(this.maxSlice, Math.max(1, Math.floor(rate / this.slicesPerWindow)));
+  /**
+   * `maxSlice` units, or `leadMs` of the key's recent demand when that is more (a replica serving
+   * 70 requests a second holds about three seconds of them), never more than one slice of the
+   * window (`rate / slicesPerWindow`), which is what bounds the units lost at a window's end.
+   */
+  private sliceFor(key: string, rate: number): number {
+    const busy = Math.ceil((this.perSecond(key) * this.leadMs) / 1000);
+    return Math.min(Math.max(this.maxSlice, busy), Math.max(1, Math.floor(rate / this.slicesPerWindow)));
+  }
+
+  private count(key: string, now: number): void {
+    const d = this.demand.get(key);
+    if (d === undefined) {
+      this.demand.set(key, { periodStart: now, count: 1, previousPerSecond: 0 });
+      return;
+    }
+    if (now - d.periodStart >= DEMAND_PERIOD_MS) {
+      d.previousPerSecond = (d.count * 1000) / Math.max(DEMAND_PERIOD_MS, now - d.periodStart);
+      d.periodStart = now;
+      d.count = 0;
+    }
+    d.count += 1;
+  }
+
+  /** Requests per second for `key` on this replica: the last full period's rate, or this period's so far if higher. */
+  private perSecond(key: string): number {
+    const d = this.demand.get(key);
+    return d === undefined ? 0 : Math.max(d.previousPerSecond, (d.count * 1000) / DEMAND_PERIOD_MS);
   }
 
   /**
@@ -201,7 +249,7 @@ export class SharedKeyRateLimiter implements RateLimiter {
    * the previous one has ended and after the current tick, so requests that arrive together share it.
    */
   private join(slices: Slices, ask: Ask, demand = 1): Promise<boolean> {
-    const slice = this.sliceFor(ask.rate);
+    const slice = this.sliceFor(ask.key, ask.rate);
     let batch = slices.next;
     if (batch === undefined) {
       const created: Batch = { demand: 0, cap: ask.cap, slice, done: Promise.resolve(true) };

@@ -3,12 +3,10 @@
  * authenticates with it. It holds names, hashes and limits only; webhook-signing keys are a
  * separate secret (webhook-signing-keys.ts) that only the worker reads.
  */
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import type { Logger } from './logger';
-import { secretsManagerSource, staticSecret, type SecretSource } from './secret-source';
+import { configuredSecretSource, type ConfiguredSecretOptions, type SecretSource } from './secret-source';
 import { PRIORITIES, type Priority } from './task-model';
 import { budgetEntitlementSchema, definedBudget, type BudgetEntitlement } from './task-budget';
 import { describeIssues } from './zod-issues';
@@ -34,6 +32,11 @@ export interface ApiKeyEntitlements {
   readonly tools?: readonly string[];
   /** Budgets of this key's tasks: `default` when a request sets none, `ceiling` it may not exceed. */
   readonly budgets?: BudgetEntitlement;
+  /**
+   * May decide approvals (`POST /v1/tasks/{id}/approvals/{approvalId}`) on this key's tasks: the
+   * human-approval gate of `requires_approval` tools. @default false
+   */
+  readonly canApprove?: boolean;
 }
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -46,6 +49,7 @@ const entitlementsSchema = z
       .refine((t) => new Set(t).size === t.length, 'lists a tool twice')
       .optional(),
     budgets: budgetEntitlementSchema.optional(),
+    canApprove: z.boolean().optional(),
   })
   .strict();
 
@@ -83,21 +87,15 @@ function entitlementsOf(raw: z.infer<typeof entitlementsSchema>): ApiKeyEntitlem
     ...(raw.budgets.default !== undefined ? { default: definedBudget(raw.budgets.default) } : {}),
     ...(raw.budgets.ceiling !== undefined ? { ceiling: definedBudget(raw.budgets.ceiling) } : {}),
   };
-  return { ...(raw.tools !== undefined ? { tools: raw.tools } : {}), ...(budgets !== undefined ? { budgets } : {}) };
+  return {
+    ...(raw.tools !== undefined ? { tools: raw.tools } : {}),
+    ...(budgets !== undefined ? { budgets } : {}),
+    ...(raw.canApprove !== undefined ? { canApprove: raw.canApprove } : {}),
+  };
 }
 
-export interface ApiKeySourceOptions {
-  /** Secrets Manager secret holding the JSON array (AWS). */
-  readonly secretArn?: string;
-  /** The JSON array itself (local runs). Wins over `secretArn`. */
-  readonly json?: string;
-  /** Required with `secretArn`. */
-  readonly secrets?: Pick<SecretsManagerClient, 'send'>;
-  /** Where `secret.not_ready` / `secret.ready` are logged. */
-  readonly logger?: Logger;
-  /** Clock of the re-read cache. @default Date.now */
-  readonly now?: () => number;
-}
+/** Where the intake finds its key list (a JSON array): INTAKE_API_KEYS locally, API_KEYS_SECRET_ARN in AWS. */
+export type ApiKeySourceOptions = ConfiguredSecretOptions;
 
 /** The `--secret-string` argument operators are told to use; README, Deploying, shows the file's shape. */
 export const API_KEYS_VALUE_ARGUMENT = 'file://api-keys.json';
@@ -108,17 +106,12 @@ export const API_KEYS_VALUE_ARGUMENT = 'file://api-keys.json';
  * the secret still holds the stack's initial value or is malformed, the intake answers not-ready).
  */
 export function apiKeySource(options: ApiKeySourceOptions): SecretSource<readonly ApiKeyEntry[]> {
-  if (options.json !== undefined) return staticSecret(parseApiKeys(options.json, 'INTAKE_API_KEYS'));
-  if (options.secretArn === undefined || options.secrets === undefined) {
-    throw new ConfigError('No API keys configured: set API_KEYS_SECRET_ARN (AWS) or INTAKE_API_KEYS (local JSON)', {});
-  }
-  return secretsManagerSource({
-    client: options.secrets,
-    secretId: options.secretArn,
+  const source = configuredSecretSource(options, {
+    envName: 'INTAKE_API_KEYS',
     label: 'intake API keys, a JSON array of {name, sha256, maxPriority, ratePerMinute}',
     parse: parseApiKeys,
     valueArgument: API_KEYS_VALUE_ARGUMENT,
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.now === undefined ? {} : { now: options.now }),
   });
+  if (source === undefined) throw new ConfigError('No API keys configured: set API_KEYS_SECRET_ARN (AWS) or INTAKE_API_KEYS (local JSON)', {});
+  return source;
 }

@@ -52,6 +52,7 @@ export const ENV = {
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
+  extraDeadLetterQueueUrls: 'EXTRA_DEAD_LETTER_QUEUE_URLS',
   agentVersion: 'AGENT_VERSION',
   canaryQueueUrlHigh: 'CANARY_QUEUE_URL_HIGH',
   canaryQueueUrlNormal: 'CANARY_QUEUE_URL_NORMAL',
@@ -63,6 +64,10 @@ export const ENV = {
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
   loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
   loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
+  approvalTimeoutSeconds: 'APPROVAL_TIMEOUT_SECONDS',
+  approvalSweepMs: 'APPROVAL_SWEEP_MS',
+  callRecordFile: 'CALL_RECORD_FILE',
+  callbackHttpHosts: 'CALLBACK_HTTP_HOSTS',
   queueDemandIntervalMs: 'QUEUE_DEMAND_INTERVAL_MS',
 } as const;
 
@@ -85,6 +90,8 @@ const commonShape = {
   [ENV.dynamoEndpoint]: urlSchema.optional(),
   [ENV.sqsEndpoint]: urlSchema.optional(),
   [ENV.tasksTable]: z.string().min(3),
+  // Tests only (never set by a task definition): append every AWS call and outbound connection to this JSONL file.
+  [ENV.callRecordFile]: z.string().min(1).optional(),
 };
 
 const portSchema = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -98,8 +105,18 @@ export const taskRetentionDaysSchema = z.coerce
   .max(3650, RETENTION_FIX)
   .default(DEFAULT_TASK_RETENTION_DAYS);
 
+/**
+ * Hosts that callbacks may reach over plain http, for a local run's webhook receiver (comma-separated).
+ * Refused outside STAGE=local: deployed callbacks are https to public addresses only.
+ */
+const callbackHttpHostsSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$/, 'must be a comma-separated list of host names or addresses, e.g. 127.0.0.1')
+  .optional();
+
 const intakeSchema = z.object({
   ...commonShape,
+  [ENV.callbackHttpHosts]: callbackHttpHostsSchema,
   [ENV.queueUrlHigh]: queueUrlSchema,
   [ENV.queueUrlNormal]: queueUrlSchema,
   [ENV.port]: portSchema(PORTS.intake),
@@ -116,8 +133,11 @@ const intakeSchema = z.object({
   [ENV.queueDemandIntervalMs]: z.coerce.number().int().min(1000, 'must be at least 1000 (ms between readings of the lanes)').max(60_000, 'must be at most 60000: alarms need a reading per minute').optional(),
 });
 
+const APPROVAL_TIMEOUT_FIX = 'must be whole seconds from 60 to 2592000 (30 days): how long a person has to approve a requires_approval tool call before it counts as denied; unset means 86400 (24 h)';
+
 const workerSchema = z.object({
   ...commonShape,
+  [ENV.callbackHttpHosts]: callbackHttpHostsSchema,
   [ENV.queueUrlHigh]: queueUrlSchema,
   [ENV.queueUrlNormal]: queueUrlSchema,
   [ENV.port]: portSchema(PORTS.worker),
@@ -147,6 +167,13 @@ const workerSchema = z.object({
   // The lanes' DLQ: set, every worker also sweeps it so dead-lettered tasks end FAILED.
   [ENV.deadLetterQueueUrl]: queueUrlSchema.optional(),
   [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  // Other pools' DLQs this worker sweeps too (comma-separated): the stable pool sweeps the canary's,
+  // whose own workers may have scaled to zero after a rollback.
+  [ENV.extraDeadLetterQueueUrls]: z
+    .string()
+    .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u !== ''))
+    .pipe(z.array(queueUrlSchema))
+    .optional(),
   // Which pool this worker is (agent canary): the AgentVersion dimension and span attribute.
   [ENV.agentVersion]: z.enum(AGENT_VERSIONS).default('stable'),
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
@@ -157,6 +184,14 @@ const workerSchema = z.object({
   [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
   [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
   [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
+  // Durable human approval (runtime/src/worker/approval-sweeper.ts): how long a person has to decide, and how often expiry is swept.
+  [ENV.approvalTimeoutSeconds]: z.coerce
+    .number({ error: APPROVAL_TIMEOUT_FIX })
+    .int(APPROVAL_TIMEOUT_FIX)
+    .min(60, APPROVAL_TIMEOUT_FIX)
+    .max(30 * 86_400, APPROVAL_TIMEOUT_FIX)
+    .default(86_400),
+  [ENV.approvalSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 const gatewaySchema = z.object({
@@ -196,6 +231,8 @@ export interface CommonConfig {
   readonly logLevel: LogLevel;
   readonly aws: AwsConfig;
   readonly tasksTable: string;
+  /** Tests only: where AWS calls and outbound connections are recorded (runtime/src/shared/call-recording.ts); unset, nothing is. */
+  readonly callRecordFile?: string;
 }
 
 export interface QueueUrls {
@@ -213,6 +250,8 @@ export interface IntakeConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** The candidate pool, when the stage runs an agent canary; unset: every task goes to the stable lanes. */
   readonly canary?: IntakeCanaryConfig;
+  /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
+  readonly callbackHttpHosts: readonly string[];
   /** Publish the stable lanes' demand to CloudWatch this often (QUEUE_DEMAND_INTERVAL_MS); unset: do not. */
   readonly queueDemandIntervalMs?: number;
 }
@@ -241,8 +280,11 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
-  /** The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep. */
-  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
+  /**
+   * The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep.
+   * `alsoQueueUrls` are other pools' DLQs swept the same way (EXTRA_DEAD_LETTER_QUEUE_URLS).
+   */
+  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number; readonly alsoQueueUrls?: readonly string[] };
   /** Which pool this worker belongs to (AGENT_VERSION): `stable`, or `candidate` in an agent canary. */
   readonly agentVersion: AgentVersion;
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
@@ -251,6 +293,10 @@ export interface WorkerConfig extends CommonConfig {
   readonly mcpServers: readonly McpServerConfig[];
   /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
   readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
+  /** Human approval: time to decide (APPROVAL_TIMEOUT_SECONDS) and the expiry sweep's period (APPROVAL_SWEEP_MS). */
+  readonly approvals: { readonly timeoutMs: number; readonly sweepMs: number };
+  /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
+  readonly callbackHttpHosts: readonly string[];
 }
 
 export interface WorkerDurabilityConfig {
@@ -320,7 +366,16 @@ function common(raw: z.infer<z.ZodObject<typeof commonShape>>): CommonConfig {
     ...definedOnly('dynamoEndpoint', raw[ENV.dynamoEndpoint]),
     ...definedOnly('sqsEndpoint', raw[ENV.sqsEndpoint]),
   };
-  return { stage: raw[ENV.stage], logLevel: raw[ENV.logLevel], aws, tasksTable: raw[ENV.tasksTable] };
+  return { stage: raw[ENV.stage], logLevel: raw[ENV.logLevel], aws, tasksTable: raw[ENV.tasksTable], ...definedOnly('callRecordFile', raw[ENV.callRecordFile]) };
+}
+
+/** CALLBACK_HTTP_HOSTS as a list; set outside STAGE=local it is a configuration error, never a silent downgrade. */
+function callbackHttpHosts(value: string | undefined, stage: Stage, service: string): string[] {
+  if (value === undefined) return [];
+  if (stage !== 'local') {
+    throw new ConfigError(`Invalid ${service} configuration: ${ENV.callbackHttpHosts}=${JSON.stringify(value)} is for local runs only (STAGE=local); unset it, deployed callbacks are https to public addresses`, { service });
+  }
+  return value.split(',');
 }
 
 export function loadIntakeConfig(env: Env): IntakeConfig {
@@ -339,6 +394,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     ...definedOnly('apiKeysJson', raw[ENV.apiKeys]),
     taskRetentionDays: raw[ENV.taskRetentionDays],
     ...definedOnly('canary', intakeCanary(raw)),
+    callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'intake'),
     ...definedOnly('queueDemandIntervalMs', raw[ENV.queueDemandIntervalMs]),
   };
 }
@@ -366,8 +422,10 @@ function intakeCanary(raw: z.infer<typeof intakeSchema>): IntakeCanaryConfig | u
   };
 }
 
-function deadLetterOf(queueUrl: string | undefined, sweepMs: number): Pick<WorkerConfig, 'deadLetter'> {
-  return queueUrl === undefined ? {} : { deadLetter: { queueUrl, sweepMs } };
+function deadLetterOf(queueUrl: string | undefined, sweepMs: number, also: readonly string[] | undefined): Pick<WorkerConfig, 'deadLetter'> {
+  if (queueUrl === undefined) return {};
+  const extra = (also ?? []).filter((u) => u !== queueUrl);
+  return { deadLetter: { queueUrl, sweepMs, ...(extra.length === 0 ? {} : { alsoQueueUrls: extra }) } };
 }
 
 export function loadWorkerConfig(env: Env): WorkerConfig {
@@ -385,6 +443,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
     mcpServers: parseMcpServersJson(raw[ENV.mcpServers], ENV.mcpServers),
     loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
+    approvals: { timeoutMs: raw[ENV.approvalTimeoutSeconds] * 1000, sweepMs: raw[ENV.approvalSweepMs] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
@@ -400,8 +459,9 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       contextTokens: raw[ENV.contextTokens],
       maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
     },
-    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs]),
+    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs], raw[ENV.extraDeadLetterQueueUrls]),
     agentVersion: raw[ENV.agentVersion],
+    callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'worker'),
   };
 }
 

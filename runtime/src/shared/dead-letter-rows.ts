@@ -24,7 +24,10 @@ export interface DeadLetterRowsOptions {
 export type DeadLetterOutcome =
   /** The row was QUEUED or RUNNING and is now FAILED with `error.type = dead_lettered`. */
   | { readonly kind: 'failed'; readonly task: TaskRecord }
-  /** The row was already terminal (the worker recorded `poison`, or the task finished): left as it is. */
+  /**
+   * The row was already terminal (the worker recorded `poison`, or the task finished), or it waits
+   * for a person's approval (a stale copy of its message; the decision queues a fresh one): left as it is.
+   */
   | { readonly kind: 'terminal'; readonly task: TaskRecord }
   /** A worker still holds a live lease: the task may yet finish; look again after `retryInMs`. */
   | { readonly kind: 'leased'; readonly retryInMs: number }

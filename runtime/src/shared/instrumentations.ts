@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { TracerProvider } from '@opentelemetry/api';
+import { context, type TracerProvider } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import { registerInstrumentations, type InstrumentationBase } from '@opentelemetry/instrumentation';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -53,10 +54,14 @@ function smithyClients(): object[] {
 export function startInstrumentations(tracerProvider: TracerProvider): InstrumentationHandle {
   // Incoming requests already get a SERVER span from tracedHandler, named by route. Outgoing calls
   // are spanned only inside an operation: a client's or a health probe's call is no trace.
-  const httpInstrumentation = new HttpInstrumentation({ disableIncomingRequestInstrumentation: true, requireParentforOutgoingSpans: true });
+  // A call made with tracing suppressed (the gateway's upstream call, the AWS SDK's HTTP under its
+  // own span) is left alone entirely: otherwise the instrumentation still builds a non-recording
+  // span, injects headers and binds every listener of the request to the context, on each call.
+  const suppressed = () => isTracingSuppressed(context.active());
+  const httpInstrumentation = new HttpInstrumentation({ disableIncomingRequestInstrumentation: true, requireParentforOutgoingSpans: true, ignoreOutgoingRequestHook: suppressed });
   // A caller that injected traceparent itself (the worker's chat span) is its own client span;
   // a second header would make the receiver's traceparent invalid.
-  const undici = new UndiciInstrumentation({ ignoreRequestHook: carriesTraceparent, requireParentforSpans: true });
+  const undici = new UndiciInstrumentation({ ignoreRequestHook: (request) => suppressed() || carriesTraceparent(request), requireParentforSpans: true });
   // One span per AWS call, not another for the HTTP request under it.
   const aws = new AwsInstrumentation({ suppressInternalInstrumentation: true });
   const unregister = registerInstrumentations({ tracerProvider, instrumentations: [httpInstrumentation, undici, aws] });

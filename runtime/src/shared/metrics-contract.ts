@@ -14,6 +14,8 @@ export const DIMENSIONS = {
   finishReason: 'FinishReason',
   /** `stable` or `candidate` (runtime/src/shared/agent-version.ts): the canary alarm compares the two. */
   agentVersion: 'AgentVersion',
+  /** The budget a task ran out of (`maxSteps`, `maxTokens`, `maxCostUsd`, `maxDurationSeconds`), on BudgetExceeded. */
+  budget: 'Budget',
 } as const;
 
 export const METRICS = {
@@ -53,8 +55,14 @@ export const METRICS = {
   intakeRejected: 'IntakeRejected',
   /** A tool call that closed a loop: the model was warned (first) or the task failed (again). */
   loopsDetected: 'LoopsDetected',
-  /** A task that ran out of one of its budgets (steps, tokens, cost, duration) and FAILED. */
+  /** A task that ran out of one of its budgets (steps, tokens, cost, duration) and FAILED; `Budget` names which. */
   budgetExceeded: 'BudgetExceeded',
+  /** Approvals waiting for a person, as a worker's approval sweep counts them (every worker publishes it: read Maximum). */
+  approvalsPending: 'ApprovalsPending',
+  /** Age in seconds of the oldest approval still waiting for a person (0 when none waits). */
+  approvalOldestPendingSeconds: 'ApprovalOldestPendingSeconds',
+  /** An approval that no one decided before it expired, recorded as a denial by the sweep. */
+  approvalsExpired: 'ApprovalsExpired',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { DIMENSIONS, METRIC_NAMESPACE, type MetricName } from './metrics-contract';
 
 /** CloudWatch units the runtime uses (a subset of EMF's). */
-export type MetricUnit = 'Count' | 'Milliseconds' | 'Percent' | 'None';
+export type MetricUnit = 'Count' | 'Milliseconds' | 'Seconds' | 'Percent' | 'None';
 
 export type DimensionName = (typeof DIMENSIONS)[keyof typeof DIMENSIONS];
 
@@ -97,10 +97,10 @@ export interface EmfMetricsOptions {
 const ROLLUP: readonly DimensionName[] = [DIMENSIONS.stage, DIMENSIONS.service];
 /**
  * Dimensions worth a rollup of their own ([Stage, Service, X]): a dashboard plots one line per
- * finish reason or lane without knowing every prompt version and model that emitted it, and the
- * canary alarm compares [Stage, Service, AgentVersion] stable against candidate.
+ * finish reason, lane or exhausted budget without knowing every prompt version and model that
+ * emitted it, and the canary alarm compares [Stage, Service, AgentVersion] stable against candidate.
  */
-const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane, DIMENSIONS.agentVersion];
+const BREAKDOWNS: readonly DimensionName[] = [DIMENSIONS.finishReason, DIMENSIONS.lane, DIMENSIONS.agentVersion, DIMENSIONS.budget];
 
 /**
  * What aws-embedded-metrics resolves before each flush, typed from its public `MetricsLogger`

@@ -138,3 +138,39 @@ export function secretsManagerSource<T>(options: SecretsManagerSourceOptions<T>)
     },
   };
 }
+
+/** Where a service finds a JSON secret: the value itself (local runs) or a Secrets Manager secret (AWS). */
+export interface ConfiguredSecretOptions {
+  /** Secrets Manager secret holding the JSON (AWS). */
+  readonly secretArn?: string;
+  /** The JSON itself (local runs). Wins over `secretArn`. */
+  readonly json?: string;
+  /** Required with `secretArn`. */
+  readonly secrets?: Pick<SecretsManagerClient, 'send'>;
+  /** Where `secret.not_ready` / `secret.ready` are logged. */
+  readonly logger?: Logger;
+  /** Clock of the re-read cache. @default Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * The secret as configured: local JSON parsed once (a bad value fails the start, named after
+ * `envName`), else Secrets Manager re-read with secretsManagerSource's cache, else undefined
+ * (nothing configured; the caller decides whether that is an error).
+ */
+export function configuredSecretSource<T>(
+  options: ConfiguredSecretOptions,
+  spec: Pick<SecretsManagerSourceOptions<T>, 'label' | 'parse' | 'valueArgument'> & { readonly envName: string },
+): SecretSource<T> | undefined {
+  if (options.json !== undefined) return staticSecret(spec.parse(options.json, spec.envName));
+  if (options.secretArn === undefined || options.secrets === undefined) return undefined;
+  return secretsManagerSource({
+    client: options.secrets,
+    secretId: options.secretArn,
+    label: spec.label,
+    parse: spec.parse,
+    valueArgument: spec.valueArgument,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+}

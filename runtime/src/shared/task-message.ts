@@ -40,3 +40,35 @@ export function traceCarrierOf(attributes: Readonly<Record<string, { readonly Da
   const tracestate = read('tracestate');
   return { ...(traceparent !== undefined ? { traceparent } : {}), ...(tracestate !== undefined ? { tracestate } : {}) };
 }
+
+/**
+ * The task message in a queue body, or undefined when the body is not JSON naming a task. Every
+ * reader of the task and dead-letter queues (the worker, the dead-letter sweeper, the redrive CLI)
+ * parses with this, so they agree on what counts as malformed.
+ */
+export function parseTaskMessage(body: string | undefined): TaskMessage | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { taskId, traceparent } = parsed as { taskId?: unknown; traceparent?: unknown };
+  if (typeof taskId !== 'string' || taskId.length === 0) return undefined;
+  return { taskId, ...(typeof traceparent === 'string' ? { traceparent } : {}) };
+}
+
+/**
+ * The intake writes a task's row and sends its message at the same time, so a worker may receive
+ * the message first. The intake gives up on the row write after this long (and answers 503), so a
+ * message whose row is still missing after `TASK_ROW_WAIT_MS` belongs to a task that was never
+ * accepted; until then the worker hands it back instead of dropping it.
+ */
+export const TASK_ROW_WRITE_DEADLINE_MS = 10_000;
+
+/** How long after its first send a message without a row is handed back before it counts as orphaned: six write deadlines (60 s). */
+export const TASK_ROW_WAIT_MS = 6 * TASK_ROW_WRITE_DEADLINE_MS;
+
+/** Message attribute carrying the epoch ms a task's first message was sent, kept on fresh copies so the row wait stays bounded. */
+export const FIRST_SENT_ATTRIBUTE = 'openclaw-first-sent';

@@ -4,7 +4,7 @@ import type { DynamoStoreOptions } from './dynamo-store';
 import { OpenClawError } from './errors';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from './task-retention';
 import { terminalUpdate } from './terminal-update';
-import { META_SK, renderStructuredInput, taskPk, type StructuredInput, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
+import { META_SK, renderStructuredInput, taskPk, type StructuredInput, type TaskRecord, type TaskStatus, type TerminalStatus, type WebhookDelivery } from './task-model';
 import { MAX_SUBMITTED_ROW_BYTES, dynamoItemSize } from './task-size';
 
 export class TaskNotFoundError extends OpenClawError {
@@ -48,6 +48,10 @@ function toItem(task: TaskRecord, expiresAt: number): Item {
 }
 
 /** The record as the rest of the runtime sees it: no keys, no storage bookkeeping, input and prompt as submitted. */
+export function taskFromItem(item: Record<string, unknown> | undefined): TaskRecord | undefined {
+  return strip(item);
+}
+
 function strip(item: Record<string, unknown> | undefined): TaskRecord | undefined {
   if (item === undefined) return undefined;
   const { pk: _pk, sk: _sk, [TASK_TTL_ATTRIBUTE]: _ttl, inputJson, ...rest } = item;
@@ -55,6 +59,11 @@ function strip(item: Record<string, unknown> | undefined): TaskRecord | undefine
   if (typeof inputJson !== 'string') return row as TaskRecord;
   const input = JSON.parse(inputJson) as StructuredInput;
   return { ...row, input, prompt: row.prompt ?? renderStructuredInput(input) };
+}
+
+/** A task row checked against the item-size limit, ready for `insert`. */
+export interface StorableTask {
+  readonly item: Record<string, unknown>;
 }
 
 /** The task rows (META items). Status transitions are conditional so racing writers cannot regress them. */
@@ -84,11 +93,29 @@ export class TaskStore {
    * The row expires after the retention unless it finishes (which restarts it), so a row whose
    * writer died before SendMessage does not stay QUEUED forever.
    */
-  async create(task: TaskRecord): Promise<boolean> {
+  async create(task: TaskRecord, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+    return this.insert(this.storable(task), options);
+  }
+
+  /**
+   * The row for `task`, or TaskTooLargeError: lets a caller refuse an oversize task before it
+   * starts anything else (the intake sends the message alongside the write).
+   */
+  storable(task: TaskRecord): StorableTask {
     const item = toItem(task, this.expiry());
     const size = dynamoItemSize(item);
     if (size > MAX_SUBMITTED_ROW_BYTES) throw new TaskTooLargeError(task.taskId, size, MAX_SUBMITTED_ROW_BYTES);
-    return conditionHeld(() => this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+    return { item };
+  }
+
+  /** Write a row from `storable`; false if a row with that ID already exists. */
+  async insert(row: StorableTask, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+    return conditionHeld(() =>
+      this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: row.item, ConditionExpression: 'attribute_not_exists(pk)' }),
+        ...(options.abortSignal !== undefined ? [{ abortSignal: options.abortSignal }] : []),
+      ),
+    );
   }
 
   async get(taskId: string, consistent = true): Promise<TaskRecord | undefined> {
@@ -110,26 +137,31 @@ export class TaskStore {
    * row, or undefined when the task is terminal (a duplicate delivery of finished work) or unknown.
    */
   async markRunning(taskId: string): Promise<TaskRecord | undefined> {
-    const now = this.now().toISOString();
     return ifConditionFails(
       async () => {
-        const out = await this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { pk: taskPk(taskId), sk: META_SK },
-            UpdateExpression:
-              'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one, #ttl = :ttl',
-            ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
-            // Each attempt restarts the row's retention, so a task taken up late cannot expire mid-run.
-            ExpressionAttributeNames: { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE },
-            ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1, ':ttl': this.expiry() },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
+        const out = await this.client.send(new UpdateCommand({ ...this.markRunningUpdate(taskId), ReturnValues: 'ALL_NEW' }));
         return strip(out.Attributes);
       },
       () => undefined,
     );
+  }
+
+  /**
+   * The update `markRunning` makes, for a caller that sends it inside a transaction (the worker
+   * takes the lease and counts the attempt in one round trip).
+   */
+  markRunningUpdate(taskId: string) {
+    const now = this.now().toISOString();
+    return {
+      TableName: this.tableName,
+      Key: { pk: taskPk(taskId), sk: META_SK },
+      UpdateExpression:
+        'SET #s = :running, updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attempts = if_not_exists(attempts, :zero) + :one, #ttl = :ttl',
+      ConditionExpression: 'attribute_exists(pk) AND #s IN (:queued, :running)',
+      // Each attempt restarts the row's retention, so a task taken up late cannot expire mid-run.
+      ExpressionAttributeNames: { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE },
+      ExpressionAttributeValues: { ':running': 'RUNNING', ':queued': 'QUEUED', ':now': now, ':zero': 0, ':one': 1, ':ttl': this.expiry() },
+    };
   }
 
   /**
@@ -185,11 +217,49 @@ export class TaskStore {
   }
 
   /**
+   * Make sure a task whose submission failed never runs: its row becomes a FAILED tombstone
+   * (`not_accepted`) unless a worker has already started it. Unlike a delete, the tombstone also
+   * stops a row write that is still on its way (an abandoned PutItem DynamoDB applies late), whose
+   * `attribute_not_exists` condition then fails. Returns 'started' when the task is already past
+   * QUEUED: its row and message both made it, so it was accepted after all.
+   */
+  async abandon(task: TaskRecord): Promise<'abandoned' | 'started'> {
+    const now = this.now().toISOString();
+    const tombstone: Item = {
+      pk: taskPk(task.taskId),
+      sk: META_SK,
+      taskId: task.taskId,
+      status: 'FAILED',
+      priority: task.priority,
+      prompt: '',
+      ...(task.submittedBy !== undefined ? { submittedBy: task.submittedBy } : {}),
+      createdAt: task.createdAt,
+      updatedAt: now,
+      finishedAt: now,
+      error: { type: 'not_accepted', message: 'the submission failed (503) before the task was accepted; it never ran' },
+      [TASK_TTL_ATTRIBUTE]: this.expiry(),
+    };
+    const put = await conditionHeld(() =>
+      this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: tombstone,
+          ConditionExpression: 'attribute_not_exists(pk) OR (#s = :queued AND attribute_not_exists(enqueuedAt))',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':queued': 'QUEUED' },
+        }),
+      ),
+    );
+    return put ? 'abandoned' : 'started';
+  }
+
+  /**
    * Cancel a task: a QUEUED one becomes CANCELLED at once (the worker skips it on receipt); a
    * RUNNING one is flagged and the worker stops at its next step. Returns the row after the
-   * change, or the unchanged row when it was already terminal (the caller answers 409).
+   * change, or the unchanged row when it was already terminal (the caller answers 409) or waits
+   * for an approval (`waiting`: the caller cancels it together with its approval entry).
    */
-  async cancel(taskId: string): Promise<{ outcome: 'cancelled' | 'flagged' | 'terminal'; task: TaskRecord } | undefined> {
+  async cancel(taskId: string): Promise<{ outcome: 'cancelled' | 'flagged' | 'terminal' | 'waiting'; task: TaskRecord } | undefined> {
     const now = this.now().toISOString();
     const attempt = async (update: string, expected: TaskStatus, values: Record<string, unknown>) => {
       let after: TaskRecord | undefined;
@@ -223,6 +293,8 @@ export class TaskStore {
       if (flagged !== undefined) return { outcome: 'flagged', task: flagged };
       const current = await this.get(taskId);
       if (current === undefined) return undefined;
+      // No worker holds a waiting task: the caller cancels it with its approval (ApprovalStore.cancelWaiting).
+      if (current.status === 'WAITING_APPROVAL') return { outcome: 'waiting', task: current };
       if (current.status !== 'QUEUED' && current.status !== 'RUNNING') return { outcome: 'terminal', task: current };
     }
     const current = await this.require(taskId);
@@ -242,12 +314,27 @@ export class TaskStore {
     );
   }
 
+  /** Record the `approval_requested` webhook's outcome, if the task still waits for that approval. */
+  async recordApprovalWebhook(taskId: string, approvalId: string, delivery: WebhookDelivery): Promise<boolean> {
+    return conditionHeld(() =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          UpdateExpression: 'SET approvalWebhook = :w',
+          ConditionExpression: 'pendingApproval.approvalId = :id',
+          ExpressionAttributeValues: { ':w': { ...delivery, approvalId }, ':id': approvalId },
+        }),
+      ),
+    );
+  }
+
   /**
    * Record a terminal status for a task that is not terminal yet. Fenced writers (the worker)
    * use the checkpoint log's transaction instead; this path is for failures outside any lease:
    * a message that reached the DLQ without the worker's help (the DLQ sweeper).
    */
-  async finishUnfenced(taskId: string, status: Exclude<TaskStatus, 'QUEUED' | 'RUNNING'>, fields: Partial<TaskRecord>): Promise<boolean> {
+  async finishUnfenced(taskId: string, status: TerminalStatus, fields: Partial<TaskRecord>): Promise<boolean> {
     const now = this.now();
     const update = terminalUpdate(status, fields, now.toISOString(), this.expiry());
     return conditionHeld(() =>

@@ -3,11 +3,9 @@
  * key that signs that client's completion webhooks. It is its own secret, apart from the intake's
  * API-key list, so the worker reads only what it signs with and the intake never sees these keys.
  */
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import type { Logger } from './logger';
-import { requireReady, secretsManagerSource, staticSecret, type SecretSource } from './secret-source';
+import { configuredSecretSource, requireReady, type ConfiguredSecretOptions, type SecretSource } from './secret-source';
 import { describeIssues } from './zod-issues';
 
 /** API-key name → signing key. A client without an entry gets no webhooks (never unsigned ones). */
@@ -34,17 +32,8 @@ export function parseWebhookSigningKeys(json: string, source: string): WebhookSi
   return new Map(Object.entries(parsed.data));
 }
 
-export interface WebhookSigningKeySourceOptions {
-  /** Secrets Manager secret holding the JSON object (AWS). */
-  readonly secretArn?: string;
-  /** The JSON object itself (local runs). Wins over `secretArn`. */
-  readonly json?: string;
-  /** Required with `secretArn`. */
-  readonly secrets?: Pick<SecretsManagerClient, 'send'>;
-  readonly logger?: Logger;
-  /** Clock of the re-read cache. @default Date.now */
-  readonly now?: () => number;
-}
+/** Where the worker finds the webhook-signing keys (a JSON object): WEBHOOK_SIGNING_KEYS locally, a secret in AWS. */
+export type WebhookSigningKeySourceOptions = ConfiguredSecretOptions;
 
 /**
  * The signing keys, or undefined when none are configured (no webhooks at all). From Secrets
@@ -52,16 +41,11 @@ export interface WebhookSigningKeySourceOptions {
  * webhook without a restart.
  */
 export function webhookSigningKeySource(options: WebhookSigningKeySourceOptions): SecretSource<WebhookSigningKeys> | undefined {
-  if (options.json !== undefined) return staticSecret(parseWebhookSigningKeys(options.json, 'WEBHOOK_SIGNING_KEYS'));
-  if (options.secretArn === undefined || options.secrets === undefined) return undefined;
-  return secretsManagerSource({
-    client: options.secrets,
-    secretId: options.secretArn,
+  return configuredSecretSource(options, {
+    envName: 'WEBHOOK_SIGNING_KEYS',
     label: 'webhook-signing keys, a JSON object {"<api key name>": "<signing key>"}',
     parse: parseWebhookSigningKeys,
     valueArgument: 'file://webhook-signing-keys.json',
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.now === undefined ? {} : { now: options.now }),
   });
 }
 

@@ -2,12 +2,13 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { describeDecision } from '../shared/decision-log';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { StepRecord, TaskRecord } from '../shared/task-model';
-import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
+import type { ApprovalDecision, PendingApproval, StepKind, StepRecord, TaskRecord } from '../shared/task-model';
+import type { CheckpointLog, RunOutcome, TaskOutcome, ToolIntent } from './checkpoint-log';
+import { approvalIdFor, EXPIRED_BY } from '../shared/approvals';
 import { fitContext } from './context-window';
 import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
 import { noopMetrics, type Metrics } from '../shared/metrics';
-import { METRICS } from '../shared/metrics-contract';
+import { DIMENSIONS, METRICS } from '../shared/metrics-contract';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../shared/model-profiles';
 import { exhaustedBudget, maxTokensWithin, measureUsage } from './budget-meter';
 import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload } from './conversation';
@@ -48,7 +49,12 @@ export interface AgentLoopOptions {
   readonly loopThresholds?: Partial<LoopThresholds>;
   /** Guardrail metrics (loops caught, budgets exceeded), bound to Stage and Service. @default noopMetrics */
   readonly metrics?: Metrics;
+  /** How long a person has to decide on a `requires_approval` call; no decision by then is a denial. @default DEFAULT_APPROVAL_TIMEOUT_MS (24 h) */
+  readonly approvalTimeoutMs?: number;
 }
+
+/** @default of `approvalTimeoutMs` and of APPROVAL_TIMEOUT_SECONDS. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600 * 1000;
 
 export interface RunContext {
   readonly task: TaskRecord;
@@ -58,6 +64,34 @@ export interface RunContext {
   readonly isCancelled: () => Promise<boolean>;
   /** True once the worker drains: the loop stops at the next step boundary, everything so far checkpointed. */
   readonly draining?: () => boolean;
+  /**
+   * The task's steps and intents as the caller already read them (CheckpointLog.load, with the
+   * lease), so the loop does not read them again. @default read from the log
+   */
+  readonly preloaded?: { readonly steps: readonly StepRecord[]; readonly intents: ReadonlyMap<number, ToolIntent> };
+}
+
+/** What the model is told about a call a person denied (or no one decided on in time). */
+function deniedMessage(tool: string, d: ApprovalDecision): string {
+  if (d.decidedBy === EXPIRED_BY) {
+    return `tool "${tool}" was not run: it needed a person's approval (${d.approvalId}) and no one decided before the approval expired, which counts as a denial`;
+  }
+  return `tool "${tool}" was not run: a person denied the approval (${d.approvalId}); reason: ${d.reason ?? 'none given'}`;
+}
+
+/** Time spent waiting for decisions, from each decision's request to its decision. */
+function waitedForApprovalMs(decisions: readonly ApprovalDecision[] | undefined): number {
+  let waited = 0;
+  for (const d of decisions ?? []) {
+    const ms = d.requestedAt === undefined ? 0 : Date.parse(d.decidedAt) - Date.parse(d.requestedAt);
+    if (Number.isFinite(ms) && ms > 0) waited += ms;
+  }
+  return waited;
+}
+
+/** runTool's answer when the call must wait for a person: the task is suspended, nothing recorded as a step. */
+interface AwaitApproval {
+  readonly awaitApproval: PendingApproval;
 }
 
 const outcomeUnknown = (key: string): string =>
@@ -79,6 +113,7 @@ export class AgentLoop {
   private readonly metrics: Metrics;
   private readonly prices: PriceTable;
   private readonly now: () => number;
+  private readonly approvalTimeoutMs: number;
 
   constructor(private readonly options: AgentLoopOptions) {
     this.maxTokens = options.maxTokens ?? 4096;
@@ -90,29 +125,44 @@ export class AgentLoop {
     this.metrics = options.metrics ?? noopMetrics;
     this.prices = options.prices ?? DEFAULT_PRICE_TABLE;
     this.now = options.now ?? Date.now;
+    this.approvalTimeoutMs = options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
   }
 
-  async run(ctx: RunContext): Promise<TaskOutcome> {
+  async run(ctx: RunContext): Promise<RunOutcome> {
     const { task } = ctx;
-    const steps: StepRecord[] = await this.options.log.list(task.taskId);
+    const steps: StepRecord[] = ctx.preloaded !== undefined ? [...ctx.preloaded.steps] : await this.options.log.list(task.taskId);
+    // The model's final answer, held back so it is written with the result in one transaction.
+    let finalStep: StepRecord | undefined;
+    // The step whose side-effecting tool's intent went in with the step before it (see planIntent).
+    let intentFor: number | undefined;
+    const appendStep = async (seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> => {
+      const planned = this.planIntent(tools, task, [...steps, this.options.log.draft(ctx.lease(), seq, kind, payload)]);
+      const step = await this.options.log.append(ctx.lease(), seq, kind, payload, planned);
+      intentFor = planned?.seq;
+      return step;
+    };
     const logger = this.options.logger.child({ taskId: task.taskId });
     if (steps.length > 0) logger.info('task.resumed', { fromStep: steps.length });
     // The task's tool policy: what its API key may use, fixed at intake.
     const tools = this.options.tools.forTask(task.allowedTools);
-    // Budgets count time from the task's first start, on whichever worker that was.
-    const startedAt = Date.parse(task.startedAt ?? task.createdAt);
+    // Budgets count time from the task's first start, on whichever worker that was, less the time
+    // it waited for people's approvals (hours are normal there, and no worker ran it meanwhile).
+    const startedAt = Date.parse(task.startedAt ?? task.createdAt) + waitedForApprovalMs(task.decisions);
     // Only the step a previous owner was in when it died can carry its intent.
     const firstSeq = replay(task.prompt, steps).nextSeq;
 
     for (;;) {
-      ctx.signal.throwIfAborted();
-      if (ctx.draining?.() === true) throw new DrainingError(task.taskId);
       const convo = replay(task.prompt, steps);
       const used = measureUsage(steps, startedAt, this.now(), this.prices);
       const usage = { ...convo.usage, costUsd: Math.round(used.maxCostUsd * 1e6) / 1e6 };
+      // Before the abort and drain checks: a final answer in hand is recorded, not thrown away.
       if (convo.finalText !== undefined) {
-        return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length } };
+        return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length }, ...(finalStep !== undefined ? { finalStep } : {}) };
       }
+      ctx.signal.throwIfAborted();
+      // A tool whose intent is already recorded runs before the drain stops the loop, so its intent is
+      // never left without an attempt (which the next owner would have to report as outcome unknown).
+      if (ctx.draining?.() === true && intentFor !== convo.nextSeq) throw new DrainingError(task.taskId);
       const failed = (type: string, message: string): TaskOutcome => ({ status: 'FAILED', fields: { usage, steps: steps.length, error: { type, message } } });
       const next = convo.pendingTools[0];
       // Checked before each model call (tool steps in between are short), one read per turn.
@@ -122,7 +172,7 @@ export class AgentLoop {
       const exhausted = exhaustedBudget(task.budget, used);
       if (exhausted !== undefined) {
         logger.warn('budget.exceeded', { budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used, steps: steps.length });
-        this.metrics.emit([{ name: METRICS.budgetExceeded, value: 1 }], {}, { taskId: task.taskId, budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used });
+        this.metrics.emit([{ name: METRICS.budgetExceeded, value: 1 }], { [DIMENSIONS.budget]: exhausted.budget }, { taskId: task.taskId, budget: exhausted.budget, limit: exhausted.limit, used: exhausted.used });
         const { message, ...which } = exhausted;
         return { status: 'FAILED', fields: { usage, steps: steps.length, error: { type: 'budget_exceeded', message, ...which } } };
       }
@@ -138,11 +188,16 @@ export class AgentLoop {
           this.metrics.emit([{ name: METRICS.loopsDetected, value: 1 }], {}, { taskId: task.taskId, kind: loop.kind, final });
           if (final) return failed('loop_detected', loop.message);
           const warning: ToolStepPayload = { toolUseId: next.id, name: next.name, content: loop.message, isError: true, loop: loop.kind };
-          steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...warning }));
+          steps.push(await appendStep(convo.nextSeq, 'tool', { ...warning }));
           continue;
         }
-        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
-        steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
+        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq, intentFor === convo.nextSeq);
+        if ('awaitApproval' in payload) {
+          // The tool_use is checkpointed (its LLM step); the decision comes back on the task row.
+          stepLogger.info('tool.approval_requested', { tool: next.name, approvalId: payload.awaitApproval.approvalId, expiresAt: payload.awaitApproval.expiresAt });
+          return { status: 'WAITING_APPROVAL', pendingApproval: payload.awaitApproval, fields: { usage, steps: steps.length } };
+        }
+        steps.push(await appendStep(convo.nextSeq, 'tool', { ...payload }));
         continue;
       }
 
@@ -184,7 +239,13 @@ export class AgentLoop {
         // The abbreviated state behind the decision: what the model was shown, what it chose and why.
         ...describeDecision(sent.messages, content, this.options.system),
       });
-      steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'llm', { ...payload }));
+      const step = this.options.log.draft(ctx.lease(), convo.nextSeq, 'llm', { ...payload });
+      if (replay(task.prompt, [...steps, step]).finalText !== undefined) {
+        finalStep = step;
+        steps.push(step);
+        continue;
+      }
+      steps.push(await appendStep(convo.nextSeq, 'llm', { ...payload }));
     }
   }
 
@@ -204,7 +265,31 @@ export class AgentLoop {
     }
   }
 
-  private async runTool(tools: TaskTools, taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
+  /**
+   * The intent to record with the step just drafted (last of `steps`): the next pending tool call's,
+   * when it is one that will run and has side effects. Written in the same transaction as that
+   * step, it saves the intent's own round trip; the call runs right after (the drain waits for it).
+   */
+  private planIntent(tools: TaskTools, task: TaskRecord, steps: readonly StepRecord[]): { seq: number; intent: { toolUseId: string; name: string; idempotencyKey: string } } | undefined {
+    const convo = replay(task.prompt, steps);
+    const next = convo.pendingTools[0];
+    if (next === undefined || convo.finalText !== undefined) return undefined;
+    const resolved = tools.resolve(next.name);
+    if ('refused' in resolved || resolved.tool.risk === 'requires_approval' || !hasSideEffects(resolved.tool)) return undefined;
+    if (detectLoop(steps, next.id, this.loopThresholds) !== undefined) return undefined;
+    return { seq: convo.nextSeq, intent: { toolUseId: next.id, name: next.name, idempotencyKey: `${task.taskId}/${next.id}` } };
+  }
+
+  private async runTool(
+    tools: TaskTools,
+    taskId: string,
+    seq: number,
+    use: PendingToolUse,
+    ctx: RunContext,
+    logger: Logger,
+    mayHaveIntent: boolean,
+    intentRecorded = false,
+  ): Promise<ToolStepPayload | AwaitApproval> {
     const result = (r: ToolResult): ToolStepPayload => ({
       toolUseId: use.id,
       name: use.name,
@@ -220,13 +305,31 @@ export class AgentLoop {
     const idempotencyKey = `${taskId}/${use.id}`;
     const toolCtx: ToolContext = { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal };
     if (tool.risk === 'requires_approval') {
-      // Durable human approval is not part of this worker yet: such a tool is never run unattended.
-      logger.warn('tool.approval_unavailable', { tool: use.name, idempotencyKey });
-      return result({ content: `tool "${use.name}" requires human approval, which this deployment does not offer; it was not run`, isError: true });
+      // Never run unattended: the decision (recorded on the row before the task was queued again) decides.
+      const approvalId = approvalIdFor(idempotencyKey);
+      const decision = (ctx.task.decisions ?? []).find((d) => d.approvalId === approvalId);
+      if (decision === undefined) {
+        const requestedAt = this.now();
+        return {
+          awaitApproval: {
+            approvalId,
+            tool: use.name,
+            input: use.input,
+            requestedAt: new Date(requestedAt).toISOString(),
+            expiresAt: new Date(requestedAt + this.approvalTimeoutMs).toISOString(),
+          },
+        };
+      }
+      if (decision.decision === 'deny') {
+        logger.info('tool.approval_denied', { tool: use.name, approvalId, decidedBy: decision.decidedBy });
+        return result({ content: deniedMessage(use.name, decision), isError: true });
+      }
+      // Approved: from here on it is a side-effecting call like any other (intent, fence, reconcile).
+      logger.info('tool.approved', { tool: use.name, approvalId, decidedBy: decision.decidedBy });
     }
 
     if (hasSideEffects(tool)) {
-      const intent = mayHaveIntent ? await this.options.log.getIntent(taskId, seq) : undefined;
+      const intent = !mayHaveIntent ? undefined : ctx.preloaded !== undefined ? ctx.preloaded.intents.get(seq) : await this.options.log.getIntent(taskId, seq);
       if (intent?.toolUseId === use.id) {
         // A previous owner announced this call and died before recording its result.
         if (tool.idempotency.onInterrupted === 'outcome_unknown') {
@@ -237,7 +340,7 @@ export class AgentLoop {
         logger.info('tool.reconciled', { tool: use.name, idempotencyKey, performed: found.performed });
         if (found.performed) return result(found.result);
         // The downstream system says it never happened: running it now cannot do it twice.
-      } else {
+      } else if (!intentRecorded) {
         await this.options.log.recordIntent(ctx.lease(), seq, { toolUseId: use.id, name: use.name, idempotencyKey });
       }
     }

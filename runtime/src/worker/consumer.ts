@@ -4,13 +4,13 @@ import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
-import { traceCarrierOf } from '../shared/task-message';
+import { TASK_ROW_WAIT_MS, parseTaskMessage, traceCarrierOf } from '../shared/task-message';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
-import type { TaskStore } from '../shared/task-store';
-import type { AgentLoop } from './agent-loop';
-import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
+import { taskFromItem, type TaskStore } from '../shared/task-store';
+import type { AgentLoop, RunContext } from './agent-loop';
+import type { CheckpointLog, RunOutcome, TaskOutcome } from './checkpoint-log';
 import { CircuitProbe } from './circuit-probe';
-import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
+import { dispatchApprovalWebhook, dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
 import { ConsumerEmitter } from './consumer-events';
 import { HandBacks, weatherHandBacks } from './hand-back';
 import type { HealthSnapshot, SlotProgress } from './health';
@@ -70,6 +70,11 @@ export interface ConsumerOptions {
    * rejected key). @default { baseMs: 2000, maxMs: 120_000 }
    */
   readonly weatherBackoff?: WeatherBackoff;
+  /**
+   * How long after its first send a message whose task has no row yet is handed back instead of
+   * dropped (the intake writes the row and sends the message at once). @default TASK_ROW_WAIT_MS (60 s)
+   */
+  readonly rowWaitMs?: number;
   /** Wraps each run in the task's trace (continued from the message's traceparent) and task metrics. @default none */
   readonly telemetry?: TaskRunObserver;
 }
@@ -149,6 +154,7 @@ export class Consumer {
       logger: o.logger,
       events: this.events,
       maxReceiveCount: o.maxReceiveCount ?? 5,
+      rowWaitMs: o.rowWaitMs ?? TASK_ROW_WAIT_MS,
       notify: (taskId, logger) => this.notify(taskId, logger),
     });
     this.circuit = new CircuitProbe({ gate: this.gate, backoffMs: o.probeBackoffMs ?? 1000, ...(o.probe !== undefined ? { probe: o.probe } : {}) });
@@ -237,50 +243,57 @@ export class Consumer {
 
   private async handle(received: Received, slot: number): Promise<void> {
     const { message, receiveCount } = received;
-    let body: TaskMessage;
-    try {
-      body = JSON.parse(message.Body ?? '') as TaskMessage;
-      if (typeof body.taskId !== 'string' || body.taskId.length === 0) throw new Error('missing taskId');
-    } catch (err) {
+    const body = parseTaskMessage(message.Body);
+    if (body === undefined) {
       // A malformed message can never succeed: let it reach the DLQ quickly by not deleting it.
-      this.o.logger.error('message.malformed', { messageId: message.MessageId, error: errorMessage(err) });
-      this.events.emit('consumer_error', { error: asError(err), ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
+      const err = new Error('malformed task message: the body must be JSON with a non-empty string taskId');
+      this.o.logger.error('message.malformed', { messageId: message.MessageId, error: err.message });
+      this.events.emit('consumer_error', { error: err, ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
       await this.messages.setVisibility(received, 1).catch(() => undefined);
       return;
     }
     const taskId = body.taskId;
     const logger = this.o.logger.child({ taskId, receiveCount });
-    // The lease first: a receive that cannot take it (another worker runs the task) counts no attempt.
-    const acquired = await this.o.leases.acquire(taskId, this.o.workerId);
-    if (acquired === undefined) {
+    // The lease and the attempt in one transaction: a receive that cannot take the lease counts no attempt.
+    const claim = await this.o.leases.claim(taskId, this.o.workerId, this.o.store.markRunningUpdate(taskId));
+    if (claim.kind === 'leased_elsewhere') {
       // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
-      const lock = await this.o.leases.inspect(taskId);
-      const wait = Math.ceil(Math.max(0, (lock?.expiresAt ?? 0) - Date.now()) / 1000) + 1;
+      const wait = Math.ceil(Math.max(0, claim.expiresAt - Date.now()) / 1000) + 1;
       logger.info('task.leased_elsewhere', { retryInSeconds: wait });
       await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
       return;
     }
-    const task = await this.o.store.markRunning(taskId);
-    if (task === undefined) {
+    if (claim.kind === 'not_runnable') {
+      if (claim.status === undefined && (await this.handBacks.awaitRow(received, taskId, logger))) return;
       // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
-      logger.info('task.duplicate_or_missing');
+      logger.info('task.duplicate_or_missing', { status: claim.status ?? 'missing' });
       this.events.emit('task_duplicate', { taskId });
       // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
       await this.notify(taskId, logger);
       await this.messages.delete(received);
-      await this.o.leases.release(acquired).catch(() => false);
       return;
     }
-    await this.runLeased(received, body, task, acquired, logger, slot);
+    // One consistent read of the partition: the row as just updated, the lock (for the fence), the steps and intents.
+    const partition = await this.o.log.load(taskId);
+    const acquired = this.o.leases.fromLock(taskId, this.o.workerId, claim, partition.lock);
+    const task = taskFromItem(partition.row);
+    if (acquired === undefined || task === undefined) {
+      // Taken over between the claim and the read (or the row vanished): the new owner settles the message.
+      logger.warn('task.fenced', { error: 'lease taken over before the task started' });
+      this.events.emit('task_fenced', { taskId, fence: 0, message: 'lease taken over before the task started' });
+      return;
+    }
+    await this.runLeased(received, body, task, acquired, logger, slot, { steps: partition.steps, intents: partition.intents });
   }
 
   private async runLeased(
     received: Received,
     body: TaskMessage,
-    task: NonNullable<Awaited<ReturnType<TaskStore['markRunning']>>>,
+    task: TaskRecord,
     acquired: LeaseHandle,
     logger: Logger,
     slot: number,
+    preloaded: NonNullable<RunContext['preloaded']>,
   ): Promise<void> {
     const { taskId } = body;
     const started = Date.now();
@@ -310,7 +323,7 @@ export class Consumer {
     this.slots[slot] = { state: 'busy', taskId, renewedAt: heartbeat.lastRenewedAt };
 
     try {
-      let outcome: TaskOutcome;
+      let outcome: RunOutcome;
       try {
         outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
           this.o.loop.run({
@@ -320,19 +333,45 @@ export class Consumer {
             // No read per turn: every checkpoint's transaction checks the cancel flag (CancelRequestedError).
             isCancelled: () => Promise.resolve(false),
             draining: () => this.stopController.signal.aborted,
+            preloaded,
           }),
         );
       } catch (err) {
         if (!(err instanceof CancelRequestedError) || heartbeat.lost !== undefined) throw err;
         outcome = await this.cancelledOutcome(task);
       }
-      // The result and the lease's release are one transaction; afterwards the slot counts as
-      // settling (the idle-stall limit covers the webhook's bounded retries).
+      // The result and the lease's release are one transaction (with the final step, when the loop
+      // held it back); afterwards the slot counts as settling (the idle-stall limit covers the
+      // webhook's bounded retries).
       await heartbeat.stop();
-      await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+      if (outcome.status === 'WAITING_APPROVAL') {
+        // Suspended: the lease is released and the message deleted, so no worker and no visibility
+        // is held while a person decides; the decision (or the expiry sweep) queues the task again.
+        try {
+          await this.o.log.suspendForApproval(heartbeat.lease, task, outcome);
+        } catch (err) {
+          if (!(err instanceof CancelRequestedError)) throw err;
+          outcome = await this.cancelledOutcome(task);
+        }
+      }
+      if (outcome.status !== 'WAITING_APPROVAL') {
+        try {
+          await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+        } catch (err) {
+          // Cancelled during the last model call: the answer is dropped and CANCELLED recorded instead.
+          if (!(err instanceof CancelRequestedError)) throw err;
+          outcome = await this.cancelledOutcome(task);
+          await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+        }
+      }
       this.slots[slot] = { state: 'idle', tickAt: Date.now() };
-      logger.info('task.finished', { status: outcome.status });
-      this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
+      if (outcome.status === 'WAITING_APPROVAL') {
+        logger.info('task.waiting_approval', { approvalId: outcome.pendingApproval.approvalId, tool: outcome.pendingApproval.tool, expiresAt: outcome.pendingApproval.expiresAt });
+        this.events.emit('task_waiting_approval', { taskId, approvalId: outcome.pendingApproval.approvalId });
+      } else {
+        logger.info('task.finished', { status: outcome.status });
+        this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
+      }
       await this.notify(taskId, logger);
       await this.messages.delete(received);
     } catch (err) {
@@ -394,8 +433,10 @@ export class Consumer {
     return { status: 'CANCELLED', fields: { usage, steps: steps.length, error: { type: 'cancelled', message: 'cancelled by request' } } };
   }
 
-  private notify(taskId: string, logger: Logger): Promise<void> {
-    return dispatchCompletionWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
+  /** The task's webhook for where it stands: finished (completion) or waiting (`approval_requested`); each sent until recorded. */
+  private async notify(taskId: string, logger: Logger): Promise<void> {
+    await dispatchCompletionWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
+    await dispatchApprovalWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
   }
 }
 

@@ -85,8 +85,12 @@ export interface WorkerDeps {
   readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
+  /** How long a person has to decide on a `requires_approval` call (APPROVAL_TIMEOUT_SECONDS). @default 24 h */
+  readonly approvalTimeoutMs?: number;
   /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
   readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
+  /** How long a message whose task has no row yet is handed back before it is dropped. @default TASK_ROW_WAIT_MS (60 s) */
+  readonly rowWaitMs?: number;
 }
 
 /** Wire a worker from its ports; the same code runs against AWS, the emulators and test fakes. */
@@ -128,6 +132,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('loopThresholds', deps.loopThresholds),
     ...definedOnly('metrics', deps.metrics),
     ...definedOnly('prices', deps.prices),
+    ...definedOnly('approvalTimeoutMs', deps.approvalTimeoutMs),
   });
   const killSwitch =
     deps.killSwitch === undefined
@@ -160,6 +165,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('probeBackoffMs', deps.probeBackoffMs),
     ...definedOnly('notifier', deps.notifier),
     ...definedOnly('weatherBackoff', deps.weatherBackoff),
+    ...definedOnly('rowWaitMs', deps.rowWaitMs),
   });
   consumer.events.on('task_started', (e) => {
     if (e.receiveCount > 1) telemetry.taskRedelivered(e.taskId, e.receiveCount);

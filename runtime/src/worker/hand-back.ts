@@ -5,6 +5,7 @@ import type { ConsumerEmitter, HandBackReason } from './consumer-events';
 import type { LeaseHandle, LeaseManager } from './lease';
 import type { QueueMessages, Received } from './queue-message';
 import type { TaskStore } from '../shared/task-store';
+import { FIRST_SENT_ATTRIBUTE } from '../shared/task-message';
 
 /** Message attribute counting a task's hand-backs for weather, so its backoff grows across fresh copies. */
 export const WEATHER_HANDBACKS_ATTRIBUTE = 'openclaw-weather-handbacks';
@@ -24,6 +25,8 @@ export interface HandBackOptions {
   readonly events: ConsumerEmitter;
   /** The DLQ redrive's maxReceiveCount. */
   readonly maxReceiveCount: number;
+  /** How long after its first send a message without a row is handed back rather than dropped (TASK_ROW_WAIT_MS). */
+  readonly rowWaitMs: number;
   /** Sends the completion webhook of a task just recorded FAILED. */
   readonly notify: (taskId: string, logger: Logger) => Promise<void>;
 }
@@ -44,7 +47,9 @@ export class HandBacks {
   async handBack(received: Received, taskId: string, reason: HandBackReason, delaySeconds: number): Promise<void> {
     const requeue = received.receiveCount >= this.o.maxReceiveCount;
     try {
-      if (requeue) await this.o.messages.replace(received, delaySeconds);
+      // A fresh copy keeps the first send time, so the wait for a missing row stays bounded across copies.
+      const firstSent = received.firstSentAt !== undefined ? { [FIRST_SENT_ATTRIBUTE]: { DataType: 'String', StringValue: String(received.firstSentAt) } } : {};
+      if (requeue) await this.o.messages.replace(received, delaySeconds, firstSent);
       else await this.o.messages.setVisibility(received, delaySeconds);
     } catch (err) {
       // The message reappears after its visibility timeout anyway; nothing is lost.
@@ -52,6 +57,21 @@ export class HandBacks {
     }
     this.o.logger.info('task.handed_back', { taskId, reason, requeued: requeue, delaySeconds });
     this.o.events.emit('task_handed_back', { taskId, reason, requeued: requeue, delaySeconds });
+  }
+
+  /**
+   * A message whose task has no row: the intake writes the row and sends the message at once, so
+   * a young message may simply be early. Hand it back (1, 2, 4 … s, within the wait) and return
+   * true while it is younger than `rowWaitMs`; false once it is older (the task was never
+   * accepted: the caller drops the message).
+   */
+  async awaitRow(received: Received, taskId: string, logger: Logger): Promise<boolean> {
+    const ageMs = Date.now() - (received.firstSentAt ?? received.receivedAt);
+    if (ageMs >= this.o.rowWaitMs) return false;
+    const delaySeconds = Math.max(1, Math.min(2 ** Math.max(0, received.receiveCount - 1), Math.ceil((this.o.rowWaitMs - ageMs) / 1000)));
+    logger.info('task.row_pending', { ageMs, delaySeconds });
+    await this.handBack(received, taskId, 'row_pending', delaySeconds);
+    return true;
   }
 
   /**

@@ -1,5 +1,6 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { conditionHeld, ifConditionFails } from '../shared/dynamo-conditions';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { cancellationCodes, conditionHeld, ifConditionFails, isRetryableCancellation } from '../shared/dynamo-conditions';
 import type { DynamoStoreOptions } from '../shared/dynamo-store';
 import { FencedError } from '../shared/errors';
 import { LOCK_SK, taskPk } from '../shared/task-model';
@@ -12,6 +13,25 @@ export interface LeaseHandle {
   readonly fence: number;
   readonly expiresAt: number;
 }
+
+/** An UpdateItem on the task row to apply together with taking the lease (TaskStore.markRunningUpdate). */
+export interface RowUpdate {
+  readonly TableName: string;
+  readonly Key: Record<string, unknown>;
+  readonly UpdateExpression: string;
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, unknown>;
+}
+
+/** What `claim` found. */
+export type ClaimResult =
+  /** The lease is ours and the row update applied; `token` identifies this acquisition on the LOCK item. */
+  | { readonly kind: 'claimed'; readonly token: string; readonly expiresAt: number }
+  /** Another owner holds a live lease until `expiresAt` (epoch ms); nothing was written. */
+  | { readonly kind: 'leased_elsewhere'; readonly expiresAt: number }
+  /** The row refused the update: `status` is its status, undefined when there is no row. Nothing was written. */
+  | { readonly kind: 'not_runnable'; readonly status?: string };
 
 export interface LeaseManagerOptions extends DynamoStoreOptions {
   /** How long a lease lives without renewal. Must be at least 2x the heartbeat period. @default 60_000 */
@@ -67,6 +87,71 @@ export class LeaseManager {
     );
   }
 
+  /**
+   * Take the lease and apply `row` (the attempt counted on the task row) in one transaction: one
+   * round trip instead of two, and a receive that cannot take the lease counts nothing. A
+   * transaction returns no values, so the fence is read back with the task's partition and matched
+   * by `token` (LeaseManager.fromLock). Conflicting transactions are retried, as in the checkpoint log.
+   */
+  async claim(taskId: string, owner: string, row: RowUpdate): Promise<ClaimResult> {
+    for (let attempt = 0; ; attempt += 1) {
+      const now = this.now();
+      const expiresAt = now + this.leaseMs;
+      const token = randomUUID();
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: taskPk(taskId), sk: LOCK_SK },
+                  UpdateExpression:
+                    'SET #owner = :me, expiresAt = :exp, fence = if_not_exists(fence, :zero) + :one, acquiredAt = :now, #token = :token, #ttl = :ttl',
+                  ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
+                  ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token', '#ttl': TASK_TTL_ATTRIBUTE },
+                  ExpressionAttributeValues: {
+                    ':me': owner,
+                    ':exp': expiresAt,
+                    ':zero': 0,
+                    ':one': 1,
+                    ':now': now,
+                    ':token': token,
+                    ':ttl': taskExpiry(now, this.retentionDays),
+                  },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+              { Update: { ...row, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+            ],
+          }),
+        );
+        return { kind: 'claimed', token, expiresAt };
+      } catch (err) {
+        const codes = cancellationCodes(err);
+        if (codes[0] === 'ConditionalCheckFailed') {
+          const lock = reasonItem(err, 0);
+          return { kind: 'leased_elsewhere', expiresAt: numberOf(lock?.['expiresAt']) ?? now + this.leaseMs };
+        }
+        if (codes[1] === 'ConditionalCheckFailed') {
+          const status = stringOf(reasonItem(err, 1)?.['status']);
+          return status === undefined ? { kind: 'not_runnable' } : { kind: 'not_runnable', status };
+        }
+        if (!isRetryableCancellation(err) || attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * The handle for a `claim` from the LOCK item read back after it: undefined when the item no
+   * longer carries this claim's token (another owner took over since).
+   */
+  fromLock(taskId: string, owner: string, claim: { readonly token: string; readonly expiresAt: number }, lock: Record<string, unknown> | undefined): LeaseHandle | undefined {
+    if (lock === undefined || lock['token'] !== claim.token || lock['owner'] !== owner) return undefined;
+    return { taskId, owner, fence: Number(lock['fence']), expiresAt: claim.expiresAt };
+  }
+
   /** Extend a lease we still own; throws FencedError when it was taken over or has expired. */
   async renew(lease: LeaseHandle): Promise<LeaseHandle> {
     const now = this.now();
@@ -112,4 +197,22 @@ export class LeaseManager {
     const owner = out.Item['owner'] as string | undefined;
     return { ...(owner !== undefined ? { owner } : {}), fence: Number(out.Item['fence']), expiresAt: Number(out.Item['expiresAt']) };
   }
+}
+
+/** The item a cancelled transaction returned for its `index`-th action (raw attribute values: the document client does not unmarshall it). */
+function reasonItem(err: unknown, index: number): Record<string, unknown> | undefined {
+  const reasons = (err as { CancellationReasons?: { Item?: Record<string, unknown> }[] }).CancellationReasons;
+  return Array.isArray(reasons) ? reasons[index]?.Item : undefined;
+}
+
+function numberOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  const n = (value as { N?: unknown } | undefined)?.N;
+  return typeof n === 'string' ? Number(n) : undefined;
+}
+
+function stringOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const s = (value as { S?: unknown } | undefined)?.S;
+  return typeof s === 'string' ? s : undefined;
 }

@@ -1,6 +1,6 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { createAwsClients } from '../shared/aws-clients';
+import { startCallRecording } from '../shared/call-recording';
+import { CallbackUrlPolicy } from '../shared/callback-url-policy';
 import { definedOnly, loadWorkerConfig } from '../shared/config';
 import { listen } from '../shared/http';
 import { createLogger } from '../shared/logger';
@@ -13,6 +13,7 @@ import { promptDirectories } from '../shared/observability-config';
 import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { startDeadLetterSweeper } from './dead-letter-wiring';
+import { startApprovalSweeper } from './approval-wiring';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
 import { builtinTools } from './tools/catalog';
@@ -22,8 +23,9 @@ import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
   const d = config.durability;
+  const recording = startCallRecording('worker', config.callRecordFile);
   const logger = createLogger({ service: 'worker', stage: config.stage }, { level: config.logLevel });
-  const { dynamo, sqs } = createAwsClients(config.aws);
+  const { dynamo, sqs, secrets, ssm } = createAwsClients(config.aws, { service: 'worker', ...definedOnly('sink', recording?.sink) });
   // Spans by OTLP to the collector sidecar, EMF metrics on stdout; prompts from PROMPTS_DIR, ./prompts or dist/prompts.
   const obs = startServiceObservability(SERVICES.worker, config.stage, process.env);
   const prompts = PromptRegistry.fromFirstDirectory(promptDirectories(obs.config, process.cwd(), __dirname));
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
   const signingKeys = webhookSigningKeySource({
     ...definedOnly('secretArn', config.webhookSigningSecretArn),
     ...definedOnly('json', config.webhookSigningKeysJson),
-    secrets: new SecretsManagerClient({ region: config.aws.region }),
+    secrets,
     logger,
   });
   const notifier =
@@ -40,9 +42,10 @@ async function main(): Promise<void> {
       : new WebhookNotifier({
           store: new TaskStore({ client: dynamo, tableName: config.tasksTable, retentionDays: config.taskRetentionDays }),
           secretFor: signingKeyLookup(signingKeys),
+          ...(config.callbackHttpHosts.length > 0 ? { policy: new CallbackUrlPolicy({ allowHttpHosts: config.callbackHttpHosts }) } : {}),
           logger,
         });
-  const toolSources = mcpToolSources(config.mcpServers, new SecretsManagerClient({ region: config.aws.region }), logger);
+  const toolSources = mcpToolSources(config.mcpServers, secrets, logger);
   await Promise.all(toolSources.map((source) => source.start()));
   const consumer = createWorker({
     toolSources,
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
     taskRetentionDays: config.taskRetentionDays,
     tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
     loopThresholds: config.loopThresholds,
+    approvalTimeoutMs: config.approvals.timeoutMs,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,
@@ -73,17 +77,18 @@ async function main(): Promise<void> {
     ...(d.heartbeatMs !== undefined ? { heartbeatMs: d.heartbeatMs } : {}),
     ...(d.ecsAgentUri !== undefined ? { ecsAgentUri: d.ecsAgentUri } : {}),
     ...(d.killSwitchParam !== undefined
-      ? { killSwitch: { ssm: new SSMClient({ region: config.aws.region }), parameterName: d.killSwitchParam, intervalMs: d.killSwitchIntervalMs } }
+      ? { killSwitch: { ssm, parameterName: d.killSwitchParam, intervalMs: d.killSwitchIntervalMs } }
       : {}),
   });
   const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
   const sweeper = startDeadLetterSweeper({ ...config, maxReceiveCount: d.maxReceiveCount }, { dynamo, sqs, logger, ...definedOnly('notifier', notifier) });
+  const approvalSweeper = startApprovalSweeper(config, { dynamo, sqs, logger, metrics: obs.metrics });
   logger.info('worker.started', { port: health.port, promptVersion: prompts.version, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
-    const [drained] = await Promise.all([consumer.stop(d.drainTimeoutMs), sweeper?.stop()]);
+    const [drained] = await Promise.all([consumer.stop(d.drainTimeoutMs), sweeper?.stop(), approvalSweeper.stop()]);
     await Promise.all(toolSources.map((source) => source.stop()));
     await health.close();
     await obs.shutdown();

@@ -1,5 +1,6 @@
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { QueueUrls } from '../shared/config';
+import { FIRST_SENT_ATTRIBUTE } from '../shared/task-message';
 import type { Received } from './queue-message';
 
 export interface LaneReceiverOptions {
@@ -42,7 +43,7 @@ export class LaneReceiver {
         MaxNumberOfMessages: 1,
         WaitTimeSeconds: waitSeconds,
         VisibilityTimeout: this.o.visibilitySeconds,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
         MessageAttributeNames: ['All'],
       }),
       // Aborting the long poll is what lets stop() return without waiting up to 20 s.
@@ -52,7 +53,8 @@ export class LaneReceiver {
     if (message === undefined) return undefined;
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
     this.highStreak = queueUrl === this.o.queues.high ? this.highStreak + 1 : 0;
-    const received: Received = { message, queueUrl, receiveCount, receivedAt: Date.now() };
+    const firstSent = Number(message.MessageAttributes?.[FIRST_SENT_ATTRIBUTE]?.StringValue ?? message.Attributes?.SentTimestamp);
+    const received: Received = { message, queueUrl, receiveCount, receivedAt: Date.now(), ...(Number.isFinite(firstSent) ? { firstSentAt: firstSent } : {}) };
     this.o.onReceived?.(received);
     return received;
   }

@@ -7,6 +7,11 @@ export interface Received {
   /** SQS's ApproximateReceiveCount: what its DLQ redrive counts. */
   readonly receiveCount: number;
   readonly receivedAt: number;
+  /**
+   * Epoch ms the task's message was first sent: FIRST_SENT_ATTRIBUTE on a fresh copy, else SQS's
+   * SentTimestamp. @default receivedAt (neither was returned)
+   */
+  readonly firstSentAt?: number;
 }
 
 /** SQS cannot keep a message invisible for more than 12 h after its receive. */

@@ -101,6 +101,25 @@ describe('TierLimiter (admission with lanes, queue and shared state)', () => {
     expect(tat[0]).toBeCloseTo(T0 + 45 * 10, 6);
   });
 
+  it('GIVEN a held lease WHEN calls settle with refunds and overruns THEN they cost no write of their own, and once the lease goes back the shared charge is exactly what was used', async () => {
+    const inner = new MemoryLimitStore();
+    let writes = 0;
+    const store: LimitStore = { read: (t) => inner.read(t), write: (t, tat, v) => ((writes += 1), inner.write(t, tat, v)) };
+    const T0 = 2_000_000;
+    const l = limiter(store, 6000, { lease: { horizonMs: 1000, headroomShare: 0.25, ttlMs: 100 }, now: () => T0 }); // 10 ms per request
+    for (let i = 0; i < 40; i += 1) {
+      await l.acquire({ lane: 'normal', cost: [1, 0, 100], deadline: T0 + 1000 });
+      // 100 output tokens reserved; 10 used (a refund of 90), every fifth call 130 (an overrun of 30).
+      l.correct([0, 0, i % 5 === 4 ? 30 : -90]);
+    }
+    expect(writes).toBeLessThanOrEqual(10);
+    await new Promise((r) => setTimeout(r, 500));
+    const { tat } = await inner.read('sonnet');
+    const used = 32 * 10 + 8 * 130;
+    expect(tat[0]).toBeCloseTo(T0 + 40 * 10, 6);
+    expect(tat[2]).toBeCloseTo(T0 + (used * 60_000) / 1_000_000, 6);
+  });
+
   it('GIVEN max_tokens above what the lane may hold WHEN asked THEN 400 says what to lower', async () => {
     const l = limiter(new MemoryLimitStore());
     await expect(l.acquire({ lane: 'batch', cost: [1, 0, 2_000_000], deadline: Date.now() })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('lower max_tokens') });

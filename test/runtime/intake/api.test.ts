@@ -1,8 +1,7 @@
 import { MAX_TASK_BODY_BYTES } from '../../../runtime/src/shared/task-size';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { taskAcceptedSchema, taskViewSchema } from '../../../runtime/src/intake/task-view';
 import { createLogger } from '../../../runtime/src/shared/logger';
-import { eventually } from '../../support/aws';
 import { drainTaskIds, failingSendMessage, startIntake, type IntakeHarness } from './harness';
 
 const errorOf = async (res: Response) => ((await res.json()) as { error: { type: string; message: string } }).error;
@@ -20,17 +19,16 @@ describe('intake API against DynamoDB Local and fauxqs', () => {
   });
 
   describe('submit and status', () => {
-    it('GIVEN a prompt WHEN submitted THEN 202 with a status URL, the row is QUEUED with enqueuedAt and the message is on the normal queue', async () => {
+    it('GIVEN a prompt WHEN submitted THEN 202 with a status URL, the row is QUEUED and the message is on the normal queue', async () => {
       const res = await h.call('/v1/tasks', { body: { prompt: 'hello', metadata: { team: 'a' } } });
       expect(res.status).toBe(202);
       const body = taskAcceptedSchema.parse(await res.json());
       expect(res.headers.get('location')).toBe(body.statusUrl);
-      // Without an Idempotency-Key the enqueue marker is written just after the response.
-      const row = await eventually(async () => {
-        const r = await h.store.get(body.taskId);
-        return r?.enqueuedAt !== undefined ? r : undefined;
-      }, 'the enqueuedAt marker', 5000, 20);
+      // Row and message were written side by side before the 202; without an Idempotency-Key no
+      // retry can come back to this row, so no enqueue marker is written.
+      const row = await h.store.get(body.taskId);
       expect(row).toMatchObject({ status: 'QUEUED', prompt: 'hello', submittedBy: 'standard', metadata: { team: 'a' } });
+      expect(row?.enqueuedAt).toBeUndefined();
       expect(await drainTaskIds(h.aws.sqs, h.aws.resources.queues.normal)).toEqual([body.taskId]);
 
       const status = await h.call(body.statusUrl);
@@ -202,7 +200,7 @@ describe('intake API against DynamoDB Local and fauxqs', () => {
       expect(await drainTaskIds(h.aws.sqs, h.aws.resources.queues.normal)).toEqual([]);
     });
 
-    it('GIVEN SendMessage fails without an Idempotency-Key THEN 503 and no orphan row is left behind', async () => {
+    it('GIVEN SendMessage fails without an Idempotency-Key THEN 503 and the row is a not_accepted tombstone no worker runs', async () => {
       let id = 0;
       const ids: string[] = [];
       const local = await startIntake({
@@ -218,7 +216,31 @@ describe('intake API against DynamoDB Local and fauxqs', () => {
         expect(res.status).toBe(503);
         expect(ids).toHaveLength(1);
         const raw = await local.aws.dynamo.send(new GetCommand({ TableName: local.aws.resources.tasksTable, Key: { pk: `TASK#${ids[0]}`, sk: 'META' } }));
-        expect(raw.Item).toBeUndefined();
+        expect(raw.Item).toMatchObject({ status: 'FAILED', prompt: '', error: { type: 'not_accepted' } });
+        // Its retention still runs out: the tombstone carries the TTL attribute.
+        expect(raw.Item?.['ttl']).toEqual(expect.any(Number));
+      } finally {
+        await local.close();
+      }
+    });
+
+    it('GIVEN the row write fails while the message goes out (no Idempotency-Key) THEN 503, and the sent message finds a tombstone, not a task', async () => {
+      const ids: string[] = [];
+      const local = await startIntake({
+        wrapDynamo: (dynamo) => failingTaskRowPut(dynamo),
+        newId: () => {
+          const next = `early-${Date.now()}-${ids.length + 1}`;
+          ids.push(next);
+          return next;
+        },
+      });
+      try {
+        const res = await local.call('/v1/tasks', { body: { prompt: 'row lost' } });
+        expect(res.status).toBe(503);
+        expect((await errorOf(res)).type).toBe('store_unavailable');
+        // The message was sent beside the failed write; a worker finds the tombstone and drops it.
+        expect(await drainTaskIds(local.aws.sqs, local.aws.resources.queues.normal)).toEqual(ids);
+        expect(await local.store.get(ids[0] as string)).toMatchObject({ status: 'FAILED', error: { type: 'not_accepted' } });
       } finally {
         await local.close();
       }
@@ -312,3 +334,18 @@ describe('intake API against DynamoDB Local and fauxqs', () => {
     });
   });
 });
+
+/** Fails every new task row's PutItem (the tombstone's too would be a Put, so only `attribute_not_exists(pk)` puts fail). */
+function failingTaskRowPut(dynamo: DynamoDBDocumentClient): DynamoDBDocumentClient {
+  return new Proxy(dynamo, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
+      return (command: unknown, ...rest: unknown[]) => {
+        if (command instanceof PutCommand && command.input.Item?.['sk'] === 'META' && command.input.ConditionExpression === 'attribute_not_exists(pk)') {
+          return Promise.reject(Object.assign(new Error('injected: DynamoDB is unavailable'), { name: 'InternalServerError' }));
+        }
+        return (target.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+      };
+    },
+  });
+}

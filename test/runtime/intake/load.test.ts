@@ -13,7 +13,9 @@ describe('intake under a burst (correctness; the timing figures are printed, not
       acceptedMissingFromTable: 0,
       acceptedMissingFromQueue: 0,
       duplicateMessages: 0,
+      orphanMessages: 0,
       unexpectedMessages: 0,
+      unexpectedRows: 0,
       ok: true,
     });
   }, 170_000);

@@ -1,7 +1,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { InMemoryMetrics } from '../../../runtime/src/shared/metrics';
-import { METRICS } from '../../../runtime/src/shared/metrics-contract';
+import { DIMENSIONS, METRICS } from '../../../runtime/src/shared/metrics-contract';
 import type { TaskRecord } from '../../../runtime/src/shared/task-model';
 import { LeaseManager } from '../../../runtime/src/worker/lease';
 import { DEFAULT_PRICE_TABLE } from '../../../runtime/src/shared/model-profiles';
@@ -105,6 +105,8 @@ describe('per-task budgets in the worker', () => {
     expect(done.usage).toMatchObject({ llmCalls: 2, toolCalls: 1, costUsd: expect.any(Number) });
     expect(await h.steps(taskId)).toHaveLength(3);
     expect(metrics.find(METRICS.budgetExceeded).map((r) => r.properties['budget'])).toEqual(['maxSteps']);
+    // A dimension too, so the dashboard plots one line per budget from the [Stage, Service, Budget] rollup.
+    expect(metrics.find(METRICS.budgetExceeded, { [DIMENSIONS.budget]: 'maxSteps' })).toHaveLength(1);
   });
 
   it('GIVEN tokens used by a worker that died WHEN resumed elsewhere THEN they count: the budget is spent and no model call is made', async () => {
