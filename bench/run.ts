@@ -116,6 +116,8 @@ async function main(): Promise<void> {
     '',
     '## Fleet under an 8× spike (simulated; plot: fleet-sim.svg)',
     '',
+    sim.goals,
+    '',
     sim.table,
     '',
   ].join('\n');

@@ -1,18 +1,28 @@
 import { evaluateMetricMath } from './metric-math';
-import type { AlarmSpec, FleetMetricSpec, FleetScalingSpec, MetricQuery, StepAdjustment, StepPolicySpec, TargetTrackingSpec } from './scaling-spec';
+import {
+  HIGH_RESOLUTION_BASES,
+  type AlarmSpec,
+  type BaseMetric,
+  type FleetMetricSpec,
+  type FleetScalingSpec,
+  type MetricAggregation,
+  type MetricQuery,
+  type StepAdjustment,
+  type StepPolicySpec,
+  type TargetTrackingSpec,
+} from './scaling-spec';
 
-/** One per-minute sample of what CloudWatch would receive from the queue and the service. */
-export interface FleetSample {
-  /** Sample time (s); samples are one minute apart. */
-  readonly t: number;
-  readonly visibleMessages: number;
-  readonly runningTasks: number;
-  readonly cpuUtilization: number;
-}
+/**
+ * What CloudWatch receives at time `t`: AWS's metrics once a minute, the queue-demand publisher's
+ * every 10 s. Each base given is one sample of that metric (a Sum over a period adds them up).
+ */
+export type FleetSample = { readonly t: number } & Partial<Readonly<Record<BaseMetric, number>>>;
 
 export interface AutoscalerOptions {
-  /** Time from the end of a period until its datapoint can be evaluated (publish + ingestion). @default 60 */
+  /** Time from the end of a period until AWS's one-minute datapoint can be evaluated. @default 60 */
   readonly metricDelaySeconds?: number;
+  /** The same for high-resolution metrics we publish (PutMetricData and ingestion). @default 10 */
+  readonly highResDelaySeconds?: number;
 }
 
 /**
@@ -25,6 +35,10 @@ interface PolicyState {
   lastScaleOutAt: number;
   lastScaleOutBase: number;
   lastScaleInAt: number;
+  /** The policy's alarm is in ALARM (step policies). */
+  inAlarm: boolean;
+  /** When the alarm last invoked the policy: on entering ALARM, then once a minute while in it. */
+  lastInvokedAt: number;
 }
 
 export interface ScalingDecision {
@@ -32,6 +46,12 @@ export interface ScalingDecision {
   readonly policy: string;
   readonly reason: string;
 }
+
+/** AWS/SQS metrics exist once per lane; the simulation's one queue stands for all lanes. */
+const PER_LANE: readonly BaseMetric[] = ['visibleMessages', 'inFlightMessages', 'sentMessages'];
+
+/** CloudWatch re-invokes an Auto Scaling action once a minute while its alarm stays in ALARM. */
+const REINVOKE_SECONDS = 60;
 
 const STAT = {
   Sum: (v: number[]) => v.reduce((a, b) => a + b, 0),
@@ -50,30 +70,45 @@ const STAT = {
  * to agree and removes at most 10% of the fleet per action (the service says only "gradually").
  */
 export class Autoscaler {
-  private readonly samples: FleetSample[] = [];
+  private readonly samples = new Map<BaseMetric, { t: number; v: number }[]>();
   private readonly state = new Map<string, PolicyState>();
   private readonly delay: number;
+  private readonly highResDelay: number;
 
   constructor(readonly spec: FleetScalingSpec, options: AutoscalerOptions = {}) {
     this.delay = options.metricDelaySeconds ?? 60;
-    for (const p of spec.policies) this.state.set(p.name, { lastScaleOutAt: -Infinity, lastScaleOutBase: 0, lastScaleInAt: -Infinity });
+    this.highResDelay = options.highResDelaySeconds ?? 10;
+    for (const p of spec.policies) {
+      this.state.set(p.name, { lastScaleOutAt: -Infinity, lastScaleOutBase: 0, lastScaleInAt: -Infinity, inAlarm: false, lastInvokedAt: -Infinity });
+    }
   }
 
   record(sample: FleetSample): void {
-    this.samples.push(sample);
+    for (const [key, v] of Object.entries(sample)) {
+      if (key === 't' || v === undefined) continue;
+      const base = key as BaseMetric;
+      let series = this.samples.get(base);
+      if (series === undefined) this.samples.set(base, (series = []));
+      series.push({ t: sample.t, v });
+    }
+  }
+
+  /** Publish-to-evaluable delay of a metric: the slowest of its queries. */
+  private delayOf(metric: FleetMetricSpec): number {
+    return Math.max(...metric.queries.map((q) => (HIGH_RESOLUTION_BASES.includes(q.base) ? this.highResDelay : this.delay)));
   }
 
   /** The datapoint of `metric` for the period that ends at `end`, or NaN when there is none. */
   datapoint(metric: FleetMetricSpec, end: number): number {
     const values: Record<string, number> = {};
-    let visibleSeen = false;
+    const laneSeen = new Set<BaseMetric>();
     for (const q of metric.queries) {
       let v = this.queryValue(q, end);
-      // The simulated fleet has one queue: the first visible-messages metric carries all of it
-      // and the other lanes read 0, so a sum over lanes sees the whole backlog exactly once.
-      if (q.base === 'visibleMessages') {
-        if (visibleSeen && !Number.isNaN(v)) v = 0;
-        visibleSeen = true;
+      // The simulated fleet has one queue: the first lane's SQS metric carries all of it and the
+      // other lanes read 0, so a sum over lanes sees the whole queue exactly once.
+      if (PER_LANE.includes(q.base)) {
+        if (laneSeen.has(q.base) && !Number.isNaN(v)) v = 0;
+        laneSeen.add(q.base);
       }
       values[q.id] = v;
     }
@@ -82,20 +117,40 @@ export class Autoscaler {
   }
 
   private queryValue(q: MetricQuery, end: number): number {
-    const inPeriod = this.samples.filter((s) => s.t > end - q.periodSeconds && s.t <= end).map((s) => s[q.base]);
+    const series = this.samples.get(q.base) ?? [];
+    const inPeriod: number[] = [];
+    // Samples are appended in time order: walk back from the newest.
+    for (let i = series.length - 1; i >= 0; i--) {
+      const s = series[i] as { t: number; v: number };
+      if (s.t <= end - q.periodSeconds) break;
+      if (s.t <= end) inPeriod.push(s.v);
+    }
     return inPeriod.length === 0 ? Number.NaN : STAT[q.statistic](inPeriod);
   }
 
   /** The last `count` datapoints (newest first) that are available at `now`. */
   private datapoints(metric: FleetMetricSpec, period: number, count: number, now: number): number[] {
-    const newestEnd = Math.floor((now - this.delay) / period) * period;
+    const newestEnd = Math.floor((now - this.delayOf(metric)) / period) * period;
     return Array.from({ length: count }, (_, i) => this.datapoint(metric, newestEnd - i * period));
   }
 
-  private alarmFires(alarm: AlarmSpec, now: number): number | undefined {
+  /**
+   * Evaluate the alarm at `now`; returns the value the policy acts on (the datapoints reduced by its
+   * aggregation) when CloudWatch invokes it now: on entering ALARM, then once a minute while in it.
+   */
+  private alarmInvokes(alarm: AlarmSpec, aggregation: MetricAggregation, st: PolicyState, now: number): number | undefined {
     const points = this.datapoints(alarm.metric, alarm.periodSeconds, alarm.evaluationPeriods, now);
-    const breaching = points.filter((v) => !Number.isNaN(v) && breaches(alarm, v)).length;
-    return breaching >= alarm.datapointsToAlarm ? points[0] : undefined;
+    const present = points.filter((v) => !Number.isNaN(v));
+    const breaching = present.filter((v) => breaches(alarm, v)).length;
+    if (breaching < alarm.datapointsToAlarm) {
+      st.inAlarm = false;
+      return undefined;
+    }
+    const invoke = !st.inAlarm || now - st.lastInvokedAt >= REINVOKE_SECONDS;
+    st.inAlarm = true;
+    if (!invoke) return undefined;
+    st.lastInvokedAt = now;
+    return aggregation === 'Average' ? STAT.Average(present) : aggregation === 'Minimum' ? STAT.Minimum(present) : STAT.Maximum(present);
   }
 
   /**
@@ -104,16 +159,21 @@ export class Autoscaler {
    * Scaling's rule for several policies on one target).
    */
   evaluate(now: number, desired: number): ScalingDecision | undefined {
-    const proposals: { desired: number; policy: string; reason: string; commit: () => void }[] = [];
+    const proposals: { desired: number; out: boolean; policy: string; reason: string; commit: () => void }[] = [];
+    // Alarms on one-minute periods (and target tracking's) are evaluated once a minute; high-resolution
+    // alarms (10 or 30 s periods) every 10 s. Callers step `now` by 10 s.
+    const minute = now % 60 === 0;
     const targets = this.spec.policies.filter((p): p is TargetTrackingSpec => p.kind === 'target');
-    const lowAgreed = targets.every((p) => p.disableScaleIn || this.targetLow(p, now) !== undefined);
+    const lowAgreed = minute && targets.every((p) => p.disableScaleIn || this.targetLow(p, now) !== undefined);
     for (const policy of this.spec.policies) {
       const st = this.state.get(policy.name) as PolicyState;
       if (policy.kind === 'target') {
+        if (!minute) continue;
         const high = this.targetHigh(policy, now);
         if (high !== undefined) {
           proposals.push({
             desired: Math.ceil((desired * high) / policy.targetValue),
+            out: true,
             policy: policy.name,
             reason: `${policy.metric.label}=${high.toFixed(2)} > target ${policy.targetValue}`,
             commit: () => (st.lastScaleOutAt = now),
@@ -128,22 +188,28 @@ export class Autoscaler {
         const floor = desired - Math.max(1, Math.floor(desired * TARGET_TRACKING_ALARMS.maxScaleInFraction));
         proposals.push({
           desired: Math.max(floor, Math.ceil((desired * low) / policy.targetValue)),
+          out: false,
           policy: policy.name,
           reason: `${policy.metric.label}=${low.toFixed(2)} < ${TARGET_TRACKING_ALARMS.lowFactor}×target ${policy.targetValue}`,
           commit: () => (st.lastScaleInAt = now),
         });
         continue;
       }
-      const value = this.alarmFires(policy.alarm, now);
+      if (policy.alarm.periodSeconds >= 60 && !minute) continue;
+      const value = this.alarmInvokes(policy.alarm, policy.metricAggregation, st, now);
       if (value === undefined) continue;
       const change = stepChange(policy, value - policy.alarm.threshold);
-      if (change === undefined || change === 0) continue;
-      const reason = `alarm ${policy.alarm.metric.label}=${value} vs ${policy.alarm.threshold}: ${change > 0 ? '+' : ''}${change}`;
-      if (change > 0) {
+      if (change === undefined || (change === 0 && policy.adjustmentType !== 'ExactCapacity')) continue;
+      const reason = `alarm ${policy.alarm.metric.label}=${value.toFixed(2)} vs ${policy.alarm.threshold}: ${policy.adjustmentType === 'ExactCapacity' ? '=' : change > 0 ? '+' : ''}${change}${policy.adjustmentType === 'PercentChangeInCapacity' ? '%' : ''}`;
+      // An exact capacity is a scale-out or a scale-in depending on where the target stands now.
+      const out = policy.adjustmentType === 'ExactCapacity' ? change > desired : change > 0;
+      if (policy.adjustmentType === 'ExactCapacity' && change === desired) continue;
+      if (out) {
         const inCooldown = now < st.lastScaleOutAt + policy.cooldownSeconds;
         const base = inCooldown ? st.lastScaleOutBase : desired;
         proposals.push({
           desired: applyAdjustment(policy, base, change),
+          out: true,
           policy: policy.name,
           reason,
           commit: () => {
@@ -155,12 +221,14 @@ export class Autoscaler {
         });
       } else {
         if (now < st.lastScaleInAt + policy.cooldownSeconds || now < st.lastScaleOutAt + policy.cooldownSeconds) continue;
-        proposals.push({ desired: applyAdjustment(policy, desired, change), policy: policy.name, reason, commit: () => (st.lastScaleInAt = now) });
+        proposals.push({ desired: applyAdjustment(policy, desired, change), out: false, policy: policy.name, reason, commit: () => (st.lastScaleInAt = now) });
       }
     }
     const clamp = (v: number) => Math.min(this.spec.maxCapacity, Math.max(this.spec.minCapacity, v));
-    const outs = proposals.filter((p) => clamp(p.desired) > desired);
-    const ins = proposals.filter((p) => clamp(p.desired) < desired);
+    // A scale-out whose result is not above the current capacity (its cooldown base is older) does
+    // nothing, and is never turned into a scale-in; likewise the other way round.
+    const outs = proposals.filter((p) => p.out && clamp(p.desired) > desired);
+    const ins = proposals.filter((p) => !p.out && clamp(p.desired) < desired);
     const pool = outs.length > 0 ? outs : ins;
     const winner = pool.reduce<(typeof pool)[number] | undefined>((best, p) => (best === undefined || p.desired > best.desired ? p : best), undefined);
     if (winner === undefined) return undefined;

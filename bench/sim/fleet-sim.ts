@@ -1,4 +1,5 @@
 import { DEFAULT_TIERS } from '../../runtime/src/shared/gateway-limits';
+import { QUEUE_DEMAND_INTERVAL_SECONDS } from '../../runtime/src/shared/queue-demand-contract';
 import { Autoscaler, type ScalingDecision } from './autoscaler';
 import { EventQueue } from './event-queue';
 import { seededRng } from './rng';
@@ -27,8 +28,13 @@ export interface SpikeScenario {
   readonly toolSeconds: Range;
   /** Fargate task start: provisioning, image pull, health check (s). */
   readonly taskStartSeconds: Range;
-  /** CloudWatch: period end to datapoint available to alarms (s). */
+  /** CloudWatch: period end to datapoint available to alarms, AWS's one-minute metrics (s). */
   readonly metricDelaySeconds: number;
+  /** The same for the high-resolution metrics the intake publishes (PutMetricData + ingestion, s). */
+  readonly highResDelaySeconds: number;
+  /** Fargate's per-account launch token bucket: burst and sustained tasks per second. */
+  readonly fargateLaunchBurst: number;
+  readonly fargateLaunchesPerSecond: number;
   /** The provider's request limit that the gateway enforces for the whole fleet. */
   readonly providerRpm: number;
   /** CPU of a worker waiting on the LLM and of an idle one (%), for CPU-based policies. */
@@ -43,11 +49,15 @@ export const BLACK_FRIDAY: SpikeScenario = {
   warmupSeconds: 3600,
   spikeSeconds: 1800,
   afterSeconds: 4 * 3600,
-  llmCallSeconds: [2, 20],
+  // Mean task 59.8 s: the prod config's averageTaskSeconds (60), which the scaling policy is built from.
+  llmCallSeconds: [2.5, 26.5],
   llmCallsPerTask: [2, 6],
   toolSeconds: [0.2, 1],
   taskStartSeconds: [60, 90],
   metricDelaySeconds: 60,
+  highResDelaySeconds: 10,
+  fargateLaunchBurst: 100,
+  fargateLaunchesPerSecond: 20,
   // The gateway's default Sonnet tier: what prod enforces unless GATEWAY_LIMITS says otherwise.
   providerRpm: DEFAULT_TIERS.sonnet.rpm,
   cpuBusyPercent: 5,
@@ -98,6 +108,21 @@ export interface SimSummary {
   /** Most LLM calls the gateway sent upstream in one minute, against scenario.providerRpm. */
   readonly peakLlmRpm: number;
   readonly scaleDecisions: number;
+  /** Peak running workers over what the spike needs, minus 1 (0.1 = 10 % over). */
+  readonly overshoot: number;
+  /** Workers the baseline traffic needs (arrival rate × mean task time). */
+  readonly baselineNeed: number;
+  /** Share of 10-second samples in the steady windows with running workers within ±15 % of baselineNeed. */
+  readonly steadyWithinBand: number;
+  /** Desired-count changes that reversed the previous change's direction, per hour of the steady windows. */
+  readonly steadyReversalsPerHour: number;
+  /** Spike end until running workers are back at baselineNeed + 15 % (s); absent if never. */
+  readonly backToBaselineSeconds?: number;
+  /** Worker-hours if every task had a worker the moment it arrived and none idled: arrivals × mean task time. */
+  readonly idealWorkerHours: number;
+  /** Busy workers scale-in marked to stop after their task (task protection) and busy workers it stopped (always 0). */
+  readonly protectedAtScaleIn: number;
+  readonly busyStoppedByScaleIn: number;
 }
 
 export interface SimResult {
@@ -124,8 +149,9 @@ interface Worker {
 }
 
 type Ev =
-  | { readonly kind: 'arrival' }
-  | { readonly kind: 'minute' }
+  | { readonly kind: 'arrival'; readonly gen: number }
+  | { readonly kind: 'rateChange' }
+  | { readonly kind: 'tick' }
   | { readonly kind: 'ready'; readonly worker: Worker }
   | { readonly kind: 'callDone'; readonly worker: Worker }
   | { readonly kind: 'toolDone'; readonly worker: Worker };
@@ -146,8 +172,15 @@ export function percentile(values: readonly number[], p: number): number {
 export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): SimResult {
   const rng = seededRng(scenario.seed);
   const events = new EventQueue<Ev>();
-  const autoscaler = new Autoscaler(spec, { metricDelaySeconds: scenario.metricDelaySeconds });
+  const autoscaler = new Autoscaler(spec, { metricDelaySeconds: scenario.metricDelaySeconds, highResDelaySeconds: scenario.highResDelaySeconds });
   const bucket = new TokenBucket(scenario.providerRpm);
+  const fargate = new TokenBucket(scenario.fargateLaunchesPerSecond * 60, scenario.fargateLaunchBurst);
+  // The intake's publisher: backlog and in flight read every 10 s, arrivals counted where sent.
+  let arrivalsThisTick = 0;
+  const fine: TimelinePoint[] = [];
+  let arrivalsThisMinute = 0;
+  let protectedAtScaleIn = 0;
+  const busyStoppedByScaleIn = 0;
   const taskSeconds = meanTaskSeconds(scenario);
   const baseRate = scenario.baselineWorkers / taskSeconds;
   const spikeStart = scenario.warmupSeconds;
@@ -190,7 +223,9 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
     for (let i = 0; i < n; i++) {
       const w: Worker = { state: 'starting', stopAfterTask: false, callsLeft: 0 };
       workers.push(w);
-      events.schedule(now + rng.uniform(...scenario.taskStartSeconds), { kind: 'ready', worker: w });
+      // Fargate admits launches through the account's token bucket, then the task provisions,
+      // pulls the image and passes its health check.
+      events.schedule(fargate.reserve(now) + rng.uniform(...scenario.taskStartSeconds), { kind: 'ready', worker: w });
     }
   };
   const applyDesired = () => {
@@ -211,8 +246,11 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
       for (const w of workers) {
         if (excess <= 0) return;
         if (w.state !== state || w.stopAfterTask) continue;
-        if (state === 'busy') w.stopAfterTask = true;
-        else {
+        // A busy worker holds task scale-in protection: ECS leaves it running; it stops after its task.
+        if (state === 'busy') {
+          w.stopAfterTask = true;
+          protectedAtScaleIn++;
+        } else {
           w.state = 'stopped';
           const i = idle.indexOf(w);
           if (i >= 0) idle.splice(i, 1);
@@ -240,19 +278,32 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
     w.state = 'idle';
     idle.push(w);
   }
-  events.schedule(rng.exponential(1 / baseRate), { kind: 'arrival' });
-  events.schedule(60, { kind: 'minute' });
+  // The fleet starts with its baseline Fargate launches long done: the bucket starts full.
+  // Arrivals are a Poisson process whose rate steps at the spike's start and end: at each step the
+  // pending inter-arrival time is drawn again at the new rate (a generation number drops the old one).
+  let gen = 0;
+  events.schedule(rng.exponential(1 / baseRate), { kind: 'arrival', gen });
+  events.schedule(spikeStart, { kind: 'rateChange' });
+  events.schedule(spikeEnd, { kind: 'rateChange' });
+  events.schedule(QUEUE_DEMAND_INTERVAL_SECONDS, { kind: 'tick' });
 
   for (let ev = events.pop(); ev !== undefined && ev.at <= end; ev = events.pop()) {
     now = ev.at;
     const p = ev.payload;
     switch (p.kind) {
+      case 'rateChange':
+        gen++;
+        events.schedule(now + rng.exponential(1 / rateAt(now)), { kind: 'arrival', gen });
+        break;
       case 'arrival': {
+        if (p.gen !== gen) break;
         const task: Task = { arrival: now, calls: rng.int(...scenario.llmCallsPerTask) };
         tasks.push(task);
+        arrivalsThisMinute++;
+        arrivalsThisTick++;
         queue.push(task);
         dispatch();
-        events.schedule(now + rng.exponential(1 / rateAt(now)), { kind: 'arrival' });
+        events.schedule(now + rng.exponential(1 / rateAt(now)), { kind: 'arrival', gen });
         break;
       }
       case 'ready':
@@ -270,20 +321,28 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
       case 'toolDone':
         startCall(p.worker);
         break;
-      case 'minute': {
+      case 'tick': {
         const running = workers.filter((w) => w.state === 'idle' || w.state === 'busy');
         const busy = running.filter((w) => w.state === 'busy').length;
         const visible = queue.length - head;
-        const cpu = running.length === 0 ? 0 : (busy * scenario.cpuBusyPercent + (running.length - busy) * scenario.cpuIdlePercent) / running.length;
-        autoscaler.record({ t: now, visibleMessages: visible, runningTasks: running.length, cpuUtilization: cpu });
+        autoscaler.record({ t: now, demandBacklog: visible, demandInFlight: busy, demandArrivals: arrivalsThisTick });
+        arrivalsThisTick = 0;
+        const minute = now % 60 === 0;
+        if (minute) {
+          const cpu = running.length === 0 ? 0 : (busy * scenario.cpuBusyPercent + (running.length - busy) * scenario.cpuIdlePercent) / running.length;
+          autoscaler.record({ t: now, visibleMessages: visible, inFlightMessages: busy, sentMessages: arrivalsThisMinute, runningTasks: running.length, cpuUtilization: cpu });
+          arrivalsThisMinute = 0;
+        }
         const decision = autoscaler.evaluate(now, desired);
         if (decision !== undefined) {
           decisions.push({ ...decision, t: now, from: desired });
           desired = decision.desired;
           applyDesired();
         }
-        timeline.push({ t: now, visible, running: running.length, desired, busy, starting: workers.filter((w) => w.state === 'starting').length });
-        events.schedule(now + 60, { kind: 'minute' });
+        const point = { t: now, visible, running: running.length, desired, busy, starting: workers.filter((w) => w.state === 'starting').length };
+        fine.push(point);
+        if (minute) timeline.push(point);
+        events.schedule(now + QUEUE_DEMAND_INTERVAL_SECONDS, { kind: 'tick' });
         break;
       }
     }
@@ -296,12 +355,27 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
     const completions = spikeTasks.map((t) => (t.done ?? end) - t.arrival);
     const uncappedNeed = Math.ceil(baseRate * scenario.spikeFactor * taskSeconds);
     const neededWorkers = Math.min(spec.maxCapacity, uncappedNeed);
-    const after = timeline.filter((pt) => pt.t >= spikeStart);
+    const after = fine.filter((pt) => pt.t >= spikeStart);
     const reached = after.find((pt) => pt.running >= neededWorkers);
     const firstOut = decisions.find((d) => d.t >= spikeStart && d.desired > d.from);
     const unfinished = spikeTasks.filter((t) => t.done === undefined).length;
     const lastDone = Math.max(...spikeTasks.map((t) => t.done ?? Infinity));
-    const billedMinutes = timeline.reduce((sum, pt) => sum + pt.running + pt.starting, 0);
+    const billedSeconds = fine.reduce((sum, pt) => sum + (pt.running + pt.starting) * QUEUE_DEMAND_INTERVAL_SECONDS, 0);
+    const peakRunning = Math.max(...fine.map((pt) => pt.running));
+    const baselineNeed = Math.ceil(baseRate * taskSeconds);
+    // Steady windows: the half hour before the spike, and from an hour after it to the end.
+    const steady = (pt: TimelinePoint) => (pt.t >= spikeStart - 1800 && pt.t < spikeStart) || pt.t >= spikeEnd + 3600;
+    const steadyPoints = fine.filter(steady);
+    const within = steadyPoints.filter((pt) => Math.abs(pt.running - baselineNeed) <= 0.15 * baselineNeed).length;
+    let reversals = 0;
+    let lastDirection = 0;
+    for (const d of decisions.filter((x) => steady({ t: x.t } as TimelinePoint))) {
+      const direction = Math.sign(d.desired - d.from);
+      if (direction !== 0 && lastDirection !== 0 && direction !== lastDirection) reversals++;
+      if (direction !== 0) lastDirection = direction;
+    }
+    const steadyHours = (steadyPoints.length * QUEUE_DEMAND_INTERVAL_SECONDS) / 3600;
+    const back = fine.find((pt) => pt.t >= spikeEnd && pt.running <= baselineNeed * 1.15);
     return {
       spikeStart,
       spikeEnd,
@@ -309,7 +383,7 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
       uncappedNeed,
       ...(firstOut !== undefined ? { firstScaleOutSeconds: firstOut.t - spikeStart } : {}),
       ...(reached !== undefined ? { timeToScaleSeconds: reached.t - spikeStart } : {}),
-      peakRunning: Math.max(...timeline.map((pt) => pt.running)),
+      peakRunning,
       peakVisible: Math.max(...timeline.map((pt) => pt.visible)),
       spikeTasks: spikeTasks.length,
       unfinishedSpikeTasks: unfinished,
@@ -317,10 +391,18 @@ export function simulateSpike(spec: FleetScalingSpec, scenario: SpikeScenario): 
       p95WaitSeconds: percentile(waits, 95),
       p95CompletionSeconds: percentile(completions, 95),
       ...(unfinished === 0 && Number.isFinite(lastDone) ? { drainSeconds: lastDone - spikeStart } : {}),
-      workerHours: billedMinutes / 60,
+      workerHours: billedSeconds / 3600,
       p95GatewayWaitSeconds: percentile(gatewayWaits, 95),
       peakLlmRpm: Math.max(0, ...callsPerMinute.values()),
       scaleDecisions: decisions.length,
+      overshoot: peakRunning / neededWorkers - 1,
+      baselineNeed,
+      steadyWithinBand: steadyPoints.length === 0 ? 0 : within / steadyPoints.length,
+      steadyReversalsPerHour: steadyHours === 0 ? 0 : reversals / steadyHours,
+      ...(back !== undefined ? { backToBaselineSeconds: back.t - spikeEnd } : {}),
+      idealWorkerHours: (tasks.length * taskSeconds) / 3600,
+      protectedAtScaleIn,
+      busyStoppedByScaleIn,
     };
   }
 }

@@ -3,8 +3,23 @@
  * CloudFormation template (see template-policy.ts), never typed in by hand.
  */
 
-/** The fleet quantities a CloudWatch metric in a template can stand for. */
-export type BaseMetric = 'visibleMessages' | 'runningTasks' | 'cpuUtilization';
+/**
+ * The fleet quantities a CloudWatch metric in a template can stand for: AWS's own one-minute
+ * metrics (SQS visible and in-flight messages, messages sent, ECS running tasks and CPU) and the
+ * queue-demand publisher's high-resolution ones (runtime/src/shared/queue-demand-contract.ts).
+ */
+export type BaseMetric =
+  | 'visibleMessages'
+  | 'inFlightMessages'
+  | 'sentMessages'
+  | 'runningTasks'
+  | 'cpuUtilization'
+  | 'demandBacklog'
+  | 'demandInFlight'
+  | 'demandArrivals';
+
+/** Metrics a component of ours publishes at high resolution (the rest are AWS's one-minute metrics). */
+export const HIGH_RESOLUTION_BASES: readonly BaseMetric[] = ['demandBacklog', 'demandInFlight', 'demandArrivals'];
 
 export type Statistic = 'Sum' | 'Average' | 'Maximum' | 'Minimum' | 'SampleCount';
 
@@ -45,6 +60,9 @@ export interface StepAdjustment {
 
 export type AdjustmentType = 'ChangeInCapacity' | 'ExactCapacity' | 'PercentChangeInCapacity';
 
+/** How a step policy reduces the alarm's datapoints to the one value it compares with its steps. */
+export type MetricAggregation = 'Average' | 'Minimum' | 'Maximum';
+
 export interface StepPolicySpec {
   readonly kind: 'step';
   readonly name: string;
@@ -55,6 +73,8 @@ export interface StepPolicySpec {
   /** False when the template leaves Cooldown out and the service default applies. */
   readonly cooldownFromTemplate: boolean;
   readonly minAdjustmentMagnitude?: number;
+  /** @default 'Average' (Application Auto Scaling's default) */
+  readonly metricAggregation: MetricAggregation;
 }
 
 export interface TargetTrackingSpec {

@@ -1,5 +1,8 @@
+import { QUEUE_DEMAND_METRICS, QUEUE_DEMAND_NAMESPACE } from '../../runtime/src/shared/queue-demand-contract';
 import {
+  HIGH_RESOLUTION_BASES,
   SERVICE_DEFAULT_COOLDOWN_SECONDS,
+  type MetricAggregation,
   type AdjustmentType,
   type AlarmSpec,
   type BaseMetric,
@@ -43,6 +46,11 @@ const refTo = (value: unknown): string | undefined => {
 /** Which fleet quantity a CloudWatch metric measures; anything else cannot be simulated. */
 function baseMetric(namespace: unknown, metricName: unknown): BaseMetric {
   if (namespace === 'AWS/SQS' && metricName === 'ApproximateNumberOfMessagesVisible') return 'visibleMessages';
+  if (namespace === 'AWS/SQS' && metricName === 'ApproximateNumberOfMessagesNotVisible') return 'inFlightMessages';
+  if (namespace === 'AWS/SQS' && metricName === 'NumberOfMessagesSent') return 'sentMessages';
+  if (namespace === QUEUE_DEMAND_NAMESPACE && metricName === QUEUE_DEMAND_METRICS.backlog) return 'demandBacklog';
+  if (namespace === QUEUE_DEMAND_NAMESPACE && metricName === QUEUE_DEMAND_METRICS.inFlight) return 'demandInFlight';
+  if (namespace === QUEUE_DEMAND_NAMESPACE && metricName === QUEUE_DEMAND_METRICS.arrivals) return 'demandArrivals';
   if (namespace === 'ECS/ContainerInsights' && metricName === 'RunningTaskCount') return 'runningTasks';
   if (namespace === 'AWS/ECS' && metricName === 'CPUUtilization') return 'cpuUtilization';
   throw new TemplatePolicyError(`the simulator does not model metric ${String(namespace)}/${String(metricName)}; add it to baseMetric() in bench/sim/template-policy.ts`);
@@ -94,6 +102,8 @@ function plainMetric(props: Json, defaultPeriod: number): FleetMetricSpec {
   return { queries: [{ id: 'm', base, statistic: stat, periodSeconds }], label: `${stat} of ${base} per ${periodSeconds}s` };
 }
 
+const AGGREGATIONS: readonly MetricAggregation[] = ['Average', 'Minimum', 'Maximum'];
+
 const COMPARISONS: readonly Comparison[] = ['GreaterThanOrEqualToThreshold', 'GreaterThanThreshold', 'LessThanThreshold', 'LessThanOrEqualToThreshold'];
 
 function alarmSpec(alarmId: string, props: Json): AlarmSpec {
@@ -102,9 +112,20 @@ function alarmSpec(alarmId: string, props: Json): AlarmSpec {
   const comparison = COMPARISONS.find((c) => c === props['ComparisonOperator']);
   if (comparison === undefined) throw new TemplatePolicyError(`alarm ${alarmId} has comparison ${JSON.stringify(props['ComparisonOperator'])}`, ctx);
   const evaluationPeriods = num(props['EvaluationPeriods'], `EvaluationPeriods of ${alarmId}`, ctx);
+  const periodSeconds = Math.max(...metric.queries.map((q) => q.periodSeconds));
+  // CloudWatch: 10, 20 or 30 s only for metrics stored at high resolution; otherwise multiples of 60.
+  if (periodSeconds < 60) {
+    if (![10, 20, 30].includes(periodSeconds)) throw new TemplatePolicyError(`alarm ${alarmId} has period ${periodSeconds}s; CloudWatch allows 10, 20, 30 or a multiple of 60`, ctx);
+    const standard = metric.queries.filter((q) => !HIGH_RESOLUTION_BASES.includes(q.base)).map((q) => q.base);
+    if (standard.length > 0) {
+      throw new TemplatePolicyError(`alarm ${alarmId} evaluates ${periodSeconds}s periods of one-minute metrics (${standard.join(', ')}); CloudWatch would leave it INSUFFICIENT_DATA`, ctx);
+    }
+  } else if (periodSeconds % 60 !== 0) {
+    throw new TemplatePolicyError(`alarm ${alarmId} has period ${periodSeconds}s; CloudWatch allows 10, 20, 30 or a multiple of 60`, ctx);
+  }
   return {
     metric,
-    periodSeconds: Math.max(...metric.queries.map((q) => q.periodSeconds)),
+    periodSeconds,
     evaluationPeriods,
     datapointsToAlarm: props['DatapointsToAlarm'] === undefined ? evaluationPeriods : num(props['DatapointsToAlarm'], `DatapointsToAlarm of ${alarmId}`, ctx),
     threshold: num(props['Threshold'], `Threshold of ${alarmId}`, ctx),
@@ -179,6 +200,8 @@ export function readFleetScaling(template: CfnTemplate, options: ReadScalingOpti
       };
     });
     const adjustmentType = (c['AdjustmentType'] ?? 'ChangeInCapacity') as AdjustmentType;
+    const aggregation = AGGREGATIONS.find((a) => a === (c['MetricAggregationType'] ?? 'Average'));
+    if (aggregation === undefined) throw new TemplatePolicyError(`step policy ${policyId} has MetricAggregationType ${JSON.stringify(c['MetricAggregationType'])}`, ctx);
     policies.push({
       kind: 'step',
       name: policyId,
@@ -187,6 +210,7 @@ export function readFleetScaling(template: CfnTemplate, options: ReadScalingOpti
       adjustments,
       cooldownSeconds: c['Cooldown'] === undefined ? SERVICE_DEFAULT_COOLDOWN_SECONDS : num(c['Cooldown'], 'Cooldown', ctx),
       cooldownFromTemplate: c['Cooldown'] !== undefined,
+      metricAggregation: aggregation,
       ...(c['MinAdjustmentMagnitude'] !== undefined ? { minAdjustmentMagnitude: num(c['MinAdjustmentMagnitude'], 'MinAdjustmentMagnitude', ctx) } : {}),
     });
   }

@@ -17,6 +17,12 @@ export interface CapacityPlan {
   readonly p99TaskSecondsAlarm: number;
   /** Tasks per minute the fleet completes at maximum capacity. */
   readonly maxThroughputPerMinute: number;
+  /**
+   * The surge scaling's drain time: a backlog B adds B × averageTaskSeconds ÷ this many workers.
+   * Longer than the latency goal on purpose: the surge's 10 % overshoot budget goes to the
+   * arrivals, and the backlog left by the Fargate start drains within the spike.
+   */
+  readonly surgeDrainSeconds: number;
 }
 
 /** Time for a new Fargate task to pull, start and pass its health check (measured ~60-90 s). */
@@ -29,5 +35,6 @@ export function deriveCapacityPlan(worker: WorkerSizing): CapacityPlan {
     queueAgeAlarmSeconds: worker.acceptableLatencySeconds + worker.averageTaskSeconds + SCALE_OUT_SECONDS,
     p99TaskSecondsAlarm: worker.averageTaskSeconds * 5,
     maxThroughputPerMinute: (worker.maxTasks * 60) / worker.averageTaskSeconds,
+    surgeDrainSeconds: worker.acceptableLatencySeconds * 10,
   };
 }

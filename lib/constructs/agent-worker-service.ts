@@ -26,6 +26,7 @@ import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadL
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
+import { WorkerDemandScaling } from './worker-demand-scaling';
 import type { AgentVersion } from '../../runtime/src/shared/agent-version';
 import { versionCompletionRate } from '../canary/canary-metrics';
 
@@ -53,6 +54,13 @@ export interface AgentWorkerServiceProps extends AgentServiceBaseProps, TaskData
   readonly maxReceiveCount: number;
   /** Target visible messages per running worker (see deriveCapacityPlan). */
   readonly backlogPerTaskTarget: number;
+  /**
+   * Scale the stable pool on arrivals (lib/constructs/worker-demand-scaling.ts): surge on the
+   * intake's high-resolution queue-demand metrics, steady on SQS arrivals. A candidate pool (its own
+   * lanes, which the publisher does not read) keeps backlog-per-task target tracking.
+   * @default undefined (backlog-per-task target tracking)
+   */
+  readonly demandScaling?: { readonly averageTaskSeconds: number; readonly drainSeconds: number };
   /**
    * The lanes' dead-letter queue. Each worker sweeps it (receive and hold, never delete) so a task
    * whose message got there without the worker's help (OOM, crash on receive) ends FAILED.
@@ -269,8 +277,21 @@ export class AgentWorkerService extends Construct {
       period: Duration.minutes(1),
     });
 
+    const demandScaling = version === 'stable' ? props.demandScaling : undefined;
+    if (demandScaling !== undefined) {
+      new WorkerDemandScaling(this, 'Demand', {
+        scalingTarget: this.scalingTarget,
+        stage: props.stage,
+        lanes: props.queues,
+        runningTasks: running,
+        maxTasks,
+        averageTaskSeconds: demandScaling.averageTaskSeconds,
+        drainSeconds: demandScaling.drainSeconds,
+        policyNamePrefix: this.node.path.replace(/\//g, '-'),
+      });
+    }
     // Target tracking cannot divide by zero running tasks, so it only works once one runs.
-    new appscaling.CfnScalingPolicy(this, 'BacklogPerTask', {
+    if (demandScaling === undefined) new appscaling.CfnScalingPolicy(this, 'BacklogPerTask', {
       policyName: `${this.node.path.replace(/\//g, '-')}-backlog`,
       policyType: 'TargetTrackingScaling',
       scalingTargetId: this.scalingTarget.scalableTargetId,

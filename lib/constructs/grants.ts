@@ -94,3 +94,17 @@ export function grantReadSecret(grantee: iam.IGrantable, secret: secretsmanager.
 export function grantReadParameter(grantee: iam.IGrantable, parameter: ssm.IParameter): void {
   grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameter.parameterArn] }));
 }
+
+/**
+ * Intake's queue-demand publisher: PutMetricData, limited to the one namespace it writes.
+ * PutMetricData has no resource-level permissions, so the resource is "*" with a namespace condition.
+ */
+export function grantPutMetricData(grantee: iam.IGrantable, namespace: string): iam.PolicyStatement {
+  const statement = new iam.PolicyStatement({
+    actions: ['cloudwatch:PutMetricData'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'cloudwatch:namespace': namespace } },
+  });
+  grantee.grantPrincipal.addToPrincipalPolicy(statement);
+  return statement;
+}

@@ -13,7 +13,8 @@ import { ratio } from './agent-metrics';
 import { bucketRef } from './as-interface';
 import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantReadSecret, grantSendTasks, grantTableReadWrite } from './grants';
+import { grantPutMetricData, grantReadSecret, grantSendTasks, grantTableReadWrite } from './grants';
+import { QUEUE_DEMAND_INTERVAL_SECONDS, QUEUE_DEMAND_NAMESPACE } from '../../runtime/src/shared/queue-demand-contract';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
 
 export interface IntakeServiceProps extends AgentServiceBaseProps, TaskDataProps {
@@ -205,9 +206,17 @@ export class IntakeService extends Construct {
         [ENV.apiKeysSecretArn]: props.apiKeysSecret.secretArn,
         [ENV.taskRetentionDays]: String(props.taskRetentionDays),
         ...(props.agents === undefined ? {} : { [ENV.intakeAgents]: JSON.stringify(props.agents) }),
+        // The worker fleet's fast scale-out signal (runtime/src/shared/queue-demand-publisher.ts).
+        [ENV.queueDemandIntervalMs]: String(QUEUE_DEMAND_INTERVAL_SECONDS * 1000),
       },
     });
+    // GetQueueAttributes (the publisher's read) is part of grantSendTasks.
     grantSendTasks(task.taskDefinition.taskRole, [props.queues.high, props.queues.normal], props.dataKey);
+    grantPutMetricData(task.taskDefinition.taskRole, QUEUE_DEMAND_NAMESPACE);
+    Validations.of(task.taskDefinition.taskRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the OpenClaw namespace by the cloudwatch:namespace condition.',
+    });
     grantTableReadWrite(task.taskDefinition.taskRole, [props.tasksTable], props.dataKey);
     grantReadSecret(task.taskDefinition.taskRole, props.apiKeysSecret);
 

@@ -130,6 +130,7 @@ export class ServicesStack extends Stack {
       ...(worker.mcpServers === undefined ? {} : { mcpServers: worker.mcpServers }),
       ...(agents === undefined ? {} : { agents }),
       backlogPerTaskTarget: deriveCapacityPlan(worker).backlogPerTaskTarget,
+      demandScaling: { averageTaskSeconds: worker.averageTaskSeconds, drainSeconds: deriveCapacityPlan(worker).surgeDrainSeconds },
       visibilityTimeout: Duration.seconds(config.data.visibilityTimeoutSeconds),
       maxReceiveCount: config.data.maxReceiveCount,
       alarmNamePrefix: prefix,

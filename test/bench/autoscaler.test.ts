@@ -22,6 +22,7 @@ const upperSteps: StepPolicySpec = {
   ],
   cooldownSeconds: 300,
   cooldownFromTemplate: false,
+  metricAggregation: 'Average',
 };
 const lowerStep: StepPolicySpec = {
   ...upperSteps,
@@ -94,5 +95,65 @@ describe('Autoscaler', () => {
     const a = new Autoscaler(fleet([cpuTracking, upperSteps]), { metricDelaySeconds: 60 });
     feed(a, 60, 1200, 1000, 10); // CPU 5% wants fewer workers, 1000 visible wants more
     expect(a.evaluate(1200, 10)).toMatchObject({ desired: 15, policy: 'upper' });
+  });
+});
+
+describe('Autoscaler: high-resolution alarms and exact capacity', () => {
+  const arrivals30: FleetMetricSpec = { queries: [{ id: 'a', base: 'demandArrivals', statistic: 'Sum', periodSeconds: 30 }], label: 'arrivals per 30 s' };
+  const surge: StepPolicySpec = {
+    kind: 'step',
+    name: 'surge',
+    alarm: { metric: arrivals30, periodSeconds: 30, evaluationPeriods: 1, datapointsToAlarm: 1, threshold: 100, comparison: 'GreaterThanOrEqualToThreshold' },
+    adjustmentType: 'ExactCapacity',
+    adjustments: [
+      { lower: 0, upper: 100, change: 50 },
+      { lower: 100, change: 80 },
+    ],
+    cooldownSeconds: 120,
+    cooldownFromTemplate: true,
+    metricAggregation: 'Average',
+  };
+  /** One publisher datum every 10 s: `perTick` arrivals in each. */
+  const publish = (a: Autoscaler, from: number, to: number, perTick: number) => {
+    for (let t = from; t <= to; t += 10) a.record({ t, demandArrivals: perTick });
+  };
+
+  it('GIVEN a 30 s alarm WHEN its period breaches THEN it acts 10 s after the period (not on the minute) and sets the exact capacity', () => {
+    const a = new Autoscaler(fleet([surge], 200), { highResDelaySeconds: 10 });
+    publish(a, 10, 30, 50); // (0, 30]: 150 arrivals
+    expect(a.evaluate(30, 10)).toBeUndefined(); // not published yet
+    expect(a.evaluate(40, 10)).toMatchObject({ desired: 50, policy: 'surge' });
+  });
+
+  it('GIVEN the alarm stays in ALARM WHEN evaluated every 10 s THEN CloudWatch re-invokes the policy only once a minute', () => {
+    const a = new Autoscaler(fleet([surge], 200), { highResDelaySeconds: 10 });
+    publish(a, 10, 300, 80); // 240 per 30 s: the top band
+    expect(a.evaluate(40, 10)?.desired).toBe(80);
+    const invoked: number[] = [];
+    for (let t = 50; t <= 160; t += 10) {
+      // Something else lowered the capacity to 60: only an invocation can raise it again.
+      if (a.evaluate(t, 60) !== undefined) invoked.push(t);
+    }
+    expect(invoked).toEqual([100, 160]);
+  });
+
+  it('GIVEN an exact capacity below the current one THEN it is a scale-in, as in AWS, but not within the policy\'s cooldown after its scale-out', () => {
+    const a = new Autoscaler(fleet([surge], 200), { highResDelaySeconds: 10 });
+    publish(a, 10, 30, 80); // (0, 30]: top band, exact 80
+    expect(a.evaluate(40, 10)?.desired).toBe(80);
+    publish(a, 40, 300, 50); // band 1 from (30, 60] on: exact 50
+    for (let t = 50; t < 160; t += 10) expect(a.evaluate(t, 80)).toBeUndefined();
+    expect(a.evaluate(160, 80)).toMatchObject({ desired: 50 });
+  });
+});
+
+describe('Autoscaler: a scale-out in cooldown', () => {
+  it('GIVEN a percent step re-invoked in its cooldown WHEN its cooldown base gives less than now THEN nothing happens (no scale-in)', () => {
+    const percent: StepPolicySpec = { ...upperSteps, name: 'pct', adjustmentType: 'PercentChangeInCapacity', adjustments: [{ lower: 0, change: 10 }], cooldownSeconds: 600 };
+    const a = new Autoscaler(fleet([percent], 1000), { metricDelaySeconds: 60 });
+    feed(a, 60, 1200, 1000, 10);
+    expect(a.evaluate(360, 100)?.desired).toBe(110);
+    // Another policy raised the fleet to 300 meanwhile; the cooldown base (100) + 10 % is below it.
+    for (let t = 420; t < 900; t += 60) expect(a.evaluate(t, 300)).toBeUndefined();
   });
 });

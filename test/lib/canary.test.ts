@@ -49,7 +49,7 @@ describe('agent canary: candidate pool (prod, -c canaryDigest/-c canaryPrompts/-
     expect(stable[ENV.queueUrlHigh]).toEqual({ 'Fn::ImportValue': expect.stringMatching(/High/) });
   });
 
-  test('GIVEN the candidate pool WHEN it scales THEN it uses the same rules as stable within its own bounds', () => {
+  test('GIVEN the candidate pool WHEN it scales THEN it tracks backlog per task on its own lanes within its own bounds (the queue-demand publisher reads only the stable lanes)', () => {
     const targets = resourcesOf(services, 'AWS::ApplicationAutoScaling::ScalableTarget');
     const candidate = targets.find(([id]) => id.startsWith('CanaryWorkerScaling'))?.[1];
     const stable = targets.find(([id]) => id.startsWith('WorkerScaling'))?.[1];
@@ -58,9 +58,9 @@ describe('agent canary: candidate pool (prod, -c canaryDigest/-c canaryPrompts/-
     const policies = resourcesOf(services, 'AWS::ApplicationAutoScaling::ScalingPolicy');
     const backlog = (prefix: string) => policies.find(([id]) => id.startsWith(prefix))?.[1]['TargetTrackingScalingPolicyConfiguration'];
     const c = backlog('CanaryWorkerBacklogPerTask');
-    const s = backlog('WorkerBacklogPerTask');
-    expect(c['TargetValue']).toBe(s['TargetValue']);
-    expect(c['CustomizedMetricSpecification']['Metrics'].map((m: Res) => m['Expression'] ?? m['Id'])).toEqual(s['CustomizedMetricSpecification']['Metrics'].map((m: Res) => m['Expression'] ?? m['Id']));
+    expect(c['CustomizedMetricSpecification']['Metrics'].map((m: Res) => m['Expression'] ?? m['Id'])).toEqual(['high', 'normal', 'tasks', '(high + normal) / tasks']);
+    expect(backlog('WorkerBacklogPerTask')).toBeUndefined();
+    expect(policies.some(([id]) => id.startsWith('CanaryWorkerDemand'))).toBe(false);
   });
 
   test('GIVEN the intake WHEN it routes THEN it knows the candidate lanes and the share parameter, and may use exactly those', () => {

@@ -119,7 +119,7 @@ describe('image digest', () => {
 describe('capacity plan', () => {
   test('GIVEN a 300 s latency goal and 60 s tasks WHEN planned THEN each worker may hold a backlog of 5', () => {
     const plan = deriveCapacityPlan({ ...loadStageConfig('prod').services.worker, acceptableLatencySeconds: 300, averageTaskSeconds: 60, maxTasks: 50 });
-    expect(plan).toEqual({ backlogPerTaskTarget: 5, queueAgeAlarmSeconds: 300 + 60 + 120, p99TaskSecondsAlarm: 300, maxThroughputPerMinute: 50 });
+    expect(plan).toEqual({ backlogPerTaskTarget: 5, queueAgeAlarmSeconds: 300 + 60 + 120, p99TaskSecondsAlarm: 300, maxThroughputPerMinute: 50, surgeDrainSeconds: 3000 });
   });
 
   test('GIVEN tasks as long as the latency goal WHEN planned THEN the target never drops below one', () => {

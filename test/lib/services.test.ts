@@ -243,21 +243,11 @@ describe('networking and load balancing (prod)', () => {
 });
 
 describe('scaling', () => {
-  test('GIVEN prod workers WHEN scaling on backlog THEN target tracking holds (high + normal) / running tasks at latency ÷ task time', () => {
-    services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
-      PolicyType: 'TargetTrackingScaling',
-      TargetTrackingScalingPolicyConfiguration: {
-        TargetValue: 5,
-        CustomizedMetricSpecification: {
-          Metrics: [
-            Match.objectLike({ Id: 'high', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesVisible' }) }) }),
-            Match.objectLike({ Id: 'normal', ReturnData: false }),
-            Match.objectLike({ Id: 'tasks', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount' }) }) }),
-            { Id: 'backlog', Expression: '(high + normal) / tasks', Label: 'Backlog per worker', ReturnData: true },
-          ],
-        },
-      },
-    });
+  test('GIVEN prod workers WHEN they scale THEN it is on arrivals (lib/constructs/worker-demand-scaling.ts), not on backlog per task', () => {
+    const policies = resourcesOf(prod.json.services, 'AWS::ApplicationAutoScaling::ScalingPolicy').filter(([id]) => id.startsWith('Worker'));
+    expect(policies.some(([, p]) => p['PolicyType'] === 'TargetTrackingScaling')).toBe(false);
+    expect(policies.filter(([id]) => id.startsWith('WorkerDemandSurge')).length).toBeGreaterThan(1);
+    expect(policies.filter(([id]) => id.startsWith('WorkerDemandSteady')).map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual(['WorkerDemandSteadyOut', 'WorkerDemandSteadyTrim', 'WorkerDemandSteadyDeep']);
     services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 400, ScalableDimension: 'ecs:service:DesiredCount' });
   });
 

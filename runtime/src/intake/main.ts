@@ -15,6 +15,8 @@ import { CallbackUrlPolicy } from '../shared/callback-url-policy';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchDemandSink } from '../shared/cloudwatch-demand-sink';
 import { QueueDemandPublisher } from '../shared/queue-demand-publisher';
+import { ArrivalCounter } from '../shared/queue-demand';
+import { countArrivals } from './arrival-count';
 import type { IntakeConfig } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { CanaryRouter } from './canary-router';
@@ -42,6 +44,8 @@ async function main(): Promise<void> {
     maxSockets: INTAKE_MAX_SOCKETS,
     ...definedOnly('sink', recording?.sink),
   });
+  const arrivals = new ArrivalCounter();
+  if (config.queueDemandIntervalMs !== undefined) countArrivals(sqs, [config.queues.high, config.queues.normal], arrivals);
   // Read at run time with a short cache: a first deploy starts before anyone has put the keys, and
   // answers not-ready (naming the secret and the command) until they are there; no redeploy needed.
   const auth = new SecretBackedAuthenticator(
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
           sqs,
           queueUrls: [config.queues.high, config.queues.normal],
           sink: new CloudWatchDemandSink(cloudwatch, config.stage),
+          arrivals,
           logger,
           intervalMs: config.queueDemandIntervalMs,
         });

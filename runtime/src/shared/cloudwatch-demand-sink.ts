@@ -18,7 +18,8 @@ export function putMetricDataInput(stage: string, demand: QueueDemand): PutMetri
     MetricData: [
       { ...common, MetricName: QUEUE_DEMAND_METRICS.backlog, Value: demand.backlog, Unit: 'Count' },
       { ...common, MetricName: QUEUE_DEMAND_METRICS.inFlight, Value: demand.inFlight, Unit: 'Count' },
-      ...(demand.growthPerSecond === undefined ? [] : [{ ...common, MetricName: QUEUE_DEMAND_METRICS.growthPerSecond, Value: demand.growthPerSecond, Unit: 'Count/Second' as const }]),
+      // 0 is a datum too: a Sum over replicas must not read a quiet replica as missing data.
+      { ...common, MetricName: QUEUE_DEMAND_METRICS.arrivals, Value: demand.arrivals, Unit: 'Count' },
     ],
   };
 }

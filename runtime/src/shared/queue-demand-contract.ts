@@ -16,15 +16,18 @@ export const QUEUE_DEMAND_METRICS = {
   /** ApproximateNumberOfMessagesNotVisible: tasks a worker holds (one per busy worker). */
   inFlight: 'QueueInFlight',
   /**
-   * Change of (backlog + in flight) per second since the previous reading: arrivals minus
-   * completions. Times the mean task time it is the number of workers missing (or spare).
+   * Tasks this intake replica put on the lanes since its previous datum: a Sum over replicas and a
+   * period is the fleet's arrivals; ÷ period × mean task time is the number of workers they need.
    */
-  growthPerSecond: 'QueueGrowthPerSecond',
+  arrivals: 'TasksArrived',
 } as const;
 
 export type QueueDemandMetricName = (typeof QUEUE_DEMAND_METRICS)[keyof typeof QUEUE_DEMAND_METRICS];
 
-/** The only dimension: one series per stage, whichever intake replica published it. */
+/**
+ * The only dimension: one series per stage. Every replica reads the same lanes (alarms take the
+ * Average of backlog and in flight) and counts its own arrivals (alarms take the Sum).
+ */
 export const QUEUE_DEMAND_DIMENSION = DIMENSIONS.stage;
 
 /**

@@ -2,7 +2,7 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { errorMessage, OpenClawError } from './errors';
 import type { Logger } from './logger';
 import { QUEUE_DEMAND_INTERVAL_SECONDS } from './queue-demand-contract';
-import { QueueDemandTracker, type QueueDemand, type QueueReading } from './queue-demand';
+import type { QueueDemand, QueueReading } from './queue-demand';
 
 /** Where readings go: CloudWatch in AWS (cloudwatch-demand-sink.ts), memory in tests. */
 export interface QueueDemandSink {
@@ -21,6 +21,8 @@ export interface QueueDemandPublisherOptions {
   /** The lanes whose messages the worker fleet consumes (summed). */
   readonly queueUrls: readonly string[];
   readonly sink: QueueDemandSink;
+  /** Tasks this process sent to those lanes since the last take (ArrivalCounter). */
+  readonly arrivals: { take(): number };
   readonly logger: Logger;
   /** @default QUEUE_DEMAND_INTERVAL_SECONDS × 1000 */
   readonly intervalMs?: number;
@@ -31,14 +33,16 @@ export interface QueueDemandPublisherOptions {
 const ATTRIBUTES = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] as const;
 
 /**
- * Reads the lanes directly (GetQueueAttributes) every interval and publishes backlog, in-flight and
- * growth as high-resolution metrics, so the fleet's scale-out alarms see a spike within seconds
- * instead of after SQS's own one-minute metrics and their delay. A failed read or put is logged
- * and skipped: the next interval tries again, and the alarms treat the gap as missing data.
+ * Reads the lanes directly (GetQueueAttributes) every interval and publishes backlog, in flight and
+ * the tasks that arrived as high-resolution metrics, so the fleet's scale-out alarms see a spike
+ * within seconds instead of after SQS's own one-minute metrics and their delay. A failed read or
+ * put is logged and skipped (the arrivals it held are added back to the next datum); the alarms
+ * treat the gap as missing data.
  */
 export class QueueDemandPublisher {
-  private readonly tracker: QueueDemandTracker;
   private readonly intervalMs: number;
+  /** Arrivals taken for a datum that could not be put: they belong to the next one. */
+  private carried = 0;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -47,8 +51,6 @@ export class QueueDemandPublisher {
   constructor(private readonly options: QueueDemandPublisherOptions) {
     this.intervalMs = options.intervalMs ?? QUEUE_DEMAND_INTERVAL_SECONDS * 1000;
     this.now = options.now ?? Date.now;
-    // Two missed intervals and the rate would describe the past, not now.
-    this.tracker = new QueueDemandTracker(this.intervalMs * 2.5);
   }
 
   /** Sum of both attributes over the lanes, read now. */
@@ -76,12 +78,15 @@ export class QueueDemandPublisher {
 
   /** One reading, published. Returns what was published, or undefined when the read or put failed. */
   async publishOnce(): Promise<QueueDemand | undefined> {
+    const arrivals = this.carried + this.options.arrivals.take();
     try {
-      const demand = this.tracker.observe(await this.read());
+      const demand: QueueDemand = { ...(await this.read()), arrivals };
       await this.options.sink.put(demand);
+      this.carried = 0;
       return demand;
     } catch (err) {
-      this.options.logger.warn('queue_demand.publish_failed', { error: errorMessage(err) });
+      this.carried = arrivals;
+      this.options.logger.warn('queue_demand.publish_failed', { error: errorMessage(err), carriedArrivals: arrivals });
       return undefined;
     }
   }

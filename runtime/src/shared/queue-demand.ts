@@ -1,7 +1,7 @@
 /**
- * Turns successive readings of the task lanes into the demand signal the worker fleet scales on.
- * Pure: the publisher (queue-demand-publisher.ts) and the fleet simulation (bench/sim) share it, so
- * the simulation scales on exactly what the deployed publisher would have sent.
+ * The demand signal the worker fleet scales on: the lanes' backlog and in-flight counts read
+ * directly, and the tasks that arrived since the previous reading. Kept pure so the publisher
+ * (queue-demand-publisher.ts) and the fleet simulation (bench/sim) produce the same datum.
  */
 
 /** One reading of the lanes, summed over them. */
@@ -15,34 +15,26 @@ export interface QueueReading {
 }
 
 /** What is published for one reading. */
-export interface QueueDemand {
-  readonly atMs: number;
-  readonly backlog: number;
-  readonly inFlight: number;
-  /**
-   * (backlog + in flight) change per second since the previous reading; absent on the first
-   * reading, or when the previous one is too old to say anything about now.
-   */
-  readonly growthPerSecond?: number;
+export interface QueueDemand extends QueueReading {
+  /** Tasks this process put on the lanes since its previous datum. */
+  readonly arrivals: number;
 }
 
 /**
- * Keeps the previous reading. A reading older than `maxGapMs` (a stalled publisher, a replica that
- * slept) is not used for a rate: a growth averaged over minutes would hide the spike it should show.
+ * Counts tasks put on the lanes; `take` hands over the count since the last take. Arrivals are
+ * counted where they are sent, not derived from queue depth: depth changes also with completions,
+ * which lag behind when many workers have just started, and would read as more arrivals.
  */
-export class QueueDemandTracker {
-  private previous: QueueReading | undefined;
+export class ArrivalCounter {
+  private count = 0;
 
-  constructor(private readonly maxGapMs: number) {}
+  add(tasks: number): void {
+    if (tasks > 0) this.count += tasks;
+  }
 
-  observe(reading: QueueReading): QueueDemand {
-    const prev = this.previous;
-    this.previous = reading;
-    const base = { atMs: reading.atMs, backlog: reading.backlog, inFlight: reading.inFlight };
-    if (prev === undefined) return base;
-    const gapMs = reading.atMs - prev.atMs;
-    if (gapMs <= 0 || gapMs > this.maxGapMs) return base;
-    const growth = (reading.backlog + reading.inFlight - (prev.backlog + prev.inFlight)) / (gapMs / 1000);
-    return { ...base, growthPerSecond: growth };
+  take(): number {
+    const taken = this.count;
+    this.count = 0;
+    return taken;
   }
 }

@@ -192,7 +192,7 @@ export async function emittedSeries(sites: readonly EmitSite[] = runtimeEmitSite
  * resolution, only a Stage dimension), built by the runtime's own request builder.
  */
 export function publishedSeries(): EmittedSeries[] {
-  const input = putMetricDataInput('prod', { atMs: 0, backlog: 1, inFlight: 1, growthPerSecond: 0 });
+  const input = putMetricDataInput('prod', { atMs: 0, backlog: 1, inFlight: 1, arrivals: 0 });
   if (input.Namespace !== METRIC_NAMESPACE) return [];
   return (input.MetricData ?? []).map((d) => ({ metric: String(d.MetricName), service: undefined, dimensions: (d.Dimensions ?? []).map((x) => String(x.Name)).sort() }));
 }

@@ -1,7 +1,8 @@
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { putMetricDataInput } from '../../../runtime/src/shared/cloudwatch-demand-sink';
 import type { LogFields, Logger } from '../../../runtime/src/shared/logger';
-import { QueueDemandTracker, type QueueDemand } from '../../../runtime/src/shared/queue-demand';
+import { ArrivalCounter, type QueueDemand } from '../../../runtime/src/shared/queue-demand';
+import { countArrivals } from '../../../runtime/src/intake/arrival-count';
 import { HIGH_RESOLUTION, QUEUE_DEMAND_METRICS, QUEUE_DEMAND_NAMESPACE } from '../../../runtime/src/shared/queue-demand-contract';
 import { QueueDemandPublisher, type QueueDemandSink } from '../../../runtime/src/shared/queue-demand-publisher';
 import { createTestAws, type TestAws } from '../../support/aws';
@@ -31,35 +32,25 @@ async function send(aws: TestAws, queueUrl: string, count: number): Promise<void
   }
 }
 
-describe('QueueDemandTracker', () => {
-  it('GIVEN a first reading WHEN observed THEN it has counts but no growth (no rate from one point)', () => {
-    const demand = new QueueDemandTracker(25_000).observe({ atMs: 0, backlog: 7, inFlight: 3 });
-    expect(demand).toEqual({ atMs: 0, backlog: 7, inFlight: 3 });
-  });
-
-  it('GIVEN two readings 10 s apart WHEN observed THEN growth is the change of backlog + in flight per second', () => {
-    const tracker = new QueueDemandTracker(25_000);
-    tracker.observe({ atMs: 1_000, backlog: 10, inFlight: 40 });
-    // 60 arrived, 20 finished: (30 + 60) - (10 + 40) = 40 more in 10 s.
-    expect(tracker.observe({ atMs: 11_000, backlog: 30, inFlight: 60 }).growthPerSecond).toBeCloseTo(4, 9);
-    expect(tracker.observe({ atMs: 21_000, backlog: 0, inFlight: 50 }).growthPerSecond).toBeCloseTo(-4, 9);
-  });
-
-  it('GIVEN a reading after a long gap WHEN observed THEN no growth is reported (a rate over minutes would hide a spike)', () => {
-    const tracker = new QueueDemandTracker(25_000);
-    tracker.observe({ atMs: 0, backlog: 0, inFlight: 0 });
-    expect(tracker.observe({ atMs: 60_000, backlog: 500, inFlight: 40 }).growthPerSecond).toBeUndefined();
+describe('ArrivalCounter', () => {
+  it('GIVEN tasks added WHEN taken THEN it hands over the count since the last take and starts again at 0', () => {
+    const counter = new ArrivalCounter();
+    counter.add(3);
+    counter.add(2);
+    counter.add(-1); // not an arrival
+    expect(counter.take()).toBe(5);
+    expect(counter.take()).toBe(0);
   });
 });
 
 describe('putMetricDataInput', () => {
   it('GIVEN a reading WHEN built THEN every datum is high resolution, in the contract namespace, timestamped with the reading', () => {
-    const input = putMetricDataInput('prod', { atMs: Date.UTC(2026, 10, 27, 9), backlog: 12, inFlight: 40, growthPerSecond: 1.5 });
+    const input = putMetricDataInput('prod', { atMs: Date.UTC(2026, 10, 27, 9), backlog: 12, inFlight: 40, arrivals: 7 });
     expect(input.Namespace).toBe(QUEUE_DEMAND_NAMESPACE);
     expect(input.MetricData?.map((d) => [d.MetricName, d.Value])).toEqual([
       [QUEUE_DEMAND_METRICS.backlog, 12],
       [QUEUE_DEMAND_METRICS.inFlight, 40],
-      [QUEUE_DEMAND_METRICS.growthPerSecond, 1.5],
+      [QUEUE_DEMAND_METRICS.arrivals, 7],
     ]);
     for (const d of input.MetricData ?? []) {
       expect(d.StorageResolution).toBe(HIGH_RESOLUTION);
@@ -68,9 +59,9 @@ describe('putMetricDataInput', () => {
     }
   });
 
-  it('GIVEN a first reading (no growth) WHEN built THEN no growth datum is sent rather than a made-up 0', () => {
-    const input = putMetricDataInput('prod', { atMs: 0, backlog: 1, inFlight: 2 });
-    expect(input.MetricData?.map((d) => d.MetricName)).toEqual([QUEUE_DEMAND_METRICS.backlog, QUEUE_DEMAND_METRICS.inFlight]);
+  it('GIVEN no arrivals WHEN built THEN 0 is sent (a Sum over replicas must not read a quiet replica as missing)', () => {
+    const input = putMetricDataInput('prod', { atMs: 0, backlog: 1, inFlight: 2, arrivals: 0 });
+    expect(input.MetricData?.find((d) => d.MetricName === QUEUE_DEMAND_METRICS.arrivals)?.Value).toBe(0);
   });
 });
 
@@ -81,16 +72,13 @@ describe('QueueDemandPublisher against the SQS emulator', () => {
   });
   afterAll(() => aws.destroy());
 
-  it('GIVEN messages waiting and held in both lanes WHEN it publishes twice THEN it sums the lanes and reports the growth per second', async () => {
+  it('GIVEN tasks sent to both lanes and some held by a worker WHEN it publishes THEN it sums the lanes and counts each sent task once', async () => {
     const sink = new MemorySink();
+    const arrivals = new ArrivalCounter();
+    const lanes = [aws.resources.queues.high, aws.resources.queues.normal];
+    countArrivals(aws.sqs, lanes, arrivals);
     let now = 1_000_000;
-    const publisher = new QueueDemandPublisher({
-      sqs: aws.sqs,
-      queueUrls: [aws.resources.queues.high, aws.resources.queues.normal],
-      sink,
-      logger: recordingLogger([]),
-      now: () => now,
-    });
+    const publisher = new QueueDemandPublisher({ sqs: aws.sqs, queueUrls: lanes, sink, arrivals, logger: recordingLogger([]), now: () => now });
     await send(aws, aws.resources.queues.high, 5);
     await send(aws, aws.resources.queues.normal, 4);
     const held = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: aws.resources.queues.normal, MaxNumberOfMessages: 3, VisibilityTimeout: 300 }));
@@ -98,21 +86,42 @@ describe('QueueDemandPublisher against the SQS emulator', () => {
     expect(heldCount).toBeGreaterThan(0);
 
     const first = await publisher.publishOnce();
-    expect(first).toEqual({ atMs: 1_000_000, backlog: 9 - heldCount, inFlight: heldCount });
+    // GetQueueAttributes (the publisher's own read) on the same client is not an arrival.
+    expect(first).toEqual({ atMs: 1_000_000, backlog: 9 - heldCount, inFlight: heldCount, arrivals: 9 });
 
     await send(aws, aws.resources.queues.high, 12);
     now += 10_000;
     const second = await publisher.publishOnce();
-    expect(second?.backlog).toBe(21 - heldCount);
-    expect(second?.growthPerSecond).toBeCloseTo(1.2, 9);
+    expect(second).toEqual({ atMs: 1_010_000, backlog: 21 - heldCount, inFlight: heldCount, arrivals: 12 });
     expect(sink.published).toHaveLength(2);
+  });
+
+  it('GIVEN a put that fails WHEN it publishes again THEN the arrivals of the lost datum are carried into the next', async () => {
+    const arrivals = new ArrivalCounter();
+    const published: QueueDemand[] = [];
+    let failNext = true;
+    const sink: QueueDemandSink = {
+      put: async (demand) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('throttled');
+        }
+        published.push(demand);
+      },
+    };
+    const publisher = new QueueDemandPublisher({ sqs: aws.sqs, queueUrls: [aws.resources.queues.high], sink, arrivals, logger: recordingLogger([]) });
+    arrivals.add(4);
+    expect(await publisher.publishOnce()).toBeUndefined();
+    arrivals.add(3);
+    expect((await publisher.publishOnce())?.arrivals).toBe(7);
+    expect(published).toHaveLength(1);
   });
 
   it('GIVEN a lane that does not exist WHEN it publishes THEN nothing is put and the failure is logged with the queue', async () => {
     const sink = new MemorySink();
     const lines: { event: string; fields: LogFields }[] = [];
     const missing = `${aws.resources.queues.high}-missing`;
-    const publisher = new QueueDemandPublisher({ sqs: aws.sqs, queueUrls: [missing], sink, logger: recordingLogger(lines) });
+    const publisher = new QueueDemandPublisher({ sqs: aws.sqs, queueUrls: [missing], sink, arrivals: new ArrivalCounter(), logger: recordingLogger(lines) });
     expect(await publisher.publishOnce()).toBeUndefined();
     expect(sink.published).toHaveLength(0);
     expect(lines.map((l) => l.event)).toEqual(['queue_demand.publish_failed']);
@@ -125,6 +134,7 @@ describe('QueueDemandPublisher against the SQS emulator', () => {
       sqs: aws.sqs,
       queueUrls: [aws.resources.queues.high],
       sink,
+      arrivals: new ArrivalCounter(),
       logger: recordingLogger([]),
       intervalMs: 1000,
     });

@@ -1,0 +1,67 @@
+import type { SimSummary } from './fleet-sim';
+
+/** One goal of issue #16.4, checked on a simulated run's summary. */
+export interface SpikeGoal {
+  readonly name: string;
+  /** The goal as printed next to the figure. */
+  readonly target: string;
+  readonly measured: (s: SimSummary) => string;
+  readonly met: (s: SimSummary) => boolean;
+}
+
+const minutes = (s: number | undefined) => (s === undefined ? 'never' : `${(s / 60).toFixed(1)} min`);
+const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+
+/** The goals of the 8× spike (issue #16.4); the benchmark prints each with pass/fail. */
+export const SPIKE_GOALS: readonly SpikeGoal[] = [
+  {
+    name: 'time to the workers the spike needs',
+    target: '≤ 3 min from the spike start',
+    measured: (s) => `${minutes(s.timeToScaleSeconds)} (to ${s.neededWorkers})`,
+    met: (s) => s.timeToScaleSeconds !== undefined && s.timeToScaleSeconds <= 180,
+  },
+  {
+    name: 'p95 queue wait of spike tasks',
+    target: '≤ 60 s',
+    measured: (s) => `${s.p95WaitSeconds.toFixed(0)} s`,
+    met: (s) => s.p95WaitSeconds <= 60,
+  },
+  {
+    name: 'overshoot: peak running over the need',
+    target: '≤ 10 %',
+    measured: (s) => `${pct(s.overshoot)} (peak ${s.peakRunning})`,
+    met: (s) => s.overshoot <= 0.1,
+  },
+  {
+    name: 'busy workers stopped by scale-in',
+    target: '0 (task scale-in protection)',
+    measured: (s) => `${s.busyStoppedByScaleIn} (${s.protectedAtScaleIn} protected, stopped after their task)`,
+    met: (s) => s.busyStoppedByScaleIn === 0,
+  },
+  {
+    name: 'steady load: running within ±15 % of need',
+    target: '≥ 95 % of the steady time, ≤ 1 reversal/h',
+    measured: (s) => `${pct(s.steadyWithinBand)}, ${s.steadyReversalsPerHour.toFixed(2)} reversals/h (need ${s.baselineNeed})`,
+    met: (s) => s.steadyWithinBand >= 0.95 && s.steadyReversalsPerHour <= 1,
+  },
+  {
+    name: 'back to baseline need (+15 %) after the spike',
+    target: '≤ 30 min',
+    measured: (s) => minutes(s.backToBaselineSeconds),
+    met: (s) => s.backToBaselineSeconds !== undefined && s.backToBaselineSeconds <= 1800,
+  },
+];
+
+/** Markdown: one row per goal, the committed run's figure, pass/fail, and how many seeds met it. */
+export function goalsTable(run: SimSummary, seeds: readonly SimSummary[], idealNote: string): string {
+  const rows = SPIKE_GOALS.map((g) => {
+    const met = seeds.filter((s) => g.met(s)).length;
+    return `| ${g.name} | ${g.target} | ${g.measured(run)} | ${g.met(run) ? 'pass' : 'FAIL'} | ${met}/${seeds.length} |`;
+  });
+  return [
+    '| goal (8× spike, prod template) | target | this run | result | seeds meeting it |',
+    '|---|---|---|---|---|',
+    ...rows,
+    `| worker-hours vs ideal (arrivals × mean task time) | printed | ${run.workerHours.toFixed(0)} h vs ${run.idealWorkerHours.toFixed(0)} h (${(run.workerHours / run.idealWorkerHours).toFixed(2)}×) | — | ${idealNote} |`,
+  ].join('\n');
+}
