@@ -20,7 +20,7 @@ import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, ty
 import { mcpEgressRules } from './mcp-egress';
 import type { McpServerConfig } from '../../runtime/src/shared/mcp-servers';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadLetters, grantTableReadWrite } from './grants';
+import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadLetters, grantTableReadWrite, TABLE_ACTIONS } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
@@ -173,7 +173,7 @@ export class AgentWorkerService extends Construct {
     });
     const taskRole = task.taskDefinition.taskRole;
     grantConsumeTasks(taskRole, [props.queues.high, props.queues.normal], props.dataKey);
-    grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey);
+    grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey, TABLE_ACTIONS.worker);
     grantReadParameter(taskRole, this.killSwitch);
     grantReadSecret(taskRole, props.webhookSigningSecret);
     for (const server of props.mcpServers ?? []) {

@@ -12,7 +12,7 @@ import { ratio } from './agent-metrics';
 import { bucketRef } from './as-interface';
 import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantReadSecret, grantSendTasks, grantTableReadWrite } from './grants';
+import { grantReadSecret, grantSendTasks, grantTableReadWrite, TABLE_ACTIONS } from './grants';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
 
 export interface IntakeServiceProps extends AgentServiceBaseProps, TaskDataProps {
@@ -200,7 +200,7 @@ export class IntakeService extends Construct {
       },
     });
     grantSendTasks(task.taskDefinition.taskRole, [props.queues.high, props.queues.normal], props.dataKey);
-    grantTableReadWrite(task.taskDefinition.taskRole, [props.tasksTable], props.dataKey);
+    grantTableReadWrite(task.taskDefinition.taskRole, [props.tasksTable], props.dataKey, TABLE_ACTIONS.intake);
     grantReadSecret(task.taskDefinition.taskRole, props.apiKeysSecret);
 
     this.service = new ecs.FargateService(this, 'Service', {
