@@ -75,7 +75,7 @@ export async function runGatewayOverloadBench(options: GatewayOverloadOptions): 
   const fleet = await startGatewayFleet({ replicas, upstreamUrl: stub.url, limits, table, dynamoEndpoint: options.dynamoEndpoint });
   try {
     // Start where a long overload leaves the buckets: filled to the normal lane's ceiling.
-    const store = new DynamoLimitStore(dynamo, table);
+    const store = new DynamoLimitStore({ client: dynamo, tableName: table });
     const t0 = Date.now();
     const full = t0 + 0.8 * WINDOW_MS;
     for (const c of CASES) {

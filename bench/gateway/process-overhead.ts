@@ -1,3 +1,5 @@
+import { Agent, request } from 'node:http';
+import { cpus, loadavg } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTable } from '../../tools/local/provision';
 import { startStubModel } from '../../tools/local/stub-model';
@@ -22,6 +24,8 @@ interface Run {
   readonly elapsedMs: number;
   readonly errors: number;
   readonly cpuMs: number;
+  /** CPU of this process (driver and stub) over the run. */
+  readonly driverCpuMs: number;
 }
 
 export interface PathFigures {
@@ -31,6 +35,8 @@ export interface PathFigures {
   readonly errors: number;
   /** Gateway CPU (user + system, all replicas) per request, ms. */
   readonly cpuMsPerRequest: number;
+  /** CPU of the driver and the stub (one process) per request, ms. */
+  readonly driverCpuMsPerRequest: number;
 }
 
 export interface ProcessOverheadResult {
@@ -42,34 +48,57 @@ export interface ProcessOverheadResult {
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 
+/**
+ * The same driver for every path: node:http with a keep-alive pool of `concurrency` connections,
+ * `concurrency` calls in flight, round-robin over `urls`. Cheaper than fetch, so less of the shared
+ * cores goes to the driver itself.
+ */
 async function drive(urls: readonly string[], total: number, concurrency: number, cpu: () => number): Promise<Run> {
-  const body = JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 64, messages: [{ role: 'user', content: 'Benchmark ping [tools:0]' }] });
+  const body = Buffer.from(JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 64, messages: [{ role: 'user', content: 'Benchmark ping [tools:0]' }] }));
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, noDelay: true });
+  const targets = urls.map((u) => new URL('/v1/messages', u));
+  const headers = { 'content-type': 'application/json', 'content-length': String(body.length), 'x-openclaw-priority': 'normal' };
+  const call = (url: URL) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers }, (res) => {
+        res.on('data', () => undefined);
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
   const cpu0 = cpu();
+  const driver0 = process.cpuUsage();
   const started = performance.now();
   const lane = async (k: number) => {
     while (next < total) {
       const i = next;
       next += 1;
-      const url = urls[(i + k) % urls.length] ?? '';
+      const url = targets[(i + k) % targets.length] as URL;
       const t0 = performance.now();
-      const res = await fetch(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-openclaw-priority': 'normal' }, body });
-      await res.arrayBuffer();
+      const status = await call(url).catch(() => 0);
       latencies.push(performance.now() - t0);
-      if (res.status !== 200) errors += 1;
+      if (status !== 200) errors += 1;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, (_, k) => lane(k)));
-  return { latencies, elapsedMs: performance.now() - started, errors, cpuMs: cpu() - cpu0 };
+  const elapsedMs = performance.now() - started;
+  const driver = process.cpuUsage(driver0);
+  agent.destroy();
+  return { latencies, elapsedMs, errors, cpuMs: cpu() - cpu0, driverCpuMs: (driver.user + driver.system) / 1000 };
 }
 
 function figures(runs: readonly Run[]): PathFigures {
   const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const elapsed = runs.reduce((t, r) => t + r.elapsedMs, 0);
   const cpu = runs.reduce((t, r) => t + r.cpuMs, 0);
+  const driverCpu = runs.reduce((t, r) => t + r.driverCpuMs, 0);
   return {
+    driverCpuMsPerRequest: driverCpu / Math.max(1, all.length),
     requestsPerSecond: (all.length / elapsed) * 1000,
     p50Ms: percentile(all, 0.5),
     p99Ms: percentile(all, 0.99),
@@ -106,12 +135,14 @@ export async function runProcessOverheadBench(options: ProcessOverheadOptions): 
     await drive([stub.url], 200, concurrency, none);
     await drive(urls(shared), 400, concurrency, none);
     await drive(urls(memory), 400, concurrency, none);
+    const load0 = loadavg()[0] ?? 0;
     const runs = { direct: [] as Run[], shared: [] as Run[], memory: [] as Run[] };
     for (let r = 0; r < rounds; r += 1) {
       runs.direct.push(await drive([stub.url], requests, concurrency, none));
       runs.shared.push(await drive(urls(shared), requests, concurrency, () => shared.cpuMs()));
       runs.memory.push(await drive(urls(memory), requests, concurrency, () => memory.cpuMs()));
     }
+    const load1 = loadavg()[0] ?? 0;
     const d = figures(runs.direct);
     const s = figures(runs.shared);
     const m = figures(runs.memory);
@@ -144,7 +175,7 @@ export async function runProcessOverheadBench(options: ProcessOverheadOptions): 
         measured: `${f(s.cpuMsPerRequest, 3)} ms shared`,
         baseline: `${f(m.cpuMsPerRequest, 3)} ms in-memory`,
         ratio: `${f(s.cpuMsPerRequest / Math.max(m.cpuMsPerRequest, 0.001), 2)}×`,
-        note: 'user + system time of all replicas ÷ requests (/proc)',
+        note: `user + system time of all replicas ÷ requests (/proc); driver + stub ${f(d.driverCpuMsPerRequest, 3)} ms/request direct, ${f(s.driverCpuMsPerRequest, 3)} via the gateway; ${cpus().length} cores, load average ${f(load0)} → ${f(load1)} (1 min) during the rounds`,
       },
     ];
     return { direct: d, shared: s, memory: m, rows };

@@ -111,7 +111,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
         keys: staticKeyProvider('bench-key'),
         logger: silentLogger,
         limits,
-        ...(options.store === 'memory' ? {} : { limitStore: new DynamoLimitStore(dynamo, gatewayTable), breakerStore: new DynamoBreakerStore(dynamo, gatewayTable) }),
+        ...(options.store === 'memory' ? {} : { limitStore: new DynamoLimitStore({ client: dynamo, tableName: gatewayTable }), breakerStore: new DynamoBreakerStore({ client: dynamo, tableName: gatewayTable }) }),
       }),
       0,
       silentLogger,

@@ -21,6 +21,12 @@ export interface AgentCanaryPoolProps {
    * rules; only the image, prompts, model, lanes, capacity bounds and names differ.
    */
   readonly stableWorker: AgentWorkerServiceProps;
+  /**
+   * The stable pool, which sweeps the candidate's DLQ too: after a rollback the candidate scales to
+   * zero, and tasks its crashing workers dead-lettered must still end FAILED.
+   * @default - only the candidate's own workers sweep it
+   */
+  readonly stableWorkerService?: AgentWorkerService;
   /** The stable pool's image digest, recorded in the version descriptor. */
   readonly stableDigest: string;
   /** The intake task definition that routes tasks: gets the candidate's lanes, the share parameter and the grants. */
@@ -87,12 +93,16 @@ export class AgentCanaryPool extends Construct {
       ...stable,
       runtime: { ...stable.runtime, imageDigest: plan.digest },
       queues: { high: this.queues.high, normal: this.queues.normal },
+      // Its own DLQ, not the stable lanes' (which the stable pool sweeps); see stableWorkerService.
+      deadLetterQueue: this.queues.deadLetter,
       model: plan.model,
       minTasks: plan.minTasks,
       maxTasks: plan.maxTasks,
       version: 'candidate',
       ...(plan.promptsDir === undefined ? {} : { promptsDir: plan.promptsDir }),
     });
+
+    props.stableWorkerService?.sweepDeadLetters(this.queues.deadLetter);
 
     // The intake routes: the candidate's lanes and the share, read with a short cache.
     const intake = props.intakeTaskDefinition.findContainer(SERVICES.intake);

@@ -28,7 +28,7 @@ export interface AgentDashboardProps {
 /**
  * One dashboard per stage, read top to bottom: alarm status, outcomes (completion, duration,
  * cost, tool calls), the model's side (tokens, finish reasons, retries, context use), queues and
- * scaling, gateway, running tasks, then the standard sections of cdk-monitoring-constructs
+ * scaling, gateway, running tasks, human approvals (pending, oldest age), then the standard sections of cdk-monitoring-constructs
  * (per-queue, per-service CPU/memory/task counts, ALB, tables).
  */
 export class AgentDashboard extends Construct {
@@ -79,6 +79,13 @@ export class AgentDashboard extends Construct {
             props.loadBalancer.metrics.requestCount({ period: minute }),
             appMetric(stage, SERVICES.intake, METRICS.intakeRejected, 'Sum', minute),
           ], [props.loadBalancer.metrics.targetResponseTime({ period: minute, statistic: 'p99' })]),
+        ],
+        // Human approval: every worker's sweep publishes the same gauges, so Maximum is the fleet's view.
+        [
+          graph('Approvals pending', [appMetric(stage, SERVICES.worker, METRICS.approvalsPending, 'Maximum', minute)], [
+            appMetric(stage, SERVICES.worker, METRICS.approvalsExpired, 'Sum', Duration.minutes(5)),
+          ]),
+          graph('Oldest pending approval (s)', [appMetric(stage, SERVICES.worker, METRICS.approvalOldestPendingSeconds, 'Maximum', minute)]),
         ],
         [...(props.standardWidgets ?? [])],
       ],

@@ -1,10 +1,11 @@
-import { CfnElement, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, Fn, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -105,9 +106,13 @@ export class AgentWorkerService extends Construct {
   readonly scalingTarget: appscaling.ScalableTarget;
   /** Visible messages of both lanes divided by running workers. */
   readonly backlogPerTask: cloudwatch.MathExpression;
+  /** Other pools' DLQs this pool sweeps too (`sweepDeadLetters`), in the order added. */
+  private readonly extraDeadLetters: sqs.IQueue[] = [];
+  private readonly dataKey: kms.IKey;
 
   constructor(scope: Construct, id: string, props: AgentWorkerServiceProps) {
     super(scope, id);
+    this.dataKey = props.dataKey;
     const version = props.version ?? 'stable';
     // The stable pool keeps its original names; a candidate's are suffixed so both fit in a stage.
     const pool = version === 'stable' ? 'worker' : `worker-${version}`;
@@ -289,6 +294,21 @@ export class AgentWorkerService extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     idleWithBacklog.addAlarmAction(new cwActions.ApplicationScalingAction(fromZero));
+  }
+
+  /**
+   * Sweep another pool's dead-letter queue as well as this pool's own (EXTRA_DEAD_LETTER_QUEUE_URLS
+   * plus receive-and-hold on it). The stable pool sweeps the canary's: after a rollback the
+   * candidate's workers scale to zero, and a task dead-lettered by a crashing candidate must still
+   * end FAILED.
+   */
+  sweepDeadLetters(queue: sqs.IQueue): void {
+    const container = this.service.taskDefinition.findContainer(SERVICES.worker);
+    requireProp(container !== undefined, 'AgentWorkerService', 'taskDefinition', this.service.taskDefinition.node.path, `the task definition has no "${SERVICES.worker}" container`);
+    this.extraDeadLetters.push(queue);
+    // addEnvironment replaces the variable, so it always carries the whole list.
+    container?.addEnvironment(ENV.extraDeadLetterQueueUrls, Fn.join(',', this.extraDeadLetters.map((q) => q.queueUrl)));
+    grantSweepDeadLetters(this.service.taskDefinition.taskRole, queue, this.dataKey);
   }
 }
 

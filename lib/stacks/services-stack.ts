@@ -136,6 +136,7 @@ export class ServicesStack extends Stack {
         stage: config.stage,
         plan: props.canary,
         stableWorker: workerProps,
+        stableWorkerService: this.worker,
         stableDigest: props.imageDigest,
         intakeTaskDefinition: this.intake.service.taskDefinition,
         dataKey: data.dataKey,

@@ -54,7 +54,8 @@ function containerEnv(template: Record<string, unknown>, service: Service): RawE
 function resolve(name: string, value: unknown, account: string): string {
   if (typeof value === 'string') return value;
   const id = JSON.stringify(value).replace(/[^A-Za-z0-9]/g, '').slice(-24);
-  if (name.endsWith('QUEUE_URL') || name.includes('QUEUE_URL_')) return `https://sqs.us-east-1.amazonaws.com/${account}/${id}`;
+  // A list of queue URLs (Fn::Join of a pool's DLQs) resolves to such a list; one element is a list too.
+  if (name.endsWith('QUEUE_URL') || name.includes('QUEUE_URL_') || name.endsWith('QUEUE_URLS')) return `https://sqs.us-east-1.amazonaws.com/${account}/${id}`;
   if (name.endsWith('_ARN')) return `arn:aws:secretsmanager:us-east-1:${account}:secret:${id}-AbCdEf`;
   return `resolved-${id}`;
 }

@@ -42,3 +42,53 @@ describe('the worker sweeps the dead-letter queue (prod)', () => {
     expect(actions.sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:ReceiveMessage']);
   });
 });
+
+/** The worker task definitions of the stable pool and the canary's candidate pool, by logical ID. */
+function poolTask(pool: 'stable' | 'candidate'): [string, Record<string, any>] {
+  const found = resourcesOf(prod.json.services, 'AWS::ECS::TaskDefinition').find(
+    ([id, p]) => p['ContainerDefinitions'][0]['Name'] === 'worker' && id.startsWith('Canary') === (pool === 'candidate'),
+  );
+  if (found === undefined) throw new Error(`no ${pool} worker task definition`);
+  return found;
+}
+
+function envOf(pool: 'stable' | 'candidate'): Record<string, unknown> {
+  const container = poolTask(pool)[1]['ContainerDefinitions'][0] as { Environment: Array<{ Name: string; Value: unknown }> };
+  return Object.fromEntries(container.Environment.map((e) => [e.Name, e.Value]));
+}
+
+function statementsOf(pool: 'stable' | 'candidate'): Array<Record<string, any>> {
+  const roleId = (poolTask(pool)[1]['TaskRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return resourcesOf(prod.json.services, 'AWS::IAM::Policy')
+    .filter(([, p]) => (p['Roles'] as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p['PolicyDocument']['Statement'] as Array<Record<string, any>>);
+}
+
+/** The candidate's DLQ (the canary lanes' dead-letter queue, in the services stack). */
+function candidateDeadLetterId(): string {
+  const found = resourcesOf(prod.json.services, 'AWS::SQS::Queue').find(([id]) => id.startsWith('Canary') && id.includes('DeadLetter'));
+  if (found === undefined) throw new Error('no candidate dead-letter queue in the services stack');
+  return found[0];
+}
+
+const refersTo = (value: unknown, logicalId: string) => JSON.stringify(value).includes(`"${logicalId}"`);
+
+describe('the canary\'s dead-letter queue is swept (prod)', () => {
+  it('GIVEN the candidate pool WHEN synthesized THEN its workers sweep its own DLQ, not the stable lanes\'', () => {
+    const env = envOf('candidate');
+    expect(refersTo(env[ENV.deadLetterQueueUrl], candidateDeadLetterId())).toBe(true);
+    expect(importsDeadLetter(env[ENV.deadLetterQueueUrl], 'Ref')).toBe(false);
+  });
+
+  it('GIVEN the stable pool WHEN synthesized THEN it also sweeps the candidate\'s DLQ (the candidate may have scaled to zero after a rollback)', () => {
+    const env = envOf('stable');
+    expect(importsDeadLetter(env[ENV.deadLetterQueueUrl], 'Ref')).toBe(true);
+    expect(refersTo(env[ENV.extraDeadLetterQueueUrls], candidateDeadLetterId())).toBe(true);
+  });
+
+  it.each(['stable', 'candidate'] as const)('GIVEN the %s role WHEN synthesized THEN it may receive and hold the candidate DLQ\'s messages, never delete or send them', (pool) => {
+    const onDlq = statementsOf(pool).filter((s) => refersTo(s['Resource'], candidateDeadLetterId()));
+    const actions = onDlq.flatMap((s) => (Array.isArray(s['Action']) ? s['Action'] : [s['Action']]) as string[]);
+    expect(actions.sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+  });
+});

@@ -158,6 +158,17 @@ describe('alarms (prod)', () => {
   });
 });
 
+describe('approvals on the dashboard (prod)', () => {
+  test('GIVEN the dashboard WHEN created THEN it plots approvals pending and the oldest pending age, as the fleet maximum of the workers\' gauges', () => {
+    const body = JSON.stringify(resourcesOf(json, 'AWS::CloudWatch::Dashboard')[0]?.[1]['DashboardBody']);
+    expect(body).toContain('Approvals pending');
+    expect(body).toContain('Oldest pending approval (s)');
+    for (const name of [METRICS.approvalsPending, METRICS.approvalOldestPendingSeconds]) {
+      expect(body).toMatch(new RegExp(`OpenClaw\\W+${name}\\W+Service\\W+worker\\W+Stage\\W+prod\\W+period\\W+60\\W+stat\\W+Maximum`));
+    }
+  });
+});
+
 describe('standard resource monitoring (cdk-monitoring-constructs, prod)', () => {
   const alarms = resourcesOf(json, 'AWS::CloudWatch::Alarm').map(([, p]) => p);
   const named = (pattern: RegExp) => alarms.filter((p) => pattern.test(String(p['AlarmName'] ?? '')));

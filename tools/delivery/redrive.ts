@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { QueueUrls } from '../../runtime/src/shared/config';
 import type { DeadLetterRows } from '../../runtime/src/shared/dead-letter-rows';
+import { parseTaskMessage } from '../../runtime/src/shared/task-message';
 
 export interface RedriveOptions {
   readonly sqs: SQSClient;
@@ -104,7 +105,7 @@ export async function redriveDeadLetters(o: RedriveOptions): Promise<RedriveRepo
     );
     const messages = out.Messages ?? [];
     for (const message of messages) {
-      const taskId = taskIdOf(message.Body);
+      const taskId = parseTaskMessage(message.Body)?.taskId;
       if (taskId === undefined) {
         malformed += 1;
         held.push(message);
@@ -138,13 +139,4 @@ async function releaseHeld(sqs: SQSClient, queueUrl: string, messages: readonly 
   await Promise.all(
     messages.map((m) => sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })).catch(() => undefined)),
   );
-}
-
-function taskIdOf(body: string | undefined): string | undefined {
-  try {
-    const parsed = JSON.parse(body ?? '') as { taskId?: unknown };
-    return typeof parsed.taskId === 'string' && parsed.taskId.length > 0 ? parsed.taskId : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -108,6 +108,8 @@ async function main(): Promise<void> {
       `  curl -s -X POST ${system.intakeUrl}/v1/tasks -H 'authorization: Bearer ${system.apiKey}' -H 'content-type: application/json' -d '{"prompt":"Multiply two numbers and note the result"}'`,
       'Then follow it:',
       `  curl -s ${system.intakeUrl}/v1/tasks/<taskId> -H 'authorization: Bearer ${system.apiKey}'`,
+      'Human approval: a prompt with [approval] makes the model call publish_announcement, which waits (WAITING_APPROVAL) for a decision:',
+      `  curl -s -X POST ${system.intakeUrl}/v1/tasks/<taskId>/approvals/<pendingApproval.approvalId> -H 'authorization: Bearer ${system.apiKey}' -H 'content-type: application/json' -d '{"decision":"approve","reason":"looks right"}'`,
       'See why it behaved as it did (span tree, tokens, tool calls):',
       '  npm run trace -- <taskId>',
       '',

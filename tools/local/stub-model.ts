@@ -185,12 +185,14 @@ function firstPrompt(messages: StubRequest['messages']): string {
  * turn, alternating `calculator` and `record_note` when those tools are offered, then answers
  * with text that quotes the tool results it saw. `[repeat:N]` instead asks N times for the same
  * tool with the same input (`calculator` 2 × 3 when offered), which the worker's loop detection
- * catches from the third call. Deterministic, so tests can assert on it.
+ * catches from the third call. `[approval]` asks once for `publish_announcement` (the tool that
+ * needs a person's approval) and then answers with what the worker returned: the tool's result
+ * when approved, the denial otherwise. Deterministic, so tests can assert on it.
  */
 export function scriptedReply(request: StubRequest): { content: Block[]; stopReason: 'tool_use' | 'end_turn' } {
   const prompt = firstPrompt(request.messages);
   const repeat = /\[repeat:(\d+)\]/.exec(prompt)?.[1];
-  const wanted = Number(repeat ?? /\[tools:(\d+)\]/.exec(prompt)?.[1] ?? '2');
+  const wanted = Number(repeat ?? /\[tools:(\d+)\]/.exec(prompt)?.[1] ?? (/\[approval\]/.test(prompt) ? '1' : '2'));
   const done = countToolResults(request.messages);
   const offered = new Set((request.tools ?? []).map((t) => t.name));
   if (repeat !== undefined && done < wanted && offered.size > 0) {
@@ -200,6 +202,16 @@ export function scriptedReply(request: StubRequest): { content: Block[]; stopRea
       content: [
         { type: 'text', text: `Attempt ${done + 1}: calling ${name} again.` },
         { type: 'tool_use', id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 24)}`, name, input },
+      ],
+      stopReason: 'tool_use',
+    };
+  }
+  if (/\[approval\]/.test(prompt) && done === 0 && offered.has('publish_announcement')) {
+    // One call of the tool that needs a person's approval; the answer quotes what the worker returned.
+    return {
+      content: [
+        { type: 'text', text: 'Publishing the announcement (a person must approve it first).' },
+        { type: 'tool_use', id: `toolu_${randomUUID().replace(/-/g, '').slice(0, 24)}`, name: 'publish_announcement', input: { audience: 'all customers', text: `announcement for: ${prompt.slice(0, 80)}` } },
       ],
       stopReason: 'tool_use',
     };

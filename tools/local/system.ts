@@ -23,6 +23,11 @@ import { createWorker } from '../../runtime/src/worker/create-worker';
 import { anthropicModelClient } from '../../runtime/src/worker/model-client';
 import type { Consumer } from '../../runtime/src/worker/consumer';
 import { startDeadLetterSweeper } from '../../runtime/src/worker/dead-letter-wiring';
+import { startApprovalSweeper } from '../../runtime/src/worker/approval-wiring';
+import type { ApprovalSweeper } from '../../runtime/src/worker/approval-sweeper';
+import { DEFAULT_APPROVAL_TIMEOUT_MS } from '../../runtime/src/worker/agent-loop';
+import { builtinTools } from '../../runtime/src/worker/tools/catalog';
+import { DEFAULT_AGENT_TOOLS } from '../../runtime/src/shared/agent-tools';
 import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from './emulators';
 import { provisionLocalResources, type LocalResources } from './provision';
 import { startStubModel, type StubModel } from './stub-model';
@@ -76,6 +81,10 @@ export interface LocalSystemOptions {
   readonly deadLetterSweepMs?: number;
   /** The lanes' redrive maxReceiveCount. @default 5 */
   readonly maxReceiveCount?: number;
+  /** How long a person has to approve a `requires_approval` call (APPROVAL_TIMEOUT_SECONDS). @default 24 h */
+  readonly approvalTimeoutMs?: number;
+  /** How often the approval sweep runs (expiry as denial, pending metrics), as every deployed worker does. @default 60_000 */
+  readonly approvalSweepMs?: number;
 }
 
 export interface LocalCanaryOptions {
@@ -103,6 +112,8 @@ export interface LocalSystem {
   readonly dynamo: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly workers: readonly Consumer[];
+  /** The stable pool's approval sweep (one stands for the fleet's). */
+  readonly approvalSweeper: ApprovalSweeper;
   /** The candidate pool's workers and lanes, when a canary runs. */
   readonly canary?: { readonly workers: readonly Consumer[]; readonly queues: QueueUrls };
   stop(): Promise<void>;
@@ -144,8 +155,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         keys: staticKeyProvider(options.anthropicApiKey ?? 'local-stub'),
         logger: gatewayLogger,
         // The same shared state as in AWS: the provisioned gateway table.
-        limitStore: new DynamoLimitStore(dynamo, resources.gatewayTable),
-        breakerStore: new DynamoBreakerStore(dynamo, resources.gatewayTable),
+        limitStore: new DynamoLimitStore({ client: dynamo, tableName: resources.gatewayTable }),
+        breakerStore: new DynamoBreakerStore({ client: dynamo, tableName: resources.gatewayTable }),
         ...(options.gatewayLimits !== undefined ? { limits: options.gatewayLimits } : {}),
         metrics: gatewayMetricsFrom(serviceMetrics(SERVICES.gateway)),
       }), { tracer: trace.getTracer(TRACER.gateway), metrics: serviceMetrics(SERVICES.gateway) }),
@@ -157,7 +168,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
     const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
-    const auth = new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000 }]);
+    // The local key may also decide approvals, so the human-approval flow works with curl.
+    const auth = new ApiKeyAuthenticator([{ name: 'local-dev', sha256: hashApiKey(apiKey), maxPriority: 'high', ratePerMinute: 6000, entitlements: { canApprove: true } }]);
+    // The default tools plus the human-approval demo (a prompt with [approval] makes the stub call it).
+    const tools = () => builtinTools([...DEFAULT_AGENT_TOOLS, 'publish_announcement'], { dynamo, tableName: resources.tasksTable });
     // As deployed: the worker's signing keys are their own document, apart from the intake's key list.
     const signingKeys = new Map([['local-dev', webhookSecret]]);
     const callbackPolicy = new CallbackUrlPolicy({ allowHttpHosts: options.allowHttpCallbackHosts ?? [] });
@@ -184,9 +198,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
         maxReceiveCount,
         notifier,
+        tools: tools(),
+        ...(options.approvalTimeoutMs !== undefined ? { approvalTimeoutMs: options.approvalTimeoutMs } : {}),
       }),
     );
     await Promise.all(workers.map((w) => w.start()));
+    const approvalSweeper = startApprovalSweeper(
+      { approvals: { timeoutMs: options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS, sweepMs: options.approvalSweepMs ?? 60_000 }, tasksTable: resources.tasksTable, taskRetentionDays: options.taskRetentionDays, agentVersion: 'stable', queues: resources.queues },
+      { dynamo, sqs, logger: logger.child({ service: 'worker' }), metrics: serviceMetrics(SERVICES.worker) },
+    );
     // One sweeper stands for the fleet's (each deployed worker runs one; they share the DLQ).
     const sweeper = startDeadLetterSweeper(
       {
@@ -220,6 +240,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           ...(prompts !== undefined ? { prompts } : {}),
           ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
           notifier,
+          tools: tools(),
+          ...(options.approvalTimeoutMs !== undefined ? { approvalTimeoutMs: options.approvalTimeoutMs } : {}),
         }),
       );
       await Promise.all(candidateWorkers.map((w) => w.start()));
@@ -263,9 +285,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       dynamo,
       sqs,
       workers,
+      approvalSweeper,
       ...(canary !== undefined ? { canary } : {}),
       stop: async () => {
-        await Promise.all([...workers.map((w) => w.stop(5000)), sweeper?.stop()]);
+        await Promise.all([...workers.map((w) => w.stop(5000)), sweeper?.stop(), approvalSweeper.stop()]);
         await Promise.all(servers.map((s) => s.close()));
         await stub?.close();
         await Promise.all(emulators.map((e) => e.stop()));

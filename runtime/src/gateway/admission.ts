@@ -6,7 +6,7 @@ import { CircuitOpenError, RateLimitedError, gatewayMisconfigured } from './gate
 import type { GatewayMetrics, UpstreamErrorKind } from './gateway-metrics';
 import type { Units } from './gcra';
 import type { LimitStore } from './limit-store';
-import { availableCap, limitsBelowConfig, parseProviderLimits } from './provider-limits';
+import { availableCap, limitsBelowConfig, parseProviderLimits, type HeaderSource } from './provider-limits';
 import type { SpendCeiling, SpendReservation } from './spend-ceiling';
 import { TierLimiter } from './tier-limiter';
 import { chargedInput, correction, estimateInputTokens, type Usage } from './usage';
@@ -50,7 +50,7 @@ export interface AdmittedCall {
   /** The provider's bucket is empty: treat ours as empty too. */
   drain(): void;
   /** Calibrate the tier's buckets to the provider's rate-limit headers. */
-  calibrate(headers: Headers): void;
+  calibrate(headers: HeaderSource): void;
 }
 
 /**
@@ -181,7 +181,7 @@ export class Admission {
    * Calibrate the tier's buckets down to what the provider reports it has left, and tell an
    * operator once per tier and kind when GATEWAY_LIMITS promises more than the provider grants.
    */
-  private calibrate(tier: string, bucket: TierLimiter, headers: Headers): void {
+  private calibrate(tier: string, bucket: TierLimiter, headers: HeaderSource): void {
     const reported = parseProviderLimits(headers, this.options.now());
     const cap = availableCap(reported);
     if (cap !== undefined) bucket.clamp(cap);

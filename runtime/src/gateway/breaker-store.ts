@@ -1,4 +1,5 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoTableOptions } from '../shared/dynamo-store';
 import { conditionHeld, ifConditionFails } from '../shared/dynamo-conditions';
 
 /** One upstream model's breaker as all replicas see it. No `openUntil` means closed. */
@@ -38,10 +39,13 @@ function toRecord(item: Item | undefined): BreakerRecord {
 
 /** Breaker items in the gateway table: `pk = BREAKER#<model>`, `sk = STATE`. */
 export class DynamoBreakerStore implements BreakerStore {
-  constructor(
-    private readonly dynamo: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly dynamo: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(options: DynamoTableOptions) {
+    this.dynamo = options.client;
+    this.tableName = options.tableName;
+  }
 
   private key(model: string) {
     return { pk: `BREAKER#${model}`, sk: 'STATE' };

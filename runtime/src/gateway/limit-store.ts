@@ -1,4 +1,5 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoTableOptions } from '../shared/dynamo-store';
 import { isConditionalCheckFailed } from '../shared/errors';
 import type { Units } from './gcra';
 
@@ -23,10 +24,13 @@ const EMPTY: BucketState = { tat: [0, 0, 0], version: 0 };
  * so two replicas can never both spend the same capacity.
  */
 export class DynamoLimitStore implements LimitStore {
-  constructor(
-    private readonly dynamo: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly dynamo: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(options: DynamoTableOptions) {
+    this.dynamo = options.client;
+    this.tableName = options.tableName;
+  }
 
   private key(tier: string) {
     return { pk: `LIMIT#${tier}`, sk: 'GCRA' };

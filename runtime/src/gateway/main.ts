@@ -15,6 +15,9 @@ import { DynamoLimitStore } from './limit-store';
 import { createGatewayHandler } from './proxy';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
 
+/** How long the per-request counters are summed before one EMF record is written (CloudWatch's finest standard resolution is 60 s). */
+const METRICS_BATCH_MS = 10_000;
+
 async function main(): Promise<void> {
   const config = loadGatewayConfig(process.env);
   const recording = startCallRecording('gateway', config.callRecordFile);
@@ -33,13 +36,15 @@ async function main(): Promise<void> {
   // Limits and circuits must hold across replicas, so every deployed stage shares them in the table.
   let stores = {};
   if (config.gatewayTable !== undefined) {
-    stores = { limitStore: new DynamoLimitStore(dynamo, config.gatewayTable), breakerStore: new DynamoBreakerStore(dynamo, config.gatewayTable) };
+    const table = { client: dynamo, tableName: config.gatewayTable };
+    stores = { limitStore: new DynamoLimitStore(table), breakerStore: new DynamoBreakerStore(table) };
   } else if (config.stage !== 'local') {
     throw new ConfigError('Invalid gateway configuration: set GATEWAY_TABLE so replicas share rate limits and circuit state', { stage: config.stage });
   }
   // Spans by OTLP to the collector sidecar (continuing the worker's chat spans), EMF metrics on stdout.
   const obs = startServiceObservability(SERVICES.gateway, config.stage, process.env);
-  const metrics = gatewayMetricsFrom(obs.metrics);
+  // Counters summed over 10 s: one EMF record per metric and lane every 10 s, not one per request.
+  const metrics = gatewayMetricsFrom(obs.metrics, { batchMs: METRICS_BATCH_MS });
   const proxy = createGatewayHandler({
     upstreamUrl: config.upstreamUrl,
     keys,
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
     logger.info('gateway.draining', { signal, inFlight: drain.active, drainMs: config.drainMs });
     const result = await drain.drain(server.server, config.drainMs);
     logger.info('gateway.drained', { ...result });
+    metrics.flush(true);
     await obs.shutdown();
   });
 }

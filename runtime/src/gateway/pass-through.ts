@@ -6,6 +6,7 @@ import { classifyStreamError, classifyUpstream, retryHeaders } from './error-map
 import { upstreamUnavailable } from './gateway-errors';
 import { UpstreamIdleError, chunksWithIdleTimeout, readWithIdleTimeout } from './idle-timeout';
 import { copyHeaders } from './upstream-client';
+import type { UpstreamResponse } from './upstream-transport';
 import { SseUsageTap, type Usage } from './usage';
 
 /** The gateway's own response headers: where the call went and how long it waited. */
@@ -28,12 +29,12 @@ export interface RelayContext {
   readonly logger: Logger;
 }
 
-export function isEventStream(upstream: Response): boolean {
-  return upstream.ok && (upstream.headers.get('content-type') ?? '').includes('text/event-stream');
+export function isEventStream(upstream: UpstreamResponse): boolean {
+  return upstream.status >= 200 && upstream.status < 300 && (upstream.headers.get('content-type') ?? '').includes('text/event-stream');
 }
 
 /** Relay a whole (non-streamed) answer, then charge its usage and tell the breaker its outcome. */
-export async function relayBody(res: ServerResponse, upstream: Response, call: AdmittedCall, ctx: RelayContext): Promise<void> {
+export async function relayBody(res: ServerResponse, upstream: UpstreamResponse, call: AdmittedCall, ctx: RelayContext): Promise<void> {
   let text: Buffer;
   try {
     text = await readWithIdleTimeout(upstream.body, ctx.idleTimeoutMs, ctx.abort);
@@ -96,7 +97,7 @@ export async function relayBody(res: ServerResponse, upstream: Response, call: A
  * Pass an SSE stream through chunk by chunk, reading usage and errors on the way without holding
  * the stream back; the reservation is settled from what the stream reported.
  */
-export async function relayStream(res: ServerResponse, upstream: Response, call: AdmittedCall, ctx: RelayContext): Promise<void> {
+export async function relayStream(res: ServerResponse, upstream: UpstreamResponse, call: AdmittedCall, ctx: RelayContext): Promise<void> {
   // The headers come before the body: calibrate now, not when a long stream ends.
   call.calibrate(upstream.headers);
   res.writeHead(upstream.status, copyHeaders(upstream, ownHeaders(call)));

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { trace } from '@opentelemetry/api';
+import { GEN_AI } from '../shared/spans';
 import { errorMessage } from '../shared/errors';
 import { readBody, sendJson, type Handler } from '../shared/http';
 import type { Logger } from '../shared/logger';
@@ -16,6 +18,8 @@ import { SpendCeiling } from './spend-ceiling';
 import type { TierLimiter } from './tier-limiter';
 import type { PriceTable } from '../shared/model-profiles';
 import { UpstreamClient, copyHeaders } from './upstream-client';
+import type { UpstreamResponse, UpstreamTransport } from './upstream-transport';
+import { readWithIdleTimeout } from './idle-timeout';
 
 export interface GatewayOptions {
   readonly upstreamUrl: string;
@@ -29,8 +33,8 @@ export interface GatewayOptions {
   readonly breakerStore?: BreakerStore;
   /** @default no-op */
   readonly metrics?: GatewayMetrics;
-  /** @default globalThis.fetch */
-  readonly fetch?: typeof fetch;
+  /** How calls go upstream. @default httpTransport() (node:http, keep-alive pool) */
+  readonly transport?: UpstreamTransport;
   /** @default 10 MiB */
   readonly maxBodyBytes?: number;
   /** @default Date.now */
@@ -99,12 +103,20 @@ export function createGateway(options: GatewayOptions): Gateway {
     now,
     ...(options.random !== undefined ? { random: options.random } : {}),
   });
-  const upstreamClient = new UpstreamClient({ upstreamUrl: options.upstreamUrl, keys: options.keys, ...(options.fetch !== undefined ? { fetch: options.fetch } : {}) });
+  const upstreamClient = new UpstreamClient({ upstreamUrl: options.upstreamUrl, keys: options.keys, ...(options.transport !== undefined ? { transport: options.transport } : {}) });
 
   const countTokens = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req, maxBody);
-    const upstream = await upstreamClient.send(req, '/v1/messages/count_tokens', body, AbortSignal.timeout(limits.upstreamTimeoutMs));
-    const text = Buffer.from(await upstream.arrayBuffer());
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error('upstream timeout')), limits.upstreamTimeoutMs);
+    let upstream: UpstreamResponse;
+    let text: Buffer;
+    try {
+      upstream = await upstreamClient.send(req, '/v1/messages/count_tokens', body, abort.signal);
+      text = await readWithIdleTimeout(upstream.body, limits.upstreamIdleTimeoutMs, abort);
+    } finally {
+      clearTimeout(timer);
+    }
     res.writeHead(upstream.status, { ...copyHeaders(upstream, {}), 'content-length': String(text.length) });
     res.end(text);
   };
@@ -120,7 +132,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const payload = admitted.fallbackFrom !== undefined ? Buffer.from(JSON.stringify({ ...call.body, model: admitted.model })) : call.payload;
 
     const timer = setTimeout(() => abort.abort(new Error('upstream timeout')), limits.upstreamTimeoutMs);
-    let upstream: Response;
+    let upstream: UpstreamResponse;
     try {
       upstream = await upstreamClient.send(req, '/v1/messages', payload, abort.signal);
     } catch (err) {
@@ -133,6 +145,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       throw upstreamUnavailable(timedOut, timedOut ? `Upstream did not answer within ${limits.upstreamTimeoutMs} ms` : `Upstream unreachable: ${errorMessage(err)}`, admitted.model);
     }
     clearTimeout(timer);
+    trace.getActiveSpan()?.setAttributes({ [GEN_AI.requestModel]: admitted.model, 'openclaw.gateway.queued_ms': admitted.queuedMs, 'openclaw.gateway.upstream_status': upstream.status });
     const relay = { abort, idleTimeoutMs: limits.upstreamIdleTimeoutMs, logger };
     if (isEventStream(upstream)) await relayStream(res, upstream, admitted, relay);
     else await relayBody(res, upstream, admitted, relay);

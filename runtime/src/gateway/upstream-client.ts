@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import type { ApiKeyProvider } from './api-key-provider';
 import { header } from './messages-request';
+import { httpTransport, type UpstreamResponse, type UpstreamTransport } from './upstream-transport';
 
 /** Request headers forwarded upstream; everything else (auth above all) is the gateway's to set. */
 const FORWARDED = ['content-type', 'anthropic-version', 'anthropic-beta', 'accept'];
@@ -10,12 +13,12 @@ const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection',
 export interface UpstreamClientOptions {
   readonly upstreamUrl: string;
   readonly keys: ApiKeyProvider;
-  /** @default globalThis.fetch */
-  readonly fetch?: typeof fetch;
+  /** @default httpTransport() (node:http with a keep-alive pool) */
+  readonly transport?: UpstreamTransport;
 }
 
 /** The upstream's response headers a client may see, plus the gateway's own. */
-export function copyHeaders(upstream: Response, extra: Record<string, string>): Record<string, string> {
+export function copyHeaders(upstream: UpstreamResponse, extra: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = {};
   upstream.headers.forEach((value, name) => {
     if (!HOP_BY_HOP.has(name)) headers[name] = value;
@@ -29,13 +32,23 @@ export function copyHeaders(upstream: Response, extra: Record<string, string>): 
  * rotated. A provider that has no other key (a revoked one, within its cooldown) gets no retry.
  */
 export class UpstreamClient {
-  private readonly doFetch: typeof fetch;
+  private readonly transport: UpstreamTransport;
+  private readonly urls = new Map<string, URL>();
 
   constructor(private readonly options: UpstreamClientOptions) {
-    this.doFetch = options.fetch ?? globalThis.fetch;
+    this.transport = options.transport ?? httpTransport();
   }
 
-  async send(req: IncomingMessage, path: string, body: Buffer, signal: AbortSignal): Promise<Response> {
+  private url(path: string): URL {
+    let url = this.urls.get(path);
+    if (url === undefined) {
+      url = new URL(path, this.options.upstreamUrl);
+      this.urls.set(path, url);
+    }
+    return url;
+  }
+
+  async send(req: IncomingMessage, path: string, body: Buffer, signal: AbortSignal): Promise<UpstreamResponse> {
     const attempt = async (key: string) => {
       const headers: Record<string, string> = { 'x-api-key': key };
       for (const name of FORWARDED) {
@@ -43,7 +56,9 @@ export class UpstreamClient {
         if (value !== undefined) headers[name] = value;
       }
       headers['anthropic-version'] ??= '2023-06-01';
-      return this.doFetch(new URL(path, this.options.upstreamUrl), { method: 'POST', headers, body, signal });
+      // No client span of its own: the gateway's server span already covers the call and carries
+      // its upstream status and model (proxy.ts); a second span per request doubled the tracing cost.
+      return context.with(suppressTracing(context.active()), () => this.transport(this.url(path), { headers, body, signal }));
     };
     const key = await this.options.keys.get();
     const first = await attempt(key);
@@ -51,7 +66,7 @@ export class UpstreamClient {
     // Within the provider's refresh cooldown the same key comes back: its 401 is the answer.
     const fresh = await this.options.keys.refresh();
     if (fresh === key) return first;
-    await first.body?.cancel();
+    first.cancel();
     return attempt(fresh);
   }
 }

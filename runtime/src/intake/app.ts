@@ -23,6 +23,8 @@ import { KeyRateLimiter, type RateLimiter } from './rate-limiter';
 import { MAX_JSON_DEPTH, canonicalJson, exceedsDepth, renderPrompt, submitTaskSchema, type SubmitTaskInput } from './task-input';
 import { accepted, toView } from './task-view';
 import { CanaryRouter } from './canary-router';
+import { APPROVAL_PATH, ApprovalRoutes } from './approvals';
+import { ApprovalStore } from '../shared/approvals';
 import { trace } from '@opentelemetry/api';
 import { OPENCLAW } from '../shared/spans';
 
@@ -114,6 +116,12 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
   const idempotency = options.idempotency ?? new IdempotencyStore({ client: options.dynamo, tableName: options.tableName });
   const logger = options.logger;
   const router = options.router ?? new CanaryRouter({ stable: options.queues });
+  const approvals = new ApprovalRoutes({
+    approvals: new ApprovalStore({ client: options.dynamo, tableName: options.tableName, retentionDays: options.taskRetentionDays, ...(clock !== undefined ? { now: () => clock().getTime() } : {}) }),
+    sqs: options.sqs,
+    router,
+    logger,
+  });
 
   const authenticate = async (req: IncomingMessage): Promise<ApiKeyEntry> => {
     const caller = await options.auth.authenticate(req.headers.authorization);
@@ -271,6 +279,18 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
       return sendJson(res, 202, accepted(task), { location: `/v1/tasks/${task.taskId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
     }
 
+    const approval = APPROVAL_PATH.exec(path);
+    if (approval !== null) {
+      if (method !== 'POST') throw methodNotAllowed(method, '/v1/tasks/{taskId}/approvals/{approvalId}', 'POST');
+      const caller = await authenticate(req);
+      approvals.assertMayApprove(caller);
+      const taskId = approval[1] as string;
+      const task = await store.get(taskId);
+      // As for GET: another key's task looks exactly like a missing one.
+      if (task === undefined || task.submittedBy !== caller.name) throw notFound(taskId);
+      return sendJson(res, 200, toView(await approvals.decide(req, caller, task, approval[2] as string)));
+    }
+
     const match = TASK_PATH.exec(path);
     if (match === null) throw new HttpError(404, 'not_found_error', `No route for ${method} ${path.slice(0, 200)}`);
     if (method !== 'GET' && method !== 'DELETE') throw methodNotAllowed(method, '/v1/tasks/{taskId}', 'GET, DELETE');
@@ -282,9 +302,14 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     if (task === undefined || task.submittedBy !== caller.name) throw notFound(taskId);
     if (method === 'GET') return sendJson(res, 200, toView(task));
 
-    const outcome = await store.cancel(taskId);
+    let outcome = await store.cancel(taskId);
+    if (outcome?.outcome === 'waiting') {
+      const cancelled = await approvals.cancelWaiting(outcome.task);
+      // Decided (or cancelled) meanwhile: cancel it as the status it has now.
+      outcome = cancelled !== undefined ? { outcome: 'cancelled', task: cancelled } : await store.cancel(taskId);
+    }
     if (outcome === undefined) throw notFound(taskId);
-    if (outcome.outcome === 'terminal') {
+    if (outcome.outcome === 'terminal' || outcome.outcome === 'waiting') {
       throw new HttpError(409, 'conflict', `Task ${taskId} already finished with status ${outcome.task.status}; there is nothing to cancel`);
     }
     logger.info('task.cancel_requested', { taskId, outcome: outcome.outcome, key: caller.name });

@@ -10,9 +10,11 @@ import { SecretBackedAuthenticator } from './api-keys';
 import { createIntakeHandler } from './app';
 import { SharedKeyRateLimiter } from './shared-rate-limiter';
 import { runMain, stopOnSignals } from '../shared/process-lifecycle';
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import { startCallRecording } from '../shared/call-recording';
 import { CallbackUrlPolicy } from '../shared/callback-url-policy';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { CloudWatchDemandSink } from '../shared/cloudwatch-demand-sink';
+import { QueueDemandPublisher } from '../shared/queue-demand-publisher';
 import type { IntakeConfig } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { CanaryRouter } from './canary-router';
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
   const config = loadIntakeConfig(process.env);
   const recording = startCallRecording('intake', config.callRecordFile);
   const logger = createLogger({ service: 'intake', stage: config.stage }, { level: config.logLevel });
-  const { dynamo, sqs, secrets, ssm } = createAwsClients(config.aws, { service: 'intake', ...definedOnly('sink', recording?.sink) });
+  const { dynamo, sqs, secrets, ssm, cloudwatch } = createAwsClients(config.aws, { service: 'intake', ...definedOnly('sink', recording?.sink) });
   // Read at run time with a short cache: a first deploy starts before anyone has put the keys, and
   // answers not-ready (naming the secret and the command) until they are there; no redeploy needed.
   const auth = new SecretBackedAuthenticator(
@@ -72,7 +74,20 @@ async function main(): Promise<void> {
   });
   const server = await listen(handler, config.port, logger);
   logger.info('intake.started', { port: server.port });
+  // The worker fleet's fast scale-out signal: the intake always runs, even when no worker does.
+  const demand =
+    config.queueDemandIntervalMs === undefined
+      ? undefined
+      : new QueueDemandPublisher({
+          sqs,
+          queueUrls: [config.queues.high, config.queues.normal],
+          sink: new CloudWatchDemandSink(cloudwatch, config.stage),
+          logger,
+          intervalMs: config.queueDemandIntervalMs,
+        });
+  demand?.start();
   stopOnSignals(async () => {
+    await demand?.stop();
     await server.close();
     await obs.shutdown();
   });

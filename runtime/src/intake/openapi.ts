@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DYNAMODB_ITEM_LIMIT_BYTES, MAX_SUBMITTED_ROW_BYTES, MAX_TASK_BODY_BYTES, OUTCOME_RESERVE_BYTES } from '../shared/task-size';
 import { submitTaskSchema } from './task-input';
+import { approvalDecisionSchema } from './approvals';
 import { errorBodySchema, healthSchema, taskAcceptedSchema, taskViewSchema } from './task-view';
 
 /**
@@ -43,12 +44,14 @@ export function buildOpenApiDocument(): JsonSchema {
       version: '1.0.0',
       description:
         'Submit agent tasks, follow them, cancel them. Authenticate with "Authorization: Bearer <api key>". ' +
-        'Completion webhooks are POSTed to callbackUrl with "x-openclaw-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of `${t}.${body}` with the key\'s webhook secret>".',
+        'Completion webhooks are POSTed to callbackUrl with "x-openclaw-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of `${t}.${body}` with the key\'s webhook secret>" ' +
+        'and "x-openclaw-event: task.finished"; a task that stops at a tool needing a person\'s approval (status WAITING_APPROVAL) sends, signed the same way, ' +
+        '"x-openclaw-event: approval_requested" with {event, taskId, status, pendingApproval, decisionUrl, metadata}.',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        ...components({ SubmitTask: submitTaskSchema }, 'input'),
+        ...components({ SubmitTask: submitTaskSchema, ApprovalDecision: approvalDecisionSchema }, 'input'),
         ...components({ TaskAccepted: taskAcceptedSchema, Task: taskViewSchema, Error: errorBodySchema, Health: healthSchema }, 'output'),
       },
     },
@@ -98,10 +101,31 @@ export function buildOpenApiDocument(): JsonSchema {
           security: [{ bearer: [] }],
           parameters: [TASK_ID],
           responses: {
-            '202': json('Task', 'Cancelled (was QUEUED) or flagged (RUNNING: the worker stops at its next step)'),
+            '202': json('Task', 'Cancelled (was QUEUED or WAITING_APPROVAL) or flagged (RUNNING: the worker stops at its next step)'),
             ...AUTH_ERRORS,
             '404': error('No such task for this key'),
             '409': error('The task already finished'),
+          },
+        },
+      },
+      '/v1/tasks/{taskId}/approvals/{approvalId}': {
+        post: {
+          operationId: 'decideApproval',
+          security: [{ bearer: [] }],
+          description:
+            'Approve or deny the tool call a WAITING_APPROVAL task waits for (its pendingApproval). The decision is recorded on the task (decisions) ' +
+            'and the task is queued again: approve runs the tool exactly once, deny gives the model an error tool result with the reason. ' +
+            'No decision by pendingApproval.expiresAt counts as a denial (reason "expired"). Needs an API key with the canApprove entitlement.',
+          parameters: [TASK_ID, { name: 'approvalId', in: 'path', required: true, schema: { type: 'string', pattern: '^apr_[0-9a-f]{24}$' } }],
+          requestBody: { required: true, content: { 'application/json': { schema: REF('ApprovalDecision') } } },
+          responses: {
+            '200': json('Task', 'Recorded: the task is QUEUED again (pendingApproval gone, the decision last in decisions)'),
+            '400': error('Malformed body or schema violation (names the field)'),
+            ...AUTH_ERRORS,
+            '403': error('The API key may not decide approvals (no canApprove entitlement)'),
+            '404': error('No such task for this key, or the task has no such approval'),
+            '409': error('Already decided (a decision cannot be changed), or expired (counted as a denial); the message says which'),
+            '415': error('Content-Type is not application/json'),
           },
         },
       },

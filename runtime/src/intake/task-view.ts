@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AGENT_VERSIONS } from '../shared/agent-version';
-import { PRIORITIES, TASK_STATUSES, type TaskRecord } from '../shared/task-model';
+import { APPROVAL_DECISIONS, PRIORITIES, TASK_STATUSES, type TaskRecord } from '../shared/task-model';
 import { BUDGET_FIELDS, taskBudgetSchema } from '../shared/task-budget';
 
 /**
@@ -20,6 +20,26 @@ export const taskAcceptedSchema = z
   .strict();
 
 const isoTime = z.iso.datetime();
+
+export const pendingApprovalSchema = z
+  .object({
+    approvalId: z.string().describe('Decide with POST /v1/tasks/{taskId}/approvals/{approvalId}'),
+    tool: z.string().describe('The tool the model wants to call'),
+    input: z.unknown().describe("The tool's input as the model sent it"),
+    requestedAt: isoTime,
+    expiresAt: isoTime.describe('No decision by then counts as a denial'),
+  })
+  .strict();
+
+export const approvalDecisionRecordSchema = z
+  .object({
+    approvalId: z.string(),
+    decision: z.enum(APPROVAL_DECISIONS),
+    reason: z.string().optional(),
+    decidedBy: z.string().describe('Name of the API key that decided (never the key), or system:expiry for an approval that expired (reason "expired")'),
+    decidedAt: isoTime,
+  })
+  .strict();
 
 export const taskViewSchema = z
   .object({
@@ -53,6 +73,8 @@ export const taskViewSchema = z
     agentVersion: z.enum(AGENT_VERSIONS).optional().describe('Which agent version runs the task: the stable one or the canary candidate'),
     cancelRequested: z.boolean().optional(),
     attempts: z.number().int().optional(),
+    pendingApproval: pendingApprovalSchema.optional().describe('While WAITING_APPROVAL: the tool call a person must approve or deny'),
+    decisions: z.array(approvalDecisionRecordSchema).optional().describe('Every approval decision on this task, oldest first'),
     webhook: z
       .object({
         status: z.enum(['DELIVERED', 'FAILED']),

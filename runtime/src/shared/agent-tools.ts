@@ -6,12 +6,13 @@
 import { z } from 'zod';
 
 /** Every built-in tool, by the name the model calls it. */
-export const BUILTIN_TOOL_NAMES = ['calculator', 'record_note', 'http_fetch'] as const;
+export const BUILTIN_TOOL_NAMES = ['calculator', 'record_note', 'http_fetch', 'publish_announcement'] as const;
 export type BuiltinToolName = (typeof BUILTIN_TOOL_NAMES)[number];
 
 /**
  * What a worker offers when nothing is configured. `http_fetch` is opt-in: it needs egress to the
- * internet from the workers' security group.
+ * internet from the workers' security group. `publish_announcement` (the human-approval demo) is
+ * opt-in too: each call waits for a person's decision.
  */
 export const DEFAULT_AGENT_TOOLS: readonly BuiltinToolName[] = ['calculator', 'record_note'];
 

@@ -34,6 +34,11 @@ export interface ApiKeyEntitlements {
   readonly tools?: readonly string[];
   /** Budgets of this key's tasks: `default` when a request sets none, `ceiling` it may not exceed. */
   readonly budgets?: BudgetEntitlement;
+  /**
+   * May decide approvals (`POST /v1/tasks/{id}/approvals/{approvalId}`) on this key's tasks: the
+   * human-approval gate of `requires_approval` tools. @default false
+   */
+  readonly canApprove?: boolean;
 }
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -46,6 +51,7 @@ const entitlementsSchema = z
       .refine((t) => new Set(t).size === t.length, 'lists a tool twice')
       .optional(),
     budgets: budgetEntitlementSchema.optional(),
+    canApprove: z.boolean().optional(),
   })
   .strict();
 
@@ -83,7 +89,11 @@ function entitlementsOf(raw: z.infer<typeof entitlementsSchema>): ApiKeyEntitlem
     ...(raw.budgets.default !== undefined ? { default: definedBudget(raw.budgets.default) } : {}),
     ...(raw.budgets.ceiling !== undefined ? { ceiling: definedBudget(raw.budgets.ceiling) } : {}),
   };
-  return { ...(raw.tools !== undefined ? { tools: raw.tools } : {}), ...(budgets !== undefined ? { budgets } : {}) };
+  return {
+    ...(raw.tools !== undefined ? { tools: raw.tools } : {}),
+    ...(budgets !== undefined ? { budgets } : {}),
+    ...(raw.canApprove !== undefined ? { canApprove: raw.canApprove } : {}),
+  };
 }
 
 export interface ApiKeySourceOptions {

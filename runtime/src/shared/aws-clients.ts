@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -17,6 +18,8 @@ export interface AwsClients {
   readonly secrets: SecretsManagerClient;
   /** SSM Parameter Store (kill switch, canary share); likewise AWS_ENDPOINT_URL_SSM in tests. */
   readonly ssm: SSMClient;
+  /** CloudWatch metrics put directly (the queue-demand publisher's high-resolution backlog). */
+  readonly cloudwatch: CloudWatchClient;
 }
 
 export interface AwsClientOptions {
@@ -37,14 +40,16 @@ export function createAwsClients(config: AwsConfig, options?: AwsClientOptions):
   });
   const secrets = new SecretsManagerClient({ region: config.region });
   const ssm = new SSMClient({ region: config.region });
+  const cloudwatch = new CloudWatchClient({ region: config.region });
   const sink = options?.sink;
   if (options !== undefined && sink !== undefined) {
-    for (const client of [dynamo, sqs, secrets, ssm]) attachCallRecorder(client, { service: options.service, region: config.region, sink });
+    for (const client of [dynamo, sqs, secrets, ssm, cloudwatch]) attachCallRecorder(client, { service: options.service, region: config.region, sink });
   }
   return {
     dynamo: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     sqs,
     secrets,
     ssm,
+    cloudwatch,
   };
 }

@@ -52,6 +52,7 @@ export const ENV = {
   taskRetentionDays: 'TASK_RETENTION_DAYS',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
+  extraDeadLetterQueueUrls: 'EXTRA_DEAD_LETTER_QUEUE_URLS',
   agentVersion: 'AGENT_VERSION',
   canaryQueueUrlHigh: 'CANARY_QUEUE_URL_HIGH',
   canaryQueueUrlNormal: 'CANARY_QUEUE_URL_NORMAL',
@@ -63,8 +64,11 @@ export const ENV = {
   loopSameCall: 'LOOP_SAME_CALL_LIMIT',
   loopCycleRepeats: 'LOOP_CYCLE_REPEATS',
   loopMaxCycleLength: 'LOOP_MAX_CYCLE_LENGTH',
+  approvalTimeoutSeconds: 'APPROVAL_TIMEOUT_SECONDS',
+  approvalSweepMs: 'APPROVAL_SWEEP_MS',
   callRecordFile: 'CALL_RECORD_FILE',
   callbackHttpHosts: 'CALLBACK_HTTP_HOSTS',
+  queueDemandIntervalMs: 'QUEUE_DEMAND_INTERVAL_MS',
 } as const;
 
 export { PORTS };
@@ -125,7 +129,11 @@ const intakeSchema = z.object({
   [ENV.canaryShareParam]: z.string().min(1).optional(),
   [ENV.canaryShare]: z.string().regex(new RegExp(CANARY_SHARE_PATTERN), 'must be a percentage from 0 to 100 (at most two decimals)').optional(),
   [ENV.canaryShareCacheMs]: z.coerce.number().int().min(0).max(300_000).default(15_000),
+  // The queue-demand publisher (runtime/src/shared/queue-demand-publisher.ts); unset locally: no CloudWatch.
+  [ENV.queueDemandIntervalMs]: z.coerce.number().int().min(1000, 'must be at least 1000 (ms between readings of the lanes)').max(60_000, 'must be at most 60000: alarms need a reading per minute').optional(),
 });
+
+const APPROVAL_TIMEOUT_FIX = 'must be whole seconds from 60 to 2592000 (30 days): how long a person has to approve a requires_approval tool call before it counts as denied; unset means 86400 (24 h)';
 
 const workerSchema = z.object({
   ...commonShape,
@@ -159,6 +167,13 @@ const workerSchema = z.object({
   // The lanes' DLQ: set, every worker also sweeps it so dead-lettered tasks end FAILED.
   [ENV.deadLetterQueueUrl]: queueUrlSchema.optional(),
   [ENV.deadLetterSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  // Other pools' DLQs this worker sweeps too (comma-separated): the stable pool sweeps the canary's,
+  // whose own workers may have scaled to zero after a rollback.
+  [ENV.extraDeadLetterQueueUrls]: z
+    .string()
+    .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u !== ''))
+    .pipe(z.array(queueUrlSchema))
+    .optional(),
   // Which pool this worker is (agent canary): the AgentVersion dimension and span attribute.
   [ENV.agentVersion]: z.enum(AGENT_VERSIONS).default('stable'),
   // The built-in tools the agent offers the model (comma-separated; see runtime/src/shared/agent-tools.ts).
@@ -169,6 +184,14 @@ const workerSchema = z.object({
   [ENV.loopSameCall]: z.coerce.number().int().min(2).max(100).default(3),
   [ENV.loopCycleRepeats]: z.coerce.number().int().min(2).max(100).default(2),
   [ENV.loopMaxCycleLength]: z.coerce.number().int().min(2).max(20).default(4),
+  // Durable human approval (runtime/src/worker/approval-sweeper.ts): how long a person has to decide, and how often expiry is swept.
+  [ENV.approvalTimeoutSeconds]: z.coerce
+    .number({ error: APPROVAL_TIMEOUT_FIX })
+    .int(APPROVAL_TIMEOUT_FIX)
+    .min(60, APPROVAL_TIMEOUT_FIX)
+    .max(30 * 86_400, APPROVAL_TIMEOUT_FIX)
+    .default(86_400),
+  [ENV.approvalSweepMs]: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 const gatewaySchema = z.object({
@@ -229,6 +252,8 @@ export interface IntakeConfig extends CommonConfig {
   readonly canary?: IntakeCanaryConfig;
   /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
   readonly callbackHttpHosts: readonly string[];
+  /** Publish the stable lanes' demand to CloudWatch this often (QUEUE_DEMAND_INTERVAL_MS); unset: do not. */
+  readonly queueDemandIntervalMs?: number;
 }
 
 export interface IntakeCanaryConfig {
@@ -255,8 +280,11 @@ export interface WorkerConfig extends CommonConfig {
   readonly taskRetentionDays: number;
   /** Durability knobs of the consumer; see runtime/src/worker/README.md. */
   readonly durability: WorkerDurabilityConfig;
-  /** The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep. */
-  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number };
+  /**
+   * The lanes' DLQ, swept every `sweepMs` (runtime/src/worker/dead-letter-sweeper.ts); unset, no sweep.
+   * `alsoQueueUrls` are other pools' DLQs swept the same way (EXTRA_DEAD_LETTER_QUEUE_URLS).
+   */
+  readonly deadLetter?: { readonly queueUrl: string; readonly sweepMs: number; readonly alsoQueueUrls?: readonly string[] };
   /** Which pool this worker belongs to (AGENT_VERSION): `stable`, or `candidate` in an agent canary. */
   readonly agentVersion: AgentVersion;
   /** The built-in tools offered to the model (AGENT_TOOLS); unset: DEFAULT_AGENT_TOOLS. */
@@ -265,6 +293,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly mcpServers: readonly McpServerConfig[];
   /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
   readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
+  /** Human approval: time to decide (APPROVAL_TIMEOUT_SECONDS) and the expiry sweep's period (APPROVAL_SWEEP_MS). */
+  readonly approvals: { readonly timeoutMs: number; readonly sweepMs: number };
   /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
   readonly callbackHttpHosts: readonly string[];
 }
@@ -365,6 +395,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     taskRetentionDays: raw[ENV.taskRetentionDays],
     ...definedOnly('canary', intakeCanary(raw)),
     callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'intake'),
+    ...definedOnly('queueDemandIntervalMs', raw[ENV.queueDemandIntervalMs]),
   };
 }
 
@@ -391,8 +422,10 @@ function intakeCanary(raw: z.infer<typeof intakeSchema>): IntakeCanaryConfig | u
   };
 }
 
-function deadLetterOf(queueUrl: string | undefined, sweepMs: number): Pick<WorkerConfig, 'deadLetter'> {
-  return queueUrl === undefined ? {} : { deadLetter: { queueUrl, sweepMs } };
+function deadLetterOf(queueUrl: string | undefined, sweepMs: number, also: readonly string[] | undefined): Pick<WorkerConfig, 'deadLetter'> {
+  if (queueUrl === undefined) return {};
+  const extra = (also ?? []).filter((u) => u !== queueUrl);
+  return { deadLetter: { queueUrl, sweepMs, ...(extra.length === 0 ? {} : { alsoQueueUrls: extra }) } };
 }
 
 export function loadWorkerConfig(env: Env): WorkerConfig {
@@ -410,6 +443,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     tools: raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS,
     mcpServers: parseMcpServersJson(raw[ENV.mcpServers], ENV.mcpServers),
     loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
+    approvals: { timeoutMs: raw[ENV.approvalTimeoutSeconds] * 1000, sweepMs: raw[ENV.approvalSweepMs] },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],
@@ -425,7 +459,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       contextTokens: raw[ENV.contextTokens],
       maxToolOutputBytes: raw[ENV.maxToolOutputBytes],
     },
-    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs]),
+    ...deadLetterOf(raw[ENV.deadLetterQueueUrl], raw[ENV.deadLetterSweepMs], raw[ENV.extraDeadLetterQueueUrls]),
     agentVersion: raw[ENV.agentVersion],
     callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'worker'),
   };

@@ -1,10 +1,18 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-/** The shape every DynamoDB-backed store's options start with. */
-export interface DynamoStoreOptions {
+/** Where a DynamoDB-backed store keeps its items. */
+export interface DynamoTableOptions {
   /** The document client (AWS, DynamoDB Local or a test double). */
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
+}
+
+/**
+ * The shape every DynamoDB-backed store's options start with. A store that reads no clock (every
+ * instant it compares comes from its caller, like the gateway's limit and breaker stores) takes
+ * DynamoTableOptions instead, so it never accepts a clock it would ignore.
+ */
+export interface DynamoStoreOptions extends DynamoTableOptions {
   /** Epoch milliseconds; injected so tests can move time. @default Date.now */
   readonly now?: () => number;
 }

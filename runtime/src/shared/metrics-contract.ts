@@ -55,6 +55,12 @@ export const METRICS = {
   loopsDetected: 'LoopsDetected',
   /** A task that ran out of one of its budgets (steps, tokens, cost, duration) and FAILED. */
   budgetExceeded: 'BudgetExceeded',
+  /** Approvals waiting for a person, as a worker's approval sweep counts them (every worker publishes it: read Maximum). */
+  approvalsPending: 'ApprovalsPending',
+  /** Age in seconds of the oldest approval still waiting for a person (0 when none waits). */
+  approvalOldestPendingSeconds: 'ApprovalOldestPendingSeconds',
+  /** An approval that no one decided before it expired, recorded as a denial by the sweep. */
+  approvalsExpired: 'ApprovalsExpired',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

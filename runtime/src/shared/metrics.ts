@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { DIMENSIONS, METRIC_NAMESPACE, type MetricName } from './metrics-contract';
 
 /** CloudWatch units the runtime uses (a subset of EMF's). */
-export type MetricUnit = 'Count' | 'Milliseconds' | 'Percent' | 'None';
+export type MetricUnit = 'Count' | 'Milliseconds' | 'Seconds' | 'Percent' | 'None';
 
 export type DimensionName = (typeof DIMENSIONS)[keyof typeof DIMENSIONS];
 

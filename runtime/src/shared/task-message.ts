@@ -40,3 +40,21 @@ export function traceCarrierOf(attributes: Readonly<Record<string, { readonly Da
   const tracestate = read('tracestate');
   return { ...(traceparent !== undefined ? { traceparent } : {}), ...(tracestate !== undefined ? { tracestate } : {}) };
 }
+
+/**
+ * The task message in a queue body, or undefined when the body is not JSON naming a task. Every
+ * reader of the task and dead-letter queues (the worker, the dead-letter sweeper, the redrive CLI)
+ * parses with this, so they agree on what counts as malformed.
+ */
+export function parseTaskMessage(body: string | undefined): TaskMessage | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { taskId, traceparent } = parsed as { taskId?: unknown; traceparent?: unknown };
+  if (typeof taskId !== 'string' || taskId.length === 0) return undefined;
+  return { taskId, ...(typeof traceparent === 'string' ? { traceparent } : {}) };
+}

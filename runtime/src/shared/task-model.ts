@@ -9,9 +9,40 @@ import type { AgentVersion } from './agent-version';
  */
 import type { BudgetField, TaskBudget } from './task-budget';
 
-export const TASK_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+/**
+ * `WAITING_APPROVAL`: the model called a tool that a person must approve; no worker holds the task
+ * and its message is deleted until a decision (or the approval's expiry) queues it again.
+ */
+export const TASK_STATUSES = ['QUEUED', 'RUNNING', 'WAITING_APPROVAL', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** The statuses a task ends in. */
+export type TerminalStatus = 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+/** A `requires_approval` tool call waiting for a person's decision (on the task row while WAITING_APPROVAL). */
+export interface PendingApproval {
+  /** Derived from the call's idempotency key (shared/approvals.ts), so the same call always has the same ID. */
+  readonly approvalId: string;
+  readonly tool: string;
+  /** The tool's input as the model sent it. */
+  readonly input: unknown;
+  readonly requestedAt: string;
+  /** No decision by then counts as a denial (the worker's expiry sweep records it). */
+  readonly expiresAt: string;
+}
+
+export const APPROVAL_DECISIONS = ['approve', 'deny'] as const;
+export type ApprovalDecisionKind = (typeof APPROVAL_DECISIONS)[number];
+
+/** A decision on an approval, recorded on the task row (append-only). */
+export interface ApprovalDecision {
+  readonly approvalId: string;
+  readonly decision: ApprovalDecisionKind;
+  readonly reason?: string;
+  /** The API key's name (never the key), or `system:expiry` for an approval that expired. */
+  readonly decidedBy: string;
+  readonly decidedAt: string;
+}
 
 export const PRIORITIES = ['high', 'normal'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -81,6 +112,12 @@ export interface TaskRecord {
   readonly agentVersion?: AgentVersion;
   readonly cancelRequested?: boolean;
   readonly attempts?: number;
+  /** Set while WAITING_APPROVAL: the call a person must decide on. */
+  readonly pendingApproval?: PendingApproval;
+  /** Every approval decision taken on this task, oldest first. */
+  readonly decisions?: readonly ApprovalDecision[];
+  /** The `approval_requested` webhook's outcome for the latest approval (not the completion webhook's). */
+  readonly approvalWebhook?: WebhookDelivery & { readonly approvalId: string };
 }
 
 /** The structured alternative to a prompt: instructions plus JSON data. */

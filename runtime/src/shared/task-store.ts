@@ -4,7 +4,7 @@ import type { DynamoStoreOptions } from './dynamo-store';
 import { OpenClawError } from './errors';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from './task-retention';
 import { terminalUpdate } from './terminal-update';
-import { META_SK, renderStructuredInput, taskPk, type StructuredInput, type TaskRecord, type TaskStatus, type WebhookDelivery } from './task-model';
+import { META_SK, renderStructuredInput, taskPk, type StructuredInput, type TaskRecord, type TaskStatus, type TerminalStatus, type WebhookDelivery } from './task-model';
 import { MAX_SUBMITTED_ROW_BYTES, dynamoItemSize } from './task-size';
 
 export class TaskNotFoundError extends OpenClawError {
@@ -187,9 +187,10 @@ export class TaskStore {
   /**
    * Cancel a task: a QUEUED one becomes CANCELLED at once (the worker skips it on receipt); a
    * RUNNING one is flagged and the worker stops at its next step. Returns the row after the
-   * change, or the unchanged row when it was already terminal (the caller answers 409).
+   * change, or the unchanged row when it was already terminal (the caller answers 409) or waits
+   * for an approval (`waiting`: the caller cancels it together with its approval entry).
    */
-  async cancel(taskId: string): Promise<{ outcome: 'cancelled' | 'flagged' | 'terminal'; task: TaskRecord } | undefined> {
+  async cancel(taskId: string): Promise<{ outcome: 'cancelled' | 'flagged' | 'terminal' | 'waiting'; task: TaskRecord } | undefined> {
     const now = this.now().toISOString();
     const attempt = async (update: string, expected: TaskStatus, values: Record<string, unknown>) => {
       let after: TaskRecord | undefined;
@@ -223,6 +224,8 @@ export class TaskStore {
       if (flagged !== undefined) return { outcome: 'flagged', task: flagged };
       const current = await this.get(taskId);
       if (current === undefined) return undefined;
+      // No worker holds a waiting task: the caller cancels it with its approval (ApprovalStore.cancelWaiting).
+      if (current.status === 'WAITING_APPROVAL') return { outcome: 'waiting', task: current };
       if (current.status !== 'QUEUED' && current.status !== 'RUNNING') return { outcome: 'terminal', task: current };
     }
     const current = await this.require(taskId);
@@ -242,12 +245,27 @@ export class TaskStore {
     );
   }
 
+  /** Record the `approval_requested` webhook's outcome, if the task still waits for that approval. */
+  async recordApprovalWebhook(taskId: string, approvalId: string, delivery: WebhookDelivery): Promise<boolean> {
+    return conditionHeld(() =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: taskPk(taskId), sk: META_SK },
+          UpdateExpression: 'SET approvalWebhook = :w',
+          ConditionExpression: 'pendingApproval.approvalId = :id',
+          ExpressionAttributeValues: { ':w': { ...delivery, approvalId }, ':id': approvalId },
+        }),
+      ),
+    );
+  }
+
   /**
    * Record a terminal status for a task that is not terminal yet. Fenced writers (the worker)
    * use the checkpoint log's transaction instead; this path is for failures outside any lease:
    * a message that reached the DLQ without the worker's help (the DLQ sweeper).
    */
-  async finishUnfenced(taskId: string, status: Exclude<TaskStatus, 'QUEUED' | 'RUNNING'>, fields: Partial<TaskRecord>): Promise<boolean> {
+  async finishUnfenced(taskId: string, status: TerminalStatus, fields: Partial<TaskRecord>): Promise<boolean> {
     const now = this.now();
     const update = terminalUpdate(status, fields, now.toISOString(), this.expiry());
     return conditionHeld(() =>

@@ -1,4 +1,4 @@
-import type { TaskRecord, TaskStatus } from './task-model';
+import type { TaskRecord, TerminalStatus } from './task-model';
 import { TASK_TTL_ATTRIBUTE } from './task-retention';
 
 /**
@@ -7,7 +7,7 @@ import { TASK_TTL_ATTRIBUTE } from './task-retention';
  * `expiresAt` (epoch seconds) restarts the row's retention at the finish, so a long-running task is
  * kept as long after it ends as a short one.
  */
-export function terminalUpdate(status: Exclude<TaskStatus, 'QUEUED' | 'RUNNING'>, fields: Partial<TaskRecord>, now: string, expiresAt: number) {
+export function terminalUpdate(status: TerminalStatus, fields: Partial<TaskRecord>, now: string, expiresAt: number) {
   const names: Record<string, string> = { '#s': 'status', '#ttl': TASK_TTL_ATTRIBUTE };
   const values: Record<string, unknown> = { ':s': status, ':now': now, ':queued': 'QUEUED', ':running': 'RUNNING', ':ttl': expiresAt };
   const sets = ['#s = :s', 'updatedAt = :now', 'finishedAt = :now', '#ttl = :ttl'];

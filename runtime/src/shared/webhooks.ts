@@ -5,7 +5,7 @@ import type { LookupFunction } from 'node:net';
 import { CallbackUrlPolicy, CallbackUrlRejectedError, type CheckedCallback } from './callback-url-policy';
 import { errorMessage } from './errors';
 import type { Logger } from './logger';
-import { TERMINAL_STATUSES, type TaskRecord, type WebhookDelivery } from './task-model';
+import { TERMINAL_STATUSES, type PendingApproval, type TaskRecord, type WebhookDelivery } from './task-model';
 import type { TaskStore } from './task-store';
 
 /**
@@ -97,6 +97,21 @@ export interface WebhookNotifierOptions {
 /** Statuses worth retrying: the receiver may succeed later. Other 4xx are its final answer. */
 const retryable = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500;
 
+/** `x-openclaw-event` and `event` of the webhook sent when a task starts waiting for a person's approval. */
+export const APPROVAL_REQUESTED = 'approval_requested';
+
+/** The `approval_requested` body: what a person needs to decide, and where to answer. */
+function approvalPayload(task: TaskRecord, pending: PendingApproval): string {
+  return JSON.stringify({
+    event: APPROVAL_REQUESTED,
+    taskId: task.taskId,
+    status: task.status,
+    pendingApproval: pending,
+    decisionUrl: `/v1/tasks/${task.taskId}/approvals/${pending.approvalId}`,
+    ...(task.metadata !== undefined ? { metadata: task.metadata } : {}),
+  });
+}
+
 /** The webhook body: the task's outcome, not its input (which the client already has). */
 function payload(task: TaskRecord): string {
   return JSON.stringify({
@@ -149,12 +164,45 @@ export class WebhookNotifier {
     const task = await this.o.store.get(taskId);
     if (task === undefined || task.callbackUrl === undefined || task.webhook !== undefined || !TERMINAL_STATUSES.has(task.status)) return undefined;
     const logger = this.o.logger.child({ taskId });
+    const delivery = await this.deliver(task, task.callbackUrl, payload(task), 'task.finished', taskId, logger, signal);
+    if (delivery === undefined) return undefined;
+    return this.record(taskId, delivery, logger);
+  }
+
+  /**
+   * Deliver the `approval_requested` webhook of a task waiting for a person (its pending approval,
+   * the tool and its input, when it expires), once per approval: the outcome is recorded on the row
+   * as `approvalWebhook`. Receivers deduplicate on `x-openclaw-delivery` (`<taskId>/<approvalId>`).
+   */
+  async notifyApprovalRequested(taskId: string, signal?: AbortSignal): Promise<WebhookDelivery | undefined> {
+    const task = await this.o.store.get(taskId);
+    const pending = task?.pendingApproval;
+    if (task === undefined || task.callbackUrl === undefined || task.status !== 'WAITING_APPROVAL' || pending === undefined) return undefined;
+    if (task.approvalWebhook?.approvalId === pending.approvalId) return undefined;
+    const logger = this.o.logger.child({ taskId, approvalId: pending.approvalId });
+    const delivery = await this.deliver(task, task.callbackUrl, approvalPayload(task, pending), APPROVAL_REQUESTED, `${taskId}/${pending.approvalId}`, logger, signal);
+    if (delivery === undefined) return undefined;
+    const recorded: WebhookDelivery = { ...delivery, at: new Date(this.now()).toISOString() };
+    await this.o.store.recordApprovalWebhook(taskId, pending.approvalId, recorded);
+    logger[recorded.status === 'DELIVERED' ? 'info' : 'warn']('webhook.recorded', { ...recorded, event: APPROVAL_REQUESTED });
+    return recorded;
+  }
+
+  /** Signed, retried delivery of one event; undefined when stopping (the next receive retries). */
+  private async deliver(
+    task: TaskRecord,
+    callbackUrl: string,
+    body: string,
+    event: string,
+    deliveryId: string,
+    logger: Logger,
+    signal: AbortSignal | undefined,
+  ): Promise<Omit<WebhookDelivery, 'at'> | undefined> {
     const secret = task.submittedBy === undefined ? undefined : await this.o.secretFor(task.submittedBy);
     if (secret === undefined) {
       // Never send unsigned: the receiver could not tell us from anyone else.
-      return this.record(taskId, { status: 'FAILED', attempts: 0, lastError: `API key "${task.submittedBy ?? '?'}" has no webhook-signing key configured` }, logger);
+      return { status: 'FAILED', attempts: 0, lastError: `API key "${task.submittedBy ?? '?'}" has no webhook-signing key configured` };
     }
-    const body = payload(task);
     let attempts = 0;
     let lastStatusCode: number | undefined;
     let lastError: string | undefined;
@@ -165,7 +213,7 @@ export class WebhookNotifier {
       attempts += 1;
       let target: CheckedCallback;
       try {
-        target = await this.policy.check(task.callbackUrl);
+        target = await this.policy.check(callbackUrl);
       } catch (err) {
         lastError = errorMessage(err);
         if (err instanceof CallbackUrlRejectedError) break;
@@ -175,28 +223,22 @@ export class WebhookNotifier {
         'content-type': 'application/json',
         'user-agent': 'openclaw-webhooks/1',
         [SIGNATURE_HEADER]: signWebhook(secret, body, Math.floor(this.now() / 1000)),
-        [DELIVERY_HEADER]: taskId,
-        [EVENT_HEADER]: 'task.finished',
+        [DELIVERY_HEADER]: deliveryId,
+        [EVENT_HEADER]: event,
       };
       try {
         lastStatusCode = await this.transport({ target, headers, body, timeoutMs: this.timeoutMs });
         lastError = undefined;
-        if (lastStatusCode >= 200 && lastStatusCode < 300) {
-          return this.record(taskId, { status: 'DELIVERED', attempts, lastStatusCode }, logger);
-        }
+        if (lastStatusCode >= 200 && lastStatusCode < 300) return { status: 'DELIVERED', attempts, lastStatusCode };
         if (!retryable(lastStatusCode)) break;
       } catch (err) {
         lastError = errorMessage(err);
         lastStatusCode = undefined;
       }
-      logger.warn('webhook.attempt_failed', { attempt: attempts, status: lastStatusCode, error: lastError });
+      logger.warn('webhook.attempt_failed', { attempt: attempts, status: lastStatusCode, error: lastError, event });
     }
-    if (aborted()) return undefined; // stopping: the next receive of the message retries
-    return this.record(
-      taskId,
-      { status: 'FAILED', attempts, ...(lastStatusCode !== undefined ? { lastStatusCode } : {}), ...(lastError !== undefined ? { lastError: lastError.slice(0, 500) } : {}) },
-      logger,
-    );
+    if (aborted()) return undefined;
+    return { status: 'FAILED', attempts, ...(lastStatusCode !== undefined ? { lastStatusCode } : {}), ...(lastError !== undefined ? { lastError: lastError.slice(0, 500) } : {}) };
   }
 
   private async record(taskId: string, outcome: Omit<WebhookDelivery, 'at'>, logger: Logger): Promise<WebhookDelivery> {

@@ -2,8 +2,9 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { describeDecision } from '../shared/decision-log';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { StepRecord, TaskRecord } from '../shared/task-model';
-import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
+import type { ApprovalDecision, PendingApproval, StepRecord, TaskRecord } from '../shared/task-model';
+import type { CheckpointLog, RunOutcome, TaskOutcome } from './checkpoint-log';
+import { approvalIdFor, EXPIRED_BY } from '../shared/approvals';
 import { fitContext } from './context-window';
 import { DEFAULT_LOOP_THRESHOLDS, detectLoop, loopWarnings, type LoopThresholds } from './loop-detector';
 import { noopMetrics, type Metrics } from '../shared/metrics';
@@ -48,7 +49,12 @@ export interface AgentLoopOptions {
   readonly loopThresholds?: Partial<LoopThresholds>;
   /** Guardrail metrics (loops caught, budgets exceeded), bound to Stage and Service. @default noopMetrics */
   readonly metrics?: Metrics;
+  /** How long a person has to decide on a `requires_approval` call; no decision by then is a denial. @default DEFAULT_APPROVAL_TIMEOUT_MS (24 h) */
+  readonly approvalTimeoutMs?: number;
 }
+
+/** @default of `approvalTimeoutMs` and of APPROVAL_TIMEOUT_SECONDS. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600 * 1000;
 
 export interface RunContext {
   readonly task: TaskRecord;
@@ -58,6 +64,19 @@ export interface RunContext {
   readonly isCancelled: () => Promise<boolean>;
   /** True once the worker drains: the loop stops at the next step boundary, everything so far checkpointed. */
   readonly draining?: () => boolean;
+}
+
+/** What the model is told about a call a person denied (or no one decided on in time). */
+function deniedMessage(tool: string, d: ApprovalDecision): string {
+  if (d.decidedBy === EXPIRED_BY) {
+    return `tool "${tool}" was not run: it needed a person's approval (${d.approvalId}) and no one decided before the approval expired, which counts as a denial`;
+  }
+  return `tool "${tool}" was not run: a person denied the approval (${d.approvalId}); reason: ${d.reason ?? 'none given'}`;
+}
+
+/** runTool's answer when the call must wait for a person: the task is suspended, nothing recorded as a step. */
+interface AwaitApproval {
+  readonly awaitApproval: PendingApproval;
 }
 
 const outcomeUnknown = (key: string): string =>
@@ -79,6 +98,7 @@ export class AgentLoop {
   private readonly metrics: Metrics;
   private readonly prices: PriceTable;
   private readonly now: () => number;
+  private readonly approvalTimeoutMs: number;
 
   constructor(private readonly options: AgentLoopOptions) {
     this.maxTokens = options.maxTokens ?? 4096;
@@ -90,9 +110,10 @@ export class AgentLoop {
     this.metrics = options.metrics ?? noopMetrics;
     this.prices = options.prices ?? DEFAULT_PRICE_TABLE;
     this.now = options.now ?? Date.now;
+    this.approvalTimeoutMs = options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
   }
 
-  async run(ctx: RunContext): Promise<TaskOutcome> {
+  async run(ctx: RunContext): Promise<RunOutcome> {
     const { task } = ctx;
     const steps: StepRecord[] = await this.options.log.list(task.taskId);
     const logger = this.options.logger.child({ taskId: task.taskId });
@@ -142,6 +163,11 @@ export class AgentLoop {
           continue;
         }
         const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq);
+        if ('awaitApproval' in payload) {
+          // The tool_use is checkpointed (its LLM step); the decision comes back on the task row.
+          stepLogger.info('tool.approval_requested', { tool: next.name, approvalId: payload.awaitApproval.approvalId, expiresAt: payload.awaitApproval.expiresAt });
+          return { status: 'WAITING_APPROVAL', pendingApproval: payload.awaitApproval, fields: { usage, steps: steps.length } };
+        }
         steps.push(await this.options.log.append(ctx.lease(), convo.nextSeq, 'tool', { ...payload }));
         continue;
       }
@@ -204,7 +230,15 @@ export class AgentLoop {
     }
   }
 
-  private async runTool(tools: TaskTools, taskId: string, seq: number, use: PendingToolUse, ctx: RunContext, logger: Logger, mayHaveIntent: boolean): Promise<ToolStepPayload> {
+  private async runTool(
+    tools: TaskTools,
+    taskId: string,
+    seq: number,
+    use: PendingToolUse,
+    ctx: RunContext,
+    logger: Logger,
+    mayHaveIntent: boolean,
+  ): Promise<ToolStepPayload | AwaitApproval> {
     const result = (r: ToolResult): ToolStepPayload => ({
       toolUseId: use.id,
       name: use.name,
@@ -220,9 +254,27 @@ export class AgentLoop {
     const idempotencyKey = `${taskId}/${use.id}`;
     const toolCtx: ToolContext = { taskId, idempotencyKey, fence: ctx.lease().fence, signal: ctx.signal };
     if (tool.risk === 'requires_approval') {
-      // Durable human approval is not part of this worker yet: such a tool is never run unattended.
-      logger.warn('tool.approval_unavailable', { tool: use.name, idempotencyKey });
-      return result({ content: `tool "${use.name}" requires human approval, which this deployment does not offer; it was not run`, isError: true });
+      // Never run unattended: the decision (recorded on the row before the task was queued again) decides.
+      const approvalId = approvalIdFor(idempotencyKey);
+      const decision = (ctx.task.decisions ?? []).find((d) => d.approvalId === approvalId);
+      if (decision === undefined) {
+        const requestedAt = this.now();
+        return {
+          awaitApproval: {
+            approvalId,
+            tool: use.name,
+            input: use.input,
+            requestedAt: new Date(requestedAt).toISOString(),
+            expiresAt: new Date(requestedAt + this.approvalTimeoutMs).toISOString(),
+          },
+        };
+      }
+      if (decision.decision === 'deny') {
+        logger.info('tool.approval_denied', { tool: use.name, approvalId, decidedBy: decision.decidedBy });
+        return result({ content: deniedMessage(use.name, decision), isError: true });
+      }
+      // Approved: from here on it is a side-effecting call like any other (intent, fence, reconcile).
+      logger.info('tool.approved', { tool: use.name, approvalId, decidedBy: decision.decidedBy });
     }
 
     if (hasSideEffects(tool)) {

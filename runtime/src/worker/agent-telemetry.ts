@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { createHash } from 'node:crypto';
-import type { TaskOutcome } from './checkpoint-log';
+import type { RunOutcome } from './checkpoint-log';
 import type { ModelClient } from './model-client';
 import { hasSideEffects, type ToolDefinition } from './tool-registry';
 import type { Logger } from '../shared/logger';
@@ -54,7 +54,7 @@ export function inputHash(value: unknown): string {
 
 /** What the consumer needs to wrap a task run: the trace span and the task metrics around it. */
 export interface TaskRunObserver {
-  runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<TaskOutcome>): Promise<TaskOutcome>;
+  runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<RunOutcome>): Promise<RunOutcome>;
 }
 
 /** Runs the task as is: the consumer's default when nothing observes it. */
@@ -85,7 +85,7 @@ export class AgentTelemetry implements TaskRunObserver {
    * Run one attempt at a task inside `invoke_agent`, continuing the trace the intake started (the
    * message's trace attributes), and record the task metrics and the prompt version on its outcome.
    */
-  async runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<TaskOutcome>): Promise<TaskOutcome> {
+  async runTask(task: TaskRecord, trace: TraceCarrier, run: () => Promise<RunOutcome>): Promise<RunOutcome> {
     const model = this.options.modelName;
     const dims = { [DIMENSIONS.model]: model };
     const props = { taskId: task.taskId, ...(this.options.workerId !== undefined ? { workerId: this.options.workerId } : {}) };
@@ -125,6 +125,8 @@ export class AgentTelemetry implements TaskRunObserver {
           ...(cost !== undefined ? { [OPENCLAW.costUsd]: cost } : {}),
         });
         if (outcome.status === 'FAILED') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.fields.error?.message ?? 'failed' });
+        // A task suspended for an approval has not finished: its completion is counted by the run that finishes it.
+        if (outcome.status === 'WAITING_APPROVAL') return { ...outcome, fields: { ...outcome.fields, promptVersion: this.options.promptVersion } };
         // Zeros as well as ones, so the Average of TasksSucceeded is the completion rate.
         this.metrics.emit(
           [

@@ -2,7 +2,8 @@ import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentCl
 import { cancellationCodes, isConditionalCheckFailed, isRetryableCancellation } from '../shared/dynamo-conditions';
 import type { DynamoStoreOptions } from '../shared/dynamo-store';
 import { FencedError } from '../shared/errors';
-import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type StepKind, type StepRecord, type TaskRecord } from '../shared/task-model';
+import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type PendingApproval, type StepKind, type StepRecord, type TaskRecord, type TerminalStatus } from '../shared/task-model';
+import { approvalEntryPut } from '../shared/approvals';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from '../shared/task-retention';
 import { terminalUpdate } from '../shared/terminal-update';
 import type { LeaseHandle } from './lease';
@@ -40,9 +41,19 @@ export interface ToolIntent {
 
 /** Terminal fields a worker writes when it finishes a task under its lease. */
 export interface TaskOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+  readonly status: TerminalStatus;
   readonly fields: Partial<TaskRecord>;
 }
+
+/** The task stopped at a `requires_approval` tool call: it waits, without a worker, for a person's decision. */
+export interface WaitingOutcome {
+  readonly status: 'WAITING_APPROVAL';
+  readonly fields: Partial<TaskRecord>;
+  readonly pendingApproval: PendingApproval;
+}
+
+/** How one run of the agent loop ended: finished, or suspended for an approval. */
+export type RunOutcome = TaskOutcome | WaitingOutcome;
 
 /**
  * The append-only step log, fenced: every append is one transaction of "this slot is empty" and
@@ -202,7 +213,20 @@ export class CheckpointLog {
   async finishAndRelease(lease: LeaseHandle, outcome: TaskOutcome): Promise<void> {
     const now = this.now();
     const update = terminalUpdate(outcome.status, outcome.fields, new Date(now).toISOString(), taskExpiry(now, this.retentionDays));
-    const release = {
+    const release = this.release(lease, now);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({ TransactItems: [release, { Update: { TableName: this.tableName, Key: { pk: taskPk(lease.taskId), sk: META_SK }, ...update } }] }),
+      );
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      throw new FencedError(`Result of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`, { taskId: lease.taskId, fence: lease.fence, status: outcome.status }, { cause: err });
+    }
+  }
+
+  /** The lock's conditional release (owner, fence, unexpired), as one item of a transaction. */
+  private release(lease: LeaseHandle, now: number) {
+    return {
       Update: {
         TableName: this.tableName,
         Key: { pk: taskPk(lease.taskId), sk: LOCK_SK },
@@ -213,13 +237,43 @@ export class CheckpointLog {
         ExpressionAttributeValues: { ':me': lease.owner, ':fence': lease.fence, ':now': now, ':zero': 0 },
       },
     };
+  }
+
+  /**
+   * Suspend the task for a person's approval, in one transaction: the lease is released (fenced
+   * like every write), the row moves RUNNING -> WAITING_APPROVAL with `pendingApproval` unless it
+   * was asked to stop (CancelRequestedError), and the approval's registry entry is written for the
+   * expiry sweep (shared/approvals.ts). The tool_use itself is already checkpointed (its LLM step).
+   */
+  async suspendForApproval(lease: LeaseHandle, task: Pick<TaskRecord, 'taskId' | 'priority' | 'agentVersion'>, outcome: WaitingOutcome): Promise<void> {
+    const now = this.now();
+    const sets = ['#s = :waiting', 'pendingApproval = :p', 'updatedAt = :at'];
+    const names: Record<string, string> = { '#s': 'status' };
+    const values: Record<string, unknown> = { ':waiting': 'WAITING_APPROVAL', ':running': 'RUNNING', ':p': outcome.pendingApproval, ':at': new Date(now).toISOString(), ':yes': true };
+    for (const [k, v] of Object.entries(outcome.fields)) {
+      if (v === undefined || k === 'status' || k === 'taskId' || k === 'pendingApproval') continue;
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    const row = {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: taskPk(lease.taskId), sk: META_SK },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: '#s = :running AND (attribute_not_exists(cancelRequested) OR cancelRequested <> :yes)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    };
+    const entry = approvalEntryPut(this.tableName, task, outcome.pendingApproval, this.retentionDays);
     try {
-      await this.client.send(
-        new TransactWriteCommand({ TransactItems: [release, { Update: { TableName: this.tableName, Key: { pk: taskPk(lease.taskId), sk: META_SK }, ...update } }] }),
-      );
+      await this.client.send(new TransactWriteCommand({ TransactItems: [this.release(lease, now), row, entry] }));
     } catch (err) {
+      const codes = cancellationCodes(err);
+      if (codes[1] === 'ConditionalCheckFailed' && codes[0] !== 'ConditionalCheckFailed') throw new CancelRequestedError(lease.taskId);
       if (!isConditionalCheckFailed(err)) throw err;
-      throw new FencedError(`Result of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`, { taskId: lease.taskId, fence: lease.fence, status: outcome.status }, { cause: err });
+      throw new FencedError(`Approval request of task ${lease.taskId} rejected: lease lost (fence ${lease.fence}) or already written`, { taskId: lease.taskId, fence: lease.fence }, { cause: err });
     }
   }
 

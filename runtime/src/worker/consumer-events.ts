@@ -13,6 +13,8 @@ export interface ConsumerEvents {
   message_received: [{ messageId: string; queueUrl: string; receiveCount: number }];
   task_started: [{ taskId: string; fence: number; receiveCount: number; resumedFromStep: boolean }];
   task_finished: [{ taskId: string; status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED'; durationMs: number }];
+  /** The task stopped at a `requires_approval` call: lease released, message deleted, waiting for a person. */
+  task_waiting_approval: [{ taskId: string; approvalId: string }];
   task_duplicate: [{ taskId: string }];
   /** `requeued`: a fresh copy replaced the message (its receive count starts over). */
   task_handed_back: [{ taskId: string; reason: HandBackReason; requeued: boolean; delaySeconds: number }];

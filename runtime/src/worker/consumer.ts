@@ -4,13 +4,13 @@ import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
-import { traceCarrierOf } from '../shared/task-message';
+import { parseTaskMessage, traceCarrierOf } from '../shared/task-message';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import type { TaskStore } from '../shared/task-store';
 import type { AgentLoop } from './agent-loop';
-import type { CheckpointLog, TaskOutcome } from './checkpoint-log';
+import type { CheckpointLog, RunOutcome, TaskOutcome } from './checkpoint-log';
 import { CircuitProbe } from './circuit-probe';
-import { dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
+import { dispatchApprovalWebhook, dispatchCompletionWebhook, type TaskNotifier } from './completion-webhook';
 import { ConsumerEmitter } from './consumer-events';
 import { HandBacks, weatherHandBacks } from './hand-back';
 import type { HealthSnapshot, SlotProgress } from './health';
@@ -237,14 +237,12 @@ export class Consumer {
 
   private async handle(received: Received, slot: number): Promise<void> {
     const { message, receiveCount } = received;
-    let body: TaskMessage;
-    try {
-      body = JSON.parse(message.Body ?? '') as TaskMessage;
-      if (typeof body.taskId !== 'string' || body.taskId.length === 0) throw new Error('missing taskId');
-    } catch (err) {
+    const body = parseTaskMessage(message.Body);
+    if (body === undefined) {
       // A malformed message can never succeed: let it reach the DLQ quickly by not deleting it.
-      this.o.logger.error('message.malformed', { messageId: message.MessageId, error: errorMessage(err) });
-      this.events.emit('consumer_error', { error: asError(err), ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
+      const err = new Error('malformed task message: the body must be JSON with a non-empty string taskId');
+      this.o.logger.error('message.malformed', { messageId: message.MessageId, error: err.message });
+      this.events.emit('consumer_error', { error: err, ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
       await this.messages.setVisibility(received, 1).catch(() => undefined);
       return;
     }
@@ -310,7 +308,7 @@ export class Consumer {
     this.slots[slot] = { state: 'busy', taskId, renewedAt: heartbeat.lastRenewedAt };
 
     try {
-      let outcome: TaskOutcome;
+      let outcome: RunOutcome;
       try {
         outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
           this.o.loop.run({
@@ -329,10 +327,25 @@ export class Consumer {
       // The result and the lease's release are one transaction; afterwards the slot counts as
       // settling (the idle-stall limit covers the webhook's bounded retries).
       await heartbeat.stop();
-      await this.o.log.finishAndRelease(heartbeat.lease, outcome);
+      if (outcome.status === 'WAITING_APPROVAL') {
+        // Suspended: the lease is released and the message deleted, so no worker and no visibility
+        // is held while a person decides; the decision (or the expiry sweep) queues the task again.
+        try {
+          await this.o.log.suspendForApproval(heartbeat.lease, task, outcome);
+        } catch (err) {
+          if (!(err instanceof CancelRequestedError)) throw err;
+          outcome = await this.cancelledOutcome(task);
+        }
+      }
+      if (outcome.status !== 'WAITING_APPROVAL') await this.o.log.finishAndRelease(heartbeat.lease, outcome);
       this.slots[slot] = { state: 'idle', tickAt: Date.now() };
-      logger.info('task.finished', { status: outcome.status });
-      this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
+      if (outcome.status === 'WAITING_APPROVAL') {
+        logger.info('task.waiting_approval', { approvalId: outcome.pendingApproval.approvalId, tool: outcome.pendingApproval.tool, expiresAt: outcome.pendingApproval.expiresAt });
+        this.events.emit('task_waiting_approval', { taskId, approvalId: outcome.pendingApproval.approvalId });
+      } else {
+        logger.info('task.finished', { status: outcome.status });
+        this.events.emit('task_finished', { taskId, status: outcome.status, durationMs: Date.now() - started });
+      }
       await this.notify(taskId, logger);
       await this.messages.delete(received);
     } catch (err) {
@@ -394,8 +407,10 @@ export class Consumer {
     return { status: 'CANCELLED', fields: { usage, steps: steps.length, error: { type: 'cancelled', message: 'cancelled by request' } } };
   }
 
-  private notify(taskId: string, logger: Logger): Promise<void> {
-    return dispatchCompletionWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
+  /** The task's webhook for where it stands: finished (completion) or waiting (`approval_requested`); each sent until recorded. */
+  private async notify(taskId: string, logger: Logger): Promise<void> {
+    await dispatchCompletionWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
+    await dispatchApprovalWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
   }
 }
 

@@ -85,6 +85,8 @@ export interface WorkerDeps {
   readonly loopThresholds?: Partial<LoopThresholds>;
   /** Completion webhooks (runtime/src/shared/webhooks.ts). @default undefined (no webhooks sent) */
   readonly notifier?: ConsumerOptions['notifier'];
+  /** How long a person has to decide on a `requires_approval` call (APPROVAL_TIMEOUT_SECONDS). @default 24 h */
+  readonly approvalTimeoutMs?: number;
   /** Backoff of tasks handed back for provider weather. @default { baseMs: 2000, maxMs: 120_000 } */
   readonly weatherBackoff?: ConsumerOptions['weatherBackoff'];
 }
@@ -128,6 +130,7 @@ export function createWorker(deps: WorkerDeps): Consumer {
     ...definedOnly('loopThresholds', deps.loopThresholds),
     ...definedOnly('metrics', deps.metrics),
     ...definedOnly('prices', deps.prices),
+    ...definedOnly('approvalTimeoutMs', deps.approvalTimeoutMs),
   });
   const killSwitch =
     deps.killSwitch === undefined

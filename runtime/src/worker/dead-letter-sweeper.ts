@@ -2,6 +2,7 @@ import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message, ty
 import type { DeadLetterRows } from '../shared/dead-letter-rows';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { parseTaskMessage } from '../shared/task-message';
 import { sleep } from './poll-gate';
 import { ConsumerConfigError } from './worker-errors';
 
@@ -136,7 +137,7 @@ export class DeadLetterSweeper {
 
   private async settle(message: Message, signal: AbortSignal): Promise<{ kind: 'failed'; taskId: string } | { kind: 'terminal' | 'leased' | 'unknown' }> {
     const messageId = message.MessageId ?? '';
-    const taskId = taskIdOf(message.Body);
+    const taskId = parseTaskMessage(message.Body)?.taskId;
     if (taskId === undefined) {
       if (!this.remember(messageId)) this.o.logger.error('dead_letter.malformed', { messageId });
       return { kind: 'unknown' };
@@ -188,14 +189,5 @@ export class DeadLetterSweeper {
     } catch (err) {
       logger.warn('webhook.error', { error: errorMessage(err) });
     }
-  }
-}
-
-function taskIdOf(body: string | undefined): string | undefined {
-  try {
-    const parsed = JSON.parse(body ?? '') as { taskId?: unknown };
-    return typeof parsed.taskId === 'string' && parsed.taskId.length > 0 ? parsed.taskId : undefined;
-  } catch {
-    return undefined;
   }
 }

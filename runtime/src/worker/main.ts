@@ -13,6 +13,7 @@ import { promptDirectories } from '../shared/observability-config';
 import { PromptRegistry } from '../shared/prompt-registry';
 import { createWorker } from './create-worker';
 import { startDeadLetterSweeper } from './dead-letter-wiring';
+import { startApprovalSweeper } from './approval-wiring';
 import { workerHealthHandler } from './health-server';
 import { anthropicModelClient } from './model-client';
 import { builtinTools } from './tools/catalog';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     taskRetentionDays: config.taskRetentionDays,
     tools: builtinTools(config.tools, { dynamo, tableName: config.tasksTable }),
     loopThresholds: config.loopThresholds,
+    approvalTimeoutMs: config.approvals.timeoutMs,
     ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
     leaseMs: d.leaseMs,
     visibilityTimeoutSeconds: d.visibilityTimeoutSeconds,
@@ -81,11 +83,12 @@ async function main(): Promise<void> {
   const health = await listen(workerHealthHandler(consumer), config.port, logger);
   await consumer.start();
   const sweeper = startDeadLetterSweeper({ ...config, maxReceiveCount: d.maxReceiveCount }, { dynamo, sqs, logger, ...definedOnly('notifier', notifier) });
+  const approvalSweeper = startApprovalSweeper(config, { dynamo, sqs, logger, metrics: obs.metrics });
   logger.info('worker.started', { port: health.port, promptVersion: prompts.version, agentVersion: config.agentVersion, model: config.model, concurrency: d.concurrency, killSwitch: d.killSwitchParam !== undefined, protection: d.ecsAgentUri !== undefined });
 
   stopOnSignals(async (signal) => {
     logger.info('worker.draining', { signal, drainTimeoutMs: d.drainTimeoutMs });
-    const [drained] = await Promise.all([consumer.stop(d.drainTimeoutMs), sweeper?.stop()]);
+    const [drained] = await Promise.all([consumer.stop(d.drainTimeoutMs), sweeper?.stop(), approvalSweeper.stop()]);
     await Promise.all(toolSources.map((source) => source.stop()));
     await health.close();
     await obs.shutdown();

@@ -36,7 +36,7 @@ describe('fallback models (real proxy, stub upstream, DynamoDB Local)', () => {
   });
 
   it('GIVEN the primary circuit open WHEN called THEN the fallback tier serves it and says so; a pinned call gets the 503 instead', async () => {
-    await new DynamoBreakerStore(aws.dynamo, aws.resources.gatewayTable).open('claude-opus-5', Date.now() + 60_000, false);
+    await new DynamoBreakerStore({ client: aws.dynamo, tableName: aws.resources.gatewayTable }).open('claude-opus-5', Date.now() + 60_000, false);
     const res = await postMessage(gateway.url, { model: 'claude-opus-5' });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-openclaw-model')).toBe('claude-sonnet-5');
@@ -55,7 +55,7 @@ describe('fallback models (real proxy, stub upstream, DynamoDB Local)', () => {
 
   it('GIVEN the primary lane cannot be admitted before its deadline WHEN called THEN the fallback serves it; pinned, it is refused with 429', async () => {
     // The sonnet bucket full to its brim: a minute of waiting, far past a 0.4 s budget.
-    const store = new DynamoLimitStore(aws.dynamo, aws.resources.gatewayTable);
+    const store = new DynamoLimitStore({ client: aws.dynamo, tableName: aws.resources.gatewayTable });
     const full = Date.now() + WINDOW_MS;
     let written = false;
     for (let i = 0; i < 20 && !written; i += 1) written = await store.write('sonnet', [full, full, full], (await store.read('sonnet')).version);

@@ -52,7 +52,7 @@ describe('rate limits under a minute of 10x overload across two replicas', () =>
 
     // Start with the buckets filled to the normal lane's ceiling (what a long overload leaves), so
     // the minute measures the refill rate and not a stored burst.
-    const store = new DynamoLimitStore(aws.dynamo, aws.resources.gatewayTable);
+    const store = new DynamoLimitStore({ client: aws.dynamo, tableName: aws.resources.gatewayTable });
     const t0 = Date.now();
     const full = t0 + limits.lanes.normal * WINDOW_MS;
     for (const tier of ['sonnet', 'haiku']) {

@@ -150,14 +150,14 @@ describe('gateway calibrates its buckets from the provider headers (DynamoDB Loc
         return headers !== undefined ? { headers } : undefined;
       },
     });
-    store = new DynamoLimitStore(aws.dynamo, aws.resources.gatewayTable);
+    store = new DynamoLimitStore({ client: aws.dynamo, tableName: aws.resources.gatewayTable });
     const gateway = createGateway({
       upstreamUrl: stub.url,
       keys: staticKeyProvider('sk-test-upstream'),
       logger,
       limits,
       limitStore: store,
-      breakerStore: new DynamoBreakerStore(aws.dynamo, aws.resources.gatewayTable),
+      breakerStore: new DynamoBreakerStore({ client: aws.dynamo, tableName: aws.resources.gatewayTable }),
       now,
       random: () => 0,
     });

@@ -1,5 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { randomBytes } from 'node:crypto';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { approvalEntryPut, approvalIdFor } from '../../../runtime/src/shared/approvals';
 import { ApiKeyAuthenticator } from '../../../runtime/src/intake/api-keys';
 import { hashApiKey, type ApiKeyEntry } from '../../../runtime/src/shared/api-keys';
 import { createIntakeHandler, type IntakeOptions } from '../../../runtime/src/intake/app';
@@ -25,8 +27,8 @@ export interface IntakeHarness {
   readonly server: RunningServer;
   readonly url: string;
   readonly store: TaskStore;
-  /** `entitled` carries entitlements (a tool allowlist and budgets); the others carry none. */
-  readonly keys: Record<'standard' | 'vip' | 'slow' | 'other' | 'entitled', TestKey>;
+  /** `entitled` carries entitlements (a tool allowlist and budgets); `approver` may decide approvals; the others carry none. */
+  readonly keys: Record<'standard' | 'vip' | 'slow' | 'other' | 'entitled' | 'approver', TestKey>;
   /** fetch against the intake with a key's bearer token and JSON content type. */
   call(path: string, init?: { method?: string; body?: unknown; key?: TestKey; headers?: Record<string, string> }): Promise<Response>;
   close(): Promise<void>;
@@ -55,6 +57,7 @@ export async function startIntake(
     slow: makeKey('slow', { ratePerMinute: 6 }),
     other: makeKey('other'),
     entitled: makeKey('entitled', { entitlements: ENTITLED }),
+    approver: makeKey('approver', { entitlements: { canApprove: true } }),
   };
   const { wrapSqs, ...rest } = overrides;
   const server = await listen(
@@ -125,4 +128,29 @@ export function failingSendMessage(sqs: SQSClient, failures: { remaining: number
       };
     },
   });
+}
+
+/**
+ * A task row waiting for an approval, as a worker's suspend leaves it (row plus registry entry),
+ * without running a worker. Returns the task and approval IDs.
+ */
+export async function seedWaitingTask(
+  h: Pick<IntakeHarness, 'aws' | 'store'>,
+  options: { submittedBy?: string; expiresInMs?: number; taskId?: string } = {},
+): Promise<{ taskId: string; approvalId: string; expiresAt: string }> {
+  const taskId = options.taskId ?? randomUUID();
+  const now = Date.now();
+  const approvalId = approvalIdFor(`${taskId}/toolu_seed`);
+  const pending = {
+    approvalId,
+    tool: 'publish_announcement',
+    input: { audience: 'everyone', text: 'hello' },
+    requestedAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + (options.expiresInMs ?? 3_600_000)).toISOString(),
+  };
+  const task = { taskId, status: 'WAITING_APPROVAL' as const, priority: 'normal' as const, prompt: 'seeded [approval]', submittedBy: options.submittedBy ?? 'approver', pendingApproval: pending, createdAt: pending.requestedAt, updatedAt: pending.requestedAt };
+  await h.store.create(task);
+  const put = approvalEntryPut(h.aws.resources.tasksTable, task, pending, DEFAULT_TASK_RETENTION_DAYS).Put;
+  await h.aws.dynamo.send(new PutCommand(put));
+  return { taskId, approvalId, expiresAt: pending.expiresAt };
 }

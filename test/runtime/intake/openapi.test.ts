@@ -7,7 +7,7 @@ import { buildOpenApiDocument } from '../../../runtime/src/intake/openapi';
 import { KeyRateLimiter } from '../../../runtime/src/intake/rate-limiter';
 import { canonicalJson, submitTaskSchema } from '../../../runtime/src/intake/task-input';
 import { errorBodySchema, healthSchema, taskAcceptedSchema, taskViewSchema } from '../../../runtime/src/intake/task-view';
-import { failingSendMessage, startIntake, type IntakeHarness } from './harness';
+import { failingSendMessage, seedWaitingTask, startIntake, type IntakeHarness } from './harness';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> }>> };
 
@@ -89,6 +89,29 @@ describe('OpenAPI document', () => {
     'delete /v1/tasks/{taskId} 429': async () => {
       await h.call('/v1/tasks/x', { key: h.keys.slow, method: 'DELETE' });
       return h.call('/v1/tasks/x', { key: h.keys.slow, method: 'DELETE' });
+    },
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 200': async () => {
+      const t = await seedWaitingTask(h);
+      return h.call(`/v1/tasks/${t.taskId}/approvals/${t.approvalId}`, { body: { decision: 'approve' }, key: h.keys.approver });
+    },
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 400': async () => {
+      const t = await seedWaitingTask(h);
+      return h.call(`/v1/tasks/${t.taskId}/approvals/${t.approvalId}`, { body: { decision: 'perhaps' }, key: h.keys.approver });
+    },
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 401': () => fetch(`${h.url}/v1/tasks/x/approvals/apr_000000000000000000000000`, { method: 'POST' }),
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 403': () => h.call('/v1/tasks/x/approvals/apr_000000000000000000000000', { body: { decision: 'approve' } }),
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 404': () => h.call('/v1/tasks/missing/approvals/apr_000000000000000000000000', { body: { decision: 'approve' }, key: h.keys.approver }),
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 409': async () => {
+      const t = await seedWaitingTask(h, { expiresInMs: -1 });
+      return h.call(`/v1/tasks/${t.taskId}/approvals/${t.approvalId}`, { body: { decision: 'approve' }, key: h.keys.approver });
+    },
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 415': async () => {
+      const t = await seedWaitingTask(h);
+      return h.call(`/v1/tasks/${t.taskId}/approvals/${t.approvalId}`, { body: 'decision=approve', key: h.keys.approver, headers: { 'content-type': 'text/plain' } });
+    },
+    'post /v1/tasks/{taskId}/approvals/{approvalId} 429': async () => {
+      await h.call('/v1/tasks/x/approvals/apr_000000000000000000000000', { key: h.keys.slow, body: { decision: 'approve' } });
+      return h.call('/v1/tasks/x/approvals/apr_000000000000000000000000', { key: h.keys.slow, body: { decision: 'approve' } });
     },
     'get /health 200': () => fetch(`${h.url}/health`),
     'get /ready 200': () => fetch(`${h.url}/ready`),

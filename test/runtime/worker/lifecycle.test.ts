@@ -1,3 +1,4 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { KILL_SWITCH } from '../../../runtime/src/shared/kill-switch-contract';
 import { randomUUID } from 'node:crypto';
@@ -184,4 +185,18 @@ describe('worker lifecycle: drain, circuit breaker, kill switch, scale-in protec
     expect(order.slice(0, 5).join('')).toBe('HHHHN');
     expect(order.filter((o) => o === 'H')).toHaveLength(6);
   });
+
+  it('GIVEN a message that names no task WHEN received THEN it is reported as malformed, never deleted, and reaches the DLQ', async () => {
+    const sent = await h.aws.sqs.send(new SendMessageCommand({ QueueUrl: h.aws.resources.queues.normal, MessageBody: '{"task":"no id"}' }));
+    const worker = h.worker();
+    const errors: { error: Error; messageId?: string }[] = [];
+    worker.events.on('consumer_error', (e) => errors.push(e));
+    await worker.start();
+    // Each receive hides it for 1 s only, so maxReceiveCount (5) receives move it to the DLQ quickly.
+    await eventually(async () => ((await h.queueDepth(h.aws.resources.dlqUrl)).visible >= 1 ? true : undefined), 'the malformed message in the DLQ', 30_000);
+    await worker.stop(5000);
+    const mine = errors.filter((e) => e.messageId === sent.MessageId);
+    expect(mine.length).toBeGreaterThanOrEqual(1);
+    expect(mine[0]?.error.message).toMatch(/malformed task message: the body must be JSON with a non-empty string taskId/);
+  }, 40_000);
 });

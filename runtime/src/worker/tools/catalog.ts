@@ -3,6 +3,7 @@ import { DEFAULT_AGENT_TOOLS, type BuiltinToolName } from '../../shared/agent-to
 import type { ToolDefinition } from '../tool-registry';
 import { calculatorTool } from './calculator';
 import { httpFetchTool, type HttpFetchOptions } from './http-fetch';
+import { publishAnnouncementTool } from './publish-announcement';
 import { recordNoteTool } from './record-note';
 
 /** The ports a built-in tool may need; each is injected so tests run the same modules. */
@@ -21,6 +22,7 @@ export const BUILTIN_TOOLS: { readonly [N in BuiltinToolName]: (deps: BuiltinToo
   calculator: () => calculatorTool,
   record_note: (deps) => recordNoteTool({ client: deps.dynamo, tableName: deps.tableName }),
   http_fetch: (deps) => httpFetchTool(deps.httpFetch),
+  publish_announcement: (deps) => publishAnnouncementTool({ client: deps.dynamo, tableName: deps.tableName }),
 };
 
 /** The configured built-in tools (AGENT_TOOLS), in the order given. */

@@ -13,6 +13,7 @@ import { silentLogger } from '../../../../runtime/src/shared/logger';
 import { TOOL_NAME, ToolRegistry, hasSideEffects, type ToolContext } from '../../../../runtime/src/worker/tool-registry';
 import { builtinTools, type BuiltinToolDeps } from '../../../../runtime/src/worker/tools/catalog';
 import { NOTE_SK, notePk } from '../../../../runtime/src/worker/tools/record-note';
+import { ANNOUNCEMENT_SK, announcementPk } from '../../../../runtime/src/worker/tools/publish-announcement';
 import { createTestAws, type TestAws } from '../../../support/aws';
 
 /** What the suite needs to exercise one tool. */
@@ -49,6 +50,15 @@ const FIXTURES: { readonly [N in BuiltinToolName]: Fixture } = {
     // The note is keyed by the idempotency key: however often the tool is invoked, one note exists.
     effects: async (key) => {
       const out = await aws.dynamo.send(new GetCommand({ TableName: deps.tableName, Key: { pk: notePk(key), sk: NOTE_SK }, ConsistentRead: true }));
+      return out.Item?.['text'] === undefined ? 0 : 1;
+    },
+  },
+  publish_announcement: {
+    valid: { audience: 'all customers', text: 'maintenance tonight' },
+    invalid: { audience: 'all customers' },
+    // Keyed by the idempotency key: however often it is invoked, one announcement exists.
+    effects: async (key) => {
+      const out = await aws.dynamo.send(new GetCommand({ TableName: deps.tableName, Key: { pk: announcementPk(key), sk: ANNOUNCEMENT_SK }, ConsistentRead: true }));
       return out.Item?.['text'] === undefined ? 0 : 1;
     },
   },
