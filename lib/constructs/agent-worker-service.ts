@@ -22,7 +22,7 @@ import { mcpEgressRules } from './mcp-egress';
 import type { McpServerConfig } from '../../runtime/src/shared/mcp-servers';
 import type { AgentProfile } from '../../runtime/src/shared/agent-profiles';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadLetters, grantTableReadWrite } from './grants';
+import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadLetters, grantTableReadWrite, TABLE_ACTIONS } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
@@ -202,7 +202,7 @@ export class AgentWorkerService extends Construct {
     });
     const taskRole = task.taskDefinition.taskRole;
     grantConsumeTasks(taskRole, [props.queues.high, props.queues.normal], props.dataKey);
-    grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey);
+    grantTableReadWrite(taskRole, [props.tasksTable], props.dataKey, TABLE_ACTIONS.worker);
     grantReadParameter(taskRole, this.killSwitch);
     grantReadSecret(taskRole, props.webhookSigningSecret);
     for (const server of [...(props.mcpServers ?? []), ...(props.agents ?? []).flatMap((a) => a.mcpServers ?? [])]) {

@@ -25,7 +25,8 @@ function keyUse(key: kms.IKey, service: 'sqs' | 'dynamodb', actions: readonly st
 export function grantSendTasks(grantee: iam.IGrantable, queues: readonly sqs.IQueue[], key: kms.IKey): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
     new iam.PolicyStatement({
-      actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      // GetQueueAttributes: the intake's /ready probe reads the normal lane's ARN.
+      actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
       resources: queues.map((q) => q.queueArn),
     }),
   );
@@ -40,7 +41,7 @@ export function grantSendTasks(grantee: iam.IGrantable, queues: readonly sqs.IQu
 export function grantConsumeTasks(grantee: iam.IGrantable, queues: readonly sqs.IQueue[], key: kms.IKey): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
     new iam.PolicyStatement({
-      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:SendMessage'],
       resources: queues.map((q) => q.queueArn),
     }),
   );
@@ -54,7 +55,7 @@ export function grantConsumeTasks(grantee: iam.IGrantable, queues: readonly sqs.
 export function grantSweepDeadLetters(grantee: iam.IGrantable, queue: sqs.IQueue, key: kms.IKey): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
     new iam.PolicyStatement({
-      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+      actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'],
       resources: [queue.queueArn],
     }),
   );
@@ -62,21 +63,23 @@ export function grantSweepDeadLetters(grantee: iam.IGrantable, queue: sqs.IQueue
 }
 
 /**
- * Item-level reads and conditional writes; TransactWriteItems is authorised per item as
+ * The item-level actions each service's code sends (checked both ways against the recorded calls
+ * by test/contracts/iam-network.test.ts). TransactWriteItems is authorised per item as
  * PutItem/UpdateItem/DeleteItem/ConditionCheckItem, so it needs no action of its own.
  */
-export function grantTableReadWrite(grantee: iam.IGrantable, tables: readonly dynamodb.ITable[], key: kms.IKey): void {
+export const TABLE_ACTIONS = {
+  /** Task rows, idempotency records, shared rate counters; DeleteItem undoes a row whose enqueue failed; DescribeTable is /ready. */
+  intake: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'],
+  /** Leases, the checkpoint log (Query, fenced TransactWriteItems), task rows, tool notes. */
+  worker: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  /** Shared token buckets and circuit state. */
+  gateway: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+} as const;
+
+export function grantTableReadWrite(grantee: iam.IGrantable, tables: readonly dynamodb.ITable[], key: kms.IKey, actions: readonly string[]): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
     new iam.PolicyStatement({
-      actions: [
-        'dynamodb:GetItem',
-        'dynamodb:BatchGetItem',
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:ConditionCheckItem',
-      ],
+      actions: [...actions],
       resources: tables.map((t) => t.tableArn),
     }),
   );
@@ -86,7 +89,7 @@ export function grantTableReadWrite(grantee: iam.IGrantable, tables: readonly dy
 /** Read one secret's value (the runtime fetches it by ARN at start, never from the environment). */
 export function grantReadSecret(grantee: iam.IGrantable, secret: secretsmanager.ISecret): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
-    new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [secret.secretArn] }),
+    new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }),
   );
 }
 

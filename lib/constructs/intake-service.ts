@@ -13,7 +13,7 @@ import { ratio } from './agent-metrics';
 import { bucketRef } from './as-interface';
 import { agentServiceProps, requireTaskRetention, type AgentServiceBaseProps, type TaskDataProps } from './agent-service-props';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantPutMetricData, grantReadSecret, grantSendTasks, grantTableReadWrite } from './grants';
+import { grantPutMetricData, grantReadSecret, grantSendTasks, grantTableReadWrite, TABLE_ACTIONS } from './grants';
 import { QUEUE_DEMAND_INTERVAL_SECONDS, QUEUE_DEMAND_NAMESPACE } from '../../runtime/src/shared/queue-demand-contract';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
 
@@ -217,7 +217,7 @@ export class IntakeService extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the OpenClaw namespace by the cloudwatch:namespace condition.',
     });
-    grantTableReadWrite(task.taskDefinition.taskRole, [props.tasksTable], props.dataKey);
+    grantTableReadWrite(task.taskDefinition.taskRole, [props.tasksTable], props.dataKey, TABLE_ACTIONS.intake);
     grantReadSecret(task.taskDefinition.taskRole, props.apiKeysSecret);
 
     this.service = new ecs.FargateService(this, 'Service', {

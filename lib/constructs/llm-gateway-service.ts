@@ -12,7 +12,7 @@ import { requireProp } from '../errors';
 import { ratio } from './agent-metrics';
 import { agentServiceProps, type AgentServiceBaseProps } from './agent-service-props';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantReadSecret, grantTableReadWrite } from './grants';
+import { grantReadSecret, grantTableReadWrite, TABLE_ACTIONS } from './grants';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
 
 export interface LlmGatewayServiceProps extends AgentServiceBaseProps {
@@ -125,7 +125,7 @@ export class LlmGatewayService extends Construct {
         ...(props.spendCeilingUsdPerHour === undefined ? {} : { [ENV.gatewaySpendUsdPerHour]: String(props.spendCeilingUsdPerHour) }),
       },
     });
-    grantTableReadWrite(task.taskDefinition.taskRole, [props.gatewayTable], props.dataKey);
+    grantTableReadWrite(task.taskDefinition.taskRole, [props.gatewayTable], props.dataKey, TABLE_ACTIONS.gateway);
     grantReadSecret(task.taskDefinition.taskRole, props.anthropicSecret);
 
     const alarmName = `${props.alarmNamePrefix}-gateway-5xx`;

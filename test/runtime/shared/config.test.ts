@@ -84,3 +84,19 @@ describe('queue URLs from the SQS emulator', () => {
     expect(() => loadIntakeConfig({ ...base, QUEUE_URL_HIGH: 'high-queue', INTAKE_API_KEYS: '[]' })).toThrow(/QUEUE_URL_HIGH="high-queue"/);
   });
 });
+
+describe('local-only and test-only variables', () => {
+  it('GIVEN CALLBACK_HTTP_HOSTS WHEN the stage is local THEN both services take the list; on a deployed stage they refuse it naming the fix', () => {
+    const worker = { ...base, GATEWAY_URL: 'http://gateway:8090', CALLBACK_HTTP_HOSTS: '127.0.0.1,localhost' };
+    expect(loadWorkerConfig(worker).callbackHttpHosts).toEqual(['127.0.0.1', 'localhost']);
+    expect(loadIntakeConfig({ ...base, INTAKE_API_KEYS: '[]', CALLBACK_HTTP_HOSTS: '127.0.0.1' }).callbackHttpHosts).toEqual(['127.0.0.1']);
+    expect(() => loadWorkerConfig({ ...worker, STAGE: 'prod' })).toThrow(/CALLBACK_HTTP_HOSTS="127.0.0.1,localhost" is for local runs only \(STAGE=local\); unset it/);
+    expect(() => loadIntakeConfig({ ...base, INTAKE_API_KEYS: '[]', CALLBACK_HTTP_HOSTS: '127.0.0.1', STAGE: 'staging' })).toThrow(/local runs only/);
+    expect(loadWorkerConfig({ ...base, GATEWAY_URL: 'http://gateway:8090' }).callbackHttpHosts).toEqual([]);
+  });
+
+  it('GIVEN CALL_RECORD_FILE THEN it is carried as the recording target; unset, recording is off', () => {
+    expect(loadGatewayConfig({ TASKS_TABLE: 'tasks', CALL_RECORD_FILE: '/tmp/calls.jsonl' }).callRecordFile).toBe('/tmp/calls.jsonl');
+    expect(loadGatewayConfig({ TASKS_TABLE: 'tasks' })).not.toHaveProperty('callRecordFile');
+  });
+});
