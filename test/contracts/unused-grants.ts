@@ -33,4 +33,15 @@ export const UNUSED_GRANT_ALLOWLIST: readonly UnusedGrantAllowance[] = [
     reason: 'Re-queues a task: the approval sweep when an approval expires, and a hand-back longer than SQS allows a message to stay hidden (the message is replaced). Covered by the approval and hand-back tests, not by this workload.',
   },
   { service: 'worker', action: 'kms:GenerateDataKey', when: '"sqs.', reason: 'The SendMessage above, on the KMS-encrypted lanes.' },
+  {
+    service: 'worker',
+    action: 'sqs:ChangeMessageVisibility',
+    resource: 'QueuesHigh',
+    reason: 'The heartbeat extends a long task\'s visibility and a failed task is backed off; the workload\'s tasks finish inside one visibility window. Covered by test/runtime/worker (heartbeat, lifecycle).',
+  },
+  {
+    service: 'intake',
+    action: 'cloudwatch:PutMetricData',
+    reason: 'The queue-demand publisher (QUEUE_DEMAND_INTERVAL_MS, set only by the template): CloudWatch has no emulator here; covered by test/runtime/shared/queue-demand.test.ts.',
+  },
 ];
