@@ -58,7 +58,7 @@ function setup(stage: 'staging' | 'prod') {
       out[Name] =
         typeof Value === 'string'
           ? Value
-          : Name.endsWith('QUEUE_URL') || Name.includes('QUEUE_URL_')
+          : Name.endsWith('QUEUE_URL') || Name.endsWith('QUEUE_URLS') || Name.includes('QUEUE_URL_')
             ? `https://sqs.us-east-1.amazonaws.com/111111111111/${Name.toLowerCase()}`
             : Name.endsWith('_ARN')
               ? `arn:aws:secretsmanager:us-east-1:111111111111:secret:${Name.toLowerCase()}`
