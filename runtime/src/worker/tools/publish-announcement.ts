@@ -1,7 +1,7 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { FencedError, isConditionalCheckFailed } from '../../shared/errors';
 import { defineTool, type ToolDefinition } from '../tool-registry';
+import { readFencedItem, writeFencedItem } from './fenced-item';
 
 const input = z
   .object({
@@ -31,44 +31,22 @@ export const ANNOUNCEMENT_SK = 'PUBLISHED';
  */
 export function publishAnnouncementTool(options: PublishAnnouncementOptions): ToolDefinition {
   const now = options.now ?? (() => new Date());
-  const key = (idempotencyKey: string) => ({ pk: announcementPk(idempotencyKey), sk: ANNOUNCEMENT_SK });
+  const item = { client: options.client, tableName: options.tableName, key: (k: string) => ({ pk: announcementPk(k), sk: ANNOUNCEMENT_SK }) };
   return defineTool({
     name: 'publish_announcement',
     description: 'Publish an announcement to an audience. Irreversible side effect: a person must approve each call before it runs.',
     input,
     risk: 'requires_approval',
     async run({ audience, text }, ctx) {
-      let out;
-      try {
-        out = await options.client.send(
-          new UpdateCommand({
-            TableName: options.tableName,
-            Key: key(ctx.idempotencyKey),
-            UpdateExpression:
-              'SET audience = if_not_exists(audience, :audience), #text = if_not_exists(#text, :text), taskId = :task, fence = :fence, publishedAt = if_not_exists(publishedAt, :now) ADD invocations :one',
-            ConditionExpression: 'attribute_not_exists(fence) OR fence <= :fence',
-            ExpressionAttributeNames: { '#text': 'text' },
-            ExpressionAttributeValues: { ':audience': audience, ':text': text, ':task': ctx.taskId, ':fence': ctx.fence, ':now': now().toISOString(), ':one': 1 },
-            ReturnValues: 'UPDATED_NEW',
-          }),
-          { abortSignal: ctx.signal },
-        );
-      } catch (err) {
-        if (!isConditionalCheckFailed(err)) throw err;
-        throw new FencedError(`publish_announcement ${ctx.idempotencyKey}: fence ${ctx.fence} is older than the announcement's; a newer lease owner handled this call`, {
-          taskId: ctx.taskId,
-          fence: ctx.fence,
-        });
-      }
-      const invocations = Number(out.Attributes?.['invocations'] ?? 1);
+      const invocations = await writeFencedItem(item, 'publish_announcement', { audience, text, publishedAt: now().toISOString() }, ctx);
       return { content: invocations > 1 ? `announcement already published (${ctx.idempotencyKey})` : `announcement published to ${audience} (${ctx.idempotencyKey})` };
     },
     idempotency: {
       onInterrupted: 'reconcile',
       async reconcile(idempotencyKey, ctx) {
-        const out = await options.client.send(new GetCommand({ TableName: options.tableName, Key: key(idempotencyKey), ConsistentRead: true }), { abortSignal: ctx.signal });
-        if (out.Item === undefined) return { performed: false };
-        return { performed: true, result: { content: `announcement published to ${String(out.Item['audience'])} (${idempotencyKey})` } };
+        const found = await readFencedItem(item, idempotencyKey, ctx);
+        if (found === undefined) return { performed: false };
+        return { performed: true, result: { content: `announcement published to ${String(found['audience'])} (${idempotencyKey})` } };
       },
     },
   });

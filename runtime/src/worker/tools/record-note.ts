@@ -1,7 +1,7 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { FencedError, isConditionalCheckFailed } from '../../shared/errors';
 import { defineTool, type ToolDefinition } from '../tool-registry';
+import { readFencedItem, writeFencedItem } from './fenced-item';
 
 const input = z.object({ text: z.string().min(1).max(10_000).describe('The note, at most 10000 characters') }).strict();
 
@@ -27,46 +27,20 @@ export const NOTE_SK = 'INVOCATIONS';
  */
 export function recordNoteTool(options: RecordNoteOptions): ToolDefinition {
   const now = options.now ?? (() => new Date());
-  const key = (idempotencyKey: string) => ({ pk: notePk(idempotencyKey), sk: NOTE_SK });
+  const item = { client: options.client, tableName: options.tableName, key: (k: string) => ({ pk: notePk(k), sk: NOTE_SK }) };
   return defineTool({
     name: 'record_note',
     description: 'Persist a short note. Side effect: the note is stored once per call.',
     input,
     risk: 'side_effecting',
     async run({ text }, ctx) {
-      let out;
-      try {
-        out = await options.client.send(
-          new UpdateCommand({
-            TableName: options.tableName,
-            Key: key(ctx.idempotencyKey),
-            UpdateExpression:
-              'SET #text = if_not_exists(#text, :text), taskId = :task, fence = :fence, createdAt = if_not_exists(createdAt, :now) ADD invocations :one',
-            ConditionExpression: 'attribute_not_exists(fence) OR fence <= :fence',
-            ExpressionAttributeNames: { '#text': 'text' },
-            ExpressionAttributeValues: { ':text': text, ':task': ctx.taskId, ':fence': ctx.fence, ':now': now().toISOString(), ':one': 1 },
-            ReturnValues: 'UPDATED_NEW',
-          }),
-          { abortSignal: ctx.signal },
-        );
-      } catch (err) {
-        if (!isConditionalCheckFailed(err)) throw err;
-        throw new FencedError(`record_note ${ctx.idempotencyKey}: fence ${ctx.fence} is older than the note's; a newer lease owner handled this call`, {
-          taskId: ctx.taskId,
-          fence: ctx.fence,
-        });
-      }
-      const invocations = Number(out.Attributes?.['invocations'] ?? 1);
+      const invocations = await writeFencedItem(item, 'record_note', { text, createdAt: now().toISOString() }, ctx);
       return { content: invocations > 1 ? `note already stored (${ctx.idempotencyKey})` : `note stored (${ctx.idempotencyKey})` };
     },
     idempotency: {
       onInterrupted: 'reconcile',
       async reconcile(idempotencyKey, ctx) {
-        const out = await options.client.send(
-          new GetCommand({ TableName: options.tableName, Key: key(idempotencyKey), ConsistentRead: true }),
-          { abortSignal: ctx.signal },
-        );
-        if (out.Item === undefined) return { performed: false };
+        if ((await readFencedItem(item, idempotencyKey, ctx)) === undefined) return { performed: false };
         return { performed: true, result: { content: `note stored (${idempotencyKey})` } };
       },
     },
