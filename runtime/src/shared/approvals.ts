@@ -1,9 +1,9 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DeleteCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import type { AgentVersion } from './agent-version';
 import { cancellationCodes, isConditionalCheckFailed } from './dynamo-conditions';
-import type { DynamoStoreOptions } from './dynamo-store';
+import { queryPartition, type DynamoStoreOptions } from './dynamo-store';
 import { taskTraceContext } from './spans';
 import { traceMessageAttributes } from './task-message';
 import { TaskStore } from './task-store';
@@ -180,32 +180,16 @@ export class ApprovalStore {
 
   /** Every registry entry of a pool (waiting, or decided and not yet forgotten), oldest expiry first. */
   async entries(pool: AgentVersion): Promise<ApprovalEntry[]> {
-    const found: ApprovalEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': approvalsPk(pool) },
-          ConsistentRead: true,
-          ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        found.push({
-          pool,
-          taskId: String(item['taskId']),
-          approvalId: String(item['approvalId']),
-          priority: item['priority'] === 'high' ? 'high' : 'normal',
-          requestedAt: String(item['requestedAt']),
-          expiresAt: String(item['expiresAt']),
-          ...(typeof item['decidedAt'] === 'string' ? { decidedAt: item['decidedAt'] } : {}),
-        });
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return found;
+    const items = await queryPartition({ client: this.client, tableName: this.tableName }, approvalsPk(pool));
+    return items.map((item) => ({
+      pool,
+      taskId: String(item['taskId']),
+      approvalId: String(item['approvalId']),
+      priority: item['priority'] === 'high' ? 'high' : 'normal',
+      requestedAt: String(item['requestedAt']),
+      expiresAt: String(item['expiresAt']),
+      ...(typeof item['decidedAt'] === 'string' ? { decidedAt: item['decidedAt'] } : {}),
+    }));
   }
 
   /**

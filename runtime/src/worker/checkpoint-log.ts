@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cancellationCodes, isConditionalCheckFailed, isRetryableCancellation } from '../shared/dynamo-conditions';
-import type { DynamoStoreOptions } from '../shared/dynamo-store';
+import { queryPartition, type DynamoStoreOptions } from '../shared/dynamo-store';
 import { FencedError } from '../shared/errors';
 import { LOCK_SK, META_SK, STEP_PREFIX, stepSk, taskPk, type PendingApproval, type StepKind, type StepRecord, type TaskRecord, type TerminalStatus } from '../shared/task-model';
 import { approvalEntryPut } from '../shared/approvals';
@@ -139,26 +139,13 @@ export class CheckpointLog {
     let lock: Record<string, unknown> | undefined;
     const steps: StepRecord[] = [];
     const intents = new Map<number, ToolIntent>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': taskPk(taskId) },
-          ConsistentRead: true,
-          ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const sk = String(item['sk']);
-        if (sk === META_SK) row = item;
-        else if (sk === LOCK_SK) lock = item;
-        else if (sk.startsWith(STEP_PREFIX)) steps.push(stepFrom(taskId, item));
-        else if (sk.startsWith(INTENT_PREFIX)) intents.set(Number(sk.slice(INTENT_PREFIX.length)), intentFrom(item));
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    for (const item of await queryPartition({ client: this.client, tableName: this.tableName }, taskPk(taskId))) {
+      const sk = String(item['sk']);
+      if (sk === META_SK) row = item;
+      else if (sk === LOCK_SK) lock = item;
+      else if (sk.startsWith(STEP_PREFIX)) steps.push(stepFrom(taskId, item));
+      else if (sk.startsWith(INTENT_PREFIX)) intents.set(Number(sk.slice(INTENT_PREFIX.length)), intentFrom(item));
+    }
     return { ...(row !== undefined ? { row } : {}), ...(lock !== undefined ? { lock } : {}), steps, intents };
   }
   private leaseCheck(lease: LeaseHandle) {
