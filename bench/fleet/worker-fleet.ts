@@ -47,6 +47,8 @@ export interface WorkerFleetResult {
   /** The minimum the design needs per step (see minimumCallsPerTask). */
   readonly minimumCallsPerStep: number;
   readonly callsByCommand: Readonly<Record<string, number>>;
+  /** Mean wall time of one call per command (ms); a ReceiveMessage that long-polled an empty queue counts its wait. */
+  readonly meanMsByCommand: Readonly<Record<string, number>>;
   /** Mean time one storage call took, as the worker saw it (ms). */
   readonly meanStorageCallMs: number;
   /** Time a task spent waiting on storage, summed over its calls (ms); excludes empty long polls only approximately. */
@@ -138,6 +140,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
     }
     const elapsedMs = performance.now() - started;
     const callsByCommand = counter.snapshot();
+    const meanMsByCommand = counter.meanMs();
     const storageMs = counter.totalMs();
     await Promise.all(workers.map((w) => w.stop(5000)));
     const store = new TaskStore({ client: admin, tableName: resources.tasksTable });
@@ -163,6 +166,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       storageCallsPerStep: storageCalls / (taskCount * stepsPerTask),
       minimumCallsPerStep: minimumCallsPerTask(stepsPerTask) / stepsPerTask,
       callsByCommand,
+      meanMsByCommand,
       meanStorageCallMs: storageMs / storageCalls,
       storageMsPerTask: storageMs / taskCount,
     };
