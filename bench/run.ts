@@ -43,7 +43,7 @@ function fleetRows(r: WorkerFleetResult): BenchRow[] {
       measured: `${fmt(r.tasksPerSecond)} tasks/s`,
       baseline: `ideal ${fmt(r.idealTasksPerSecond)} tasks/s`,
       ratio: `${fmt(r.efficiency * 100, 0)}% efficiency`,
-      note: `storage ${fmt(r.storageMsPerTask, 0)} ms/task, ${fmt(r.meanStorageCallMs, 1)} ms/call`,
+      note: `per task ${fmt(r.phases.cycleMs, 0)} ms of one worker, ${fmt(r.phases.overheadMs, 0)} ms not the model (claim + load ${fmt(r.phases.claimAndLoadMs, 0)} ms, run beyond the model ${fmt(r.phases.runOverheadMs, 0)} ms); storage ${fmt(r.meanStorageCallMs, 1)} ms/call`,
     },
     {
       bench: `storage round-trips per step (${r.stepsPerTask} steps/task)`,

@@ -53,6 +53,20 @@ export interface WorkerFleetResult {
   readonly meanStorageCallMs: number;
   /** Time a task spent waiting on storage, summed over its calls (ms); excludes empty long polls only approximately. */
   readonly storageMsPerTask: number;
+  /** Where a worker's time per task went (means, ms), to explain the efficiency figure. */
+  readonly phases: FleetPhases;
+}
+
+/** Means per task (ms) from the consumers' events. */
+export interface FleetPhases {
+  /** elapsed × workers ÷ tasks: one worker's time per task. */
+  readonly cycleMs: number;
+  /** cycleMs − LLM calls × latency: everything that is not the model. */
+  readonly overheadMs: number;
+  /** Message received → task started: the lease claim and the partition read. */
+  readonly claimAndLoadMs: number;
+  /** Task started → task finished, less the model's latency: tools, checkpoints awaited on the path, the model's HTTP overhead, the result write. */
+  readonly runOverheadMs: number;
 }
 
 /**
@@ -63,6 +77,9 @@ export interface WorkerFleetResult {
 export function minimumCallsPerTask(steps: number): number {
   return 1 + 1 + 1 + steps + 1 + 1;
 }
+
+const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+const round = (x: number): number => Math.round(x * 10) / 10;
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -131,6 +148,18 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       if (res.status !== 202 || body.taskId === undefined) throw new Error(`intake refused bench task ${i}: HTTP ${res.status} ${JSON.stringify(body)}`);
       taskIds.push(body.taskId);
     }
+    const claimAndLoad: number[] = [];
+    const runs: number[] = [];
+    for (const w of workers) {
+      let receivedAt = 0;
+      const startedAt = new Map<string, number>();
+      w.events.on('message_received', () => (receivedAt = performance.now()));
+      w.events.on('task_started', (e) => {
+        startedAt.set(e.taskId, performance.now());
+        claimAndLoad.push(performance.now() - receivedAt);
+      });
+      w.events.on('task_finished', (e) => runs.push(performance.now() - (startedAt.get(e.taskId) ?? performance.now())));
+    }
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     const started = performance.now();
     await Promise.all(workers.map((w) => w.start()));
@@ -169,6 +198,12 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       meanMsByCommand,
       meanStorageCallMs: storageMs / storageCalls,
       storageMsPerTask: storageMs / taskCount,
+      phases: {
+        cycleMs: round((elapsedMs * workerCount) / taskCount),
+        overheadMs: round((elapsedMs * workerCount) / taskCount - llmCallsPerTask * latency),
+        claimAndLoadMs: round(mean(claimAndLoad)),
+        runOverheadMs: round(mean(runs) - llmCallsPerTask * latency),
+      },
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop(5000)));
