@@ -4,7 +4,7 @@ import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
-import { TASK_ROW_WAIT_MS, parseTaskMessage, traceCarrierOf } from '../shared/task-message';
+import { FIRST_SENT_ATTRIBUTE, TASK_ROW_WAIT_MS, parseTaskMessage, traceCarrierOf } from '../shared/task-message';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import { taskFromItem, type TaskStore } from '../shared/task-store';
 import type { AgentLoop, RunContext } from './agent-loop';
@@ -271,7 +271,13 @@ export class Consumer {
     const taskId = body.taskId;
     const logger = this.o.logger.child({ taskId, receiveCount });
     // The lease and the attempt in one transaction: a receive that cannot take the lease counts no attempt.
-    const claim = await this.o.leases.claim(taskId, this.o.workerId, this.o.store.markRunningUpdate(taskId));
+    // A task's first delivery claims its first lease and reads its partition beside the claim (one
+    // round trip, not two): if the LOCK did not exist the fence is 1 and there are no steps to miss.
+    const firstDelivery = received.receiveCount === 1 && received.message.MessageAttributes?.[FIRST_SENT_ATTRIBUTE] === undefined;
+    const [claim, beside] = await Promise.all([
+      this.o.leases.claim(taskId, this.o.workerId, this.o.store.markRunningUpdate(taskId), { firstLease: firstDelivery }),
+      firstDelivery ? this.o.log.load(taskId) : undefined,
+    ]);
     if (claim.kind === 'leased_elsewhere') {
       // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
       const wait = Math.ceil(Math.max(0, claim.expiresAt - Date.now()) / 1000) + 1;
@@ -288,6 +294,13 @@ export class Consumer {
       await this.notify(taskId, logger);
       await this.messages.delete(received);
       return undefined;
+    }
+    if (claim.firstFence !== undefined && beside !== undefined) {
+      const task = firstRunRow(taskFromItem(beside.row));
+      if (task !== undefined) {
+        const lease: LeaseHandle = { taskId, owner: this.o.workerId, fence: claim.firstFence, expiresAt: claim.expiresAt };
+        return this.runLeased(received, body, task, lease, logger, slot, { steps: [], intents: new Map() }, previous);
+      }
     }
     // One consistent read of the partition: the row as just updated, the lock (for the fence), the steps and intents.
     const partition = await this.o.log.load(taskId);
@@ -489,6 +502,17 @@ export class Consumer {
     await dispatchCompletionWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
     await dispatchApprovalWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
   }
+}
+
+/**
+ * The row of a task whose first lease was just claimed, as the claim left it, from a read that may
+ * have been served before the claim's transaction (or seen only part of it): no attempt counted
+ * yet means the read came first, so apply what `markRunningUpdate` did. Undefined without a row.
+ */
+function firstRunRow(task: TaskRecord | undefined): TaskRecord | undefined {
+  if (task === undefined || (task.attempts ?? 0) >= 1) return task;
+  const now = new Date().toISOString();
+  return { ...task, status: 'RUNNING', attempts: 1, startedAt: task.startedAt ?? now, updatedAt: now };
 }
 
 /** A task that ran to an outcome and is being recorded; `settled` never rejects. */
