@@ -218,7 +218,8 @@ export class Consumer {
    * One slot: receive, run the task, repeat. A task that ran to an outcome settles (result write,
    * webhook, delete) while the slot already receives and starts its next task, so those round trips
    * are not between two tasks' model calls; only one task per slot executes at a time, settles run
-   * one after another in order, and the loop returns only when every settle has ended.
+   * one after another in order, at most one is in flight when the slot receives, and the loop
+   * returns only when every settle has ended.
    */
   private async pollLoop(slot: number): Promise<void> {
     const signal = this.stopController.signal;
@@ -240,7 +241,11 @@ export class Consumer {
         } finally {
           if (ran === undefined) this.taskEnded();
         }
-        if (ran !== undefined) settling = ran.settled;
+        if (ran !== undefined) {
+          // At most one settle in flight per slot: a slow one (webhook retries) holds the next receive.
+          await settling;
+          settling = ran.settled;
+        }
       } catch (err) {
         if (signal.aborted) break;
         this.o.logger.error('consumer.error', { error: errorMessage(err) });
