@@ -67,6 +67,8 @@ export interface FleetPhases {
   readonly claimAndLoadMs: number;
   /** Task started → task finished, less the model's latency: tools, checkpoints awaited on the path, the model's HTTP overhead, the result write. */
   readonly runOverheadMs: number;
+  /** CPU time (user + system) of the bench's own process per task: the 8 workers, and the stub model and intake that share it. */
+  readonly workerProcessCpuMs: number;
 }
 
 /**
@@ -162,12 +164,14 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
     }
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     await Promise.all(workers.map((w) => w.start()));
     while (counter.get('sqs:DeleteMessageCommand') < taskCount) {
       if (Date.now() > deadline) throw new Error(`worker fleet bench: ${counter.get('sqs:DeleteMessageCommand')} of ${taskCount} tasks finished before the timeout`);
       await new Promise((r) => setTimeout(r, 5));
     }
     const elapsedMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     const callsByCommand = counter.snapshot();
     const meanMsByCommand = counter.meanMs();
     const storageMs = counter.totalMs();
@@ -203,6 +207,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
         overheadMs: round((elapsedMs * workerCount) / taskCount - llmCallsPerTask * latency),
         claimAndLoadMs: round(mean(claimAndLoad)),
         runOverheadMs: round(mean(runs) - llmCallsPerTask * latency),
+        workerProcessCpuMs: round((cpu.user + cpu.system) / 1000 / taskCount),
       },
     };
   } finally {
