@@ -14,6 +14,7 @@ import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-reten
 import { createWorker } from '../../runtime/src/worker/create-worker';
 import { anthropicModelClient } from '../../runtime/src/worker/model-client';
 import { CallCounter } from '../support/call-counter';
+import { seededRng } from '../sim/rng';
 
 export interface WorkerFleetBenchOptions {
   readonly dynamoEndpoint: string;
@@ -26,6 +27,13 @@ export interface WorkerFleetBenchOptions {
   readonly toolCalls?: number;
   /** Fixed stub model latency per LLM call (ms). @default 250 */
   readonly modelLatencyMs?: number;
+  /**
+   * Spread of each call's latency around `modelLatencyMs`, as a fraction: each call takes
+   * latency × (1 ± jitter), uniform, from a seeded generator (the mean, and so the ideal, stay the
+   * same). With 0 every call takes exactly the latency and the workers move in lockstep, so their
+   * storage calls arrive at DynamoDB Local in bursts. @default 0
+   */
+  readonly latencyJitter?: number;
   /** Give up after this long (ms). @default 120_000 */
   readonly timeoutMs?: number;
 }
@@ -35,6 +43,7 @@ export interface WorkerFleetResult {
   readonly tasks: number;
   readonly llmCallsPerTask: number;
   readonly modelLatencyMs: number;
+  readonly latencyJitter: number;
   readonly elapsedMs: number;
   readonly tasksPerSecond: number;
   /** workers ÷ (LLM calls per task × latency). */
@@ -108,7 +117,11 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
   counter.attach(workerSqs, 'sqs');
 
   const resources = await provisionLocalResources(rawAdmin, adminSqs, { prefix: `bench-fleet-${randomBytes(4).toString('hex')}` });
-  const stub = await startStubModel({ latencyMs: latency });
+  const jitter = options.latencyJitter ?? 0;
+  const rng = seededRng(16_3);
+  const stub = await startStubModel(
+    jitter > 0 ? { latencyMs: 0, intercept: () => ({ delayMs: Math.round(latency * (1 - jitter + 2 * jitter * rng.next())) }) } : { latencyMs: latency },
+  );
   const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
   const intake = await listen(
     createIntakeHandler({
@@ -191,6 +204,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       tasks: taskCount,
       llmCallsPerTask,
       modelLatencyMs: latency,
+      latencyJitter: jitter,
       elapsedMs,
       tasksPerSecond,
       idealTasksPerSecond,
