@@ -33,6 +33,13 @@ function intakeRows(r: IntakeBenchResult): BenchRow[] {
       ratio: `${fmt(r.ratio.p99)}×`,
       note: `goal ≤ ${r.goal.p99RatioAtMost}×: ${r.goal.met ? 'met' : 'NOT met'}; exactly once: ${r.exactlyOnce.ok ? 'yes' : 'NO'} (${r.accepted} of ${r.total} accepted, ${r.exactlyOnce.messagesInQueue - r.exactlyOnce.orphanMessages} queued, ${r.exactlyOnce.orphanMessages} orphan messages of refused submissions)`,
     },
+    {
+      bench: `${label}: p99 vs the floor (PutItem ‖ SendMessage, no intake)`,
+      measured: `${fmt(r.acceptMs.p99, 1)} ms`,
+      baseline: `floor ${fmt(r.floorMs.p99, 1)} ms (p50 ${fmt(r.floorMs.p50, 1)})`,
+      ratio: `${fmt(r.ratio.p99VsFloor)}×`,
+      note: `the floor alone is ${fmt(r.floorMs.p99 / Math.max(r.sendMessageMs.p99, 0.001))}× bare SendMessage at p99; CPU ms per accept: intake + driver ${fmt(r.cpuMsPer.accept.intake, 2)}, DynamoDB Local ${fmt(r.cpuMsPer.accept.dynamodbLocal, 2)}, fauxqs ${fmt(r.cpuMsPer.accept.fauxqs, 2)} (per floor pair: driver ${fmt(r.cpuMsPer.floor.driver, 2)}, DynamoDB Local ${fmt(r.cpuMsPer.floor.dynamodbLocal, 2)}, fauxqs ${fmt(r.cpuMsPer.floor.fauxqs, 2)})`,
+    },
   ];
 }
 
