@@ -8,13 +8,14 @@ import { cpus, loadavg } from 'node:os';
 import { ApiKeyAuthenticator } from '../../runtime/src/intake/api-keys';
 import { hashApiKey } from '../../runtime/src/shared/api-keys';
 import { INTAKE_MAX_SOCKETS, createIntakeHandler } from '../../runtime/src/intake/app';
-import { createAwsClients } from '../../runtime/src/shared/aws-clients';
+import { createAwsClients, type AwsClients } from '../../runtime/src/shared/aws-clients';
 import { SharedKeyRateLimiter } from '../../runtime/src/intake/shared-rate-limiter';
 import { listen } from '../../runtime/src/shared/http';
 import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE } from '../../runtime/src/shared/task-retention';
 import { silentLogger } from '../../runtime/src/shared/logger';
-import { provisionLocalResources } from '../../tools/local/provision';
-import { benchEmulators } from '../support/emulators';
+import { provisionLocalResources, type LocalResources } from '../../tools/local/provision';
+import { benchEmulators, type BenchEmulators } from '../support/emulators';
+import { startServiceProcess } from '../../tools/local/service-process';
 
 export interface IntakeBenchOptions {
   /** Submissions through the intake (and bare SendMessage calls to compare with). @default 2000 */
@@ -24,6 +25,12 @@ export interface IntakeBenchOptions {
   /** Reuse running emulators; otherwise DynamoDB Local and fauxqs are started and stopped. */
   readonly dynamoEndpoint?: string;
   readonly sqsEndpoint?: string;
+  /**
+   * Run the intake as deployed, its bundled main in its own process (its own event loop, tracing
+   * and EMF on as in the image), rather than its handler on the load driver's event loop.
+   * @default true
+   */
+  readonly ownProcess?: boolean;
 }
 
 export interface LatencySummary {
@@ -37,6 +44,8 @@ export interface LatencySummary {
 export interface IntakeBenchResult {
   readonly total: number;
   readonly concurrency: number;
+  /** Where the intake ran: its own process (as deployed) or on the driver's event loop. */
+  readonly intake: 'own process' | 'driver process';
   /** 1-minute load average and core count at the end of the run: absolute figures mean little on a busy machine. */
   readonly machine: { readonly loadAverage1m: number; readonly cores: number };
   /** HTTP status -> count for the intake submissions. */
@@ -46,8 +55,8 @@ export interface IntakeBenchResult {
   readonly acceptMs: LatencySummary;
   readonly acceptPerSecond: number;
   /**
-   * Accepts per second of CPU time of this process while submitting (intake, its SDK clients and
-   * the load driver share it, so this understates what one core of intake alone accepts).
+   * Accepts per second of the intake's CPU time while submitting: its own process's, or (on the
+   * driver's event loop) this whole process's, which understates what one core of intake accepts.
    */
   readonly acceptsPerCpuSecond: number;
   /** The goal of issue #16: accept p99 at most 2x a bare SendMessage's at the same concurrency. */
@@ -64,10 +73,12 @@ export interface IntakeBenchResult {
   readonly floorMs: LatencySummary;
   /**
    * CPU time (ms) per call or accept, by process, over each phase: who the shared cores went to.
-   * `intake` is this process (intake, its SDK clients and the load driver).
+   * `driver` is this process; on the driver's event loop it includes the intake.
    */
   readonly cpuMsPer: {
-    readonly accept: { readonly intake: number; readonly dynamodbLocal: number; readonly fauxqs: number };
+    /** False when the emulators were given by endpoint (not started here): their CPU is not read. */
+    readonly emulatorsRead: boolean;
+    readonly accept: { readonly intake: number; readonly driver: number; readonly dynamodbLocal: number; readonly fauxqs: number };
     readonly sendMessage: { readonly driver: number; readonly fauxqs: number };
     readonly floor: { readonly driver: number; readonly dynamodbLocal: number; readonly fauxqs: number };
   };
@@ -182,6 +193,49 @@ async function taskRows(dynamo: DynamoDBDocumentClient, tableName: string): Prom
   return ids;
 }
 
+/** The intake under test: where to send, its CPU so far, and how to stop it. */
+interface IntakeUnderTest {
+  readonly port: number;
+  /** CPU ms of the intake's own process so far (0 on the driver's loop: this process's CPU counts it). */
+  cpuMs(): number;
+  close(): Promise<void>;
+}
+
+/** The bundled intake main in its own process, configured as a deployed one is (through its env). */
+async function intakeProcess(emulators: BenchEmulators, resources: LocalResources, token: string): Promise<IntakeUnderTest> {
+  const intake = await startServiceProcess('intake', {
+    LOG_LEVEL: 'warn',
+    TASKS_TABLE: resources.tasksTable,
+    QUEUE_URL_HIGH: resources.queues.high,
+    QUEUE_URL_NORMAL: resources.queues.normal,
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+    INTAKE_API_KEYS: JSON.stringify([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
+  });
+  return { port: Number(new URL(intake.url).port), cpuMs: () => intake.cpuMs(), close: () => intake.stop() };
+}
+
+/** The intake's handler on this process's event loop, with its clients built as main.ts builds them. */
+async function intakeOnThisLoop(intakeAws: AwsClients, resources: LocalResources, token: string): Promise<IntakeUnderTest> {
+  const server = await listen(
+    createIntakeHandler({
+      dynamo: intakeAws.dynamo,
+      sqs: intakeAws.sqs,
+      tableName: resources.tasksTable,
+      queues: resources.queues,
+      auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
+      // The production path: the key's rate is counted in DynamoDB, one UpdateItem per reserved slice.
+      rateLimiter: new SharedKeyRateLimiter({ client: intakeAws.dynamo, tableName: resources.tasksTable, logger: silentLogger }),
+      logger: silentLogger,
+      taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
+    }),
+    0,
+    silentLogger,
+    '127.0.0.1',
+  );
+  return { port: server.port, cpuMs: () => 0, close: () => server.close() };
+}
+
 /**
  * The intake under a burst on loopback against DynamoDB Local and fauxqs: `total` submissions at
  * `concurrency`, then the same number of bare SendMessage calls, alternating in two halves so load
@@ -209,22 +263,10 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     const resources = await provisionLocalResources(rawDynamo, sqs, { prefix });
     const bareQueue = (await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-bare` }))).QueueUrl as string;
     const token = `ocl_${randomBytes(18).toString('base64url')}`;
-    const server = await listen(
-      createIntakeHandler({
-        dynamo: intakeAws.dynamo,
-        sqs: intakeAws.sqs,
-        tableName: resources.tasksTable,
-        queues: resources.queues,
-        auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
-        // The production path: the key's rate is counted in DynamoDB, one UpdateItem per reserved slice.
-        rateLimiter: new SharedKeyRateLimiter({ client: intakeAws.dynamo, tableName: resources.tasksTable, logger: silentLogger }),
-        logger: silentLogger,
-        taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
-      }),
-      0,
-      silentLogger,
-      '127.0.0.1',
-    );
+    const ownProcess = options.ownProcess ?? true;
+    const server = ownProcess
+      ? await intakeProcess(emulators, resources, token)
+      : await intakeOnThisLoop(intakeAws, resources, token);
     const statuses: Record<string, number> = {};
     const acceptMs: number[] = [];
     const sendMs: number[] = [];
@@ -303,26 +345,23 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     for (const k of Object.keys(statuses)) delete statuses[k];
 
     let elapsedMs = 0;
-    let cpuMicros = 0;
     // CPU ms by process over each phase: [this process, DynamoDB Local, fauxqs].
-    const cpuNow = (): [number, number, number] => {
+    // CPU ms by process over each phase: [this process (the driver), DynamoDB Local, fauxqs, the intake's own process].
+    const cpuNow = (): number[] => {
       const own = process.cpuUsage();
-      return [(own.user + own.system) / 1000, processCpuMs(emulators.pids.dynamo), processCpuMs(emulators.pids.sqs)];
+      return [(own.user + own.system) / 1000, processCpuMs(emulators.pids.dynamo), processCpuMs(emulators.pids.sqs), server.cpuMs()];
     };
-    const spent = { accept: [0, 0, 0], send: [0, 0, 0], floor: [0, 0, 0] };
+    const spent = { accept: [0, 0, 0, 0], send: [0, 0, 0, 0], floor: [0, 0, 0, 0] };
     const measure = async (into: number[], phase: () => Promise<void>) => {
       const before = cpuNow();
       await phase();
       const after = cpuNow();
-      for (let k = 0; k < 3; k += 1) into[k] = (into[k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0);
+      for (let k = 0; k < into.length; k += 1) into[k] = (into[k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0);
     };
     const half = Math.floor(total / 2);
     const acceptPhase = async (n: number) => {
       const t0 = performance.now();
-      const cpu0 = process.cpuUsage();
       await measure(spent.accept, () => submitPhase(n));
-      const cpu = process.cpuUsage(cpu0);
-      cpuMicros += cpu.user + cpu.system;
       elapsedMs += performance.now() - t0;
     };
     // The second half runs its phases in the opposite order, so warm-up and drift (the JVM keeps
@@ -359,18 +398,21 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     return {
       total,
       concurrency,
+      intake: ownProcess ? 'own process' : 'driver process',
       machine: { loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100, cores: cpus().length },
       statuses,
       accepted: accepted.length,
       acceptMs: accept,
       acceptPerSecond: Math.round((accepted.length / elapsedMs) * 1000),
-      acceptsPerCpuSecond: Math.round(accepted.length / Math.max(cpuMicros / 1e6, 0.001)),
+      // The intake's CPU: its own process's, or this whole process's when it shares the driver's loop.
+      acceptsPerCpuSecond: Math.round(accepted.length / Math.max((ownProcess ? (spent.accept[3] ?? 0) : (spent.accept[0] ?? 0)) / 1000, 0.001)),
       goal: { p99RatioAtMost: P99_GOAL, met: ratio(accept.p99, bare.p99) <= P99_GOAL },
       sendMessageMs: bare,
       putItemMs: put,
       floorMs: floor,
       cpuMsPer: {
-        accept: { intake: per(spent.accept[0]), dynamodbLocal: per(spent.accept[1]), fauxqs: per(spent.accept[2]) },
+        emulatorsRead: emulators.pids.dynamo !== undefined && emulators.pids.sqs !== undefined,
+        accept: { intake: per(ownProcess ? spent.accept[3] : spent.accept[0]), driver: per(spent.accept[0]), dynamodbLocal: per(spent.accept[1]), fauxqs: per(spent.accept[2]) },
         sendMessage: { driver: per(spent.send[0]), fauxqs: per(spent.send[2]) },
         floor: { driver: per(spent.floor[0]), dynamodbLocal: per(spent.floor[1]), fauxqs: per(spent.floor[2]) },
       },
@@ -406,15 +448,17 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
 export function formatIntakeBench(r: IntakeBenchResult): string {
   const f = (s: LatencySummary) => `p50 ${s.p50} ms, p90 ${s.p90} ms, p99 ${s.p99} ms, max ${s.max} ms`;
   return [
-    `intake burst: ${r.total} submissions at ${r.concurrency} concurrent connections (loopback, DynamoDB Local + fauxqs; load ${r.machine.loadAverage1m} on ${r.machine.cores} cores)`,
+    `intake burst: ${r.total} submissions at ${r.concurrency} concurrent connections (intake in its ${r.intake === 'own process' ? 'own process, as deployed' : "driver's process"}; loopback, DynamoDB Local + fauxqs; load ${r.machine.loadAverage1m} on ${r.machine.cores} cores)`,
     `  statuses           ${JSON.stringify(r.statuses)}`,
-    `  accept latency     ${f(r.acceptMs)}  (${r.acceptPerSecond} accepted/s; ${r.acceptsPerCpuSecond} per CPU-second of the process)`,
+    `  accept latency     ${f(r.acceptMs)}  (${r.acceptPerSecond} accepted/s; ${r.acceptsPerCpuSecond} per CPU-second of the intake)`,
     `  bare SendMessage   ${f(r.sendMessageMs)}`,
     `  bare PutItem       ${f(r.putItemMs)}`,
     `  floor (PutItem ‖ SendMessage, no intake) ${f(r.floorMs)}`,
     `  ratio intake/bare  p50 ${r.ratio.p50}x, p99 ${r.ratio.p99}x (vs SendMessage); p50 ${r.ratio.p50VsPutPlusSend}x vs PutItem + SendMessage; goal p99 <= ${r.goal.p99RatioAtMost}x: ${r.goal.met ? 'met' : 'NOT met'}`,
     `  ratio intake/floor p50 ${r.ratio.p50VsFloor}x, p99 ${r.ratio.p99VsFloor}x (the intake's own share of the accept)`,
-    `  CPU ms per call    accept: intake+driver ${r.cpuMsPer.accept.intake}, DynamoDB Local ${r.cpuMsPer.accept.dynamodbLocal}, fauxqs ${r.cpuMsPer.accept.fauxqs}; bare SendMessage: driver ${r.cpuMsPer.sendMessage.driver}, fauxqs ${r.cpuMsPer.sendMessage.fauxqs}; floor: driver ${r.cpuMsPer.floor.driver}, DynamoDB Local ${r.cpuMsPer.floor.dynamodbLocal}, fauxqs ${r.cpuMsPer.floor.fauxqs}`,
+    r.cpuMsPer.emulatorsRead
+      ? `  CPU ms per call    accept: intake ${r.cpuMsPer.accept.intake}, driver ${r.cpuMsPer.accept.driver}, DynamoDB Local ${r.cpuMsPer.accept.dynamodbLocal}, fauxqs ${r.cpuMsPer.accept.fauxqs}; bare SendMessage: driver ${r.cpuMsPer.sendMessage.driver}, fauxqs ${r.cpuMsPer.sendMessage.fauxqs}; floor: driver ${r.cpuMsPer.floor.driver}, DynamoDB Local ${r.cpuMsPer.floor.dynamodbLocal}, fauxqs ${r.cpuMsPer.floor.fauxqs}`
+      : `  CPU ms per call    accept: intake ${r.cpuMsPer.accept.intake}, driver ${r.cpuMsPer.accept.driver}; bare SendMessage: driver ${r.cpuMsPer.sendMessage.driver}; floor: driver ${r.cpuMsPer.floor.driver} (emulators given by endpoint: their CPU not read)`,
     `  exactly once       ${r.exactlyOnce.ok ? 'OK' : 'FAILED'} ${JSON.stringify(r.exactlyOnce)}`,
   ].join('\n');
 }
