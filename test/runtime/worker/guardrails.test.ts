@@ -175,7 +175,7 @@ describe('per-task budgets in the worker', () => {
   it('GIVEN the same task that spent all but 20 s of that hour waiting for a person to approve WHEN resumed with a 60 s duration budget THEN the wait does not count and it runs to the end', async () => {
     const taskId = randomUUID();
     const anHourAgo = new Date(Date.now() - 3_600_000).toISOString();
-    const decision = { approvalId: 'appr-1', decision: 'approved' as const, decidedBy: 'reviewer', requestedAt: new Date(Date.now() - 3_590_000).toISOString(), decidedAt: new Date(Date.now() - 10_000).toISOString() };
+    const decision = { approvalId: 'appr-1', decision: 'approve' as const, decidedBy: 'reviewer', requestedAt: new Date(Date.now() - 3_590_000).toISOString(), decidedAt: new Date(Date.now() - 10_000).toISOString() };
     await crashedAfter(taskId, `waited ${taskId} [tools:1]`, [{ content: '6' }], { budget: { maxDurationSeconds: 60 }, startedAt: anHourAgo, createdAt: anHourAgo, decisions: [decision] });
     const worker = h.worker();
     await worker.start();
