@@ -17,6 +17,8 @@ export interface SurgeBand {
 
 /** Application Auto Scaling's limit on step adjustments per step scaling policy. */
 export const MAX_STEPS_PER_POLICY = 20;
+/** Application Auto Scaling allows 50 scaling policies per scalable target; one is the service's scale-from-zero. */
+const MAX_POLICIES = 49;
 
 /**
  * Bands of "workers needed" from `from` up to `maxTasks`, each `ratio` wider than the one below,
@@ -287,6 +289,8 @@ export class WorkerDemandScaling extends Construct {
     // above the need) and the one the release moved in leave no two in a row that would act.
     steady('Out', STEADY_OUT_EDGES, STEADY_DATAPOINTS);
     steady('In', STEADY_IN_EDGES, STEADY_DATAPOINTS - 1);
+    const policies = this.node.findAll().filter((c) => c instanceof appscaling.StepScalingAction).length;
+    requireProp(policies <= MAX_POLICIES, 'WorkerDemandScaling', 'maxTasks', props.maxTasks, `it needs ${policies} scaling policies and Application Auto Scaling allows 50 per scalable target (${MAX_POLICIES} left for this construct); use at most 1000`);
   }
 
   /**
