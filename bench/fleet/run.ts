@@ -3,11 +3,12 @@ import { describeIssues } from '../../runtime/src/shared/zod-issues';
 import { benchEmulators } from '../support/emulators';
 import { runWorkerFleetBench } from './worker-fleet';
 
-/** `npx tsx bench/fleet/run.ts [--workers 8] [--tasks 32] [--latency 500] [--json]`: the worker fleet rows alone. */
+/** `npx tsx bench/fleet/run.ts [--workers 8] [--tasks 32] [--latency 500] [--jitter 0] [--json]`: the worker fleet rows alone. */
 const argsSchema = z.object({
   workers: z.coerce.number().int().min(1).max(64).default(8),
   tasks: z.coerce.number().int().min(1).max(10_000).default(32),
   latency: z.coerce.number().int().min(0).max(60_000).default(500),
+  jitter: z.coerce.number().min(0).max(0.9).default(0),
   json: z.boolean().default(false),
 });
 
@@ -19,7 +20,7 @@ function parseArgs(argv: readonly string[]): z.infer<typeof argsSchema> {
     else if (arg.startsWith('--')) raw[arg.slice(2)] = argv[(i += 1)];
   }
   const parsed = argsSchema.strict().safeParse(raw);
-  if (!parsed.success) throw new Error(`Invalid arguments: ${describeIssues(parsed.error)}; usage: npx tsx bench/fleet/run.ts [--workers N] [--tasks N] [--latency MS] [--json]`);
+  if (!parsed.success) throw new Error(`Invalid arguments: ${describeIssues(parsed.error)}; usage: npx tsx bench/fleet/run.ts [--workers N] [--tasks N] [--latency MS] [--jitter FRACTION] [--json]`);
   return parsed.data;
 }
 
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const emulators = await benchEmulators();
   try {
-    const r = await runWorkerFleetBench({ dynamoEndpoint: emulators.dynamoEndpoint, sqsEndpoint: emulators.sqsEndpoint, workers: args.workers, tasks: args.tasks, modelLatencyMs: args.latency });
+    const r = await runWorkerFleetBench({ dynamoEndpoint: emulators.dynamoEndpoint, sqsEndpoint: emulators.sqsEndpoint, workers: args.workers, tasks: args.tasks, modelLatencyMs: args.latency, latencyJitter: args.jitter });
     process.stdout.write(`${JSON.stringify(r, null, args.json ? 2 : undefined)}\n`);
   } finally {
     await emulators.stop();

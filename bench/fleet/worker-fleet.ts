@@ -14,6 +14,7 @@ import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-reten
 import { createWorker } from '../../runtime/src/worker/create-worker';
 import { anthropicModelClient } from '../../runtime/src/worker/model-client';
 import { CallCounter } from '../support/call-counter';
+import { seededRng } from '../sim/rng';
 
 export interface WorkerFleetBenchOptions {
   readonly dynamoEndpoint: string;
@@ -26,6 +27,13 @@ export interface WorkerFleetBenchOptions {
   readonly toolCalls?: number;
   /** Fixed stub model latency per LLM call (ms). @default 250 */
   readonly modelLatencyMs?: number;
+  /**
+   * Spread of each call's latency around `modelLatencyMs`, as a fraction: each call takes
+   * latency × (1 ± jitter), uniform, from a seeded generator (the mean, and so the ideal, stay the
+   * same). With 0 every call takes exactly the latency and the workers move in lockstep, so their
+   * storage calls arrive at DynamoDB Local in bursts. @default 0
+   */
+  readonly latencyJitter?: number;
   /** Give up after this long (ms). @default 120_000 */
   readonly timeoutMs?: number;
 }
@@ -35,6 +43,7 @@ export interface WorkerFleetResult {
   readonly tasks: number;
   readonly llmCallsPerTask: number;
   readonly modelLatencyMs: number;
+  readonly latencyJitter: number;
   readonly elapsedMs: number;
   readonly tasksPerSecond: number;
   /** workers ÷ (LLM calls per task × latency). */
@@ -47,10 +56,28 @@ export interface WorkerFleetResult {
   /** The minimum the design needs per step (see minimumCallsPerTask). */
   readonly minimumCallsPerStep: number;
   readonly callsByCommand: Readonly<Record<string, number>>;
+  /** Mean wall time of one call per command (ms); a ReceiveMessage that long-polled an empty queue counts its wait. */
+  readonly meanMsByCommand: Readonly<Record<string, number>>;
   /** Mean time one storage call took, as the worker saw it (ms). */
   readonly meanStorageCallMs: number;
   /** Time a task spent waiting on storage, summed over its calls (ms); excludes empty long polls only approximately. */
   readonly storageMsPerTask: number;
+  /** Where a worker's time per task went (means, ms), to explain the efficiency figure. */
+  readonly phases: FleetPhases;
+}
+
+/** Means per task (ms) from the consumers' events. */
+export interface FleetPhases {
+  /** elapsed × workers ÷ tasks: one worker's time per task. */
+  readonly cycleMs: number;
+  /** cycleMs − LLM calls × latency: everything that is not the model. */
+  readonly overheadMs: number;
+  /** Message received → task started: the lease claim and the partition read. */
+  readonly claimAndLoadMs: number;
+  /** Task started → task finished, less the model's latency: tools, checkpoints awaited on the path, the model's HTTP overhead, the result write. */
+  readonly runOverheadMs: number;
+  /** CPU time (user + system) of the bench's own process per task: the 8 workers, and the stub model and intake that share it. */
+  readonly workerProcessCpuMs: number;
 }
 
 /**
@@ -61,6 +88,9 @@ export interface WorkerFleetResult {
 export function minimumCallsPerTask(steps: number): number {
   return 1 + 1 + 1 + steps + 1 + 1;
 }
+
+const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+const round = (x: number): number => Math.round(x * 10) / 10;
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -87,7 +117,11 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
   counter.attach(workerSqs, 'sqs');
 
   const resources = await provisionLocalResources(rawAdmin, adminSqs, { prefix: `bench-fleet-${randomBytes(4).toString('hex')}` });
-  const stub = await startStubModel({ latencyMs: latency });
+  const jitter = options.latencyJitter ?? 0;
+  const rng = seededRng(16_3);
+  const stub = await startStubModel(
+    jitter > 0 ? { latencyMs: 0, intercept: () => ({ delayMs: Math.round(latency * (1 - jitter + 2 * jitter * rng.next())) }) } : { latencyMs: latency },
+  );
   const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
   const intake = await listen(
     createIntakeHandler({
@@ -129,15 +163,30 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       if (res.status !== 202 || body.taskId === undefined) throw new Error(`intake refused bench task ${i}: HTTP ${res.status} ${JSON.stringify(body)}`);
       taskIds.push(body.taskId);
     }
+    const claimAndLoad: number[] = [];
+    const runs: number[] = [];
+    for (const w of workers) {
+      let receivedAt = 0;
+      const startedAt = new Map<string, number>();
+      w.events.on('message_received', () => (receivedAt = performance.now()));
+      w.events.on('task_started', (e) => {
+        startedAt.set(e.taskId, performance.now());
+        claimAndLoad.push(performance.now() - receivedAt);
+      });
+      w.events.on('task_finished', (e) => runs.push(performance.now() - (startedAt.get(e.taskId) ?? performance.now())));
+    }
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     await Promise.all(workers.map((w) => w.start()));
     while (counter.get('sqs:DeleteMessageCommand') < taskCount) {
       if (Date.now() > deadline) throw new Error(`worker fleet bench: ${counter.get('sqs:DeleteMessageCommand')} of ${taskCount} tasks finished before the timeout`);
       await new Promise((r) => setTimeout(r, 5));
     }
     const elapsedMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     const callsByCommand = counter.snapshot();
+    const meanMsByCommand = counter.meanMs();
     const storageMs = counter.totalMs();
     await Promise.all(workers.map((w) => w.stop(5000)));
     const store = new TaskStore({ client: admin, tableName: resources.tasksTable });
@@ -155,6 +204,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       tasks: taskCount,
       llmCallsPerTask,
       modelLatencyMs: latency,
+      latencyJitter: jitter,
       elapsedMs,
       tasksPerSecond,
       idealTasksPerSecond,
@@ -163,8 +213,16 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       storageCallsPerStep: storageCalls / (taskCount * stepsPerTask),
       minimumCallsPerStep: minimumCallsPerTask(stepsPerTask) / stepsPerTask,
       callsByCommand,
+      meanMsByCommand,
       meanStorageCallMs: storageMs / storageCalls,
       storageMsPerTask: storageMs / taskCount,
+      phases: {
+        cycleMs: round((elapsedMs * workerCount) / taskCount),
+        overheadMs: round((elapsedMs * workerCount) / taskCount - llmCallsPerTask * latency),
+        claimAndLoadMs: round(mean(claimAndLoad)),
+        runOverheadMs: round(mean(runs) - llmCallsPerTask * latency),
+        workerProcessCpuMs: round((cpu.user + cpu.system) / 1000 / taskCount),
+      },
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop(5000)));

@@ -1,4 +1,4 @@
-import { startGatewayProcess, type GatewayProcess } from '../../tools/local/gateway-process';
+import { startGatewayProcess, type GatewayProcess } from '../../tools/local/service-process';
 
 /** Gateway replicas as deployed: each its own process, sharing DynamoDB (or in-memory state when `table` is unset). */
 export interface GatewayFleet {

@@ -2,18 +2,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { ApiKeyAuthenticator } from '../../runtime/src/intake/api-keys';
 import { hashApiKey } from '../../runtime/src/shared/api-keys';
 import { INTAKE_MAX_SOCKETS, createIntakeHandler } from '../../runtime/src/intake/app';
-import { createAwsClients } from '../../runtime/src/shared/aws-clients';
+import { createAwsClients, type AwsClients } from '../../runtime/src/shared/aws-clients';
 import { SharedKeyRateLimiter } from '../../runtime/src/intake/shared-rate-limiter';
 import { listen } from '../../runtime/src/shared/http';
-import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-retention';
+import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE } from '../../runtime/src/shared/task-retention';
 import { silentLogger } from '../../runtime/src/shared/logger';
-import { provisionLocalResources } from '../../tools/local/provision';
-import { benchEmulators } from '../support/emulators';
+import { provisionLocalResources, type LocalResources } from '../../tools/local/provision';
+import { benchEmulators, type BenchEmulators } from '../support/emulators';
+import { startServiceProcess } from '../../tools/local/service-process';
 
 export interface IntakeBenchOptions {
   /** Submissions through the intake (and bare SendMessage calls to compare with). @default 2000 */
@@ -23,6 +25,12 @@ export interface IntakeBenchOptions {
   /** Reuse running emulators; otherwise DynamoDB Local and fauxqs are started and stopped. */
   readonly dynamoEndpoint?: string;
   readonly sqsEndpoint?: string;
+  /**
+   * Run the intake as deployed, its bundled main in its own process (its own event loop, tracing
+   * and EMF on as in the image), rather than its handler on the load driver's event loop.
+   * @default true
+   */
+  readonly ownProcess?: boolean;
 }
 
 export interface LatencySummary {
@@ -36,6 +44,8 @@ export interface LatencySummary {
 export interface IntakeBenchResult {
   readonly total: number;
   readonly concurrency: number;
+  /** Where the intake ran: its own process (as deployed) or on the driver's event loop. */
+  readonly intake: 'own process' | 'driver process';
   /** 1-minute load average and core count at the end of the run: absolute figures mean little on a busy machine. */
   readonly machine: { readonly loadAverage1m: number; readonly cores: number };
   /** HTTP status -> count for the intake submissions. */
@@ -45,8 +55,8 @@ export interface IntakeBenchResult {
   readonly acceptMs: LatencySummary;
   readonly acceptPerSecond: number;
   /**
-   * Accepts per second of CPU time of this process while submitting (intake, its SDK clients and
-   * the load driver share it, so this understates what one core of intake alone accepts).
+   * Accepts per second of the intake's CPU time while submitting: its own process's, or (on the
+   * driver's event loop) this whole process's, which understates what one core of intake accepts.
    */
   readonly acceptsPerCpuSecond: number;
   /** The goal of issue #16: accept p99 at most 2x a bare SendMessage's at the same concurrency. */
@@ -56,10 +66,27 @@ export interface IntakeBenchResult {
   /** The same number of bare conditional PutItem calls (the task row write), for context. */
   readonly putItemMs: LatencySummary;
   /**
+   * The accept's own two calls with no intake around them: a task-row-sized conditional PutItem and
+   * a SendMessage sent side by side per job, at the same concurrency. What these emulators and the
+   * SDK allow any design that stores and enqueues before answering; accept ÷ floor is the intake's share.
+   */
+  readonly floorMs: LatencySummary;
+  /**
+   * CPU time (ms) per call or accept, by process, over each phase: who the shared cores went to.
+   * `driver` is this process; on the driver's event loop it includes the intake.
+   */
+  readonly cpuMsPer: {
+    /** False when the emulators were given by endpoint (not started here): their CPU is not read. */
+    readonly emulatorsRead: boolean;
+    readonly accept: { readonly intake: number; readonly driver: number; readonly dynamodbLocal: number; readonly fauxqs: number };
+    readonly sendMessage: { readonly driver: number; readonly fauxqs: number };
+    readonly floor: { readonly driver: number; readonly dynamodbLocal: number; readonly fauxqs: number };
+  };
+  /**
    * acceptMs / sendMessageMs: what the intake costs over the one SQS call it cannot avoid;
    * `p50VsPutPlusSend` divides by PutItem p50 + SendMessage p50, the two calls on the accept path.
    */
-  readonly ratio: { readonly p50: number; readonly p99: number; readonly p50VsPutPlusSend: number };
+  readonly ratio: { readonly p50: number; readonly p99: number; readonly p50VsPutPlusSend: number; readonly p50VsFloor: number; readonly p99VsFloor: number };
   readonly exactlyOnce: {
     readonly rowsInTable: number;
     readonly messagesInQueue: number;
@@ -78,6 +105,19 @@ export interface IntakeBenchResult {
 }
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const CLOCK_TICKS_PER_S = 100;
+
+/** User + system CPU ms of a process so far (/proc/<pid>/stat fields 14 and 15); 0 when it is not ours to read. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}
 /** Issue #16: accept p99 at most this multiple of a bare SendMessage's p99. */
 const P99_GOAL = 2;
 
@@ -153,10 +193,53 @@ async function taskRows(dynamo: DynamoDBDocumentClient, tableName: string): Prom
   return ids;
 }
 
+/** The intake under test: where to send, its CPU so far, and how to stop it. */
+interface IntakeUnderTest {
+  readonly port: number;
+  /** CPU ms of the intake's own process so far (0 on the driver's loop: this process's CPU counts it). */
+  cpuMs(): number;
+  close(): Promise<void>;
+}
+
+/** The bundled intake main in its own process, configured as a deployed one is (through its env). */
+async function intakeProcess(emulators: BenchEmulators, resources: LocalResources, token: string): Promise<IntakeUnderTest> {
+  const intake = await startServiceProcess('intake', {
+    LOG_LEVEL: 'warn',
+    TASKS_TABLE: resources.tasksTable,
+    QUEUE_URL_HIGH: resources.queues.high,
+    QUEUE_URL_NORMAL: resources.queues.normal,
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+    INTAKE_API_KEYS: JSON.stringify([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
+  });
+  return { port: Number(new URL(intake.url).port), cpuMs: () => intake.cpuMs(), close: () => intake.stop() };
+}
+
+/** The intake's handler on this process's event loop, with its clients built as main.ts builds them. */
+async function intakeOnThisLoop(intakeAws: AwsClients, resources: LocalResources, token: string): Promise<IntakeUnderTest> {
+  const server = await listen(
+    createIntakeHandler({
+      dynamo: intakeAws.dynamo,
+      sqs: intakeAws.sqs,
+      tableName: resources.tasksTable,
+      queues: resources.queues,
+      auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
+      // The production path: the key's rate is counted in DynamoDB, one UpdateItem per reserved slice.
+      rateLimiter: new SharedKeyRateLimiter({ client: intakeAws.dynamo, tableName: resources.tasksTable, logger: silentLogger }),
+      logger: silentLogger,
+      taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
+    }),
+    0,
+    silentLogger,
+    '127.0.0.1',
+  );
+  return { port: server.port, cpuMs: () => 0, close: () => server.close() };
+}
+
 /**
  * The intake under a burst on loopback against DynamoDB Local and fauxqs: `total` submissions at
  * `concurrency`, then the same number of bare SendMessage calls, alternating in two halves so load
- * drift on a shared machine hits every side alike (bare PutItem calls too, for context). Then every accepted ID is checked: one row in
+ * drift on a shared machine hits every side alike (bare PutItem calls, and the floor: PutItem ‖ SendMessage with no intake). Then every accepted ID is checked: one row in
  * the table, exactly one message in the queue.
  */
 export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<IntakeBenchResult> {
@@ -180,22 +263,10 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     const resources = await provisionLocalResources(rawDynamo, sqs, { prefix });
     const bareQueue = (await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-bare` }))).QueueUrl as string;
     const token = `ocl_${randomBytes(18).toString('base64url')}`;
-    const server = await listen(
-      createIntakeHandler({
-        dynamo: intakeAws.dynamo,
-        sqs: intakeAws.sqs,
-        tableName: resources.tasksTable,
-        queues: resources.queues,
-        auth: new ApiKeyAuthenticator([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
-        // The production path: the key's rate is counted in DynamoDB, one UpdateItem per reserved slice.
-        rateLimiter: new SharedKeyRateLimiter({ client: intakeAws.dynamo, tableName: resources.tasksTable, logger: silentLogger }),
-        logger: silentLogger,
-        taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
-      }),
-      0,
-      silentLogger,
-      '127.0.0.1',
-    );
+    const ownProcess = options.ownProcess ?? true;
+    const server = ownProcess
+      ? await intakeProcess(emulators, resources, token)
+      : await intakeOnThisLoop(intakeAws, resources, token);
     const statuses: Record<string, number> = {};
     const acceptMs: number[] = [];
     const sendMs: number[] = [];
@@ -219,6 +290,35 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
         sendMs.push(performance.now() - started);
       });
     let putSeq = 0;
+    const floorMs: number[] = [];
+    const floorPhase = async (n: number) =>
+      pool(n, concurrency, async (i) => {
+        const started = performance.now();
+        await Promise.all([
+          dynamo.send(
+            new PutCommand({
+              // The same table and about the same item as a task row (sk FLOOR keeps it out of the row count).
+              TableName: resources.tasksTable,
+              Item: {
+                pk: `TASK#floor-${(putSeq += 1)}`,
+                sk: 'FLOOR',
+                taskId: `floor-${putSeq}`,
+                status: 'QUEUED',
+                priority: 'normal',
+                prompt: `bench task ${i}`,
+                metadata: { i: String(i) },
+                submittedBy: 'bench',
+                createdAt: new Date().toISOString(),
+                updatedAt: new Date().toISOString(),
+                [TASK_TTL_ATTRIBUTE]: Math.floor(Date.now() / 1000) + DEFAULT_TASK_RETENTION_DAYS * 86_400,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+          sqs.send(new SendMessageCommand({ QueueUrl: bareQueue, MessageBody: JSON.stringify({ taskId: `floor-${i}` }) })),
+        ]);
+        floorMs.push(performance.now() - started);
+      });
     const putPhase = async (n: number) =>
       pool(n, concurrency, async () => {
         const started = performance.now();
@@ -236,26 +336,39 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     // `concurrency` sockets at once overflows the emulators' accept queues, and the SYN retries
     // (1, 3, 7, 15 s) would otherwise show up as a cluster of outliers in the first phase.
     const warmup = Math.min(concurrency, total);
-    await Promise.all([submitPhase(warmup), barePhase(warmup), putPhase(warmup)]);
+    await Promise.all([submitPhase(warmup), barePhase(warmup), putPhase(warmup), floorPhase(warmup)]);
     acceptMs.length = 0;
     sendMs.length = 0;
     putMs.length = 0;
+    floorMs.length = 0;
     const warm = new Set(accepted.splice(0));
     for (const k of Object.keys(statuses)) delete statuses[k];
 
     let elapsedMs = 0;
-    let cpuMicros = 0;
+    // CPU ms by process over each phase: [this process, DynamoDB Local, fauxqs].
+    // CPU ms by process over each phase: [this process (the driver), DynamoDB Local, fauxqs, the intake's own process].
+    const cpuNow = (): number[] => {
+      const own = process.cpuUsage();
+      return [(own.user + own.system) / 1000, processCpuMs(emulators.pids.dynamo), processCpuMs(emulators.pids.sqs), server.cpuMs()];
+    };
+    const spent = { accept: [0, 0, 0, 0], send: [0, 0, 0, 0], floor: [0, 0, 0, 0] };
+    const measure = async (into: number[], phase: () => Promise<void>) => {
+      const before = cpuNow();
+      await phase();
+      const after = cpuNow();
+      for (let k = 0; k < into.length; k += 1) into[k] = (into[k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0);
+    };
     const half = Math.floor(total / 2);
-    for (const n of [half, total - half]) {
+    const acceptPhase = async (n: number) => {
       const t0 = performance.now();
-      const cpu0 = process.cpuUsage();
-      await submitPhase(n);
-      const cpu = process.cpuUsage(cpu0);
-      cpuMicros += cpu.user + cpu.system;
+      await measure(spent.accept, () => submitPhase(n));
       elapsedMs += performance.now() - t0;
-      await barePhase(n);
-      await putPhase(n);
-    }
+    };
+    // The second half runs its phases in the opposite order, so warm-up and drift (the JVM keeps
+    // compiling for a while) land on every phase alike.
+    const phases = [acceptPhase, (n: number) => measure(spent.send, () => barePhase(n)), putPhase, (n: number) => measure(spent.floor, () => floorPhase(n))];
+    for (const phase of phases) await phase(half);
+    for (const phase of [...phases].reverse()) await phase(total - half);
     await server.close();
 
     const rows = await taskRows(dynamo, resources.tasksTable);
@@ -279,20 +392,37 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     const accept = summarize(acceptMs);
     const bare = summarize(sendMs);
     const put = summarize(putMs);
+    const floor = summarize(floorMs);
+    const per = (ms: number | undefined) => Math.round(((ms ?? 0) / Math.max(1, total)) * 1000) / 1000;
     const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.001)) * 100) / 100;
     return {
       total,
       concurrency,
+      intake: ownProcess ? 'own process' : 'driver process',
       machine: { loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100, cores: cpus().length },
       statuses,
       accepted: accepted.length,
       acceptMs: accept,
       acceptPerSecond: Math.round((accepted.length / elapsedMs) * 1000),
-      acceptsPerCpuSecond: Math.round(accepted.length / Math.max(cpuMicros / 1e6, 0.001)),
+      // The intake's CPU: its own process's, or this whole process's when it shares the driver's loop.
+      acceptsPerCpuSecond: Math.round(accepted.length / Math.max((ownProcess ? (spent.accept[3] ?? 0) : (spent.accept[0] ?? 0)) / 1000, 0.001)),
       goal: { p99RatioAtMost: P99_GOAL, met: ratio(accept.p99, bare.p99) <= P99_GOAL },
       sendMessageMs: bare,
       putItemMs: put,
-      ratio: { p50: ratio(accept.p50, bare.p50), p99: ratio(accept.p99, bare.p99), p50VsPutPlusSend: ratio(accept.p50, put.p50 + bare.p50) },
+      floorMs: floor,
+      cpuMsPer: {
+        emulatorsRead: emulators.pids.dynamo !== undefined && emulators.pids.sqs !== undefined,
+        accept: { intake: per(ownProcess ? spent.accept[3] : spent.accept[0]), driver: per(spent.accept[0]), dynamodbLocal: per(spent.accept[1]), fauxqs: per(spent.accept[2]) },
+        sendMessage: { driver: per(spent.send[0]), fauxqs: per(spent.send[2]) },
+        floor: { driver: per(spent.floor[0]), dynamodbLocal: per(spent.floor[1]), fauxqs: per(spent.floor[2]) },
+      },
+      ratio: {
+        p50: ratio(accept.p50, bare.p50),
+        p99: ratio(accept.p99, bare.p99),
+        p50VsPutPlusSend: ratio(accept.p50, put.p50 + bare.p50),
+        p50VsFloor: ratio(accept.p50, floor.p50),
+        p99VsFloor: ratio(accept.p99, floor.p99),
+      },
       exactlyOnce: {
         ...exactlyOnce,
         ok:
@@ -318,12 +448,17 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
 export function formatIntakeBench(r: IntakeBenchResult): string {
   const f = (s: LatencySummary) => `p50 ${s.p50} ms, p90 ${s.p90} ms, p99 ${s.p99} ms, max ${s.max} ms`;
   return [
-    `intake burst: ${r.total} submissions at ${r.concurrency} concurrent connections (loopback, DynamoDB Local + fauxqs; load ${r.machine.loadAverage1m} on ${r.machine.cores} cores)`,
+    `intake burst: ${r.total} submissions at ${r.concurrency} concurrent connections (intake in its ${r.intake === 'own process' ? 'own process, as deployed' : "driver's process"}; loopback, DynamoDB Local + fauxqs; load ${r.machine.loadAverage1m} on ${r.machine.cores} cores)`,
     `  statuses           ${JSON.stringify(r.statuses)}`,
-    `  accept latency     ${f(r.acceptMs)}  (${r.acceptPerSecond} accepted/s; ${r.acceptsPerCpuSecond} per CPU-second of the process)`,
+    `  accept latency     ${f(r.acceptMs)}  (${r.acceptPerSecond} accepted/s; ${r.acceptsPerCpuSecond} per CPU-second of the intake)`,
     `  bare SendMessage   ${f(r.sendMessageMs)}`,
     `  bare PutItem       ${f(r.putItemMs)}`,
+    `  floor (PutItem ‖ SendMessage, no intake) ${f(r.floorMs)}`,
     `  ratio intake/bare  p50 ${r.ratio.p50}x, p99 ${r.ratio.p99}x (vs SendMessage); p50 ${r.ratio.p50VsPutPlusSend}x vs PutItem + SendMessage; goal p99 <= ${r.goal.p99RatioAtMost}x: ${r.goal.met ? 'met' : 'NOT met'}`,
+    `  ratio intake/floor p50 ${r.ratio.p50VsFloor}x, p99 ${r.ratio.p99VsFloor}x (the intake's own share of the accept)`,
+    r.cpuMsPer.emulatorsRead
+      ? `  CPU ms per call    accept: intake ${r.cpuMsPer.accept.intake}, driver ${r.cpuMsPer.accept.driver}, DynamoDB Local ${r.cpuMsPer.accept.dynamodbLocal}, fauxqs ${r.cpuMsPer.accept.fauxqs}; bare SendMessage: driver ${r.cpuMsPer.sendMessage.driver}, fauxqs ${r.cpuMsPer.sendMessage.fauxqs}; floor: driver ${r.cpuMsPer.floor.driver}, DynamoDB Local ${r.cpuMsPer.floor.dynamodbLocal}, fauxqs ${r.cpuMsPer.floor.fauxqs}`
+      : `  CPU ms per call    accept: intake ${r.cpuMsPer.accept.intake}, driver ${r.cpuMsPer.accept.driver}; bare SendMessage: driver ${r.cpuMsPer.sendMessage.driver}; floor: driver ${r.cpuMsPer.floor.driver} (emulators given by endpoint: their CPU not read)`,
     `  exactly once       ${r.exactlyOnce.ok ? 'OK' : 'FAILED'} ${JSON.stringify(r.exactlyOnce)}`,
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 /** Round-trips per SDK command, counted by a middleware on the client itself. */
 export class CallCounter {
   private readonly counts = new Map<string, number>();
+  private readonly ms = new Map<string, number>();
   private busyMs = 0;
 
   /**
@@ -22,7 +23,9 @@ export class CallCounter {
         try {
           return await next(args);
         } finally {
-          this.busyMs += performance.now() - started;
+          const took = performance.now() - started;
+          this.busyMs += took;
+          this.ms.set(key, (this.ms.get(key) ?? 0) + took);
         }
       },
       { step: 'initialize', name: `benchCallCounter-${prefix}` },
@@ -44,12 +47,18 @@ export class CallCounter {
     return sum;
   }
 
+  /** Mean wall time per call of each command (ms), rounded to 0.1 ms. */
+  meanMs(): Record<string, number> {
+    return Object.fromEntries([...this.ms.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, Math.round((v / (this.counts.get(k) ?? 1)) * 10) / 10]));
+  }
+
   snapshot(): Record<string, number> {
     return Object.fromEntries([...this.counts.entries()].sort(([a], [b]) => a.localeCompare(b)));
   }
 
   reset(): void {
     this.counts.clear();
+    this.ms.clear();
     this.busyMs = 0;
   }
 }

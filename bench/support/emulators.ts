@@ -3,13 +3,21 @@ import { startDynamoDbLocal, startFauxqs, type RunningEmulator } from '../../too
 export interface BenchEmulators {
   readonly dynamoEndpoint: string;
   readonly sqsEndpoint: string;
+  /** Process IDs of the emulators this call started (unset for endpoints given), to read their CPU time. */
+  readonly pids: { readonly dynamo?: number; readonly sqs?: number };
   stop(): Promise<void>;
 }
 
 /** Use the given endpoints, or start DynamoDB Local and fauxqs on free loopback ports. */
 export async function benchEmulators(given: { dynamoEndpoint?: string; sqsEndpoint?: string } = {}): Promise<BenchEmulators> {
   const started: RunningEmulator[] = [];
-  const dynamo = given.dynamoEndpoint ?? (started[started.push(await startDynamoDbLocal()) - 1] as RunningEmulator).endpoint;
-  const sqs = given.sqsEndpoint ?? (started[started.push(await startFauxqs()) - 1] as RunningEmulator).endpoint;
-  return { dynamoEndpoint: dynamo, sqsEndpoint: sqs, stop: async () => void (await Promise.all(started.map((e) => e.stop()))) };
+  const dynamoLocal = given.dynamoEndpoint === undefined ? await startDynamoDbLocal() : undefined;
+  const fauxqs = given.sqsEndpoint === undefined ? await startFauxqs() : undefined;
+  for (const e of [dynamoLocal, fauxqs]) if (e !== undefined) started.push(e);
+  return {
+    dynamoEndpoint: given.dynamoEndpoint ?? dynamoLocal?.endpoint ?? '',
+    sqsEndpoint: given.sqsEndpoint ?? fauxqs?.endpoint ?? '',
+    pids: { ...(dynamoLocal?.process.pid !== undefined ? { dynamo: dynamoLocal.process.pid } : {}), ...(fauxqs?.process.pid !== undefined ? { sqs: fauxqs.process.pid } : {}) },
+    stop: async () => void (await Promise.all(started.map((e) => e.stop()))),
+  };
 }

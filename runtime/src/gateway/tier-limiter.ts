@@ -221,6 +221,25 @@ export class TierLimiter {
     return waitFor(tat, request.cost, this.rates, now, this.options.ceilings[request.lane]);
   }
 
+  /**
+   * Waiters the lease can cover go now, in queue order (lane, then arrival), stopping at the first
+   * that does not fit. Without this, requests that arrived while a write was claiming a slice
+   * would find the slice given back on the next pass, and a busy replica would never leave the
+   * shared path: one round trip per batch, for good.
+   */
+  private serveFromLease(): void {
+    const now = this.now();
+    let served = false;
+    for (const w of [...this.waiters]) {
+      if (w.done) continue;
+      if (!this.lease.take(w.cost)) break;
+      if (now - w.enqueuedAt > 1) this.options.onQueued?.(w.lane);
+      this.settle(w, { queuedMs: now - w.enqueuedAt });
+      served = true;
+    }
+    if (served) this.maybeRefill(now);
+  }
+
   /** Claim the next slice in the background while the current one still lasts. */
   private maybeRefill(now: number): void {
     if (this.refillRequested || now < this.refillQuietUntil || !this.lease.wantsRefill) return;
@@ -272,8 +291,9 @@ export class TierLimiter {
     while (this.waiters.length > 0 || !isZero(this.pending) || this.drainRequested || this.clampRequested !== undefined || this.refillRequested) {
       // Refunds wait for company; a lease refill does not, it is what keeps requests off the round trip.
       if (this.waiters.length === 0 && !this.refillRequested) await this.sleep(this.flushDelayMs);
-      // Requests are waiting here: capacity this replica leased must serve them through the shared
-      // buckets now, not sit unused until its TTL (that would under-use the limit).
+      this.serveFromLease();
+      // Requests the lease cannot cover are waiting here: what it holds must serve them through the
+      // shared buckets now, not sit unused until its TTL (that would under-use the limit).
       if (this.waiters.length > 0 && !isZero(this.lease.held)) this.lease.release();
       const state = this.cached ?? (await this.options.store.read(this.options.tier));
       this.cached = state;
@@ -342,6 +362,8 @@ export class TierLimiter {
             this.settle(w, { queuedMs: at - w.enqueuedAt });
           }
         }
+        // Those who arrived during this write go on the slice it just claimed.
+        this.serveFromLease();
       } else {
         // A clamp that changed nothing needs no write; one that arrived meanwhile stays for the next pass.
         if (this.clampRequested === clampSnap) this.clampRequested = undefined;

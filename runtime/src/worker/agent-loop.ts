@@ -15,6 +15,7 @@ import { replay, type LlmStepPayload, type PendingToolUse, type ToolStepPayload 
 import type { LeaseHandle } from './lease';
 import type { ModelClient } from './model-client';
 import { DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_TOOL_OUTPUT_BYTES, ReplyTooLargeError, guardReply, truncateOutput } from './step-size';
+import { CheckpointPipeline } from './checkpoint-pipeline';
 import { DrainingError } from './worker-errors';
 import { ProviderWeatherError } from './provider-weather';
 import { hasSideEffects, type TaskTools, type ToolContext, type ToolRegistry, type ToolResult } from './tool-registry';
@@ -128,17 +129,47 @@ export class AgentLoop {
     this.approvalTimeoutMs = options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
   }
 
+  /**
+   * Run the task to an outcome. Checkpoints whose next action has no side effect are written beside
+   * it (checkpoint-pipeline.ts); every one of them is durable before this returns or throws, so the
+   * caller's result write, release or hand-back always comes after the last step.
+   */
   async run(ctx: RunContext): Promise<RunOutcome> {
+    const pipeline = new CheckpointPipeline(ctx.signal);
+    try {
+      const outcome = await this.runSteps(ctx, pipeline);
+      await pipeline.flush();
+      return outcome;
+    } catch (err) {
+      await pipeline.settle();
+      // A failed background write aborted whatever was in flight: its error, not the abort, is the cause.
+      throw pipeline.failure ?? err;
+    }
+  }
+
+  private async runSteps(ctx: RunContext, pipeline: CheckpointPipeline): Promise<RunOutcome> {
     const { task } = ctx;
+    // Honoured by the model call and the tools: aborts on the caller's signal or a failed background write.
+    const signal = pipeline.signal;
     const steps: StepRecord[] = ctx.preloaded !== undefined ? [...ctx.preloaded.steps] : await this.options.log.list(task.taskId);
     // The model's final answer, held back so it is written with the result in one transaction.
     let finalStep: StepRecord | undefined;
     // The step whose side-effecting tool's intent went in with the step before it (see planIntent).
     let intentFor: number | undefined;
+    /**
+     * Checkpoint step `seq`. With the intent of a side-effecting call that runs next, the write is
+     * awaited (with every earlier one): the call must not start before its intent is durable.
+     * Otherwise it goes out in the background, chained after the earlier writes, and the loop moves
+     * on with the drafted step; whatever has a side effect flushes the pipeline first (runTool).
+     */
     const appendStep = async (seq: number, kind: StepKind, payload: Record<string, unknown>): Promise<StepRecord> => {
-      const planned = this.planIntent(tools, task, [...steps, this.options.log.draft(ctx.lease(), seq, kind, payload)]);
-      const step = await this.options.log.append(ctx.lease(), seq, kind, payload, planned);
-      intentFor = planned?.seq;
+      const step = this.options.log.draft(ctx.lease(), seq, kind, payload);
+      const planned = this.planIntent(tools, task, [...steps, step]);
+      pipeline.enqueue(() => this.options.log.write(ctx.lease(), step, planned));
+      if (planned !== undefined) {
+        await pipeline.flush();
+        intentFor = planned.seq;
+      }
       return step;
     };
     const logger = this.options.logger.child({ taskId: task.taskId });
@@ -159,7 +190,7 @@ export class AgentLoop {
       if (convo.finalText !== undefined) {
         return { status: 'SUCCEEDED', fields: { result: convo.finalText, usage, steps: steps.length }, ...(finalStep !== undefined ? { finalStep } : {}) };
       }
-      ctx.signal.throwIfAborted();
+      signal.throwIfAborted();
       // A tool whose intent is already recorded runs before the drain stops the loop, so its intent is
       // never left without an attempt (which the next owner would have to report as outcome unknown).
       if (ctx.draining?.() === true && intentFor !== convo.nextSeq) throw new DrainingError(task.taskId);
@@ -191,7 +222,7 @@ export class AgentLoop {
           steps.push(await appendStep(convo.nextSeq, 'tool', { ...warning }));
           continue;
         }
-        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, ctx, stepLogger, convo.nextSeq === firstSeq, intentFor === convo.nextSeq);
+        const payload = await this.runTool(tools, task.taskId, convo.nextSeq, next, { ...ctx, signal }, pipeline, stepLogger, convo.nextSeq === firstSeq, intentFor === convo.nextSeq);
         if ('awaitApproval' in payload) {
           // The tool_use is checkpointed (its LLM step); the decision comes back on the task row.
           stepLogger.info('tool.approval_requested', { tool: next.name, approvalId: payload.awaitApproval.approvalId, expiresAt: payload.awaitApproval.expiresAt });
@@ -215,7 +246,7 @@ export class AgentLoop {
           ...(this.options.system !== undefined ? { system: this.options.system } : {}),
         },
         // The fence lets the gateway's logs tell a thawed former owner's call from its successor's.
-        { signal: ctx.signal, headers: { 'x-openclaw-priority': task.priority, 'x-openclaw-task-id': task.taskId, 'x-openclaw-fence': String(lease.fence) } },
+        { signal, headers: { 'x-openclaw-priority': task.priority, 'x-openclaw-task-id': task.taskId, 'x-openclaw-fence': String(lease.fence) } },
       );
       let content: Anthropic.ContentBlock[];
       try {
@@ -286,6 +317,7 @@ export class AgentLoop {
     seq: number,
     use: PendingToolUse,
     ctx: RunContext,
+    pipeline: CheckpointPipeline,
     logger: Logger,
     mayHaveIntent: boolean,
     intentRecorded = false,
@@ -329,6 +361,9 @@ export class AgentLoop {
     }
 
     if (hasSideEffects(tool)) {
+      // The barrier: nothing with an effect outside (intent, reconcile, the call) starts before
+      // every earlier checkpoint is durable and the lease held for all of them.
+      await pipeline.flush();
       const intent = !mayHaveIntent ? undefined : ctx.preloaded !== undefined ? ctx.preloaded.intents.get(seq) : await this.options.log.getIntent(taskId, seq);
       if (intent?.toolUseId === use.id) {
         // A previous owner announced this call and died before recording its result.

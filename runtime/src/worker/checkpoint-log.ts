@@ -224,9 +224,18 @@ export class CheckpointLog {
     nextIntent?: { readonly seq: number; readonly intent: Omit<ToolIntent, 'fence' | 'createdAt'> },
   ): Promise<StepRecord> {
     const step = this.draft(lease, seq, kind, payload);
-    const extra = nextIntent === undefined ? [] : [this.intentPut(lease, nextIntent.seq, nextIntent.intent)];
-    await this.fenced(lease, this.stepPut(step), `Checkpoint ${seq}`, { seq }, true, extra);
+    await this.write(lease, step, nextIntent);
     return step;
+  }
+
+  /**
+   * Write a step drafted earlier (`draft`) exactly as drafted: the agent loop keeps working on the
+   * drafted step while this write is in flight (see checkpoint-pipeline.ts), so the stored step
+   * must be the one the loop already used. Fenced and cancel-checked like `append`.
+   */
+  async write(lease: LeaseHandle, step: StepRecord, nextIntent?: { readonly seq: number; readonly intent: Omit<ToolIntent, 'fence' | 'createdAt'> }): Promise<void> {
+    const extra = nextIntent === undefined ? [] : [this.intentPut(lease, nextIntent.seq, nextIntent.intent)];
+    await this.fenced(lease, this.stepPut(step), `Checkpoint ${step.seq}`, { seq: step.seq }, true, extra);
   }
 
   private intentPut(lease: LeaseHandle, seq: number, intent: Omit<ToolIntent, 'fence' | 'createdAt'>) {

@@ -4,7 +4,7 @@ import { isRetryableCancellation } from '../shared/dynamo-conditions';
 import { FencedError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { QueueUrls } from '../shared/config';
-import { TASK_ROW_WAIT_MS, parseTaskMessage, traceCarrierOf } from '../shared/task-message';
+import { FIRST_SENT_ATTRIBUTE, TASK_ROW_WAIT_MS, parseTaskMessage, traceCarrierOf } from '../shared/task-message';
 import type { TaskMessage, TaskRecord } from '../shared/task-model';
 import { taskFromItem, type TaskStore } from '../shared/task-store';
 import type { AgentLoop, RunContext } from './agent-loop';
@@ -214,8 +214,16 @@ export class Consumer {
     return { running: this.isRunning, slots: [...this.slots] };
   }
 
+  /**
+   * One slot: receive, run the task, repeat. A task that ran to an outcome settles (result write,
+   * webhook, delete) while the slot already receives and starts its next task, so those round trips
+   * are not between two tasks' model calls; only one task per slot executes at a time, settles run
+   * one after another in order, at most one is in flight when the slot receives, and the loop
+   * returns only when every settle has ended.
+   */
   private async pollLoop(slot: number): Promise<void> {
     const signal = this.stopController.signal;
+    let settling: Promise<void> = Promise.resolve();
     while (!signal.aborted) {
       this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       try {
@@ -227,11 +235,16 @@ export class Consumer {
         const received = await this.lanes.receive(signal);
         if (received === undefined) continue;
         this.inFlight += 1;
+        let ran: Settling | undefined;
         try {
-          await this.handle(received, slot);
+          ran = await this.handle(received, slot, settling);
         } finally {
-          this.inFlight -= 1;
-          this.processed += 1;
+          if (ran === undefined) this.taskEnded();
+        }
+        if (ran !== undefined) {
+          // At most one settle in flight per slot: a slow one (webhook retries) holds the next receive.
+          await settling;
+          settling = ran.settled;
         }
       } catch (err) {
         if (signal.aborted) break;
@@ -240,9 +253,16 @@ export class Consumer {
         await sleep(1000, signal);
       }
     }
+    await settling;
   }
 
-  private async handle(received: Received, slot: number): Promise<void> {
+  private taskEnded(): void {
+    this.inFlight -= 1;
+    this.processed += 1;
+  }
+
+  /** Resolves with the task's settle when it ran to an outcome (see pollLoop), undefined when it ended here. */
+  private async handle(received: Received, slot: number, previous: Promise<void>): Promise<Settling | undefined> {
     const { message, receiveCount } = received;
     const body = parseTaskMessage(message.Body);
     if (body === undefined) {
@@ -251,28 +271,41 @@ export class Consumer {
       this.o.logger.error('message.malformed', { messageId: message.MessageId, error: err.message });
       this.events.emit('consumer_error', { error: err, ...(message.MessageId !== undefined ? { messageId: message.MessageId } : {}) });
       await this.messages.setVisibility(received, 1).catch(() => undefined);
-      return;
+      return undefined;
     }
     const taskId = body.taskId;
     const logger = this.o.logger.child({ taskId, receiveCount });
     // The lease and the attempt in one transaction: a receive that cannot take the lease counts no attempt.
-    const claim = await this.o.leases.claim(taskId, this.o.workerId, this.o.store.markRunningUpdate(taskId));
+    // A task's first delivery claims its first lease and reads its partition beside the claim (one
+    // round trip, not two): if the LOCK did not exist the fence is 1 and there are no steps to miss.
+    const firstDelivery = received.receiveCount === 1 && received.message.MessageAttributes?.[FIRST_SENT_ATTRIBUTE] === undefined;
+    const [claim, beside] = await Promise.all([
+      this.o.leases.claim(taskId, this.o.workerId, this.o.store.markRunningUpdate(taskId), { firstLease: firstDelivery }),
+      firstDelivery ? this.o.log.load(taskId) : undefined,
+    ]);
     if (claim.kind === 'leased_elsewhere') {
       // Another worker holds a live lease: this copy comes back when that lease could have lapsed.
       const wait = Math.ceil(Math.max(0, claim.expiresAt - Date.now()) / 1000) + 1;
       logger.info('task.leased_elsewhere', { retryInSeconds: wait });
       await this.handBacks.handBack(received, taskId, 'leased_elsewhere', Math.min(wait, this.visibility));
-      return;
+      return undefined;
     }
     if (claim.kind === 'not_runnable') {
-      if (claim.status === undefined && (await this.handBacks.awaitRow(received, taskId, logger))) return;
+      if (claim.status === undefined && (await this.handBacks.awaitRow(received, taskId, logger))) return undefined;
       // Finished (or unknown) task: a duplicate delivery is acknowledged without work.
       logger.info('task.duplicate_or_missing', { status: claim.status ?? 'missing' });
       this.events.emit('task_duplicate', { taskId });
       // Covers a crash between the terminal write and the webhook, and tasks cancelled while queued.
       await this.notify(taskId, logger);
       await this.messages.delete(received);
-      return;
+      return undefined;
+    }
+    if (claim.firstFence !== undefined && beside !== undefined) {
+      const task = firstRunRow(taskFromItem(beside.row));
+      if (task !== undefined) {
+        const lease: LeaseHandle = { taskId, owner: this.o.workerId, fence: claim.firstFence, expiresAt: claim.expiresAt };
+        return this.runLeased(received, body, task, lease, logger, slot, { steps: [], intents: new Map() }, previous);
+      }
     }
     // One consistent read of the partition: the row as just updated, the lock (for the fence), the steps and intents.
     const partition = await this.o.log.load(taskId);
@@ -282,9 +315,9 @@ export class Consumer {
       // Taken over between the claim and the read (or the row vanished): the new owner settles the message.
       logger.warn('task.fenced', { error: 'lease taken over before the task started' });
       this.events.emit('task_fenced', { taskId, fence: 0, message: 'lease taken over before the task started' });
-      return;
+      return undefined;
     }
-    await this.runLeased(received, body, task, acquired, logger, slot, { steps: partition.steps, intents: partition.intents });
+    return this.runLeased(received, body, task, acquired, logger, slot, { steps: partition.steps, intents: partition.intents }, previous);
   }
 
   private async runLeased(
@@ -295,7 +328,8 @@ export class Consumer {
     logger: Logger,
     slot: number,
     preloaded: NonNullable<RunContext['preloaded']>,
-  ): Promise<void> {
+    previous: Promise<void>,
+  ): Promise<Settling | undefined> {
     const { taskId } = body;
     const started = Date.now();
     logger.info('task.started', { fence: acquired.fence });
@@ -318,13 +352,19 @@ export class Consumer {
         taskController.abort(cause);
       },
       onRenewed: (at) => {
-        this.slots[slot] = { state: 'busy', taskId, renewedAt: at };
+        // Only while this task holds the slot: once it settles, the slot runs the next one.
+        const current = this.slots[slot];
+        if (current?.state === 'busy' && current.taskId === taskId) this.slots[slot] = { state: 'busy', taskId, renewedAt: at };
       },
     });
     this.slots[slot] = { state: 'busy', taskId, renewedAt: heartbeat.lastRenewedAt };
+    const cleanUp = async () => {
+      this.hardStop.signal.removeEventListener('abort', onHardStop);
+      await this.o.protection?.idle();
+    };
 
+    let outcome: RunOutcome;
     try {
-      let outcome: RunOutcome;
       try {
         outcome = await (this.o.telemetry ?? unobservedTaskRuns).runTask(task, traceCarrierOf(received.message.MessageAttributes, body), () =>
           this.o.loop.run({
@@ -341,9 +381,41 @@ export class Consumer {
         if (!(err instanceof CancelRequestedError) || heartbeat.lost !== undefined) throw err;
         outcome = await this.cancelledOutcome(task);
       }
-      // The result and the lease's release are one transaction (with the final step, when the loop
-      // held it back); afterwards the slot counts as settling (the idle-stall limit covers the
-      // webhook's bounded retries).
+    } catch (err) {
+      // Not run to an outcome: settled here, before the slot receives again (a pause it sets holds the next receive).
+      await heartbeat.stop();
+      try {
+        await this.onTaskError(heartbeat.lost ?? err, received, task.attempts ?? 1, heartbeat.lease, logger);
+      } finally {
+        await cleanUp();
+      }
+      return undefined;
+    }
+    // The task no longer executes (no model call, no tool): the slot may receive the next one while
+    // this one's result, webhook and delete go out, in that order, after the previous task's settle.
+    this.slots[slot] = { state: 'idle', tickAt: Date.now() };
+    const settled = previous
+      .then(() => this.settle(received, task, outcome, heartbeat, logger, started))
+      .catch((err: unknown) => {
+        this.o.logger.error('consumer.error', { taskId, error: errorMessage(err) });
+        this.events.emit('consumer_error', { error: asError(err) });
+      })
+      .finally(async () => {
+        await cleanUp();
+        this.taskEnded();
+      });
+    return { settled };
+  }
+
+  /**
+   * Record a task's outcome: the result and the lease's release in one transaction (with the final
+   * step, when the loop held it back), then the webhook, then the message's delete, only once the
+   * result is durable.
+   */
+  private async settle(received: Received, task: TaskRecord, ran: RunOutcome, heartbeat: Heartbeat, logger: Logger, started: number): Promise<void> {
+    const { taskId } = task;
+    let outcome = ran;
+    try {
       await heartbeat.stop();
       if (outcome.status === 'WAITING_APPROVAL') {
         // Suspended: the lease is released and the message deleted, so no worker and no visibility
@@ -365,7 +437,6 @@ export class Consumer {
           await this.o.log.finishAndRelease(heartbeat.lease, outcome);
         }
       }
-      this.slots[slot] = { state: 'idle', tickAt: Date.now() };
       if (outcome.status === 'WAITING_APPROVAL') {
         logger.info('task.waiting_approval', { approvalId: outcome.pendingApproval.approvalId, tool: outcome.pendingApproval.tool, expiresAt: outcome.pendingApproval.expiresAt });
         this.events.emit('task_waiting_approval', { taskId, approvalId: outcome.pendingApproval.approvalId });
@@ -378,9 +449,6 @@ export class Consumer {
     } catch (err) {
       await heartbeat.stop();
       await this.onTaskError(heartbeat.lost ?? err, received, task.attempts ?? 1, heartbeat.lease, logger);
-    } finally {
-      this.hardStop.signal.removeEventListener('abort', onHardStop);
-      await this.o.protection?.idle();
     }
   }
 
@@ -439,6 +507,22 @@ export class Consumer {
     await dispatchCompletionWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
     await dispatchApprovalWebhook(this.o.notifier, taskId, logger, this.hardStop.signal);
   }
+}
+
+/**
+ * The row of a task whose first lease was just claimed, as the claim left it, from a read that may
+ * have been served before the claim's transaction (or seen only part of it): no attempt counted
+ * yet means the read came first, so apply what `markRunningUpdate` did. Undefined without a row.
+ */
+function firstRunRow(task: TaskRecord | undefined): TaskRecord | undefined {
+  if (task === undefined || (task.attempts ?? 0) >= 1) return task;
+  const now = new Date().toISOString();
+  return { ...task, status: 'RUNNING', attempts: 1, startedAt: task.startedAt ?? now, updatedAt: now };
+}
+
+/** A task that ran to an outcome and is being recorded; `settled` never rejects. */
+interface Settling {
+  readonly settled: Promise<void>;
 }
 
 function asError(err: unknown): Error {

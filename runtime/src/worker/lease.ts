@@ -27,7 +27,16 @@ export interface RowUpdate {
 /** What `claim` found. */
 export type ClaimResult =
   /** The lease is ours and the row update applied; `token` identifies this acquisition on the LOCK item. */
-  | { readonly kind: 'claimed'; readonly token: string; readonly expiresAt: number }
+  | {
+      readonly kind: 'claimed';
+      readonly token: string;
+      readonly expiresAt: number;
+      /**
+       * Set when this was the task's first lease ever (the LOCK item did not exist): the fence is 1
+       * and no step or intent can exist, so the caller needs no read back to know them.
+       */
+      readonly firstFence?: 1;
+    }
   /** Another owner holds a live lease until `expiresAt` (epoch ms); nothing was written. */
   | { readonly kind: 'leased_elsewhere'; readonly expiresAt: number }
   /** The row refused the update: `status` is its status, undefined when there is no row. Nothing was written. */
@@ -92,8 +101,14 @@ export class LeaseManager {
    * round trip instead of two, and a receive that cannot take the lease counts nothing. A
    * transaction returns no values, so the fence is read back with the task's partition and matched
    * by `token` (LeaseManager.fromLock). Conflicting transactions are retried, as in the checkpoint log.
+   *
+   * With `firstLease`, the LOCK item must not exist yet (a task's first delivery): success then
+   * proves the fence is 1 and that no owner ever wrote a step, so the caller may read the partition
+   * beside the claim instead of after it (`firstFence`). A LOCK that exists but is free is then
+   * claimed the ordinary way (one more round trip); a live one is `leased_elsewhere` as usual.
    */
-  async claim(taskId: string, owner: string, row: RowUpdate): Promise<ClaimResult> {
+  async claim(taskId: string, owner: string, row: RowUpdate, options: { readonly firstLease?: boolean } = {}): Promise<ClaimResult> {
+    let first = options.firstLease === true;
     for (let attempt = 0; ; attempt += 1) {
       const now = this.now();
       const expiresAt = now + this.leaseMs;
@@ -108,7 +123,7 @@ export class LeaseManager {
                   Key: { pk: taskPk(taskId), sk: LOCK_SK },
                   UpdateExpression:
                     'SET #owner = :me, expiresAt = :exp, fence = if_not_exists(fence, :zero) + :one, acquiredAt = :now, #token = :token, #ttl = :ttl',
-                  ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
+                  ConditionExpression: first ? 'attribute_not_exists(pk)' : 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
                   ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token', '#ttl': TASK_TTL_ATTRIBUTE },
                   ExpressionAttributeValues: {
                     ':me': owner,
@@ -126,11 +141,18 @@ export class LeaseManager {
             ],
           }),
         );
-        return { kind: 'claimed', token, expiresAt };
+        return first ? { kind: 'claimed', token, expiresAt, firstFence: 1 } : { kind: 'claimed', token, expiresAt };
       } catch (err) {
         const codes = cancellationCodes(err);
         if (codes[0] === 'ConditionalCheckFailed') {
           const lock = reasonItem(err, 0);
+          const lockExpires = numberOf(lock?.['expiresAt']);
+          if (first && (lockExpires === undefined || lockExpires < now || stringOf(lock?.['owner']) === owner)) {
+            // Leased before (a redrive, an approval's decision, a second copy) but free: claim it as usual.
+            first = false;
+            attempt -= 1;
+            continue;
+          }
           return { kind: 'leased_elsewhere', expiresAt: numberOf(lock?.['expiresAt']) ?? now + this.leaseMs };
         }
         if (codes[1] === 'ConditionalCheckFailed') {

@@ -1,5 +1,5 @@
 import { loadGatewayConfig, ENV } from '../../../runtime/src/shared/config';
-import { startGatewayProcess, type GatewayProcess } from '../../../tools/local/gateway-process';
+import { startGatewayProcess, type GatewayProcess } from '../../../tools/local/service-process';
 import { resourcesOf, synthStage } from '../../lib/support/synth-stage';
 import { postMessage } from './harness';
 import { readText, startSlowUpstream, type SlowUpstream } from './slow-upstream';

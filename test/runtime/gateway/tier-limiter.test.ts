@@ -101,6 +101,27 @@ describe('TierLimiter (admission with lanes, queue and shared state)', () => {
     expect(tat[0]).toBeCloseTo(T0 + 45 * 10, 6);
   });
 
+  it('GIVEN a store that takes 20 ms per call and a steady stream of requests WHEN the lease is claimed THEN the requests that arrived meanwhile go on the slice, and later ones need no write of their own', async () => {
+    const inner = new MemoryLimitStore();
+    let writes = 0;
+    const slow = <T>(v: () => Promise<T>) => new Promise<T>((resolve, reject) => setTimeout(() => v().then(resolve, reject), 20));
+    const store: LimitStore = { read: (t) => slow(() => inner.read(t)), write: (t, tat, v) => ((writes += 1), slow(() => inner.write(t, tat, v))) };
+    const l = limiter(store, 600_000, { lease: { horizonMs: 1000, headroomShare: 0.25, ttlMs: 2000 } });
+    const queued: number[] = [];
+    const calls: Promise<unknown>[] = [];
+    // 150 requests, one every 2 ms: about ten arrive during each 20 ms write.
+    for (let i = 0; i < 150; i += 1) {
+      calls.push(l.acquire({ lane: 'normal', cost: [1, 0, 0], deadline: Date.now() + 5000 }).then((a) => queued.push(a.queuedMs)));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(calls);
+    // Only the cold start waits (the first claim, while demand is still being learnt); a slice
+    // given back as soon as others were waiting made every batch a write (over 15 here).
+    expect(writes).toBeLessThanOrEqual(8);
+    expect(queued.filter((q) => q > 0).length).toBeLessThan(40);
+    expect(queued.slice(-50).every((q) => q === 0)).toBe(true);
+  });
+
   it('GIVEN a held lease WHEN calls settle with refunds and overruns THEN they cost no write of their own, and once the lease goes back the shared charge is exactly what was used', async () => {
     const inner = new MemoryLimitStore();
     let writes = 0;

@@ -171,6 +171,21 @@ describe('per-task budgets in the worker', () => {
     expect(done.error?.used).toBeGreaterThanOrEqual(3600);
     expect(callsOf(taskId)).toBe(0);
   });
+
+  it('GIVEN the same task that spent all but 20 s of that hour waiting for a person to approve WHEN resumed with a 60 s duration budget THEN the wait does not count and it runs to the end', async () => {
+    const taskId = randomUUID();
+    const anHourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const decision = { approvalId: 'appr-1', decision: 'approved' as const, decidedBy: 'reviewer', requestedAt: new Date(Date.now() - 3_590_000).toISOString(), decidedAt: new Date(Date.now() - 10_000).toISOString() };
+    await crashedAfter(taskId, `waited ${taskId} [tools:1]`, [{ content: '6' }], { budget: { maxDurationSeconds: 60 }, startedAt: anHourAgo, createdAt: anHourAgo, decisions: [decision] });
+    const worker = h.worker();
+    await worker.start();
+    await enqueue(taskId);
+    const done = await eventually(finished(taskId), 'the task that waited for approval');
+    await worker.stop(5000);
+    expect(done.error).toBeUndefined();
+    expect(done.status).toBe('SUCCEEDED');
+    expect(callsOf(taskId)).toBeGreaterThan(0);
+  });
 });
 
 describe('budget meter (pure)', () => {

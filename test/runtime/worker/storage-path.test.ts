@@ -55,6 +55,29 @@ describe('worker storage path against DynamoDB Local and fauxqs', () => {
     expect(leases().fromLock(taskId, 'worker-a', { ...a, token: 'someone-else' }, partition.lock)).toBeUndefined();
   });
 
+  it('GIVEN first-lease claims WHEN the LOCK is missing, free or held THEN only the missing one proves fence 1; a free one is claimed as usual, a held one is leased elsewhere', async () => {
+    const fresh = randomUUID();
+    await h.store.create(row(fresh));
+    const first = await leases().claim(fresh, 'worker-a', h.store.markRunningUpdate(fresh), { firstLease: true });
+    expect(first).toMatchObject({ kind: 'claimed', firstFence: 1 });
+    expect((await h.log.load(fresh)).lock?.['fence']).toBe(1);
+    // Held by worker-a: a first-lease claim by another worker is refused like any claim.
+    expect(await leases().claim(fresh, 'worker-b', h.store.markRunningUpdate(fresh), { firstLease: true })).toMatchObject({ kind: 'leased_elsewhere' });
+
+    const resumed = randomUUID();
+    await h.store.create(row(resumed));
+    const before = await leases().acquire(resumed, 'worker-a');
+    if (before === undefined) throw new Error('no lease');
+    expect(await leases().release(before)).toBe(true);
+    const again = await leases().claim(resumed, 'worker-b', h.store.markRunningUpdate(resumed), { firstLease: true });
+    // Leased before: no firstFence, so the caller reads the fence (2) and the steps back.
+    expect(again.kind).toBe('claimed');
+    expect(again).not.toHaveProperty('firstFence');
+    const partition = await h.log.load(resumed);
+    expect(partition.lock?.['fence']).toBe(2);
+    expect(partition.row?.['attempts']).toBe(1);
+  });
+
   it('GIVEN a finished task or no row at all WHEN claimed THEN not runnable with the row status (or none) and no lease taken', async () => {
     const done = randomUUID();
     await h.store.create(row(done, 'SUCCEEDED'));

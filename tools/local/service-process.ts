@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { freePort, node22Binary } from './emulators';
 
-/** A gateway running as deployed: the bundled entry point in its own Node 22 process. */
-export interface GatewayProcess {
+/** A service running as deployed: its bundled entry point in its own Node 22 process. */
+export interface ServiceProcess {
   readonly url: string;
   readonly pid: number;
   /** Resolves when the process exits. */
@@ -20,16 +20,26 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-let bundled: Promise<string> | undefined;
+/** The services that run as their own process, as in the image. */
+export type ServiceName = 'gateway' | 'intake';
 
-/** Bundle runtime/src/gateway/main.ts once per process, the way the image does. */
-function bundle(): Promise<string> {
-  bundled ??= (async () => {
-    const outdir = join('/tmp', `openclaw-gateway-${process.pid}`);
-    await build({ entryPoints: { gateway: 'runtime/src/gateway/main.ts' }, outdir, bundle: true, platform: 'node', target: 'node22', format: 'cjs', logLevel: 'error', sourcemap: false });
-    return join(outdir, 'gateway.js');
-  })();
-  return bundled;
+/** A gateway process (the name its tests and benches know it by). */
+export type GatewayProcess = ServiceProcess;
+
+const bundled = new Map<ServiceName, Promise<string>>();
+
+/** Bundle runtime/src/<service>/main.ts once per process, the way the image does. */
+function bundle(service: ServiceName): Promise<string> {
+  let entry = bundled.get(service);
+  if (entry === undefined) {
+    entry = (async () => {
+      const outdir = join('/tmp', `openclaw-${service}-${process.pid}`);
+      await build({ entryPoints: { [service]: `runtime/src/${service}/main.ts` }, outdir, bundle: true, platform: 'node', target: 'node22', format: 'cjs', logLevel: 'error', sourcemap: false });
+      return join(outdir, `${service}.js`);
+    })();
+    bundled.set(service, entry);
+  }
+  return entry;
 }
 
 const CLOCK_TICKS_PER_S = 100;
@@ -38,11 +48,19 @@ const CLOCK_TICKS_PER_S = 100;
  * Start a gateway process with `env` (STAGE local unless given) on a free port and wait until it
  * answers /health. stdout is parsed as JSON log lines; EMF lines are kept too.
  */
-export async function startGatewayProcess(env: Readonly<Record<string, string>>): Promise<GatewayProcess> {
-  const entry = await bundle();
+export function startGatewayProcess(env: Readonly<Record<string, string>>): Promise<GatewayProcess> {
+  return startServiceProcess('gateway', { TASKS_TABLE: 'unused-by-the-gateway', ...env });
+}
+
+/**
+ * Start `service` (its bundled main) with `env` (STAGE local and the region unless given) on a free
+ * port and wait until it answers /health. stdout is parsed as JSON log lines; EMF lines are kept too.
+ */
+export async function startServiceProcess(service: ServiceName, env: Readonly<Record<string, string>>): Promise<ServiceProcess> {
+  const entry = await bundle(service);
   const port = await freePort();
   const child = spawn(node22Binary(), [entry], {
-    env: { PATH: process.env['PATH'] ?? '', STAGE: 'local', LOG_LEVEL: 'info', AWS_REGION: 'us-east-1', TASKS_TABLE: 'unused-by-the-gateway', ...env, PORT: String(port) },
+    env: { PATH: process.env['PATH'] ?? '', STAGE: 'local', LOG_LEVEL: 'info', AWS_REGION: 'us-east-1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -65,7 +83,7 @@ export async function startGatewayProcess(env: Readonly<Record<string, string>>)
   let exitedEarly = false;
   void exited.then(() => (exitedEarly = true));
   for (;;) {
-    if (exitedEarly) throw new Error(`gateway process exited before answering /health (port ${port})`);
+    if (exitedEarly) throw new Error(`${service} process exited before answering /health (port ${port})`);
     try {
       if ((await fetch(`${url}/health`)).ok) break;
     } catch {
@@ -73,7 +91,7 @@ export async function startGatewayProcess(env: Readonly<Record<string, string>>)
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error('gateway process did not answer /health within 30 s');
+      throw new Error(`${service} process did not answer /health within 30 s`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
