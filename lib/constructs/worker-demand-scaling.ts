@@ -130,20 +130,22 @@ interface ExactFamily {
 
 /**
  * The worker fleet's scaling on arrivals rather than on backlog per task. Every decision sets the
- * fleet to an estimate of the workers needed (ExactCapacity steps, 3 % bands; 20 steps per
- * policy, so each family is several policies that each own a range of the estimate):
+ * fleet to an estimate of the workers needed (ExactCapacity steps in bands that set their middle;
+ * 20 steps per policy, so each family is several policies that each own a range of the estimate):
  *
  * - **Onset** (20 s into a spike): one 10-second reading of the intake's queue-demand metrics,
  *   only when the arrivals need far more workers than are busy and the backlog is young; sets
  *   `onsetFactor` × the need, so the fleet starts on the first reading.
- * - **Confirm** (100 s in): the mean of 9 readings that all showed the fleet short; sets
- *   (1 + `headroom`) × the need, before any onset launch runs, so the onset's excess never runs.
- * - **Release** (about 6 min after a spike's end): five one-minute datapoints (SQS arrivals and
- *   backlog, ECS running tasks) that all show the fleet far above the need; sets the need with
- *   headroom. ECS stops idle workers; busy ones hold task scale-in protection and stop after their task.
- * - **Steady** (half hours): the need with headroom ÷ running workers over 30 minutes (±3 %
- *   at a 40-worker fleet); outside a dead band around the target the fleet moves to the band's
- *   edge nearest the need, with a 30-minute cooldown, so Poisson noise never moves it.
+ * - **Confirm** (100 s in): the mean of three 30-second datapoints that all showed the fleet short;
+ *   sets (1 + `headroom`) × the need, before any onset launch runs, so the onset's excess never runs.
+ * - **Release** (about 16 min after a spike's end): one 15-minute datapoint (SQS arrivals and
+ *   backlog, the fewest ECS running tasks) that shows the fleet far above the need; sets the need
+ *   with half the headroom. ECS stops idle workers; busy ones hold task scale-in protection and
+ *   stop after their task.
+ * - **Steady** (half hours): the need with headroom ÷ running workers over 10-minute datapoints
+ *   (±5 % each at a 40-worker fleet), each one judged: out on 3 of 3 ≥ 1.1, in on 2 of 2 ≤ 0.96, a
+ *   datapoint in which the fleet moved reads 1; PercentChange steps to the band's edge nearest the
+ *   target, 30-minute cooldown, so Poisson noise and stale datapoints never move the fleet.
  */
 export class WorkerDemandScaling extends Construct {
   /** The bands of each exact-capacity family, lowest first (for tests and the README). */
@@ -231,7 +233,9 @@ export class WorkerDemandScaling extends Construct {
       period: quarterHour,
       // Running workers well over the need for 15 minutes: a spike has ended.
       when: `tasks >= 1.5 * ${needWith(quarterHour, margin)} + 2`,
-      value: needWith(quarterHour, margin),
+      // Half the headroom: 15 minutes of arrivals are ±4 %, and a fleet that lands high must still
+      // be within the steady dead band (and 15 % of the need); the steady policies add the rest.
+      value: needWith(quarterHour, 1 + headroom / 2),
       evaluationPeriods: 1,
       cooldown: quarterHour,
       description: 'the fleet far above the need for 15 minutes (a spike ended): set it to the need with headroom',
