@@ -69,13 +69,17 @@ export function runFleetSimulation(options: FleetSimulationOptions): { runs: Fle
   const prod = prodWorkerScaling(config.dir);
   const need = Math.ceil((scenario.baselineWorkers * scenario.spikeFactor * 1.25) / 10) * 10;
   const runs: FleetSimulationRun[] = [
-    { label: 'prod template: surge on queue demand (10 s) + steady on arrivals', result: simulateSpike(prod, scenario) },
+    { label: 'prod template: onset (10 s) + confirm (90 s) on queue demand, release + steady on arrivals', result: simulateSpike(prod, scenario) },
     { label: 'ecs-patterns QueueProcessingFargateService defaults', result: simulateSpike(queueProcessingPatternScaling(prod.minCapacity, prod.maxCapacity), scenario) },
     {
       label: 'ecs-patterns steps only (no CPU policy)',
       result: simulateSpike(queueProcessingPatternScaling(prod.minCapacity, prod.maxCapacity, { disableCpuBasedScaling: true }), scenario),
     },
     { label: `what-if: ${scenario.spikeFactor * 2}× spike, prod template (max ${prod.maxCapacity})`, result: simulateSpike(prod, { ...scenario, spikeFactor: scenario.spikeFactor * 2 }) },
+    {
+      label: `what-if: ${scenario.spikeFactor * 2}× spike, prod template with services.worker.maxTasks ${need * 2}`,
+      result: simulateSpike(prodWorkerScaling(config.dir, need * 2), { ...scenario, spikeFactor: scenario.spikeFactor * 2 }),
+    },
     {
       label: `what-if: ${scenario.spikeFactor * 2}× spike, ecs-patterns defaults, max raised to ${need * 2}`,
       result: simulateSpike(queueProcessingPatternScaling(prod.minCapacity, need * 2), { ...scenario, spikeFactor: scenario.spikeFactor * 2 }),
@@ -84,7 +88,11 @@ export function runFleetSimulation(options: FleetSimulationOptions): { runs: Fle
   const table = summaryTable(runs);
   const seeds = Array.from({ length: options.robustnessSeeds ?? 10 }, (_, i) => simulateSpike(prod, { ...scenario, seed: scenario.seed + 1 + i }).summary);
   const main = (runs[0] as FleetSimulationRun).result.summary;
-  const goals = goalsTable(main, [main, ...seeds], `seeds ${scenario.seed}…${scenario.seed + seeds.length}; prod config from ${config.note}`);
+  const whatIf = (runs[4] as FleetSimulationRun).result.summary;
+  const goals = [
+    goalsTable(main, [main, ...seeds], `seeds ${scenario.seed}…${scenario.seed + seeds.length}; prod config from ${config.note}`),
+    goalsTable(whatIf, [whatIf], `seed ${scenario.seed}`, `what-if: ${scenario.spikeFactor * 2}× spike, maxTasks ${need * 2} (same goals)`),
+  ].join('\n\n');
   mkdirSync(options.outDir, { recursive: true });
   const svgPath = join(options.outDir, 'fleet-sim.svg');
   const highlight = [scenario.warmupSeconds, scenario.warmupSeconds + scenario.spikeSeconds] as const;

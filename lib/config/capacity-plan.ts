@@ -18,9 +18,9 @@ export interface CapacityPlan {
   /** Tasks per minute the fleet completes at maximum capacity. */
   readonly maxThroughputPerMinute: number;
   /**
-   * The surge scaling's drain time: a backlog B adds B × averageTaskSeconds ÷ this many workers.
-   * Longer than the latency goal on purpose: the surge's 10 % overshoot budget goes to the
-   * arrivals, and the backlog left by the Fargate start drains within the spike.
+   * The worker scaling's drain time: the release and steady policies keep B × averageTaskSeconds ÷
+   * this many workers for a backlog B on top of the arrivals' need. Long on purpose: a spike's
+   * backlog drains on the confirm's headroom, inside the 10 % overshoot budget.
    */
   readonly surgeDrainSeconds: number;
 }

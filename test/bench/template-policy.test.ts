@@ -29,22 +29,33 @@ describe('readFleetScaling', () => {
     const steps = spec.policies.filter((p): p is StepPolicySpec => p.kind === 'step');
     // No target tracking on the stable pool: surge + steady + scale-from-zero, all step policies.
     expect(spec.policies.every((p) => p.kind === 'step')).toBe(true);
-    const surge = steps.filter((p) => p.adjustmentType === 'ExactCapacity');
-    expect(surge.length).toBeGreaterThan(1);
-    for (const p of surge) {
-      // High resolution: 30 s periods on the intake's published metrics only.
-      expect(p.alarm).toMatchObject({ periodSeconds: 30, evaluationPeriods: 1, datapointsToAlarm: 1 });
+    const exact = steps.filter((p) => p.adjustmentType === 'ExactCapacity');
+    const family = (name: string) => exact.filter((p) => p.name.startsWith(`WorkerDemand${name}`));
+    expect(family('Onset').length + family('Confirm').length + family('Release').length).toBe(exact.length);
+    for (const p of family('Onset')) {
+      // High resolution: one 10-second reading of the intake's published metrics.
+      expect(p.alarm).toMatchObject({ periodSeconds: 10, evaluationPeriods: 1, datapointsToAlarm: 1 });
       expect(p.alarm.metric.queries.map((q) => q.base).sort()).toEqual(['demandArrivals', 'demandBacklog', 'demandInFlight']);
-      expect(p.adjustments.length).toBeLessThanOrEqual(20);
     }
-    // The top surge band sets maxTasks; the surge never asks for more than the fleet may have.
-    expect(Math.max(...surge.flatMap((p) => p.adjustments.map((a) => a.change)))).toBe(worker.maxTasks);
+    for (const p of family('Confirm')) {
+      // Three 30-second datapoints, all of them short; the step reads their mean.
+      expect(p.alarm).toMatchObject({ periodSeconds: 30, evaluationPeriods: 3, datapointsToAlarm: 3 });
+      expect(p.metricAggregation).toBe('Average');
+      expect(p.alarm.metric.queries.map((q) => q.base).sort()).toEqual(['demandArrivals', 'demandBacklog', 'demandInFlight']);
+    }
+    for (const p of family('Release')) {
+      expect(p.alarm).toMatchObject({ periodSeconds: 900, evaluationPeriods: 1 });
+      expect(p.alarm.metric.queries.map((q) => q.base).sort()).toEqual(['runningTasks', 'sentMessages', 'sentMessages', 'visibleMessages', 'visibleMessages']);
+    }
+    for (const p of exact) expect(p.adjustments.length).toBeLessThanOrEqual(20);
+    // The top band of every family sets maxTasks; none asks for more than the fleet may have.
+    for (const name of ['Onset', 'Confirm', 'Release']) expect(Math.max(...family(name).flatMap((p) => p.adjustments.map((a) => a.change)))).toBe(worker.maxTasks);
     const steady = steps.filter((p) => p.adjustmentType === 'PercentChangeInCapacity');
-    expect(steady).toHaveLength(3);
+    expect(steady).toHaveLength(2);
     for (const p of steady) {
-      expect(p.alarm).toMatchObject({ periodSeconds: 60, evaluationPeriods: 15 });
-      expect(p.alarm.metric.queries.map((q) => q.base).sort()).toEqual(['runningTasks', 'sentMessages', 'sentMessages']);
-      expect(p.cooldownSeconds).toBe(900);
+      expect(p.alarm.periodSeconds).toBe(600);
+      expect(p.alarm.metric.queries.map((q) => q.base).sort()).toEqual(['runningTasks', 'runningTasks', 'runningTasks', 'sentMessages', 'sentMessages', 'visibleMessages', 'visibleMessages']);
+      expect(p.cooldownSeconds).toBe(1800);
     }
   }, 180_000);
 

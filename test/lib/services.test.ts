@@ -246,8 +246,10 @@ describe('scaling', () => {
   test('GIVEN prod workers WHEN they scale THEN it is on arrivals (lib/constructs/worker-demand-scaling.ts), not on backlog per task', () => {
     const policies = resourcesOf(prod.json.services, 'AWS::ApplicationAutoScaling::ScalingPolicy').filter(([id]) => id.startsWith('Worker'));
     expect(policies.some(([, p]) => p['PolicyType'] === 'TargetTrackingScaling')).toBe(false);
-    expect(policies.filter(([id]) => id.startsWith('WorkerDemandSurge')).length).toBeGreaterThan(1);
-    expect(policies.filter(([id]) => id.startsWith('WorkerDemandSteady')).map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual(['WorkerDemandSteadyOut', 'WorkerDemandSteadyTrim', 'WorkerDemandSteadyDeep']);
+    for (const family of ['Onset', 'Confirm', 'Release']) expect(policies.filter(([id]) => id.startsWith(`WorkerDemand${family}`)).length).toBeGreaterThan(1);
+    expect(policies.filter(([id]) => id.startsWith('WorkerDemandSteady')).map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual(['WorkerDemandSteadyOut', 'WorkerDemandSteadyIn']);
+    // Application Auto Scaling allows 50 scaling policies per scalable target.
+    expect(policies.length).toBeLessThanOrEqual(50);
     services.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 400, ScalableDimension: 'ecs:service:DesiredCount' });
   });
 
