@@ -25,6 +25,8 @@ export interface IntakeBenchOptions {
   /** Reuse running emulators; otherwise DynamoDB Local and fauxqs are started and stopped. */
   readonly dynamoEndpoint?: string;
   readonly sqsEndpoint?: string;
+  /** Process IDs of the given emulators, so their CPU per call can be read too. @default not read */
+  readonly emulatorPids?: BenchEmulators['pids'];
   /**
    * Run the intake as deployed, its bundled main in its own process (its own event loop, tracing
    * and EMF on as in the image), rather than its handler on the load driver's event loop.
@@ -345,11 +347,12 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     for (const k of Object.keys(statuses)) delete statuses[k];
 
     let elapsedMs = 0;
+    const pids = { ...options.emulatorPids, ...emulators.pids };
     // CPU ms by process over each phase: [this process, DynamoDB Local, fauxqs].
     // CPU ms by process over each phase: [this process (the driver), DynamoDB Local, fauxqs, the intake's own process].
     const cpuNow = (): number[] => {
       const own = process.cpuUsage();
-      return [(own.user + own.system) / 1000, processCpuMs(emulators.pids.dynamo), processCpuMs(emulators.pids.sqs), server.cpuMs()];
+      return [(own.user + own.system) / 1000, processCpuMs(pids.dynamo), processCpuMs(pids.sqs), server.cpuMs()];
     };
     const spent = { accept: [0, 0, 0, 0], send: [0, 0, 0, 0], floor: [0, 0, 0, 0] };
     const measure = async (into: number[], phase: () => Promise<void>) => {
@@ -411,7 +414,7 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
       putItemMs: put,
       floorMs: floor,
       cpuMsPer: {
-        emulatorsRead: emulators.pids.dynamo !== undefined && emulators.pids.sqs !== undefined,
+        emulatorsRead: pids.dynamo !== undefined && pids.sqs !== undefined,
         accept: { intake: per(ownProcess ? spent.accept[3] : spent.accept[0]), driver: per(spent.accept[0]), dynamodbLocal: per(spent.accept[1]), fauxqs: per(spent.accept[2]) },
         sendMessage: { driver: per(spent.send[0]), fauxqs: per(spent.send[2]) },
         floor: { driver: per(spent.floor[0]), dynamodbLocal: per(spent.floor[1]), fauxqs: per(spent.floor[2]) },
