@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssues } from '../../runtime/src/shared/zod-issues';
+import { parseBenchArgs } from '../support/args';
 import { benchEmulators } from '../support/emulators';
 import { runWorkerFleetBench } from './worker-fleet';
 
@@ -12,17 +12,7 @@ const argsSchema = z.object({
   json: z.boolean().default(false),
 });
 
-function parseArgs(argv: readonly string[]): z.infer<typeof argsSchema> {
-  const raw: Record<string, unknown> = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] as string;
-    if (arg === '--json') raw['json'] = true;
-    else if (arg.startsWith('--')) raw[arg.slice(2)] = argv[(i += 1)];
-  }
-  const parsed = argsSchema.strict().safeParse(raw);
-  if (!parsed.success) throw new Error(`Invalid arguments: ${describeIssues(parsed.error)}; usage: npx tsx bench/fleet/run.ts [--workers N] [--tasks N] [--latency MS] [--jitter FRACTION] [--json]`);
-  return parsed.data;
-}
+const parseArgs = (argv: readonly string[]) => parseBenchArgs(argsSchema, argv, 'npx tsx bench/fleet/run.ts [--workers N] [--tasks N] [--latency MS] [--jitter FRACTION] [--json]');
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssues } from '../../runtime/src/shared/zod-issues';
+import { parseBenchArgs } from '../support/args';
 import { formatIntakeBench, runIntakeBench } from './intake-bench';
 
 export { formatIntakeBench, runIntakeBench, type IntakeBenchOptions, type IntakeBenchResult } from './intake-bench';
@@ -11,17 +11,7 @@ const argsSchema = z.object({
   json: z.boolean().default(false),
 });
 
-function parseArgs(argv: readonly string[]): z.infer<typeof argsSchema> {
-  const raw: Record<string, unknown> = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] as string;
-    if (arg === '--json') raw['json'] = true;
-    else if (arg.startsWith('--')) raw[arg.slice(2)] = argv[(i += 1)];
-  }
-  const parsed = argsSchema.strict().safeParse(raw);
-  if (!parsed.success) throw new Error(`Invalid arguments: ${describeIssues(parsed.error)}; usage: npx tsx bench/intake/run.ts [--total N] [--concurrency N] [--json]`);
-  return parsed.data;
-}
+const parseArgs = (argv: readonly string[]) => parseBenchArgs(argsSchema, argv, 'npx tsx bench/intake/run.ts [--total N] [--concurrency N] [--json]');
 
 if (require.main === module) {
   const args = parseArgs(process.argv.slice(2));
