@@ -24,6 +24,8 @@ import { KeyRateLimiter, type RateLimiter } from './rate-limiter';
 import { MAX_JSON_DEPTH, canonicalJson, exceedsDepth, renderPrompt, submitTaskSchema, type SubmitTaskInput } from './task-input';
 import { accepted, toView } from './task-view';
 import { CanaryRouter } from './canary-router';
+import { MessageBatches } from './message-batches';
+import { TaskRowInserts } from '../shared/task-row-inserts';
 import { APPROVAL_PATH, ApprovalRoutes } from './approvals';
 import { ApprovalStore } from '../shared/approvals';
 import { trace } from '@opentelemetry/api';
@@ -67,6 +69,13 @@ export interface IntakeOptions {
   readonly router?: CanaryRouter;
   /** The agents a task may name (INTAKE_AGENTS), the default and their default budgets. @default one agent, `default` */
   readonly agents?: AgentDirectory;
+  /**
+   * Group-commit the accept path's writes (INTAKE_BATCH_WRITES): rows and messages submitted while
+   * earlier ones are in flight go out together (TransactWriteItems, SendMessageBatch), each task
+   * still answered only when its own row and message are in. A lone task is written as before.
+   * @default true
+   */
+  readonly batchWrites?: boolean;
 }
 
 /** Sockets per AWS client in the deployed intake (main.ts) and its bench: a few hundred submissions in flight. */
@@ -108,10 +117,13 @@ async function readSubmission(req: IncomingMessage, maxBody: number): Promise<Su
  */
 export function createIntakeHandler(options: IntakeOptions): Handler {
   const clock = options.now;
+  const batchWrites = options.batchWrites ?? true;
+  const messages = batchWrites ? new MessageBatches({ sqs: options.sqs }) : undefined;
   const store = new TaskStore({
     client: options.dynamo,
     tableName: options.tableName,
     retentionDays: options.taskRetentionDays,
+    ...(batchWrites ? { inserts: new TaskRowInserts({ client: options.dynamo, tableName: options.tableName }) } : {}),
     ...(clock !== undefined ? { now: () => clock().getTime() } : {}),
   });
   const now = options.now ?? (() => new Date());
@@ -155,13 +167,14 @@ export function createIntakeHandler(options: IntakeOptions): Handler {
     const message: TaskMessage = { taskId: task.taskId };
     // The worker continues this request's trace from the message attributes.
     const attributes = traceMessageAttributes(taskTraceContext(task.taskId));
-    await options.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: router.queueUrl(task.agentVersion, task.priority),
-        MessageBody: JSON.stringify(message),
-        ...(Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {}),
-      }),
-    );
+    const queueUrl = router.queueUrl(task.agentVersion, task.priority);
+    const body = JSON.stringify(message);
+    const hasAttributes = Object.keys(attributes).length > 0;
+    if (messages !== undefined) {
+      await messages.send({ queueUrl, body, ...(hasAttributes ? { attributes } : {}) });
+      return;
+    }
+    await options.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, ...(hasAttributes ? { MessageAttributes: attributes } : {}) }));
   };
 
   const enqueue = async (task: TaskRecord, undo: () => Promise<unknown>, awaitMarker: boolean): Promise<void> => {

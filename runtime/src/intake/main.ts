@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     rateLimiter,
     taskRetentionDays: config.taskRetentionDays,
     agents: config.agents,
+    batchWrites: config.batchWrites,
     ...(config.callbackHttpHosts.length > 0 ? { callbackPolicy: new CallbackUrlPolicy({ allowHttpHosts: config.callbackHttpHosts }) } : {}),
   });
   const handler = tracedHandler(intake, {

@@ -72,6 +72,7 @@ export const ENV = {
   callRecordFile: 'CALL_RECORD_FILE',
   callbackHttpHosts: 'CALLBACK_HTTP_HOSTS',
   queueDemandIntervalMs: 'QUEUE_DEMAND_INTERVAL_MS',
+  intakeBatchWrites: 'INTAKE_BATCH_WRITES',
 } as const;
 
 export { PORTS };
@@ -134,6 +135,8 @@ const intakeSchema = z.object({
   [ENV.canaryShareCacheMs]: z.coerce.number().int().min(0).max(300_000).default(15_000),
   // The stage's agents as the intake needs them (JSON; see runtime/src/shared/agent-profiles.ts).
   [ENV.intakeAgents]: z.string().optional(),
+  // Group commit on the accept path (runtime/src/intake/app.ts `batchWrites`).
+  [ENV.intakeBatchWrites]: z.enum(['on', 'off'], { error: 'must be "on" (rows and messages submitted together are written together) or "off" (one write per task); unset means on' }).default('on'),
   // The queue-demand publisher (runtime/src/shared/queue-demand-publisher.ts); unset locally: no CloudWatch.
   [ENV.queueDemandIntervalMs]: z.coerce.number().int().min(1000, 'must be at least 1000 (ms between readings of the lanes)').max(60_000, 'must be at most 60000: alarms need a reading per minute').optional(),
 });
@@ -263,6 +266,8 @@ export interface IntakeConfig extends CommonConfig {
   readonly callbackHttpHosts: readonly string[];
   /** Publish the stable lanes' demand to CloudWatch this often (QUEUE_DEMAND_INTERVAL_MS); unset: do not. */
   readonly queueDemandIntervalMs?: number;
+  /** Group-commit the accept path's row writes and sends (INTAKE_BATCH_WRITES, default on). */
+  readonly batchWrites: boolean;
 }
 
 export interface IntakeCanaryConfig {
@@ -411,6 +416,7 @@ export function loadIntakeConfig(env: Env): IntakeConfig {
     agents: parseAgentDirectoryJson(raw[ENV.intakeAgents], ENV.intakeAgents),
     callbackHttpHosts: callbackHttpHosts(raw[ENV.callbackHttpHosts], raw[ENV.stage], 'intake'),
     ...definedOnly('queueDemandIntervalMs', raw[ENV.queueDemandIntervalMs]),
+    batchWrites: raw[ENV.intakeBatchWrites] === 'on',
   };
 }
 

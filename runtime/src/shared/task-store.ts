@@ -6,6 +6,7 @@ import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from './t
 import { terminalUpdate } from './terminal-update';
 import { META_SK, renderStructuredInput, taskPk, type StructuredInput, type TaskRecord, type TaskStatus, type TerminalStatus, type WebhookDelivery } from './task-model';
 import { MAX_SUBMITTED_ROW_BYTES, dynamoItemSize } from './task-size';
+import type { TaskRowInserts } from './task-row-inserts';
 
 export class TaskNotFoundError extends OpenClawError {
   constructor(taskId: string) {
@@ -20,6 +21,12 @@ export interface TaskStoreOptions extends DynamoStoreOptions {
    * @default DEFAULT_TASK_RETENTION_DAYS (30)
    */
   readonly retentionDays?: number;
+  /**
+   * Where `insert` writes new rows: the intake passes a TaskRowInserts so rows submitted together
+   * are group-committed. Unset, each insert is its own conditional PutItem.
+   * @default one PutItem per row
+   */
+  readonly inserts?: TaskRowInserts;
 }
 
 /** A task too large for its row: refused before it is written, so the caller can answer 413. */
@@ -64,6 +71,8 @@ function strip(item: Record<string, unknown> | undefined): TaskRecord | undefine
 /** A task row checked against the item-size limit, ready for `insert`. */
 export interface StorableTask {
   readonly item: Record<string, unknown>;
+  /** The item's size as DynamoDB counts it. */
+  readonly sizeBytes: number;
 }
 
 /** The task rows (META items). Status transitions are conditional so racing writers cannot regress them. */
@@ -72,8 +81,10 @@ export class TaskStore {
   readonly tableName: string;
   private readonly clock: () => number;
   private readonly retentionDays: number;
+  private readonly inserts: TaskRowInserts | undefined;
 
   constructor(options: TaskStoreOptions) {
+    this.inserts = options.inserts;
     this.client = options.client;
     this.tableName = options.tableName;
     this.clock = options.now ?? Date.now;
@@ -105,11 +116,12 @@ export class TaskStore {
     const item = toItem(task, this.expiry());
     const size = dynamoItemSize(item);
     if (size > MAX_SUBMITTED_ROW_BYTES) throw new TaskTooLargeError(task.taskId, size, MAX_SUBMITTED_ROW_BYTES);
-    return { item };
+    return { item, sizeBytes: size };
   }
 
   /** Write a row from `storable`; false if a row with that ID already exists. */
   async insert(row: StorableTask, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+    if (this.inserts !== undefined) return this.inserts.insert(row.item, row.sizeBytes, options.abortSignal);
     return conditionHeld(() =>
       this.client.send(
         new PutCommand({ TableName: this.tableName, Item: row.item, ConditionExpression: 'attribute_not_exists(pk)' }),
