@@ -73,9 +73,10 @@ export interface IntakeOptions {
    * Group-commit the accept path's writes (INTAKE_BATCH_WRITES): rows and messages submitted while
    * earlier ones are in flight go out together (TransactWriteItems, SendMessageBatch), each task
    * still answered only when its own row and message are in. A lone task is written as before.
-   * @default true
+   * An object sets how many writes of each kind may be in flight before arrivals start to batch.
+   * @default true (4 row writes and 4 sends per queue in flight)
    */
-  readonly batchWrites?: boolean;
+  readonly batchWrites?: boolean | { readonly rowsInFlight?: number; readonly messagesInFlight?: number };
 }
 
 /** Sockets per AWS client in the deployed intake (main.ts) and its bench: a few hundred submissions in flight. */
@@ -118,12 +119,15 @@ async function readSubmission(req: IncomingMessage, maxBody: number): Promise<Su
 export function createIntakeHandler(options: IntakeOptions): Handler {
   const clock = options.now;
   const batchWrites = options.batchWrites ?? true;
-  const messages = batchWrites ? new MessageBatches({ sqs: options.sqs }) : undefined;
+  const inFlight = typeof batchWrites === 'object' ? batchWrites : {};
+  const messages = batchWrites !== false ? new MessageBatches({ sqs: options.sqs, ...(inFlight.messagesInFlight !== undefined ? { maxInFlight: inFlight.messagesInFlight } : {}) }) : undefined;
   const store = new TaskStore({
     client: options.dynamo,
     tableName: options.tableName,
     retentionDays: options.taskRetentionDays,
-    ...(batchWrites ? { inserts: new TaskRowInserts({ client: options.dynamo, tableName: options.tableName }) } : {}),
+    ...(batchWrites !== false
+      ? { inserts: new TaskRowInserts({ client: options.dynamo, tableName: options.tableName, ...(inFlight.rowsInFlight !== undefined ? { maxInFlight: inFlight.rowsInFlight } : {}) }) }
+      : {}),
     ...(clock !== undefined ? { now: () => clock().getTime() } : {}),
   });
   const now = options.now ?? (() => new Date());

@@ -71,6 +71,21 @@ describe('task retention (TASK_RETENTION_DAYS)', () => {
   });
 });
 
+describe('group commit on the accept path (INTAKE_BATCH_WRITES)', () => {
+  const intakeEnv = { ...base, INTAKE_API_KEYS: '[]' };
+
+  it('GIVEN it unset THEN the intake batches; "off" turns it off', () => {
+    expect(loadIntakeConfig(intakeEnv).batchWrites).toBe(true);
+    expect(loadIntakeConfig({ ...intakeEnv, INTAKE_BATCH_WRITES: 'off' }).batchWrites).toBe(false);
+    expect(loadIntakeConfig({ ...intakeEnv, INTAKE_BATCH_WRITES: 'on' }).batchWrites).toBe(true);
+  });
+
+  it('GIVEN another value THEN the intake refuses to start, naming the variable, the value and both choices', () => {
+    expect(() => loadIntakeConfig({ ...intakeEnv, INTAKE_BATCH_WRITES: 'yes' })).toThrow(ConfigError);
+    expect(() => loadIntakeConfig({ ...intakeEnv, INTAKE_BATCH_WRITES: 'yes' })).toThrow(/INTAKE_BATCH_WRITES="yes": must be "on" .* or "off"/);
+  });
+});
+
 describe('queue URLs from the SQS emulator', () => {
   const fauxqs = 'http://sqs.us-east-1.127.0.0.1:4566/000000000000/local-tasks-high';
 
