@@ -31,8 +31,23 @@ function intakeRows(r: IntakeBenchResult): BenchRow[] {
       measured: `${fmt(r.acceptMs.p99, 1)} ms`,
       baseline: `bare SendMessage ${fmt(r.sendMessageMs.p99, 1)} ms`,
       ratio: `${fmt(r.ratio.p99)}×`,
-      note: `goal ≤ ${r.goal.p99RatioAtMost}×: ${r.goal.met ? 'met' : 'NOT met'}; exactly once: ${r.exactlyOnce.ok ? 'yes' : 'NO'} (${r.accepted} of ${r.total} accepted, ${r.exactlyOnce.messagesInQueue - r.exactlyOnce.orphanMessages} queued, ${r.exactlyOnce.orphanMessages} orphan messages of refused submissions)`,
+      note: `goal ≤ ${r.goal.p99RatioAtMost}×: ${r.goal.met ? 'met' : 'NOT met'}; group commit on (the default)${
+        r.requestsPerAccept !== undefined ? `: ${fmt(r.requestsPerAccept.dynamodb, 3)} DynamoDB and ${fmt(r.requestsPerAccept.sqs, 3)} SQS requests per accept` : ''
+      }; exactly once: ${r.exactlyOnce.ok ? 'yes' : 'NO'} (both intakes: ${r.exactlyOnce.rowsInTable} rows, ${r.exactlyOnce.messagesInQueue - r.exactlyOnce.orphanMessages} queued, ${r.exactlyOnce.orphanMessages} orphan messages of refused submissions)`,
     },
+    ...(r.unbatched !== undefined
+      ? [
+          {
+            bench: `${label}: p99 with INTAKE_BATCH_WRITES=off (same run, phases alternating)`,
+            measured: `${fmt(r.unbatched.acceptMs.p99, 1)} ms`,
+            baseline: `bare SendMessage ${fmt(r.sendMessageMs.p99, 1)} ms`,
+            ratio: `${fmt(r.unbatched.acceptMs.p99 / Math.max(r.sendMessageMs.p99, 0.001))}×`,
+            note: `one PutItem and one SendMessage per task${
+              r.unbatched.requestsPerAccept !== undefined ? ` (${fmt(r.unbatched.requestsPerAccept.dynamodb, 3)} DynamoDB, ${fmt(r.unbatched.requestsPerAccept.sqs, 3)} SQS requests per accept)` : ''
+            }; p50 ${fmt(r.unbatched.acceptMs.p50, 1)} ms; ${fmt(r.unbatched.acceptsPerCpuSecond, 0)} accepts per CPU-second vs ${fmt(r.acceptsPerCpuSecond, 0)} batched`,
+          },
+        ]
+      : []),
     {
       bench: `${label}: p99 vs the floor (PutItem ‖ SendMessage, no intake)`,
       measured: `${fmt(r.acceptMs.p99, 1)} ms`,

@@ -2,9 +2,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent, request } from 'node:http';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { ApiKeyAuthenticator } from '../../runtime/src/intake/api-keys';
 import { hashApiKey } from '../../runtime/src/shared/api-keys';
 import { INTAKE_MAX_SOCKETS, createIntakeHandler } from '../../runtime/src/intake/app';
@@ -33,6 +34,25 @@ export interface IntakeBenchOptions {
    * @default true
    */
   readonly ownProcess?: boolean;
+  /**
+   * Also run the same intake with INTAKE_BATCH_WRITES=off, its phases alternating with the others,
+   * so the group commit's effect is measured side by side.
+   * @default true
+   */
+  readonly compareUnbatched?: boolean;
+}
+
+/** One intake configuration's accept phase. */
+export interface AcceptSide {
+  readonly statuses: Readonly<Record<string, number>>;
+  readonly accepted: number;
+  readonly acceptMs: LatencySummary;
+  readonly acceptPerSecond: number;
+  readonly acceptsPerCpuSecond: number;
+  /** CPU ms per accept of the intake itself (its process; on the driver's loop, this whole process). */
+  readonly intakeCpuMsPerAccept: number;
+  /** AWS requests the intake made per accept (warm-up included), by service; undefined on the driver's loop. */
+  readonly requestsPerAccept?: { readonly dynamodb: number; readonly sqs: number; readonly byAction: Readonly<Record<string, number>> };
 }
 
 export interface LatencySummary {
@@ -50,6 +70,10 @@ export interface IntakeBenchResult {
   readonly intake: 'own process' | 'driver process';
   /** 1-minute load average and core count at the end of the run: absolute figures mean little on a busy machine. */
   readonly machine: { readonly loadAverage1m: number; readonly cores: number };
+  /** The same intake with INTAKE_BATCH_WRITES=off, in the same run; undefined when not compared. */
+  readonly unbatched?: AcceptSide;
+  /** AWS requests per accept of the (batched) intake; undefined on the driver's loop. */
+  readonly requestsPerAccept?: AcceptSide['requestsPerAccept'];
   /** HTTP status -> count for the intake submissions. */
   readonly statuses: Readonly<Record<string, number>>;
   readonly accepted: number;
@@ -201,12 +225,36 @@ interface IntakeUnderTest {
   /** CPU ms of the intake's own process so far (0 on the driver's loop: this process's CPU counts it). */
   cpuMs(): number;
   close(): Promise<void>;
+  /** Where its AWS requests are recorded (own process only). */
+  readonly callRecordFile?: string;
+}
+
+/** The intake's AWS requests by service and action, from its call record. */
+function recordedRequests(file: string | undefined, accepts: number): AcceptSide['requestsPerAccept'] {
+  if (file === undefined || !existsSync(file)) return undefined;
+  const byAction: Record<string, number> = {};
+  let dynamodb = 0;
+  let sqsCalls = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    const record = JSON.parse(line) as { kind?: string; awsService?: string; action?: string };
+    if (record.kind !== 'aws') continue;
+    if (record.awsService === 'dynamodb') dynamodb += 1;
+    if (record.awsService === 'sqs') sqsCalls += 1;
+    const key = `${record.awsService ?? '?'}:${record.action ?? '?'}`;
+    byAction[key] = (byAction[key] ?? 0) + 1;
+  }
+  const per = (n: number) => Math.round((n / Math.max(1, accepts)) * 1000) / 1000;
+  return { dynamodb: per(dynamodb), sqs: per(sqsCalls), byAction };
 }
 
 /** The bundled intake main in its own process, configured as a deployed one is (through its env). */
-async function intakeProcess(emulators: BenchEmulators, resources: LocalResources, token: string): Promise<IntakeUnderTest> {
+async function intakeProcess(emulators: BenchEmulators, resources: LocalResources, token: string, batchWrites: boolean, callRecordFile: string): Promise<IntakeUnderTest> {
   const intake = await startServiceProcess('intake', {
     LOG_LEVEL: 'warn',
+    INTAKE_BATCH_WRITES: batchWrites ? 'on' : 'off',
+    // Every AWS request the intake makes, one JSON line each: requests per accept.
+    CALL_RECORD_FILE: callRecordFile,
     TASKS_TABLE: resources.tasksTable,
     QUEUE_URL_HIGH: resources.queues.high,
     QUEUE_URL_NORMAL: resources.queues.normal,
@@ -214,13 +262,14 @@ async function intakeProcess(emulators: BenchEmulators, resources: LocalResource
     AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
     INTAKE_API_KEYS: JSON.stringify([{ name: 'bench', sha256: hashApiKey(token), maxPriority: 'high', ratePerMinute: 10_000_000 }]),
   });
-  return { port: Number(new URL(intake.url).port), cpuMs: () => intake.cpuMs(), close: () => intake.stop() };
+  return { port: Number(new URL(intake.url).port), cpuMs: () => intake.cpuMs(), close: () => intake.stop(), callRecordFile };
 }
 
 /** The intake's handler on this process's event loop, with its clients built as main.ts builds them. */
-async function intakeOnThisLoop(intakeAws: AwsClients, resources: LocalResources, token: string): Promise<IntakeUnderTest> {
+async function intakeOnThisLoop(intakeAws: AwsClients, resources: LocalResources, token: string, batchWrites: boolean): Promise<IntakeUnderTest> {
   const server = await listen(
     createIntakeHandler({
+      batchWrites,
       dynamo: intakeAws.dynamo,
       sqs: intakeAws.sqs,
       tableName: resources.tasksTable,
@@ -266,23 +315,32 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     const bareQueue = (await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-bare` }))).QueueUrl as string;
     const token = `ocl_${randomBytes(18).toString('base64url')}`;
     const ownProcess = options.ownProcess ?? true;
-    const server = ownProcess
-      ? await intakeProcess(emulators, resources, token)
-      : await intakeOnThisLoop(intakeAws, resources, token);
-    const statuses: Record<string, number> = {};
-    const acceptMs: number[] = [];
+    const recordDir = mkdtempSync(join(tmpdir(), 'intake-bench-'));
+    const startIntake = (batchWrites: boolean) =>
+      ownProcess ? intakeProcess(emulators, resources, token, batchWrites, join(recordDir, `${batchWrites ? 'on' : 'off'}.jsonl`)) : intakeOnThisLoop(intakeAws, resources, token, batchWrites);
+    const servers = [await startIntake(true), ...((options.compareUnbatched ?? true) ? [await startIntake(false)] : [])];
+    const sides = servers.map((server) => ({
+      server,
+      statuses: {} as Record<string, number>,
+      acceptMs: [] as number[],
+      accepted: [] as string[],
+      warmAccepts: 0,
+      elapsedMs: 0,
+      // CPU ms over this side's accept phases, indexed as cpuNow() reads them.
+      cpu: new Array<number>(3 + servers.length).fill(0),
+    }));
+    const main = sides[0] as (typeof sides)[number];
     const sendMs: number[] = [];
     const putMs: number[] = [];
-    const accepted: string[] = [];
-    const submitPhase = async (n: number) =>
+    const submitPhase = async (side: (typeof sides)[number], n: number) =>
       pool(n, concurrency, async (i) => {
         const started = performance.now();
-        const res = await post(clientAgent, server.port, token, JSON.stringify({ prompt: `bench task ${i}`, metadata: { i: String(i) } }));
+        const res = await post(clientAgent, side.server.port, token, JSON.stringify({ prompt: `bench task ${i}`, metadata: { i: String(i) } }));
         const ms = performance.now() - started;
-        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        side.statuses[res.status] = (side.statuses[res.status] ?? 0) + 1;
         if (res.status === 202) {
-          acceptMs.push(ms);
-          accepted.push((JSON.parse(res.text) as { taskId: string }).taskId);
+          side.acceptMs.push(ms);
+          side.accepted.push((JSON.parse(res.text) as { taskId: string }).taskId);
         }
       });
     const barePhase = async (n: number) =>
@@ -338,23 +396,26 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
     // `concurrency` sockets at once overflows the emulators' accept queues, and the SYN retries
     // (1, 3, 7, 15 s) would otherwise show up as a cluster of outliers in the first phase.
     const warmup = Math.min(concurrency, total);
-    await Promise.all([submitPhase(warmup), barePhase(warmup), putPhase(warmup), floorPhase(warmup)]);
-    acceptMs.length = 0;
+    await Promise.all([...sides.map((side) => submitPhase(side, warmup)), barePhase(warmup), putPhase(warmup), floorPhase(warmup)]);
+    const warm = new Set<string>();
+    for (const side of sides) {
+      side.acceptMs.length = 0;
+      side.warmAccepts = side.accepted.length;
+      for (const id of side.accepted.splice(0)) warm.add(id);
+      for (const k of Object.keys(side.statuses)) delete side.statuses[k];
+    }
     sendMs.length = 0;
     putMs.length = 0;
     floorMs.length = 0;
-    const warm = new Set(accepted.splice(0));
-    for (const k of Object.keys(statuses)) delete statuses[k];
 
-    let elapsedMs = 0;
     const pids = { ...options.emulatorPids, ...emulators.pids };
     // CPU ms by process over each phase: [this process, DynamoDB Local, fauxqs].
     // CPU ms by process over each phase: [this process (the driver), DynamoDB Local, fauxqs, the intake's own process].
     const cpuNow = (): number[] => {
       const own = process.cpuUsage();
-      return [(own.user + own.system) / 1000, processCpuMs(pids.dynamo), processCpuMs(pids.sqs), server.cpuMs()];
+      return [(own.user + own.system) / 1000, processCpuMs(pids.dynamo), processCpuMs(pids.sqs), ...sides.map((side) => side.server.cpuMs())];
     };
-    const spent = { accept: [0, 0, 0, 0], send: [0, 0, 0, 0], floor: [0, 0, 0, 0] };
+    const spent = { send: [0, 0, 0, 0], floor: [0, 0, 0, 0] };
     const measure = async (into: number[], phase: () => Promise<void>) => {
       const before = cpuNow();
       await phase();
@@ -362,17 +423,18 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
       for (let k = 0; k < into.length; k += 1) into[k] = (into[k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0);
     };
     const half = Math.floor(total / 2);
-    const acceptPhase = async (n: number) => {
+    const acceptPhase = (side: (typeof sides)[number]) => async (n: number) => {
       const t0 = performance.now();
-      await measure(spent.accept, () => submitPhase(n));
-      elapsedMs += performance.now() - t0;
+      await measure(side.cpu, () => submitPhase(side, n));
+      side.elapsedMs += performance.now() - t0;
     };
     // The second half runs its phases in the opposite order, so warm-up and drift (the JVM keeps
     // compiling for a while) land on every phase alike.
-    const phases = [acceptPhase, (n: number) => measure(spent.send, () => barePhase(n)), putPhase, (n: number) => measure(spent.floor, () => floorPhase(n))];
+    const phases = [...sides.map(acceptPhase), (n: number) => measure(spent.send, () => barePhase(n)), putPhase, (n: number) => measure(spent.floor, () => floorPhase(n))];
     for (const phase of phases) await phase(half);
     for (const phase of [...phases].reverse()) await phase(total - half);
-    await server.close();
+    for (const side of sides) await side.server.close();
+    const accepted = sides.flatMap((side) => side.accepted);
 
     const rows = await taskRows(dynamo, resources.tasksTable);
     const messages = (await Promise.all([drain(sqs, resources.queues.normal), drain(sqs, resources.queues.high)])).flat().filter((id) => !warm.has(id));
@@ -392,7 +454,23 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
       // Rows a worker would run although the client was refused.
       unexpectedRows: [...rows.entries()].filter(([id, runnable]) => runnable && !warm.has(id) && !acceptedSet.has(id)).length,
     };
-    const accept = summarize(acceptMs);
+    const sideResult = (side: (typeof sides)[number], at: number): AcceptSide => {
+      const intakeCpu = ownProcess ? (side.cpu[3 + at] ?? 0) : (side.cpu[0] ?? 0);
+      const requests = recordedRequests(side.server.callRecordFile, side.warmAccepts + side.accepted.length);
+      return {
+        statuses: side.statuses,
+        accepted: side.accepted.length,
+        acceptMs: summarize(side.acceptMs),
+        acceptPerSecond: Math.round((side.accepted.length / Math.max(side.elapsedMs, 0.001)) * 1000),
+        acceptsPerCpuSecond: Math.round(side.accepted.length / Math.max(intakeCpu / 1000, 0.001)),
+        intakeCpuMsPerAccept: Math.round((intakeCpu / Math.max(1, side.accepted.length)) * 1000) / 1000,
+        ...(requests !== undefined ? { requestsPerAccept: requests } : {}),
+      };
+    };
+    const results = sides.map(sideResult);
+    const mainResult = results[0] as AcceptSide;
+    const accept = mainResult.acceptMs;
+    rmSync(recordDir, { recursive: true, force: true });
     const bare = summarize(sendMs);
     const put = summarize(putMs);
     const floor = summarize(floorMs);
@@ -403,19 +481,21 @@ export async function runIntakeBench(options: IntakeBenchOptions = {}): Promise<
       concurrency,
       intake: ownProcess ? 'own process' : 'driver process',
       machine: { loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100, cores: cpus().length },
-      statuses,
-      accepted: accepted.length,
+      statuses: mainResult.statuses,
+      accepted: mainResult.accepted,
       acceptMs: accept,
-      acceptPerSecond: Math.round((accepted.length / elapsedMs) * 1000),
+      acceptPerSecond: mainResult.acceptPerSecond,
       // The intake's CPU: its own process's, or this whole process's when it shares the driver's loop.
-      acceptsPerCpuSecond: Math.round(accepted.length / Math.max((ownProcess ? (spent.accept[3] ?? 0) : (spent.accept[0] ?? 0)) / 1000, 0.001)),
+      acceptsPerCpuSecond: mainResult.acceptsPerCpuSecond,
+      ...(mainResult.requestsPerAccept !== undefined ? { requestsPerAccept: mainResult.requestsPerAccept } : {}),
+      ...(results[1] !== undefined ? { unbatched: results[1] } : {}),
       goal: { p99RatioAtMost: P99_GOAL, met: ratio(accept.p99, bare.p99) <= P99_GOAL },
       sendMessageMs: bare,
       putItemMs: put,
       floorMs: floor,
       cpuMsPer: {
         emulatorsRead: pids.dynamo !== undefined && pids.sqs !== undefined,
-        accept: { intake: per(ownProcess ? spent.accept[3] : spent.accept[0]), driver: per(spent.accept[0]), dynamodbLocal: per(spent.accept[1]), fauxqs: per(spent.accept[2]) },
+        accept: { intake: mainResult.intakeCpuMsPerAccept, driver: per(main.cpu[0]), dynamodbLocal: per(main.cpu[1]), fauxqs: per(main.cpu[2]) },
         sendMessage: { driver: per(spent.send[0]), fauxqs: per(spent.send[2]) },
         floor: { driver: per(spent.floor[0]), dynamodbLocal: per(spent.floor[1]), fauxqs: per(spent.floor[2]) },
       },
@@ -462,6 +542,14 @@ export function formatIntakeBench(r: IntakeBenchResult): string {
     r.cpuMsPer.emulatorsRead
       ? `  CPU ms per call    accept: intake ${r.cpuMsPer.accept.intake}, driver ${r.cpuMsPer.accept.driver}, DynamoDB Local ${r.cpuMsPer.accept.dynamodbLocal}, fauxqs ${r.cpuMsPer.accept.fauxqs}; bare SendMessage: driver ${r.cpuMsPer.sendMessage.driver}, fauxqs ${r.cpuMsPer.sendMessage.fauxqs}; floor: driver ${r.cpuMsPer.floor.driver}, DynamoDB Local ${r.cpuMsPer.floor.dynamodbLocal}, fauxqs ${r.cpuMsPer.floor.fauxqs}`
       : `  CPU ms per call    accept: intake ${r.cpuMsPer.accept.intake}, driver ${r.cpuMsPer.accept.driver}; bare SendMessage: driver ${r.cpuMsPer.sendMessage.driver}; floor: driver ${r.cpuMsPer.floor.driver} (emulators given by endpoint: their CPU not read)`,
-    `  exactly once       ${r.exactlyOnce.ok ? 'OK' : 'FAILED'} ${JSON.stringify(r.exactlyOnce)}`,
+    ...(r.requestsPerAccept !== undefined ? [`  requests/accept    DynamoDB ${r.requestsPerAccept.dynamodb}, SQS ${r.requestsPerAccept.sqs} ${JSON.stringify(r.requestsPerAccept.byAction)}`] : []),
+    ...(r.unbatched !== undefined
+      ? [
+          `  INTAKE_BATCH_WRITES=off (same run): ${f(r.unbatched.acceptMs)}; p99 ${Math.round((r.unbatched.acceptMs.p99 / Math.max(r.sendMessageMs.p99, 0.001)) * 100) / 100}x bare SendMessage; ${r.unbatched.acceptPerSecond} accepted/s, ${r.unbatched.acceptsPerCpuSecond} per CPU-second${
+            r.unbatched.requestsPerAccept !== undefined ? `; requests/accept DynamoDB ${r.unbatched.requestsPerAccept.dynamodb}, SQS ${r.unbatched.requestsPerAccept.sqs}` : ''
+          }`,
+        ]
+      : []),
+    `  exactly once       ${r.exactlyOnce.ok ? 'OK' : 'FAILED'} ${JSON.stringify(r.exactlyOnce)} (both intakes)`,
   ].join('\n');
 }
