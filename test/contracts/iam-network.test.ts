@@ -94,6 +94,22 @@ describe.each(STAGES)('%s template vs the recorded calls', (stage) => {
     expect(report.staleAllowances.map((a) => `${a.service} ${a.action}: allowlisted but used, or no longer granted; remove it from test/contracts/unused-grants.ts`)).toEqual([]);
   });
 
+  test('GIVEN the intake\'s own sends and row writes as a busy intake group-commits them (SendMessageBatch, TransactWriteItems) WHEN evaluated THEN its role allows them', () => {
+    // The workload submits one task at a time, so its intake writes singly; under load the same
+    // writes go out batched. Each recorded single write is replayed in its batched form.
+    const batched = run.records.flatMap((r): (typeof run.records)[number][] => {
+      if (r.kind !== 'aws' || r.service !== 'intake') return [];
+      if (r.awsService === 'sqs' && r.action === 'SendMessage') return [{ ...r, action: 'SendMessageBatch' }];
+      if (r.awsService === 'dynamodb' && r.action === 'PutItem') return [{ ...r, action: 'TransactWriteItems', resources: r.resources.map((res) => ({ ...res, operation: 'Put' })) }];
+      return [];
+    });
+    expect(batched.map((r) => (r.kind === 'aws' ? `${r.awsService}:${r.action}` : '')).sort()).toEqual(expect.arrayContaining(['dynamodb:TransactWriteItems', 'sqs:SendMessageBatch']));
+    const model = stageModel(synthOf(stage));
+    const report = checkIam(model, requestsOf(batched, new CallBinding(model, run.env), model), UNUSED_GRANT_ALLOWLIST);
+    expect(report.denied).toEqual([]);
+    expect(report.unevaluable).toEqual([]);
+  });
+
   test('GIVEN each service\'s security groups, the VPC endpoints and routes WHEN every recorded connection is checked THEN each is allowed', () => {
     const report = egressOf(stage, stageModel(synthOf(stage)));
     publish(`egress-${stage}.txt`, `Outbound connections vs the ${stage} network\n\n${report.table}`);

@@ -55,11 +55,27 @@ const TRANSACT_ITEM_ACTION: Readonly<Record<string, string>> = {
 };
 
 /**
+ * SQS authorises a batch call as its single action (the IAM service authorization reference lists
+ * no SendMessageBatch action; a grant of sqs:SendMessage covers it).
+ */
+const SQS_BATCH_ACTION: Readonly<Record<string, string>> = {
+  SendMessageBatch: 'SendMessage',
+  DeleteMessageBatch: 'DeleteMessage',
+  ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+};
+
+/** The IAM action name a recorded call is authorised as. */
+function authorisedAs(awsService: string, action: string): string {
+  return awsService === 'sqs' ? (SQS_BATCH_ACTION[action] ?? action) : action;
+}
+
+/**
  * KMS calls SQS and DynamoDB make with the caller's permissions when a resource is encrypted with
  * a customer-managed key (SQS developer guide, "Key management": producers need GenerateDataKey and
  * Decrypt, consumers Decrypt; DynamoDB decrypts the table key for every data-plane request).
  */
-function implicitKmsActions(awsService: string, action: string): string[] {
+function implicitKmsActions(awsService: string, recordedAction: string): string[] {
+  const action = authorisedAs(awsService, recordedAction);
   if (awsService === 'sqs' && action === 'SendMessage') return ['kms:GenerateDataKey', 'kms:Decrypt'];
   if (awsService === 'sqs' && action === 'ReceiveMessage') return ['kms:Decrypt'];
   if (awsService === 'dynamodb' && !/^(Describe|List)/.test(action)) return ['kms:Decrypt'];
@@ -98,7 +114,7 @@ export function requestsOf(records: readonly CallRecord[], binding: CallBinding,
     for (const res of rec.resources) {
       const bound = binding.bind(rec.service, res.arn);
       const item = res.operation !== undefined ? TRANSACT_ITEM_ACTION[res.operation] : undefined;
-      const action = `${rec.awsService}:${item ?? rec.action}`;
+      const action = `${rec.awsService}:${item ?? authorisedAs(rec.awsService, rec.action)}`;
       const source = `${rec.awsService}:${rec.action}${res.operation !== undefined ? `(${res.operation})` : ''}`;
       add({ service: rec.service, action, resource: bound.arn, context: {}, source, ...(bound.unbound !== undefined ? { unbound: bound.unbound } : {}) });
       const key = keys.get(bound.arn);
