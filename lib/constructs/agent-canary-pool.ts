@@ -103,6 +103,7 @@ export class AgentCanaryPool extends Construct {
     });
 
     props.stableWorkerService?.sweepDeadLetters(this.queues.deadLetter);
+    props.stableWorkerService?.sweepCanaryApprovals({ high: this.queues.high, normal: this.queues.normal });
 
     // The intake routes: the candidate's lanes and the share, read with a short cache.
     const intake = props.intakeTaskDefinition.findContainer(SERVICES.intake);

@@ -22,7 +22,7 @@ import { mcpEgressRules } from './mcp-egress';
 import type { McpServerConfig } from '../../runtime/src/shared/mcp-servers';
 import type { AgentProfile } from '../../runtime/src/shared/agent-profiles';
 import { AgentTaskDefinition } from './agent-task-definition';
-import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantSweepDeadLetters, grantTableReadWrite, TABLE_ACTIONS } from './grants';
+import { grantConsumeTasks, grantReadParameter, grantReadSecret, grantRequeueTasks, grantSweepDeadLetters, grantTableReadWrite, TABLE_ACTIONS } from './grants';
 import type { LlmGatewayService } from './llm-gateway-service';
 import { GATEWAY_URL } from './llm-gateway-service';
 import { ROLLBACK_PERIOD, RollbackAlarm } from './rollback-alarm';
@@ -346,6 +346,20 @@ export class AgentWorkerService extends Construct {
     // addEnvironment replaces the variable, so it always carries the whole list.
     container?.addEnvironment(ENV.extraDeadLetterQueueUrls, Fn.join(',', this.extraDeadLetters.map((q) => q.queueUrl)));
     grantSweepDeadLetters(this.service.taskDefinition.taskRole, queue, this.dataKey);
+  }
+
+  /**
+   * Sweep the canary pool's approvals as well as this pool's own (CANARY_APPROVAL_QUEUE_URLS, and
+   * SendMessage on the candidate's lanes). The stable pool does it: after a rollback the
+   * candidate's workers scale to zero, and a task waiting for a person's approval must still have
+   * it expire as a denial; the task goes back on the candidate's lanes, whose backlog scales that
+   * pool up from zero to finish it.
+   */
+  sweepCanaryApprovals(lanes: { readonly high: sqs.IQueue; readonly normal: sqs.IQueue }): void {
+    const container = this.service.taskDefinition.findContainer(SERVICES.worker);
+    requireProp(container !== undefined, 'AgentWorkerService', 'taskDefinition', this.service.taskDefinition.node.path, `the task definition has no "${SERVICES.worker}" container`);
+    container?.addEnvironment(ENV.canaryApprovalQueueUrls, Fn.join(',', [lanes.high.queueUrl, lanes.normal.queueUrl]));
+    grantRequeueTasks(this.service.taskDefinition.taskRole, [lanes.high, lanes.normal], this.dataKey);
   }
 }
 

@@ -33,6 +33,12 @@ export function grantSendTasks(grantee: iam.IGrantable, queues: readonly sqs.IQu
   grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']));
 }
 
+/** Queue tasks on another pool's lanes (SendMessage only): the stable pool's sweep of the canary's approvals. */
+export function grantRequeueTasks(grantee: iam.IGrantable, queues: readonly sqs.IQueue[], key: kms.IKey): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: queues.map((q) => q.queueArn) }));
+  grantee.grantPrincipal.addToPrincipalPolicy(keyUse(key, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']));
+}
+
 /**
  * Worker: receive, extend visibility (heartbeat), delete; and send on its own lanes, because a
  * message is replaced (re-sent, then the old one deleted) when a hand-back outlasts SQS's maximum

@@ -53,6 +53,9 @@ function containerEnv(template: Record<string, unknown>, service: Service): RawE
 /** A CloudFormation token stood in for by a value of the shape AWS resolves it to, chosen by variable. */
 function resolve(name: string, value: unknown, account: string): string {
   if (typeof value === 'string') return value;
+  // A joined list (e.g. two lanes' URLs): each part stands for its own value.
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join !== undefined && Array.isArray(join[1])) return join[1].map((part) => resolve(name, part, account)).join(join[0]);
   const id = JSON.stringify(value).replace(/[^A-Za-z0-9]/g, '').slice(-24);
   // A list of queue URLs (Fn::Join of a pool's DLQs) resolves to such a list; one element is a list too.
   if (name.endsWith('QUEUE_URL') || name.includes('QUEUE_URL_') || name.endsWith('QUEUE_URLS')) return `https://sqs.us-east-1.amazonaws.com/${account}/${id}`;

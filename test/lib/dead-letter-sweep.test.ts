@@ -92,3 +92,32 @@ describe('the canary\'s dead-letter queue is swept (prod)', () => {
     expect(actions.sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:ReceiveMessage']);
   });
 });
+
+/** The candidate pool's lanes (high, normal) in the services stack. */
+function candidateLaneIds(): { high: string; normal: string } {
+  const lanes = resourcesOf(prod.json.services, 'AWS::SQS::Queue').filter(([id]) => id.startsWith('Canary') && !id.includes('DeadLetter'));
+  const high = lanes.find(([id]) => id.includes('High'))?.[0];
+  const normal = lanes.find(([id]) => id.includes('Normal'))?.[0];
+  if (high === undefined || normal === undefined) throw new Error('no candidate lanes in the services stack');
+  return { high, normal };
+}
+
+describe('the canary\'s approvals are swept by the stable pool too (prod)', () => {
+  it('GIVEN the stable pool WHEN synthesized THEN CANARY_APPROVAL_QUEUE_URLS names the candidate\'s high lane, then its normal lane', () => {
+    const value = JSON.stringify(envOf('stable')[ENV.canaryApprovalQueueUrls]);
+    const { high, normal } = candidateLaneIds();
+    expect(value.indexOf(`"${high}"`)).toBeGreaterThan(-1);
+    expect(value.indexOf(`"${normal}"`)).toBeGreaterThan(value.indexOf(`"${high}"`));
+  });
+
+  it('GIVEN the candidate pool WHEN synthesized THEN it does not carry the variable (its own sweep covers its own approvals)', () => {
+    expect(envOf('candidate')[ENV.canaryApprovalQueueUrls]).toBeUndefined();
+  });
+
+  it('GIVEN the stable role WHEN synthesized THEN it may send to the candidate\'s lanes (to queue an expired approval\'s task), and nothing else there', () => {
+    const { high, normal } = candidateLaneIds();
+    const onLanes = statementsOf('stable').filter((s) => refersTo(s['Resource'], high) || refersTo(s['Resource'], normal));
+    expect(onLanes.flatMap((s) => (Array.isArray(s['Action']) ? s['Action'] : [s['Action']]) as string[])).toEqual(['sqs:SendMessage']);
+    expect(onLanes.every((s) => refersTo(s['Resource'], high) && refersTo(s['Resource'], normal))).toBe(true);
+  });
+});

@@ -23,8 +23,7 @@ import { createWorker } from '../../runtime/src/worker/create-worker';
 import { anthropicModelClient } from '../../runtime/src/worker/model-client';
 import type { Consumer } from '../../runtime/src/worker/consumer';
 import { startDeadLetterSweeper } from '../../runtime/src/worker/dead-letter-wiring';
-import { startApprovalSweeper } from '../../runtime/src/worker/approval-wiring';
-import type { ApprovalSweeper } from '../../runtime/src/worker/approval-sweeper';
+import { startApprovalSweeper, type ApprovalSweepers } from '../../runtime/src/worker/approval-wiring';
 import { DEFAULT_APPROVAL_TIMEOUT_MS } from '../../runtime/src/worker/agent-loop';
 import { builtinTools } from '../../runtime/src/worker/tools/catalog';
 import { DEFAULT_AGENT_TOOLS } from '../../runtime/src/shared/agent-tools';
@@ -125,7 +124,7 @@ export interface LocalSystem {
   readonly sqs: SQSClient;
   readonly workers: readonly Consumer[];
   /** The stable pool's approval sweep (one stands for the fleet's). */
-  readonly approvalSweeper: ApprovalSweeper;
+  readonly approvalSweeper: ApprovalSweepers;
   /** The candidate pool's workers and lanes, when a canary runs. */
   readonly canary?: { readonly workers: readonly Consumer[]; readonly queues: QueueUrls };
   stop(): Promise<void>;

@@ -54,6 +54,7 @@ export const ENV = {
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   deadLetterSweepMs: 'DEAD_LETTER_SWEEP_MS',
   extraDeadLetterQueueUrls: 'EXTRA_DEAD_LETTER_QUEUE_URLS',
+  canaryApprovalQueueUrls: 'CANARY_APPROVAL_QUEUE_URLS',
   agentVersion: 'AGENT_VERSION',
   canaryQueueUrlHigh: 'CANARY_QUEUE_URL_HIGH',
   canaryQueueUrlNormal: 'CANARY_QUEUE_URL_NORMAL',
@@ -181,6 +182,13 @@ const workerSchema = z.object({
     .string()
     .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u !== ''))
     .pipe(z.array(queueUrlSchema))
+    .optional(),
+  // The canary pool's lanes, high then normal (comma-separated): the stable pool sweeps the
+  // candidate's approvals too, since a rolled-back candidate scales to zero and its sweep with it.
+  [ENV.canaryApprovalQueueUrls]: z
+    .string()
+    .transform((v) => v.split(',').map((u) => u.trim()))
+    .pipe(z.tuple([queueUrlSchema, queueUrlSchema], { error: 'must be two queue URLs, the canary pool\'s high lane then its normal lane, separated by a comma' }))
     .optional(),
   // Which pool this worker is (agent canary): the AgentVersion dimension and span attribute.
   [ENV.agentVersion]: z.enum(AGENT_VERSIONS).default('stable'),
@@ -313,7 +321,12 @@ export interface WorkerConfig extends CommonConfig {
   /** When repeated tool calls count as a loop (LOOP_SAME_CALL_LIMIT, LOOP_CYCLE_REPEATS, LOOP_MAX_CYCLE_LENGTH). */
   readonly loopThresholds: { readonly sameCall: number; readonly cycleRepeats: number; readonly maxCycleLength: number };
   /** Human approval: time to decide (APPROVAL_TIMEOUT_SECONDS) and the expiry sweep's period (APPROVAL_SWEEP_MS). */
-  readonly approvals: { readonly timeoutMs: number; readonly sweepMs: number };
+  readonly approvals: {
+    readonly timeoutMs: number;
+    readonly sweepMs: number;
+    /** Another pool whose approvals this worker sweeps too, queuing them on that pool's lanes (CANARY_APPROVAL_QUEUE_URLS). */
+    readonly alsoPool?: { readonly pool: AgentVersion; readonly queues: QueueUrls };
+  };
   /** Local runs only: callback hosts allowed over plain http (CALLBACK_HTTP_HOSTS). */
   readonly callbackHttpHosts: readonly string[];
 }
@@ -468,6 +481,18 @@ function workerAgents(raw: z.infer<typeof workerSchema>, tools: readonly Builtin
   return parseAgentProfilesJson(json, ENV.agents);
 }
 
+/** The candidate's approvals, swept by the stable pool; a candidate worker sweeping them twice is a mistake. */
+function canaryApprovals(raw: z.infer<typeof workerSchema>): Pick<WorkerConfig['approvals'], 'alsoPool'> {
+  const lanes = raw[ENV.canaryApprovalQueueUrls];
+  if (lanes === undefined) return {};
+  if (raw[ENV.agentVersion] !== 'stable') {
+    throw new ConfigError(`Invalid worker configuration: ${ENV.canaryApprovalQueueUrls} is for the stable pool (it sweeps the candidate's approvals); unset it on ${ENV.agentVersion}=${raw[ENV.agentVersion]}`, {
+      service: 'worker',
+    });
+  }
+  return { alsoPool: { pool: 'candidate', queues: { high: lanes[0], normal: lanes[1] } } };
+}
+
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const raw = parseEnv(workerSchema, env, 'worker');
   const tools = raw[ENV.agentTools] ?? DEFAULT_AGENT_TOOLS;
@@ -486,7 +511,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     mcpServers,
     agents: workerAgents(raw, tools, mcpServers),
     loopThresholds: { sameCall: raw[ENV.loopSameCall], cycleRepeats: raw[ENV.loopCycleRepeats], maxCycleLength: raw[ENV.loopMaxCycleLength] },
-    approvals: { timeoutMs: raw[ENV.approvalTimeoutSeconds] * 1000, sweepMs: raw[ENV.approvalSweepMs] },
+    approvals: { timeoutMs: raw[ENV.approvalTimeoutSeconds] * 1000, sweepMs: raw[ENV.approvalSweepMs], ...canaryApprovals(raw) },
     durability: {
       visibilityTimeoutSeconds: raw[ENV.visibilityTimeoutSeconds],
       leaseMs: raw[ENV.leaseMs],

@@ -1,3 +1,4 @@
+import type { AgentVersion } from '../../../runtime/src/shared/agent-version';
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -139,7 +140,7 @@ export function failingSendMessage(sqs: SQSClient, failures: { remaining: number
  */
 export async function seedWaitingTask(
   h: Pick<IntakeHarness, 'aws' | 'store'>,
-  options: { submittedBy?: string; expiresInMs?: number; taskId?: string } = {},
+  options: { submittedBy?: string; expiresInMs?: number; taskId?: string; agentVersion?: AgentVersion } = {},
 ): Promise<{ taskId: string; approvalId: string; expiresAt: string }> {
   const taskId = options.taskId ?? randomUUID();
   const now = Date.now();
@@ -151,7 +152,7 @@ export async function seedWaitingTask(
     requestedAt: new Date(now).toISOString(),
     expiresAt: new Date(now + (options.expiresInMs ?? 3_600_000)).toISOString(),
   };
-  const task = { taskId, status: 'WAITING_APPROVAL' as const, priority: 'normal' as const, prompt: 'seeded [approval]', submittedBy: options.submittedBy ?? 'approver', pendingApproval: pending, createdAt: pending.requestedAt, updatedAt: pending.requestedAt };
+  const task = { taskId, status: 'WAITING_APPROVAL' as const, priority: 'normal' as const, ...(options.agentVersion !== undefined ? { agentVersion: options.agentVersion } : {}), prompt: 'seeded [approval]', submittedBy: options.submittedBy ?? 'approver', pendingApproval: pending, createdAt: pending.requestedAt, updatedAt: pending.requestedAt };
   await h.store.create(task);
   const put = approvalEntryPut(h.aws.resources.tasksTable, task, pending, DEFAULT_TASK_RETENTION_DAYS).Put;
   await h.aws.dynamo.send(new PutCommand(put));
