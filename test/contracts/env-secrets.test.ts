@@ -19,6 +19,7 @@ import { OBSERVABILITY_ENV } from '../../runtime/src/shared/observability-config
 import type { SecretState } from '../../runtime/src/shared/secret-source';
 import { webhookSigningKeySource } from '../../runtime/src/shared/webhook-signing-keys';
 import { resourcesOf, synthStage } from '../lib/support/synth-stage';
+import { standInFor } from './support/env-stand-in';
 
 type Service = keyof typeof SERVICE_ENV_SCHEMAS;
 const SERVICES = Object.keys(SERVICE_ENV_SCHEMAS) as Service[];
@@ -50,19 +51,6 @@ function containerEnv(template: Record<string, unknown>, service: Service): RawE
   return Object.fromEntries((found[0]?.['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
 }
 
-/** A CloudFormation token stood in for by a value of the shape AWS resolves it to, chosen by variable. */
-function resolve(name: string, value: unknown, account: string): string {
-  if (typeof value === 'string') return value;
-  // A joined list (e.g. two lanes' URLs): each part stands for its own value.
-  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-  if (join !== undefined && Array.isArray(join[1])) return join[1].map((part) => resolve(name, part, account)).join(join[0]);
-  const id = JSON.stringify(value).replace(/[^A-Za-z0-9]/g, '').slice(-24);
-  // A list of queue URLs (Fn::Join of a pool's DLQs) resolves to such a list; one element is a list too.
-  if (name.endsWith('QUEUE_URL') || name.includes('QUEUE_URL_') || name.endsWith('QUEUE_URLS')) return `https://sqs.us-east-1.amazonaws.com/${account}/${id}`;
-  if (name.endsWith('_ARN')) return `arn:aws:secretsmanager:us-east-1:${account}:secret:${id}-AbCdEf`;
-  return `resolved-${id}`;
-}
-
 const LOADERS: Readonly<Record<Service, (env: Record<string, string>) => unknown>> = {
   intake: loadIntakeConfig,
   worker: loadWorkerConfig,
@@ -91,7 +79,7 @@ describe.each(['prod', 'staging'] as const)('%s template vs the runtime', (stage
     });
 
     test('GIVEN the environment as deployed WHEN the service loads it THEN it starts (no local-only variable, no bad value)', () => {
-      const env = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, resolve(k, v, account)]));
+      const env = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, standInFor(k, v, account)]));
       expect(() => LOADERS[service](env)).not.toThrow();
       // Local stand-ins never reach a deployed task.
       for (const localOnly of [ENV.apiKeys, ENV.anthropicApiKey, ENV.webhookSigningKeys, ENV.dynamoEndpoint, ENV.sqsEndpoint]) expect(raw[localOnly]).toBeUndefined();

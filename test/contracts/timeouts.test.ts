@@ -12,6 +12,7 @@ import { silentLogger } from '../../runtime/src/shared/logger';
 import { listen } from '../../runtime/src/shared/http';
 import { MODEL_CALL_TIMEOUT_MS } from '../../runtime/src/worker/model-client';
 import { resourcesOf, synthStage } from '../lib/support/synth-stage';
+import { standInFor } from './support/env-stand-in';
 
 /** AWS defaults when a template omits the setting (documented service defaults). */
 const AWS_DEFAULTS = {
@@ -55,14 +56,7 @@ function setup(stage: 'staging' | 'prod') {
   const env = (role: string): Env => {
     const out: Record<string, string> = {};
     for (const { Name, Value } of container(role)['Environment'] as Array<{ Name: string; Value: unknown }>) {
-      out[Name] =
-        typeof Value === 'string'
-          ? Value
-          : Name.endsWith('QUEUE_URL') || Name.endsWith('QUEUE_URLS') || Name.includes('QUEUE_URL_')
-            ? `https://sqs.us-east-1.amazonaws.com/111111111111/${Name.toLowerCase()}`
-            : Name.endsWith('_ARN')
-              ? `arn:aws:secretsmanager:us-east-1:111111111111:secret:${Name.toLowerCase()}`
-              : `token-${Name.toLowerCase()}`;
+      out[Name] = standInFor(Name, Value, '111111111111');
     }
     return out;
   };
