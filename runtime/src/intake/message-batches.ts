@@ -1,6 +1,9 @@
+import { context, trace, type Tracer } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { SendMessageBatchCommand, SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import { OpenClawError } from '../shared/errors';
 import { GroupCommit, outcomeOf, type ItemOutcome } from '../shared/group-commit';
+import { TRACER } from '../shared/spans';
 
 /** SendMessageBatch takes at most 10 entries; 256 KiB in all keeps within every region's payload limit. */
 export const MESSAGE_BATCH_MAX_ENTRIES = 10;
@@ -32,6 +35,8 @@ export interface MessageBatchesOptions {
    * @default 4
    */
   readonly maxInFlight?: number;
+  /** Each batch write is a span of this tracer (child of the first request, linked to all). @default trace.getTracer(TRACER.intake) */
+  readonly tracer?: Tracer;
 }
 
 /** Roughly what SQS counts against the batch payload: the body and every attribute's name, type and value. */
@@ -52,11 +57,13 @@ function messageBytes(message: LaneMessage): number {
 export class MessageBatches {
   private readonly sqs: SQSClient;
   private readonly maxInFlight: number;
+  private readonly tracer: Tracer;
   private readonly perQueue = new Map<string, GroupCommit<LaneMessage, void>>();
 
   constructor(options: MessageBatchesOptions) {
     this.sqs = options.sqs;
     this.maxInFlight = options.maxInFlight ?? 4;
+    this.tracer = options.tracer ?? trace.getTracer(TRACER.intake);
   }
 
   send(message: LaneMessage): Promise<void> {
@@ -67,6 +74,7 @@ export class MessageBatches {
         maxItems: MESSAGE_BATCH_MAX_ENTRIES,
         maxBytes: MESSAGE_BATCH_MAX_BYTES,
         maxInFlight: this.maxInFlight,
+        span: { tracer: this.tracer, name: 'group_commit messages' },
         write: (messages) => this.write(queueUrl, messages),
       });
       this.perQueue.set(queueUrl, batches);
@@ -85,12 +93,14 @@ export class MessageBatches {
         ),
       ];
     }
-    const out = await this.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), MessageBody: m.body, ...(m.attributes !== undefined ? { MessageAttributes: m.attributes } : {}) })),
-      }),
-    );
+    const batch = new SendMessageBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: messages.map((m, i) => ({ Id: String(i), MessageBody: m.body, ...(m.attributes !== undefined ? { MessageAttributes: m.attributes } : {}) })),
+    });
+    // Each entry already carries its own request's trace context. The aws-sdk instrumentation would
+    // overwrite every entry's with its one send span's, joining all the batch's tasks to the first
+    // request's trace; the group-commit span (linked to every request) stands in for that send span.
+    const out = await context.with(suppressTracing(context.active()), () => this.sqs.send(batch));
     const taken = new Set((out.Successful ?? []).map((s) => s.Id));
     const failed = new Map((out.Failed ?? []).map((f) => [f.Id, f]));
     return messages.map((_, i): ItemOutcome<void> => {

@@ -6,7 +6,9 @@
  * database's group commit or a producer's batch, without a linger timer).
  */
 
+import { context, isSpanContextValid, trace, type Context, type Link, type Tracer } from '@opentelemetry/api';
 import { OpenClawError } from './errors';
+import { OPENCLAW, inSpan } from './spans';
 
 /** One item's outcome from a batch write. */
 export type ItemOutcome<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
@@ -27,6 +29,14 @@ export interface GroupCommitOptions<I, R> {
    * batch with that error. `signal` aborts when the earliest deadline among the items passes.
    */
   readonly write: (items: readonly I[], signal: AbortSignal | undefined) => Promise<readonly ItemOutcome<R>[]>;
+  /**
+   * Trace each write of two or more items as a span of this name: a child of the first item's
+   * request, linked to every item's, so each request's trace leads to the write that carried it.
+   * A write of one item, and every write without this option, runs in its first item's context
+   * (its SDK spans land there, as without batching).
+   * @default no span of its own
+   */
+  readonly span?: { readonly tracer: Tracer; readonly name: string };
 }
 
 /** How one item is submitted. */
@@ -48,6 +58,8 @@ interface Waiting<I, R> {
   readonly item: I;
   readonly sizeBytes: number;
   readonly signal: AbortSignal | undefined;
+  /** The submitter's trace context. */
+  readonly context: Context;
   readonly resolve: (value: R) => void;
   readonly reject: (error: unknown) => void;
   settled: boolean;
@@ -72,7 +84,7 @@ export class GroupCommit<I, R> {
     const signal = options.signal;
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     return new Promise<R>((resolve, reject) => {
-      const entry: Waiting<I, R> = { item, sizeBytes: options.sizeBytes ?? 0, signal, resolve, reject, settled: false };
+      const entry: Waiting<I, R> = { item, sizeBytes: options.sizeBytes ?? 0, signal, context: context.active(), resolve, reject, settled: false };
       if (signal !== undefined) {
         // A deadline that passes while the item waits frees its caller now, not when a slot frees.
         const onAbort = (): void => {
@@ -116,11 +128,13 @@ export class GroupCommit<I, R> {
     const signals = batch.map((e) => e.signal).filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     let outcomes: readonly ItemOutcome<R>[];
+    const items = batch.map((e) => e.item);
+    const first = (batch[0] as Waiting<I, R>).context;
+    const span = this.options.span;
     try {
-      outcomes = await this.options.write(
-        batch.map((e) => e.item),
-        signal,
-      );
+      outcomes = await (span === undefined || batch.length === 1
+        ? context.with(first, () => this.options.write(items, signal))
+        : inSpan(span.tracer, span.name, { parent: first, links: links(batch), attributes: { [OPENCLAW.batchSize]: batch.length } }, () => this.options.write(items, signal)));
       if (outcomes.length !== batch.length) throw new GroupCommitOutcomeError(batch.length, outcomes.length);
     } catch (error) {
       for (const entry of batch) settle(entry, { ok: false, error });
@@ -128,6 +142,14 @@ export class GroupCommit<I, R> {
     }
     batch.forEach((entry, i) => settle(entry, outcomes[i] as ItemOutcome<R>));
   }
+}
+
+/** A link to each item's span (its request), where it had one. */
+function links(batch: readonly { readonly context: Context }[]): Link[] {
+  return batch.flatMap((e) => {
+    const spanContext = trace.getSpanContext(e.context);
+    return spanContext !== undefined && isSpanContextValid(spanContext) ? [{ context: spanContext }] : [];
+  });
 }
 
 function settle<I, R>(entry: Waiting<I, R>, outcome: ItemOutcome<R>): void {

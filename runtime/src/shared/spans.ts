@@ -6,6 +6,7 @@ import {
   trace,
   type Attributes,
   type Context,
+  type Link,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
@@ -61,6 +62,8 @@ export const OPENCLAW = {
   toolSideEffects: 'openclaw.tool.side_effects',
   lane: 'openclaw.lane',
   costUsd: 'openclaw.cost_usd',
+  /** Items one group-committed write carried (task rows or messages). */
+  batchSize: 'openclaw.batch.size',
 } as const;
 
 export interface SpanOptions {
@@ -68,6 +71,8 @@ export interface SpanOptions {
   readonly attributes?: Attributes;
   /** Parent context; @default the active one */
   readonly parent?: Context;
+  /** Spans this one also acts for (a batch write links every request it carries). @default none */
+  readonly links?: Link[];
 }
 
 /**
@@ -76,7 +81,11 @@ export interface SpanOptions {
  */
 export async function inSpan<T>(tracer: Tracer, name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
   const parent = options.parent ?? context.active();
-  const span = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes !== undefined ? { attributes: options.attributes } : {}) }, parent);
+  const span = tracer.startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes !== undefined ? { attributes: options.attributes } : {}), ...(options.links !== undefined ? { links: options.links } : {}) },
+    parent,
+  );
   const started = performance.now();
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));

@@ -1,6 +1,8 @@
+import { trace, type Tracer } from '@opentelemetry/api';
 import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cancellationCodes, conditionHeld } from './dynamo-conditions';
 import { GroupCommit, outcomeOf, type ItemOutcome } from './group-commit';
+import { TRACER } from './spans';
 
 /**
  * TransactWriteItems takes at most 100 items and 4 MB in all. Half the item limit: on the intake
@@ -19,6 +21,8 @@ export interface TaskRowInsertsOptions {
    * @default 4
    */
   readonly maxInFlight?: number;
+  /** Each batch write is a span of this tracer (child of the first request, linked to all). @default trace.getTracer(TRACER.intake) */
+  readonly tracer?: Tracer;
   /** @default ROW_BATCH_MAX_ITEMS (50) */
   readonly maxItems?: number;
 }
@@ -50,6 +54,7 @@ export class TaskRowInserts {
       maxItems: options.maxItems ?? ROW_BATCH_MAX_ITEMS,
       maxBytes: ROW_BATCH_MAX_BYTES,
       maxInFlight: options.maxInFlight ?? 4,
+      span: { tracer: options.tracer ?? trace.getTracer(TRACER.intake), name: 'group_commit task_rows' },
       write: (rows, signal) => this.write(rows, signal),
     });
   }
