@@ -9,6 +9,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { taskViewSchema, type TaskView } from '../../runtime/src/intake/task-view';
+import { MutableCanaryShare } from '../../runtime/src/intake/canary-share';
 import { InMemoryMetrics } from '../../runtime/src/shared/metrics';
 import { METRICS } from '../../runtime/src/shared/metrics-contract';
 import { LOCK_SK, taskPk } from '../../runtime/src/shared/task-model';
@@ -179,5 +180,27 @@ describe('an approval no one decides', () => {
     const ages = metrics.records.filter((r) => r.name === METRICS.approvalOldestPendingSeconds).map((r) => r.value);
     expect(Math.max(...ages)).toBeGreaterThanOrEqual(1);
     expect(Math.max(...ages)).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('an approval no one decides on the canary\'s candidate (npm start with a canary)', () => {
+  let system: LocalSystem;
+  const api = client(() => system);
+
+  beforeAll(async () => {
+    // Every task to the candidate; the stable pool's sweep is the only one (as for a candidate at zero in AWS).
+    system = await startTestSystem('apprc', { approvalTimeoutMs: 3000, approvalSweepMs: 200, canary: { share: new MutableCanaryShare(100), workers: 1 } });
+  });
+  afterAll(async () => {
+    await system.stop();
+  });
+
+  it('GIVEN a candidate task waiting for approval WHEN it expires THEN the stable sweep records the denial and queues it on the candidate\'s lane, where the candidate finishes it', async () => {
+    const taskId = await api.submit(`publish it on the candidate ${Date.now()} [approval]`);
+    const waiting = await api.until(taskId, ['WAITING_APPROVAL'], 'the candidate task to wait for approval');
+    expect(waiting.agentVersion).toBe('candidate');
+    const done = await api.until(taskId, ['SUCCEEDED', 'FAILED'], 'the expired candidate task to finish');
+    expect(done).toMatchObject({ status: 'SUCCEEDED', agentVersion: 'candidate' });
+    expect(done.decisions).toEqual([expect.objectContaining({ decision: 'deny', reason: 'expired', decidedBy: 'system:expiry' })]);
   });
 });

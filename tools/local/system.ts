@@ -237,10 +237,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const stableSources = toolSources.length;
     await Promise.all(toolSources.map((s) => s.start()));
     await Promise.all(workers.map((w) => w.start()));
-    const approvalSweeper = startApprovalSweeper(
-      { approvals: { timeoutMs: options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS, sweepMs: options.approvalSweepMs ?? 60_000 }, tasksTable: resources.tasksTable, taskRetentionDays: options.taskRetentionDays, agentVersion: 'stable', queues: resources.queues },
-      { dynamo, sqs, logger: logger.child({ service: 'worker' }), metrics: serviceMetrics(SERVICES.worker) },
-    );
     // One sweeper stands for the fleet's (each deployed worker runs one; they share the DLQ).
     const sweeper = startDeadLetterSweeper(
       {
@@ -284,6 +280,22 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       workers.push(...candidateWorkers);
       canary = { workers: candidateWorkers, queues };
     }
+    // One sweep stands for the fleet's (each deployed worker runs one); as the deployed stable pool
+    // does, it also sweeps the candidate's approvals (CANARY_APPROVAL_QUEUE_URLS).
+    const approvalSweeper = startApprovalSweeper(
+      {
+        approvals: {
+          timeoutMs: options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
+          sweepMs: options.approvalSweepMs ?? 60_000,
+          ...(canary !== undefined ? { alsoPool: { pool: 'candidate' as const, queues: canary.queues } } : {}),
+        },
+        tasksTable: resources.tasksTable,
+        taskRetentionDays: options.taskRetentionDays,
+        agentVersion: 'stable',
+        queues: resources.queues,
+      },
+      { dynamo, sqs, logger: logger.child({ service: 'worker' }), metrics: serviceMetrics(SERVICES.worker) },
+    );
 
     const intakeLogger = logger.child({ service: 'intake' });
     const intakeMetrics = serviceMetrics(SERVICES.intake);
