@@ -31,6 +31,14 @@ interface Row {
   readonly item: Record<string, unknown>;
 }
 
+/** A new row's condition: no item with its key yet (a tombstone or someone else's task counts). */
+const NEW_ROW = 'attribute_not_exists(pk)';
+
+/** Write one new row; false if an item with its key exists. The single-row path of TaskStore and of a batch of one. */
+export function insertRow(client: DynamoDBDocumentClient, tableName: string, item: Record<string, unknown>, signal?: AbortSignal): Promise<boolean> {
+  return conditionHeld(() => client.send(new PutCommand({ TableName: tableName, Item: item, ConditionExpression: NEW_ROW }), ...(signal !== undefined ? [{ abortSignal: signal }] : [])));
+}
+
 /**
  * New task rows, group-committed: rows submitted while earlier writes are in flight go out as one
  * TransactWriteItems of conditional puts (`attribute_not_exists(pk)`, as a single insert), so each
@@ -65,12 +73,7 @@ export class TaskRowInserts {
   }
 
   private putOne(row: Row, signal: AbortSignal | undefined): Promise<boolean> {
-    return conditionHeld(() =>
-      this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: row.item, ConditionExpression: 'attribute_not_exists(pk)' }),
-        ...(signal !== undefined ? [{ abortSignal: signal }] : []),
-      ),
-    );
+    return insertRow(this.client, this.tableName, row.item, signal);
   }
 
   private async write(rows: readonly Row[], signal: AbortSignal | undefined): Promise<readonly ItemOutcome<boolean>[]> {
@@ -92,7 +95,7 @@ export class TaskRowInserts {
       try {
         await this.client.send(
           new TransactWriteCommand({
-            TransactItems: first.map((i) => ({ Put: { TableName: this.tableName, Item: (rows[i] as Row).item, ConditionExpression: 'attribute_not_exists(pk)' } })),
+            TransactItems: first.map((i) => ({ Put: { TableName: this.tableName, Item: (rows[i] as Row).item, ConditionExpression: NEW_ROW } })),
           }),
           ...(signal !== undefined ? [{ abortSignal: signal }] : []),
         );

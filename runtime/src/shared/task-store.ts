@@ -6,7 +6,7 @@ import { DEFAULT_TASK_RETENTION_DAYS, TASK_TTL_ATTRIBUTE, taskExpiry } from './t
 import { terminalUpdate } from './terminal-update';
 import { META_SK, renderStructuredInput, taskPk, type StructuredInput, type TaskRecord, type TaskStatus, type TerminalStatus, type WebhookDelivery } from './task-model';
 import { MAX_SUBMITTED_ROW_BYTES, dynamoItemSize } from './task-size';
-import type { TaskRowInserts } from './task-row-inserts';
+import { insertRow, type TaskRowInserts } from './task-row-inserts';
 
 export class TaskNotFoundError extends OpenClawError {
   constructor(taskId: string) {
@@ -122,12 +122,7 @@ export class TaskStore {
   /** Write a row from `storable`; false if a row with that ID already exists. */
   async insert(row: StorableTask, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
     if (this.inserts !== undefined) return this.inserts.insert(row.item, row.sizeBytes, options.abortSignal);
-    return conditionHeld(() =>
-      this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: row.item, ConditionExpression: 'attribute_not_exists(pk)' }),
-        ...(options.abortSignal !== undefined ? [{ abortSignal: options.abortSignal }] : []),
-      ),
-    );
+    return insertRow(this.client, this.tableName, row.item, options.abortSignal);
   }
 
   async get(taskId: string, consistent = true): Promise<TaskRecord | undefined> {
