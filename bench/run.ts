@@ -62,14 +62,16 @@ function intakeRows(r: IntakeBenchResult): BenchRow[] {
   ];
 }
 
-function fleetRows(r: WorkerFleetResult): BenchRow[] {
+function fleetRows(r: WorkerFleetResult, apart: WorkerFleetResult): BenchRow[] {
+  const phases = (x: WorkerFleetResult) =>
+    `per task ${fmt(x.phases.cycleMs, 0)} ms of one worker, ${fmt(x.phases.overheadMs, 0)} ms not the model (claim + load ${fmt(x.phases.claimAndLoadMs, 0)} ms, run beyond the model ${fmt(x.phases.runOverheadMs, 0)} ms); storage ${fmt(x.meanStorageCallMs, 1)} ms/call`;
   return [
     {
-      bench: `worker fleet: ${r.workers} workers, ${r.tasks} tasks × ${r.llmCallsPerTask} LLM calls of ${r.modelLatencyMs} ms`,
+      bench: `worker fleet: ${r.workers} workers in ${r.workersIn}, ${r.tasks} tasks × ${r.llmCallsPerTask} LLM calls of ${r.modelLatencyMs} ms (after ${r.warmupTasks} warm-up tasks)`,
       measured: `${fmt(r.tasksPerSecond)} tasks/s`,
       baseline: `ideal ${fmt(r.idealTasksPerSecond)} tasks/s`,
       ratio: `${fmt(r.efficiency * 100, 0)}% efficiency`,
-      note: `per task ${fmt(r.phases.cycleMs, 0)} ms of one worker, ${fmt(r.phases.overheadMs, 0)} ms not the model (claim + load ${fmt(r.phases.claimAndLoadMs, 0)} ms, run beyond the model ${fmt(r.phases.runOverheadMs, 0)} ms); storage ${fmt(r.meanStorageCallMs, 1)} ms/call`,
+      note: `${phases(r)}; the same fleet with each worker in ${apart.workersIn}: ${fmt(apart.efficiency * 100, 0)}%, ${phases(apart)}`,
     },
     {
       bench: `storage round-trips per step (${r.stepsPerTask} steps/task)`,
@@ -122,7 +124,9 @@ async function main(): Promise<void> {
     process.stdout.write('running intake bench...\n');
     rows.push(...intakeRows(await runIntakeBench({ ...shared, emulatorPids: emulators.pids })));
     process.stdout.write('running worker fleet bench...\n');
-    rows.push(...fleetRows(await runWorkerFleetBench({ ...shared, workers: 8, tasks: 32, modelLatencyMs: 500 })));
+    const fleet = { ...shared, workers: 8, tasks: 64, modelLatencyMs: 500 };
+    const oneProcess = await runWorkerFleetBench({ ...fleet, processes: false });
+    rows.push(...fleetRows(oneProcess, await runWorkerFleetBench({ ...fleet, processes: true })));
     process.stdout.write('running rate-limit bench...\n');
     rows.push(...rateLimitRows(await runRateLimitBench()));
   } finally {

@@ -11,10 +11,8 @@ import { listen } from '../../runtime/src/shared/http';
 import { silentLogger } from '../../runtime/src/shared/logger';
 import { TaskStore } from '../../runtime/src/shared/task-store';
 import { DEFAULT_TASK_RETENTION_DAYS } from '../../runtime/src/shared/task-retention';
-import { createWorker } from '../../runtime/src/worker/create-worker';
-import { anthropicModelClient } from '../../runtime/src/worker/model-client';
-import { CallCounter } from '../support/call-counter';
 import { seededRng } from '../sim/rng';
+import { inProcessFleet, processFleet, type Fleet } from './fleet';
 
 export interface WorkerFleetBenchOptions {
   readonly dynamoEndpoint: string;
@@ -36,6 +34,22 @@ export interface WorkerFleetBenchOptions {
   readonly latencyJitter?: number;
   /** Give up after this long (ms). @default 120_000 */
   readonly timeoutMs?: number;
+  /**
+   * Tasks run before the clock starts, with the stub answering at once, through other worker
+   * instances in this process on the same tables. A fresh DynamoDB Local is a cold JVM: its first
+   * few hundred calls run interpreted and take 2–3× as long as once compiled, which measures the
+   * emulator's JIT, not the workers (nor DynamoDB, which is never cold). 0 measures from cold.
+   * @default 96
+   */
+  readonly warmupTasks?: number;
+  /**
+   * Each worker in its own Node process, as each is its own ECS task when deployed. `false` runs
+   * all of them on the bench's event loop beside the stub model and the intake. On a 2-core machine
+   * the processes compete with the emulators for the same cores (storage calls ran slower and the
+   * fleet 2–4 points less efficient), so the goal row runs in one process and prints the other.
+   * @default false
+   */
+  readonly processes?: boolean;
 }
 
 export interface WorkerFleetResult {
@@ -44,6 +58,10 @@ export interface WorkerFleetResult {
   readonly llmCallsPerTask: number;
   readonly modelLatencyMs: number;
   readonly latencyJitter: number;
+  /** Tasks run (unmeasured) before the clock started. */
+  readonly warmupTasks: number;
+  /** Where the workers ran: a process each, or all on the bench's event loop. */
+  readonly workersIn: 'own processes' | 'one process';
   readonly elapsedMs: number;
   readonly tasksPerSecond: number;
   /** workers ÷ (LLM calls per task × latency). */
@@ -76,7 +94,10 @@ export interface FleetPhases {
   readonly claimAndLoadMs: number;
   /** Task started → task finished, less the model's latency: tools, checkpoints awaited on the path, the model's HTTP overhead, the result write. */
   readonly runOverheadMs: number;
-  /** CPU time (user + system) of the bench's own process per task: the 8 workers, and the stub model and intake that share it. */
+  /**
+   * CPU time (user + system) per task: the worker processes' own, or with `processes: false` the
+   * bench's process (the workers, and the stub model and intake that share it).
+   */
   readonly workerProcessCpuMs: number;
 }
 
@@ -94,34 +115,41 @@ const round = (x: number): number => Math.round(x * 10) / 10;
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+const waitFor = async (done: () => boolean, deadline: number, what: () => string): Promise<void> => {
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`worker fleet bench: ${what()} before the timeout`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
 /**
- * N workers (the real consumer, lease, checkpoint log and agent loop) against DynamoDB Local,
- * fauxqs and a stub model of fixed latency. Tasks are submitted through the intake before the
- * workers start, so the clock measures the workers only; the workers' clients carry a counting
- * middleware, and the run ends when the last task's message is deleted.
+ * N workers (the real consumer, lease, checkpoint log and agent loop, each with its own clients)
+ * against DynamoDB Local, fauxqs and a stub model of fixed latency. A warm-up round runs first;
+ * then the measured tasks are submitted through the intake before fresh workers start, so the
+ * clock measures the workers only. The workers' clients carry a counting middleware, and the run
+ * ends when the last task's message is deleted.
  */
 export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Promise<WorkerFleetResult> {
   const workerCount = options.workers ?? 8;
   const taskCount = options.tasks ?? 64;
   const toolCalls = options.toolCalls ?? 2;
   const latency = options.modelLatencyMs ?? 250;
+  const inProcesses = options.processes ?? false;
+  const timeoutMs = options.timeoutMs ?? 120_000;
   const region = 'us-east-1';
   const rawAdmin = new DynamoDBClient({ region, endpoint: options.dynamoEndpoint, credentials: CREDENTIALS });
   const admin = DynamoDBDocumentClient.from(rawAdmin, { marshallOptions: { removeUndefinedValues: true } });
   const adminSqs = new SQSClient({ region, endpoint: options.sqsEndpoint, credentials: CREDENTIALS });
-  const rawWorker = new DynamoDBClient({ region, endpoint: options.dynamoEndpoint, credentials: CREDENTIALS });
-  const workerDynamo = DynamoDBDocumentClient.from(rawWorker, { marshallOptions: { removeUndefinedValues: true } });
-  const workerSqs = new SQSClient({ region, endpoint: options.sqsEndpoint, credentials: CREDENTIALS });
-  const counter = new CallCounter();
-  counter.attach(rawWorker, 'dynamodb');
-  counter.attach(workerSqs, 'sqs');
 
   const resources = await provisionLocalResources(rawAdmin, adminSqs, { prefix: `bench-fleet-${randomBytes(4).toString('hex')}` });
   const jitter = options.latencyJitter ?? 0;
   const rng = seededRng(16_3);
-  const stub = await startStubModel(
-    jitter > 0 ? { latencyMs: 0, intercept: () => ({ delayMs: Math.round(latency * (1 - jitter + 2 * jitter * rng.next())) }) } : { latencyMs: latency },
-  );
+  const warmupTasks = options.warmupTasks ?? 96;
+  let warming = warmupTasks > 0;
+  const stub = await startStubModel({
+    latencyMs: 0,
+    intercept: () => ({ delayMs: warming ? 0 : jitter > 0 ? Math.round(latency * (1 - jitter + 2 * jitter * rng.next())) : latency }),
+  });
   const apiKey = `ocl_${randomBytes(18).toString('base64url')}`;
   const intake = await listen(
     createIntakeHandler({
@@ -137,58 +165,65 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
     silentLogger,
     '127.0.0.1',
   );
-  const workers = Array.from({ length: workerCount }, (_, i) =>
-    createWorker({
-      dynamo: workerDynamo,
-      sqs: workerSqs,
-      tableName: resources.tasksTable,
-      queues: resources.queues,
-      model: anthropicModelClient({ baseURL: stub.url }),
-      modelName: 'claude-sonnet-5',
-      logger: silentLogger,
-      workerId: `bench-worker-${i + 1}`,
-      waitTimeSeconds: 1,
-      taskRetentionDays: DEFAULT_TASK_RETENTION_DAYS,
-    }),
-  );
-  try {
+  const submit = async (count: number, label: string): Promise<string[]> => {
     const taskIds: string[] = [];
-    for (let i = 0; i < taskCount; i++) {
+    for (let i = 0; i < count; i++) {
       const res = await fetch(`${intake.url}/v1/tasks`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ prompt: `bench task ${i} [tools:${toolCalls}]` }),
+        body: JSON.stringify({ prompt: `${label} task ${i} [tools:${toolCalls}]` }),
       });
       const body = (await res.json()) as { taskId?: string };
-      if (res.status !== 202 || body.taskId === undefined) throw new Error(`intake refused bench task ${i}: HTTP ${res.status} ${JSON.stringify(body)}`);
+      if (res.status !== 202 || body.taskId === undefined) throw new Error(`intake refused ${label} task ${i}: HTTP ${res.status} ${JSON.stringify(body)}`);
       taskIds.push(body.taskId);
     }
-    const claimAndLoad: number[] = [];
-    const runs: number[] = [];
-    for (const w of workers) {
-      let receivedAt = 0;
-      const startedAt = new Map<string, number>();
-      w.events.on('message_received', () => (receivedAt = performance.now()));
-      w.events.on('task_started', (e) => {
-        startedAt.set(e.taskId, performance.now());
-        claimAndLoad.push(performance.now() - receivedAt);
-      });
-      w.events.on('task_finished', (e) => runs.push(performance.now() - (startedAt.get(e.taskId) ?? performance.now())));
+    return taskIds;
+  };
+
+  let deletes = 0;
+  let timing = false;
+  const claimAndLoad: number[] = [];
+  const runs: number[] = [];
+  const receivedAt = new Map<number, number>();
+  const startedAt = new Map<string, number>();
+  const hooks = {
+    onDelete: () => void deletes++,
+    onEvent: (member: number, e: { kind: string; at: number; taskId?: string }) => {
+      if (!timing) return;
+      if (e.kind === 'message_received') receivedAt.set(member, e.at);
+      else if (e.kind === 'task_started' && e.taskId !== undefined) {
+        startedAt.set(e.taskId, e.at);
+        claimAndLoad.push(e.at - (receivedAt.get(member) ?? e.at));
+      } else if (e.kind === 'task_finished' && e.taskId !== undefined) runs.push(e.at - (startedAt.get(e.taskId) ?? e.at));
+    },
+  };
+  const setup = { dynamoEndpoint: options.dynamoEndpoint, sqsEndpoint: options.sqsEndpoint, tableName: resources.tasksTable, queues: resources.queues, modelUrl: stub.url };
+  let fleet: Fleet | undefined;
+  try {
+    fleet = inProcesses ? await processFleet(workerCount, setup, hooks) : inProcessFleet(workerCount, setup, hooks);
+    if (warming) {
+      await submit(warmupTasks, 'warm-up');
+      await fleet.prepare('bench-warmup');
+      await fleet.start();
+      await waitFor(() => deletes >= warmupTasks, Date.now() + timeoutMs, () => `${deletes} of ${warmupTasks} warm-up tasks finished`);
+      await fleet.stop();
+      warming = false;
     }
-    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+    const taskIds = await submit(taskCount, 'bench');
+    await fleet.prepare('bench-worker');
+    deletes = 0;
+    timing = true;
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
-    await Promise.all(workers.map((w) => w.start()));
-    while (counter.get('sqs:DeleteMessageCommand') < taskCount) {
-      if (Date.now() > deadline) throw new Error(`worker fleet bench: ${counter.get('sqs:DeleteMessageCommand')} of ${taskCount} tasks finished before the timeout`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await fleet.start();
+    await waitFor(() => deletes >= taskCount, Date.now() + timeoutMs, () => `${deletes} of ${taskCount} tasks finished`);
     const elapsedMs = performance.now() - started;
-    const cpu = process.cpuUsage(cpuBefore);
+    const ownCpu = process.cpuUsage(cpuBefore);
+    const { calls: counter, cpuMs } = await fleet.stop();
+    const workerCpuMs = cpuMs ?? (ownCpu.user + ownCpu.system) / 1000;
     const callsByCommand = counter.snapshot();
     const meanMsByCommand = counter.meanMs();
     const storageMs = counter.totalMs();
-    await Promise.all(workers.map((w) => w.stop(5000)));
     const store = new TaskStore({ client: admin, tableName: resources.tasksTable });
     const statuses = await Promise.all(taskIds.map(async (id) => (await store.get(id))?.status));
     const failed = statuses.filter((s) => s !== 'SUCCEEDED').length;
@@ -205,6 +240,8 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       llmCallsPerTask,
       modelLatencyMs: latency,
       latencyJitter: jitter,
+      warmupTasks,
+      workersIn: inProcesses ? 'own processes' : 'one process',
       elapsedMs,
       tasksPerSecond,
       idealTasksPerSecond,
@@ -221,13 +258,13 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
         overheadMs: round((elapsedMs * workerCount) / taskCount - llmCallsPerTask * latency),
         claimAndLoadMs: round(mean(claimAndLoad)),
         runOverheadMs: round(mean(runs) - llmCallsPerTask * latency),
-        workerProcessCpuMs: round((cpu.user + cpu.system) / 1000 / taskCount),
+        workerProcessCpuMs: round(workerCpuMs / taskCount),
       },
     };
   } finally {
-    await Promise.all(workers.map((w) => w.stop(5000)));
+    await fleet?.close();
     await intake.close();
     await stub.close();
-    for (const c of [rawAdmin, adminSqs, rawWorker, workerSqs]) c.destroy();
+    for (const c of [rawAdmin, adminSqs]) c.destroy();
   }
 }
