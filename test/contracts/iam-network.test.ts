@@ -7,7 +7,9 @@
  * IAM, both ways: each call (and the KMS use it implies) must be allowed by the task role of the
  * service that made it; each granted action must be used, unless test/contracts/unused-grants.ts
  * says why not. Network: each connection must be allowed by the service's security-group egress,
- * the VPC endpoints, Service Connect or the NAT route. The checkers are shown to fail on
+ * the VPC endpoints, Service Connect or the NAT route. An agent canary's candidate worker pool has
+ * a role and security group of its own: the worker's calls and connections are checked against
+ * those too, bound through the candidate task definition's environment. The checkers are shown to fail on
  * deliberately broken templates. The used-vs-granted and connection tables are printed and written
  * to test-output/contracts/.
  */
@@ -20,7 +22,7 @@ import { checkEgress } from './support/egress-check';
 import { checkIam, requestsOf, type IamReport } from './support/iam-check';
 import { runRecordedWorkload, type RecordedRun } from './support/recorded-workload';
 import { stageModel, type StageModel } from './support/stage-model';
-import { UNUSED_GRANT_ALLOWLIST } from './unused-grants';
+import { CANDIDATE_UNUSED_GRANT_ALLOWLIST, UNUSED_GRANT_ALLOWLIST } from './unused-grants';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, edited by path
 type Json = any;
@@ -48,6 +50,16 @@ function synthOf(stage: DeployStage): SynthesizedStage {
 
 function iamReport(model: StageModel): IamReport {
   return checkIam(model, requestsOf(run.records, new CallBinding(model, run.env), model), UNUSED_GRANT_ALLOWLIST);
+}
+
+/**
+ * The worker's recorded calls against a model whose worker is the canary's candidate pool: the
+ * candidate runs the same image and code, so it makes the same calls on its own lanes, which the
+ * binding finds through the candidate task definition's own environment.
+ */
+function candidateReport(model: StageModel): IamReport {
+  const workerCalls = run.records.filter((r) => r.service === 'worker');
+  return checkIam(model, requestsOf(workerCalls, new CallBinding(model, run.env), model), CANDIDATE_UNUSED_GRANT_ALLOWLIST);
 }
 
 /** The gateway endpoints' prefix lists come from the same stage configuration the synth used. */
@@ -110,6 +122,21 @@ describe.each(STAGES)('%s template vs the recorded calls', (stage) => {
     expect(report.unevaluable).toEqual([]);
   });
 
+  test('GIVEN the agent canary\'s candidate worker pool WHEN every call the worker recorded is evaluated against the candidate\'s own role, bound through its own task definition THEN none is denied, and each of its grants is used or allowlisted', () => {
+    const report = candidateReport(stageModel(synthOf(stage), undefined, 'candidate'));
+    publish(`iam-${stage}-candidate.txt`, `IAM used vs granted, ${stage}, the agent canary's candidate worker pool\n\n${report.table.slice(report.table.indexOf('worker —'), report.table.indexOf('gateway —')).trimEnd()}`);
+    expect(report.denied).toEqual([]);
+    expect(report.unevaluable).toEqual([]);
+    expect(report.unused.filter((g) => g.service === 'worker').map((g) => `${g.action} on ${g.resource} is granted to the candidate pool but no recorded call used it`)).toEqual([]);
+    expect(report.staleAllowances.filter((a) => a.service === 'worker').map((a) => `${a.action}: allowlisted for the candidate but used, or no longer granted`)).toEqual([]);
+  });
+
+  test('GIVEN the agent canary\'s candidate worker pool WHEN every connection the worker made is checked against the candidate\'s own security groups THEN each is allowed', () => {
+    const model = stageModel(synthOf(stage), undefined, 'candidate');
+    expect(model.services.worker.securityGroupIds).not.toEqual(stageModel(synthOf(stage)).services.worker.securityGroupIds);
+    expect(egressOf(stage, model).violations.filter((v) => v.startsWith('worker '))).toEqual([]);
+  });
+
   test('GIVEN each service\'s security groups, the VPC endpoints and routes WHEN every recorded connection is checked THEN each is allowed', () => {
     const report = egressOf(stage, stageModel(synthOf(stage)));
     publish(`egress-${stage}.txt`, `Outbound connections vs the ${stage} network\n\n${report.table}`);
@@ -129,6 +156,22 @@ describe('the checkers fail on a broken template (prod)', () => {
     });
     const report = iamReport(model);
     expect(report.denied.join('\n')).toMatch(/^worker: sqs:DeleteMessage on arn:aws:sqs:us-east-1:\d{12}:\{\{prod-Data\.QueuesNormal[0-9A-F]+\}\} \(from sqs:DeleteMessage, \d+x\) by role WorkerTaskTaskDefinitionTaskRole[0-9A-F]+ in prod: DENIED/m);
+  });
+
+  test('GIVEN the candidate pool\'s role without its lane-consuming statement WHEN checked THEN the IAM check names the candidate\'s lane and role', () => {
+    const model = stageModel(
+      synthOf('prod'),
+      (t) => {
+        for (const r of Object.values(resourcesOf(t, 'services'))) {
+          if (r.Type !== 'AWS::IAM::Policy' || !JSON.stringify(r.Properties.Roles).includes('CanaryWorkerTaskTaskDefinitionTaskRole')) continue;
+          r.Properties.PolicyDocument.Statement = r.Properties.PolicyDocument.Statement.filter((s: Json) => !JSON.stringify(s.Action).includes('sqs:DeleteMessage'));
+        }
+      },
+      'candidate',
+    );
+    expect(candidateReport(model).denied.join('\n')).toMatch(/^worker: sqs:DeleteMessage on arn:aws:sqs:us-east-1:\d{12}:\{\{prod-Services\.CanaryLanesNormal[0-9A-F]+\}\} \(from sqs:DeleteMessage, \d+x\) by role CanaryWorkerTaskTaskDefinitionTaskRole[0-9A-F]+ in prod: DENIED/m);
+    // The stable pool's role is untouched.
+    expect(iamReport(stageModel(synthOf('prod'))).denied).toEqual([]);
   });
 
   test('GIVEN a grant no call uses WHEN checked THEN the unused-grant check names it', () => {

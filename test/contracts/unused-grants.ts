@@ -45,3 +45,11 @@ export const UNUSED_GRANT_ALLOWLIST: readonly UnusedGrantAllowance[] = [
     reason: 'The queue-demand publisher (QUEUE_DEMAND_INTERVAL_MS, set only by the template): CloudWatch has no emulator here; covered by test/runtime/shared/queue-demand.test.ts.',
   },
 ];
+
+/**
+ * The worker's allowances for an agent canary's candidate pool: the same code with the same
+ * reasons, on the candidate's own lanes (`CanaryLanes*` where the stable pool has `Queues*`).
+ */
+export const CANDIDATE_UNUSED_GRANT_ALLOWLIST: readonly UnusedGrantAllowance[] = UNUSED_GRANT_ALLOWLIST.filter((a) => a.service === 'worker').map((a) =>
+  a.resource?.startsWith('Queues') === true ? { ...a, resource: a.resource.replace(/^Queues/, 'CanaryLanes') } : a,
+);

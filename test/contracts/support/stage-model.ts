@@ -69,15 +69,18 @@ function statementsOf(resolver: CfnResolver, policyId: string, doc: Json, stack:
   });
 }
 
-/** The stable pool's task definition of a service: its container is named after the service (the canary's candidate pool is apart). */
-function serviceModel(resolver: CfnResolver, service: RecordedService): ServiceModel {
+/** Which pool of a service: the stable one, or an agent canary's candidate pool (logical IDs under `Canary`). */
+export type ServicePool = 'stable' | 'candidate';
+
+/** A pool's task definition of a service: its container is named after the service. */
+function serviceModel(resolver: CfnResolver, service: RecordedService, pool: ServicePool = 'stable'): ServiceModel {
   const stack = SERVICES_STACK;
   const resources = resolver.resources(stack);
   const entries = Object.entries(resources);
   const taskDef = entries.find(
-    ([id, r]) => r.Type === 'AWS::ECS::TaskDefinition' && !id.startsWith('Canary') && list<Json>(r.Properties?.['ContainerDefinitions']).some((c) => c.Name === service),
+    ([id, r]) => r.Type === 'AWS::ECS::TaskDefinition' && id.startsWith('Canary') === (pool === 'candidate') && list<Json>(r.Properties?.['ContainerDefinitions']).some((c) => c.Name === service),
   );
-  if (taskDef === undefined) throw new Error(`no task definition with a "${service}" container in the ${stack} stack`);
+  if (taskDef === undefined) throw new Error(`no ${pool} task definition with a "${service}" container in the ${stack} stack`);
   const [taskDefinitionId, td] = taskDef;
   const roleRef = td.Properties?.['TaskRoleArn']?.['Fn::GetAtt']?.[0];
   if (typeof roleRef !== 'string') throw new Error(`${taskDefinitionId} has no task role from this stack`);
@@ -118,7 +121,7 @@ function serviceModel(resolver: CfnResolver, service: RecordedService): ServiceM
 }
 
 /** Build the model; `mutate` edits a deep copy of the templates first (the checkers' own tests). */
-export function stageModel(synth: SynthesizedStage, mutate?: (templates: Record<string, Record<string, Json>>) => void): StageModel {
+export function stageModel(synth: SynthesizedStage, mutate?: (templates: Record<string, Record<string, Json>>) => void, workerPool: ServicePool = 'stable'): StageModel {
   const templates = JSON.parse(JSON.stringify(synth.json)) as Record<string, Record<string, Json>>;
   mutate?.(templates);
   const stackNames = Object.fromEntries(STACK_KEYS.map((k) => [k, synth.stage[k].stackName]));
@@ -130,6 +133,6 @@ export function stageModel(synth: SynthesizedStage, mutate?: (templates: Record<
     account,
     region,
     resolver,
-    services: { intake: serviceModel(resolver, 'intake'), worker: serviceModel(resolver, 'worker'), gateway: serviceModel(resolver, 'gateway') },
+    services: { intake: serviceModel(resolver, 'intake'), worker: serviceModel(resolver, 'worker', workerPool), gateway: serviceModel(resolver, 'gateway') },
   };
 }
