@@ -70,8 +70,8 @@ function fleetRows(r: WorkerFleetResult, apart: WorkerFleetResult): BenchRow[] {
       bench: `worker fleet: ${r.workers} workers in ${r.workersIn}, ${r.tasks} tasks × ${r.llmCallsPerTask} LLM calls of ${r.modelLatencyMs} ms (after ${r.warmupTasks} warm-up tasks)`,
       measured: `${fmt(r.tasksPerSecond)} tasks/s`,
       baseline: `ideal ${fmt(r.idealTasksPerSecond)} tasks/s`,
-      ratio: `${fmt(r.efficiency * 100, 0)}% efficiency`,
-      note: `${phases(r)}; the same fleet with each worker in ${apart.workersIn}: ${fmt(apart.efficiency * 100, 0)}%, ${phases(apart)}`,
+      ratio: `${fmt(r.efficiency * 100, 1)}% efficiency`,
+      note: `goal ≥ 95%: ${r.efficiency >= 0.95 ? 'met' : 'NOT met'}; ${phases(r)}; warm-up rounds ${r.warmupRoundsMs.map((ms) => fmt(ms / 1000, 1)).join(', ')} s (${r.warmupSteady ? 'steady' : 'NOT steady'}); the same fleet with its workers in ${apart.workersIn}: ${fmt(apart.efficiency * 100, 1)}%, ${phases(apart)}`,
     },
     {
       bench: `storage round-trips per step (${r.stepsPerTask} steps/task)`,
@@ -125,8 +125,8 @@ async function main(): Promise<void> {
     rows.push(...intakeRows(await runIntakeBench({ ...shared, emulatorPids: emulators.pids })));
     process.stdout.write('running worker fleet bench...\n');
     const fleet = { ...shared, workers: 8, tasks: 64, modelLatencyMs: 500 };
-    const oneProcess = await runWorkerFleetBench({ ...fleet, processes: false });
-    rows.push(...fleetRows(oneProcess, await runWorkerFleetBench({ ...fleet, processes: true })));
+    const asDeployed = await runWorkerFleetBench({ ...fleet, processes: true });
+    rows.push(...fleetRows(asDeployed, await runWorkerFleetBench({ ...fleet, processes: false })));
     process.stdout.write('running rate-limit bench...\n');
     rows.push(...rateLimitRows(await runRateLimitBench()));
   } finally {

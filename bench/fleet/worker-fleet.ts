@@ -35,19 +35,25 @@ export interface WorkerFleetBenchOptions {
   /** Give up after this long (ms). @default 120_000 */
   readonly timeoutMs?: number;
   /**
-   * Tasks run before the clock starts, with the stub answering at once, through other worker
-   * instances in this process on the same tables. A fresh DynamoDB Local is a cold JVM: its first
-   * few hundred calls run interpreted and take 2–3× as long as once compiled, which measures the
-   * emulator's JIT, not the workers (nor DynamoDB, which is never cold). 0 measures from cold.
-   * @default 96
+   * Tasks per warm-up round. Before the clock starts, rounds of this many tasks run with the stub
+   * answering at once, through other worker instances on the same tables, until a round takes
+   * within `warmupTolerance` of the one before (steady state) or `maxWarmupRounds` have run. A
+   * fresh DynamoDB Local is a cold JVM and the workers' own code is not yet compiled: measured
+   * from cold, storage calls take 1.5–2× as long as in steady state, which is the JIT, not the
+   * design (nor DynamoDB, which is never cold). 0 measures from cold.
+   * @default 200
    */
   readonly warmupTasks?: number;
+  /** @default 8 */
+  readonly maxWarmupRounds?: number;
+  /** A round within this fraction of the round before ends the warm-up. @default 0.05 */
+  readonly warmupTolerance?: number;
   /**
-   * Each worker in its own Node process, as each is its own ECS task when deployed. `false` runs
-   * all of them on the bench's event loop beside the stub model and the intake. On a 2-core machine
-   * the processes compete with the emulators for the same cores (storage calls ran slower and the
-   * fleet 2–4 points less efficient), so the goal row runs in one process and prints the other.
-   * @default false
+   * Each worker in its own Node process, as each is its own ECS task when deployed (the goal row).
+   * `false` runs all of them on the bench's event loop beside the stub model and the intake, where
+   * one worker's CPU burst (a reply parsed, a checkpoint marshalled) delays the others' timers and
+   * sockets; `npm run bench` prints both.
+   * @default true
    */
   readonly processes?: boolean;
 }
@@ -58,8 +64,12 @@ export interface WorkerFleetResult {
   readonly llmCallsPerTask: number;
   readonly modelLatencyMs: number;
   readonly latencyJitter: number;
-  /** Tasks run (unmeasured) before the clock started. */
+  /** Tasks run (unmeasured) before the clock started, over all warm-up rounds. */
   readonly warmupTasks: number;
+  /** Each warm-up round's time from its workers' start to its last DeleteMessage (ms): the last two within the tolerance unless the rounds ran out. */
+  readonly warmupRoundsMs: readonly number[];
+  /** Whether the warm-up reached steady state (two rounds within the tolerance) before `maxWarmupRounds`. */
+  readonly warmupSteady: boolean;
   /** Where the workers ran: a process each, or all on the bench's event loop. */
   readonly workersIn: 'own processes' | 'one process';
   readonly elapsedMs: number;
@@ -124,7 +134,7 @@ const waitFor = async (done: () => boolean, deadline: number, what: () => string
 
 /**
  * N workers (the real consumer, lease, checkpoint log and agent loop, each with its own clients)
- * against DynamoDB Local, fauxqs and a stub model of fixed latency. A warm-up round runs first;
+ * against DynamoDB Local, fauxqs and a stub model of fixed latency. Warm-up rounds run first, until steady;
  * then the measured tasks are submitted through the intake before fresh workers start, so the
  * clock measures the workers only. The workers' clients carry a counting middleware, and the run
  * ends when the last task's message is deleted.
@@ -134,7 +144,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
   const taskCount = options.tasks ?? 64;
   const toolCalls = options.toolCalls ?? 2;
   const latency = options.modelLatencyMs ?? 250;
-  const inProcesses = options.processes ?? false;
+  const inProcesses = options.processes ?? true;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const region = 'us-east-1';
   const rawAdmin = new DynamoDBClient({ region, endpoint: options.dynamoEndpoint, credentials: CREDENTIALS });
@@ -144,8 +154,10 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
   const resources = await provisionLocalResources(rawAdmin, adminSqs, { prefix: `bench-fleet-${randomBytes(4).toString('hex')}` });
   const jitter = options.latencyJitter ?? 0;
   const rng = seededRng(16_3);
-  const warmupTasks = options.warmupTasks ?? 96;
-  let warming = warmupTasks > 0;
+  const warmupRoundTasks = options.warmupTasks ?? 200;
+  const maxWarmupRounds = options.maxWarmupRounds ?? 8;
+  const tolerance = options.warmupTolerance ?? 0.05;
+  let warming = warmupRoundTasks > 0 && maxWarmupRounds > 0;
   const stub = await startStubModel({
     latencyMs: 0,
     intercept: () => ({ delayMs: warming ? 0 : jitter > 0 ? Math.round(latency * (1 - jitter + 2 * jitter * rng.next())) : latency }),
@@ -201,14 +213,22 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
   let fleet: Fleet | undefined;
   try {
     fleet = inProcesses ? await processFleet(workerCount, setup, hooks) : inProcessFleet(workerCount, setup, hooks);
-    if (warming) {
-      await submit(warmupTasks, 'warm-up');
-      await fleet.prepare('bench-warmup');
+    const warmupRoundsMs: number[] = [];
+    let warmupSteady = false;
+    for (let round = 1; warming && round <= maxWarmupRounds; round++) {
+      await submit(warmupRoundTasks, `warm-up ${round}`);
+      await fleet.prepare(`bench-warmup-${round}`);
+      deletes = 0;
+      const t0 = performance.now();
       await fleet.start();
-      await waitFor(() => deletes >= warmupTasks, Date.now() + timeoutMs, () => `${deletes} of ${warmupTasks} warm-up tasks finished`);
+      await waitFor(() => deletes >= warmupRoundTasks, Date.now() + timeoutMs, () => `${deletes} of ${warmupRoundTasks} tasks of warm-up round ${round} finished`);
+      warmupRoundsMs.push(Math.round(performance.now() - t0));
       await fleet.stop();
-      warming = false;
+      const [prev, last] = warmupRoundsMs.slice(-2);
+      if (prev !== undefined && last !== undefined && Math.abs(last - prev) <= tolerance * prev) warmupSteady = true;
+      if (warmupSteady) break;
     }
+    warming = false;
     const taskIds = await submit(taskCount, 'bench');
     await fleet.prepare('bench-worker');
     deletes = 0;
@@ -240,7 +260,9 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       llmCallsPerTask,
       modelLatencyMs: latency,
       latencyJitter: jitter,
-      warmupTasks,
+      warmupTasks: warmupRoundsMs.length * warmupRoundTasks,
+      warmupRoundsMs,
+      warmupSteady,
       workersIn: inProcesses ? 'own processes' : 'one process',
       elapsedMs,
       tasksPerSecond,

@@ -16,12 +16,15 @@ describe('worker fleet bench', () => {
   it.each([
     ['one process', false],
     ['own processes', true],
-  ] as const)('GIVEN 3 workers in %s after a warm-up round THEN every measured task succeeds and only its storage calls are counted', async (where, processes) => {
-    const r = await runWorkerFleetBench({ ...endpoints(), workers: 3, tasks: 6, warmupTasks: 5, modelLatencyMs: 20, toolCalls: 2, processes });
+  ] as const)('GIVEN 3 workers in %s after warm-up rounds THEN every measured task succeeds and only its storage calls are counted', async (where, processes) => {
+    const r = await runWorkerFleetBench({ ...endpoints(), workers: 3, tasks: 6, warmupTasks: 5, maxWarmupRounds: 2, warmupTolerance: 10, modelLatencyMs: 20, toolCalls: 2, processes });
     expect(r.workersIn).toBe(where);
-    expect(r.warmupTasks).toBe(5);
+    // A tolerance of 1000 % makes the second round steady whatever it took: two rounds of 5.
+    expect(r.warmupRoundsMs).toHaveLength(2);
+    expect(r.warmupSteady).toBe(true);
+    expect(r.warmupTasks).toBe(10);
     const calls = perTask(r.callsByCommand, r.tasks);
-    // One claim ∥ load Query, one delete and one record_note write per measured task: none of the warm-up's 5.
+    // One claim ∥ load Query, one delete and one record_note write per measured task: none of the warm-up's 10.
     expect(calls['dynamodb:QueryCommand']).toBe(1);
     expect(calls['sqs:DeleteMessageCommand']).toBe(1);
     expect(calls['dynamodb:UpdateItemCommand']).toBe(1);
