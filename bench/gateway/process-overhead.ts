@@ -13,7 +13,12 @@ export interface ProcessOverheadOptions {
   readonly requests?: number;
   /** @default 16 */
   readonly concurrency?: number;
-  /** Rounds, alternating the paths so drift on a busy machine hits all three. @default 3 */
+  /**
+   * Rounds. Each round runs the three paths in turn, and the order rotates from round to round
+   * (with 3 rounds each path runs first, second and third once), so drift on a busy machine and
+   * whatever one path leaves behind for the next (an emulator's garbage collection) hit all three alike.
+   * @default 3
+   */
   readonly rounds?: number;
   /** @default 2 */
   readonly replicas?: number;
@@ -162,13 +167,17 @@ export async function runProcessOverheadBench(options: ProcessOverheadOptions): 
     // Every measured run starts warm (unmeasured calls first): the cold start after an idle gap is
     // measured on its own in the paced rounds below.
     const warmSaturated = (u: readonly string[]) => drive(u, 100, concurrency, none);
+    const paths = [
+      { key: 'direct', urls: [stub.url], cpuMs: none },
+      { key: 'shared', urls: urls(shared), cpuMs: () => shared.cpuMs() },
+      { key: 'memory', urls: urls(memory), cpuMs: () => memory.cpuMs() },
+    ] as const;
+    const inTurn = (r: number) => paths.map((_, i) => paths[(i + r) % paths.length] as (typeof paths)[number]);
     for (let r = 0; r < rounds; r += 1) {
-      await warmSaturated([stub.url]);
-      runs.direct.push(await drive([stub.url], requests, concurrency, none));
-      await warmSaturated(urls(shared));
-      runs.shared.push(await drive(urls(shared), requests, concurrency, () => shared.cpuMs()));
-      await warmSaturated(urls(memory));
-      runs.memory.push(await drive(urls(memory), requests, concurrency, () => memory.cpuMs()));
+      for (const path of inTurn(r)) {
+        await warmSaturated(path.urls);
+        runs[path.key].push(await drive(path.urls, requests, concurrency, path.cpuMs));
+      }
     }
     const rate = options.pacedRate ?? 200;
     const pacedCalls = Math.max(200, Math.round(requests / 2));
@@ -180,12 +189,11 @@ export async function runProcessOverheadBench(options: ProcessOverheadOptions): 
     const coldStart: { shared: number[]; memory: number[] } = { shared: [], memory: [] };
     const warm = (u: readonly string[]) => drive(u, 50, concurrency, none, rate);
     for (let r = 0; r < rounds; r += 1) {
-      await warm([stub.url]);
-      pacedRuns.direct.push(await drive([stub.url], pacedCalls, concurrency, none, rate));
-      coldStart.shared.push(...(await warm(urls(shared))).latencies);
-      pacedRuns.shared.push(await drive(urls(shared), pacedCalls, concurrency, () => shared.cpuMs(), rate));
-      coldStart.memory.push(...(await warm(urls(memory))).latencies);
-      pacedRuns.memory.push(await drive(urls(memory), pacedCalls, concurrency, () => memory.cpuMs(), rate));
+      for (const path of inTurn(r)) {
+        const first = await warm(path.urls);
+        if (path.key !== 'direct') coldStart[path.key].push(...first.latencies);
+        pacedRuns[path.key].push(await drive(path.urls, pacedCalls, concurrency, path.cpuMs, rate));
+      }
     }
     const coldMax = (l: number[]) => Math.max(0, ...l);
     const load1 = loadavg()[0] ?? 0;
