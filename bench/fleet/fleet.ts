@@ -17,6 +17,10 @@ export interface Fleet {
   start(): Promise<void>;
   /** Stop every worker; the calls their clients made, and their CPU time if they ran in processes of their own. */
   stop(): Promise<{ readonly calls: CallCounter; readonly cpuMs: number | undefined }>;
+  /** Why a worker can no longer run (its process exited or reported an error), if one cannot: the bench stops waiting at once. */
+  failure(): Error | undefined;
+  /** The worker processes' IDs (none when the workers run in this process). */
+  readonly pids: readonly number[];
   close(): Promise<void>;
 }
 
@@ -35,6 +39,8 @@ export function inProcessFleet(size: number, setup: FleetMemberSetup, hooks: Fle
       workers = [];
       return { calls, cpuMs: undefined };
     },
+    failure: () => undefined,
+    pids: [],
     close: async () => void (await Promise.all(workers.map((w) => w.stop()))),
   };
 }
@@ -64,10 +70,13 @@ interface Member {
  */
 export async function processFleet(size: number, setup: FleetMemberSetup, hooks: FleetHooks): Promise<Fleet> {
   const entry = await bundle();
+  let closing = false;
+  let failed: Error | undefined;
   const members: Member[] = Array.from({ length: size }, (_, i) => {
     const child = spawn(node22Binary(), [entry], { env: { PATH: process.env['PATH'] ?? '', AWS_REGION: 'us-east-1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const waiting = new Map<string, { resolve: (m: FromWorkerProcess) => void; reject: (e: Error) => void }>();
     const fail = (err: Error): void => {
+      if (!closing) failed ??= err;
       for (const w of waiting.values()) w.reject(err);
       waiting.clear();
     };
@@ -108,7 +117,10 @@ export async function processFleet(size: number, setup: FleetMemberSetup, hooks:
       }
       return { calls, cpuMs };
     },
+    failure: () => failed,
+    pids: members.map((m) => m.child.pid ?? -1),
     close: async () => {
+      closing = true;
       await Promise.all(
         members.map(async (m) => {
           if (m.child.exitCode !== null || m.child.signalCode !== null) return;

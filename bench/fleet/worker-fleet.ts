@@ -125,8 +125,10 @@ const round = (x: number): number => Math.round(x * 10) / 10;
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-const waitFor = async (done: () => boolean, deadline: number, what: () => string): Promise<void> => {
+const waitFor = async (fleet: Fleet, done: () => boolean, deadline: number, what: () => string): Promise<void> => {
   while (!done()) {
+    const failure = fleet.failure();
+    if (failure !== undefined) throw new Error(`worker fleet bench: ${what()} when a worker failed: ${failure.message}`, { cause: failure });
     if (Date.now() > deadline) throw new Error(`worker fleet bench: ${what()} before the timeout`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -221,7 +223,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
       deletes = 0;
       const t0 = performance.now();
       await fleet.start();
-      await waitFor(() => deletes >= warmupRoundTasks, Date.now() + timeoutMs, () => `${deletes} of ${warmupRoundTasks} tasks of warm-up round ${round} finished`);
+      await waitFor(fleet, () => deletes >= warmupRoundTasks, Date.now() + timeoutMs, () => `${deletes} of ${warmupRoundTasks} tasks of warm-up round ${round} finished`);
       warmupRoundsMs.push(Math.round(performance.now() - t0));
       await fleet.stop();
       const [prev, last] = warmupRoundsMs.slice(-2);
@@ -236,7 +238,7 @@ export async function runWorkerFleetBench(options: WorkerFleetBenchOptions): Pro
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
     await fleet.start();
-    await waitFor(() => deletes >= taskCount, Date.now() + timeoutMs, () => `${deletes} of ${taskCount} tasks finished`);
+    await waitFor(fleet, () => deletes >= taskCount, Date.now() + timeoutMs, () => `${deletes} of ${taskCount} tasks finished`);
     const elapsedMs = performance.now() - started;
     const ownCpu = process.cpuUsage(cpuBefore);
     const { calls: counter, cpuMs } = await fleet.stop();

@@ -1,4 +1,8 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { processFleet } from '../../bench/fleet/fleet';
 import { minimumCallsPerTask, runWorkerFleetBench } from '../../bench/fleet/worker-fleet';
+import { provisionLocalResources } from '../../tools/local/provision';
 import { emulatorEndpoints } from '../support/aws';
 
 /**
@@ -35,4 +39,30 @@ describe('worker fleet bench', () => {
     expect(r.phases.workerProcessCpuMs).toBeGreaterThan(0);
     expect(r.efficiency).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe('worker fleet bench, workers in their own processes', () => {
+  it('GIVEN a running fleet WHEN one worker process dies THEN the fleet reports the failure at once, naming the worker, and closes', async () => {
+    const e = emulatorEndpoints();
+    const dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: e.dynamo, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: e.sqs, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const resources = await provisionLocalResources(dynamo, sqs, { prefix: `fleet-fail-${Date.now().toString(36)}` });
+    const fleet = await processFleet(
+      2,
+      { dynamoEndpoint: e.dynamo, sqsEndpoint: e.sqs, tableName: resources.tasksTable, queues: resources.queues, modelUrl: 'http://127.0.0.1:9' },
+      { onEvent: () => undefined, onDelete: () => undefined },
+    );
+    try {
+      await fleet.prepare('fail-test');
+      await fleet.start();
+      expect(fleet.failure()).toBeUndefined();
+      process.kill(fleet.pids[1] ?? -1, 'SIGKILL');
+      for (let i = 0; i < 100 && fleet.failure() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(fleet.failure()?.message).toMatch(/^fleet worker process 2 exited \(code null, signal SIGKILL\)$/);
+    } finally {
+      await fleet.close();
+      dynamo.destroy();
+      sqs.destroy();
+    }
+  }, 60_000);
 });
