@@ -90,6 +90,8 @@ export async function processFleet(size: number, setup: FleetMemberSetup, hooks:
       }
     });
     child.once('exit', (code, signal) => fail(new Error(`fleet worker process ${i + 1} exited (code ${code}, signal ${signal})`)));
+    // A send on a channel that has closed (the process died) is reported here, not thrown.
+    child.on('error', (err) => fail(new Error(`fleet worker process ${i + 1}: ${err.message}`, { cause: err })));
     return {
       child,
       next: <T extends FromWorkerProcess['type']>(type: T) =>
